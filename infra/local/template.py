@@ -1,0 +1,246 @@
+"""Stand up the template's stateful resources (table, queues, bus, rules) in moto or any AWS endpoint.
+
+Why: the local stack must not drift from the deployment. Every property used here is read from the
+resource definitions in ``template.yaml``; Python only knows how each CloudFormation resource type maps
+to its API call. Add a GSI or change a redrive count in the template and the local stack follows.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+import yaml
+
+TEMPLATE_PATH = Path(__file__).resolve().parents[2] / "template.yaml"
+_TABLE_TYPE, _BUS_TYPE, _QUEUE_TYPE = "AWS::DynamoDB::Table", "AWS::Events::EventBus", "AWS::SQS::Queue"
+_RULE_TYPE = "AWS::Events::Rule"
+_SUB_VAR = re.compile(r"\$\{([^}!][^}]*)\}")
+
+
+class _CfnLoader(yaml.SafeLoader):
+    """SafeLoader that reads CloudFormation short-form tags (!Ref, !GetAtt, !Sub, ...) as long form."""
+
+
+def _construct_tag(loader: yaml.SafeLoader, tag_suffix: str, node: yaml.Node) -> dict[str, Any]:
+    key = tag_suffix if tag_suffix in ("Ref", "Condition") else f"Fn::{tag_suffix}"
+    if isinstance(node, yaml.ScalarNode):
+        value: Any = loader.construct_scalar(node)
+        if tag_suffix == "GetAtt":  # !GetAtt Resource.Attribute -> [Resource, Attribute]
+            value = value.split(".", 1)
+    elif isinstance(node, yaml.SequenceNode):
+        value = loader.construct_sequence(node, deep=True)
+    else:
+        value = loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]
+    return {key: value}
+
+
+_CfnLoader.add_multi_constructor("!", _construct_tag)
+
+
+def load_template(path: Path | None = None) -> dict[str, Any]:
+    """Parse template.yaml (default: the repository's) into plain dicts, intrinsics in long form."""
+    with (path or TEMPLATE_PATH).open(encoding="utf-8") as fh:
+        return yaml.load(fh, Loader=_CfnLoader)  # a SafeLoader subclass: no arbitrary objects
+
+
+@dataclass(frozen=True)
+class LocalResources:
+    """Physical names the local stack needs to wire the handlers to the resources."""
+
+    table_name: str
+    table_stream_arn: str
+    event_bus_name: str
+    notify_queue_url: str
+    notify_dlq_url: str
+    publish_dlq_url: str
+
+
+class _Resolver:
+    """Resolves Ref / Fn::GetAtt / Fn::Sub against parameters, pseudo parameters and created resources.
+
+    ``physical[logical_id]`` holds what ``Ref`` returns under the key ``"Ref"`` and each attribute
+    (``Arn``, ``StreamArn``, ``QueueName``...) under its own name, as CloudFormation would.
+    """
+
+    def __init__(self, template: dict[str, Any], stage: str, region: str, account: str) -> None:
+        params = {k: v.get("Default") for k, v in template.get("Parameters", {}).items()}
+        params |= {"Stage": stage, "AWS::Region": region, "AWS::AccountId": account}
+        params |= {"AWS::Partition": "aws", "AWS::URLSuffix": "amazonaws.com", "AWS::StackName": "casework"}
+        self.params = params
+        self.physical: dict[str, dict[str, str]] = {}
+
+    def ref(self, name: str) -> Any:
+        if name in self.physical:
+            return self.physical[name]["Ref"]
+        if name in self.params:
+            return self.params[name]
+        raise KeyError(f"cannot resolve Ref {name!r}: not a parameter or a resource created locally (yet)")
+
+    def get_att(self, logical_id: str, attribute: str) -> str:
+        try:
+            return self.physical[logical_id][attribute]
+        except KeyError:
+            raise KeyError(f"cannot resolve Fn::GetAtt {logical_id}.{attribute} locally") from None
+
+    def sub(self, text: str, variables: dict[str, Any]) -> str:
+        def one(match: re.Match[str]) -> str:
+            name = match.group(1)
+            if name in variables:
+                return str(self.resolve(variables[name]))
+            if "." in name and name.split(".", 1)[0] in self.physical:
+                return self.get_att(*name.split(".", 1))
+            return str(self.ref(name))
+
+        return _SUB_VAR.sub(one, text).replace("${!", "${")
+
+    def try_resolve(self, value: Any) -> Any | None:
+        """``resolve``, or None if ``value`` references something that does not exist locally."""
+        try:
+            return self.resolve(value)
+        except KeyError:
+            return None
+
+    def resolve(self, value: Any) -> Any:
+        """Recursively replace intrinsic functions in ``value`` by their local values."""
+        if isinstance(value, list):
+            return [self.resolve(v) for v in value]
+        if not isinstance(value, dict):
+            return value
+        if len(value) == 1:
+            (key, arg), *_ = value.items()
+            if key == "Ref":
+                return self.ref(arg)
+            if key == "Fn::GetAtt":
+                return self.get_att(*(arg.split(".", 1) if isinstance(arg, str) else arg))
+            if key == "Fn::Sub":
+                text, variables = (arg, {}) if isinstance(arg, str) else arg
+                return self.sub(text, variables)
+        return {k: self.resolve(v) for k, v in value.items()}
+
+
+def _attributes(props: dict[str, Any]) -> dict[str, str]:
+    """CloudFormation queue properties are SQS attribute names; the API wants every value as a string."""
+    out = {}
+    for key, value in props.items():
+        if key in ("QueueName", "Tags"):
+            continue
+        if isinstance(value, bool):
+            out[key] = str(value).lower()
+        elif isinstance(value, dict | list):
+            out[key] = json.dumps(value)
+        else:
+            out[key] = str(value)
+    return out
+
+
+def _depends_on_unbuilt(value: Any, pending: set[str]) -> bool:
+    """True if ``value`` still references a resource in ``pending`` (creation order for queues)."""
+    text = json.dumps(value)
+    return any(f'"{name}"' in text or f"${{{name}." in text or f"${{{name}}}" in text for name in pending)
+
+
+def create_resources(
+    template: dict[str, Any],
+    *,
+    stage: str = "local",
+    session_kwargs: dict[str, Any] | None = None,
+    endpoint_url: str | None = None,
+) -> LocalResources:
+    """Create the table, queues, bus and rules of ``template`` and return their physical names.
+
+    Physical names are ``casework-<stage>`` (table) and ``casework-<stage>-<LogicalId>`` (queues,
+    rules without a Name); the bus keeps its templated Name. Not idempotent: the table is created with
+    CreateTable, so a second call against the same endpoint raises ``ResourceInUseException``. IAM, queue
+    policies, functions and the API are not created: the local harness invokes handlers directly.
+    """
+    session = boto3.session.Session(**(session_kwargs or {}))
+    region = session.region_name or os.environ.get("AWS_DEFAULT_REGION") or "eu-west-1"
+
+    def client(service: str) -> Any:
+        return session.client(service, region_name=region, endpoint_url=endpoint_url)
+
+    account = client("sts").get_caller_identity()["Account"]
+    res = _Resolver(template, stage, region, account)
+    resources: dict[str, dict[str, Any]] = template["Resources"]
+    by_type: dict[str, list[str]] = {}
+    for logical_id, resource in resources.items():
+        by_type.setdefault(resource["Type"], []).append(logical_id)
+
+    # Table: the DynamoDB API shapes differ a little from CloudFormation's (streams, SSE, TTL).
+    dynamodb = client("dynamodb")
+    for logical_id in by_type.get(_TABLE_TYPE, []):
+        props = res.resolve(resources[logical_id]["Properties"])
+        name = f"casework-{stage}" if len(by_type[_TABLE_TYPE]) == 1 else f"casework-{stage}-{logical_id}"
+        kwargs = {k: props[k] for k in ("AttributeDefinitions", "KeySchema", "BillingMode") if k in props}
+        if "GlobalSecondaryIndexes" in props:
+            kwargs["GlobalSecondaryIndexes"] = props["GlobalSecondaryIndexes"]
+        if "StreamSpecification" in props:
+            kwargs["StreamSpecification"] = {"StreamEnabled": True, **props["StreamSpecification"]}
+        if "SSESpecification" in props:
+            kwargs["SSESpecification"] = {"Enabled": bool(props["SSESpecification"].get("SSEEnabled"))}
+        table = dynamodb.create_table(TableName=name, **kwargs)["TableDescription"]
+        dynamodb.get_waiter("table_exists").wait(TableName=name)
+        if "TimeToLiveSpecification" in props:
+            ttl = props["TimeToLiveSpecification"]
+            dynamodb.update_time_to_live(TableName=name, TimeToLiveSpecification=ttl)
+        res.physical[logical_id] = {"Ref": name, "Arn": table["TableArn"]}
+        if "LatestStreamArn" in table:
+            res.physical[logical_id]["StreamArn"] = table["LatestStreamArn"]
+
+    events = client("events")
+    for logical_id in by_type.get(_BUS_TYPE, []):
+        name = res.resolve(resources[logical_id]["Properties"]["Name"])
+        arn = events.create_event_bus(Name=name)["EventBusArn"]
+        res.physical[logical_id] = {"Ref": name, "Name": name, "Arn": arn}
+
+    # Queues, dead-letter queues first: a RedrivePolicy needs its target's ARN.
+    sqs = client("sqs")
+    pending = set(by_type.get(_QUEUE_TYPE, []))
+    while pending:
+        ready = sorted(q for q in pending if not _depends_on_unbuilt(resources[q].get("Properties"), pending))
+        if not ready:
+            raise ValueError(f"queues reference each other in a cycle: {sorted(pending)}")
+        for logical_id in ready:
+            props = res.resolve(resources[logical_id].get("Properties", {}))
+            name = props.get("QueueName") or f"casework-{stage}-{logical_id}"
+            url = sqs.create_queue(QueueName=name, Attributes=_attributes(props))["QueueUrl"]
+            attrs = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]
+            arn = attrs["QueueArn"]
+            res.physical[logical_id] = {"Ref": url, "Arn": arn, "QueueName": name, "QueueUrl": url}
+            pending.discard(logical_id)
+
+    for logical_id in by_type.get(_RULE_TYPE, []):
+        # Targets that point at things not created here (Lambda functions: the local dispatcher invokes
+        # handlers itself) are left out; every other property must resolve.
+        raw = dict(resources[logical_id]["Properties"])
+        targets = [t for t in map(res.try_resolve, raw.pop("Targets", [])) if t is not None]
+        props = res.resolve(raw) | {"Targets": targets}
+        name = props.get("Name") or f"casework-{stage}-{logical_id}"
+        bus = props.get("EventBusName", "default")
+        rule = {"Name": name, "EventBusName": bus, "State": props.get("State", "ENABLED")}
+        if "EventPattern" in props:
+            rule["EventPattern"] = json.dumps(props["EventPattern"])
+        if "ScheduleExpression" in props:
+            rule["ScheduleExpression"] = props["ScheduleExpression"]
+        arn = events.put_rule(**rule)["RuleArn"]
+        if props.get("Targets"):
+            events.put_targets(Rule=name, EventBusName=bus, Targets=props["Targets"])
+        res.physical[logical_id] = {"Ref": name, "Arn": arn}
+
+    def ref(logical_id: str, attribute: str = "Ref") -> str:
+        return res.physical[logical_id][attribute]
+
+    return LocalResources(
+        table_name=ref("CaseTable"),
+        table_stream_arn=ref("CaseTable", "StreamArn"),
+        event_bus_name=ref("EventBus"),
+        notify_queue_url=ref("NotifyQueue"),
+        notify_dlq_url=ref("NotifyDeadLetterQueue"),
+        publish_dlq_url=ref("PublishDeadLetterQueue"),
+    )

@@ -1,0 +1,52 @@
+"""Domain values to and from the plain dicts we store. Pure; the storage adapters wrap these."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from decimal import Decimal
+from typing import Any
+
+from casework.domain.model import Case, PendingApproval, Phase
+from casework.domain.workflow import ApprovalMode
+
+
+def plain(value: Any) -> Any:
+    """DynamoDB hands numbers back as Decimal; the rest of the code (and JSON) wants int/float."""
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, dict):
+        return {k: plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [plain(v) for v in value]
+    return value
+
+
+def case_to_dict(case: Case) -> dict[str, Any]:
+    data = asdict(case)
+    data["key_dates"] = [asdict(p) for p in case.key_dates]
+    if case.approval is not None:
+        data["approval"] = {
+            **asdict(case.approval),
+            "mode": case.approval.mode.value,
+            "decisions": dict(case.approval.decisions),
+        }
+    data["fields"] = dict(case.fields)
+    data["related_counts"] = dict(case.related_counts)
+    return data
+
+
+def case_from_dict(data: dict[str, Any]) -> Case:
+    data = plain(dict(data))
+    approval = data.pop("approval", None)
+    return Case(
+        **{**data, "key_dates": tuple(Phase(**p) for p in data.get("key_dates", ()))},
+        approval=None
+        if approval is None
+        else PendingApproval(
+            step=approval["step"],
+            round=approval["round"],
+            mode=ApprovalMode(approval["mode"]),
+            decisions=approval["decisions"],
+            requested_at=approval["requested_at"],
+        ),
+    )

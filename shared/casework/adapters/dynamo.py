@@ -1,0 +1,459 @@
+"""The single DynamoDB table, through PynamoDB.
+
+Item layout (pk / sk):
+    CASE#<id>     / CASE                 the case; gsi1..3 keys for the lists
+    CASE#<id>     / HIST#<version:08d>   history entry + the events it raised (the outbox, via the stream)
+    CASE#<id>     / NOTE#<at>#<id>       shared note + its NoteAdded event (outbox too)
+    CASE#<id>     / REL#<kind>#<key>     related list entry (products, accounts)
+    TOKEN#<sha256>/ TOKEN                approval link (hash only; the raw token lives in one email)
+    USER#<name>   / PROFILE              directory: people
+    UNIT#<code>   / UNIT                 directory: business units, members by role, rules
+    ACCOUNT#<id>  / ACCOUNT, PRODUCT#<code> / PRODUCT   reference data
+    WORKFLOW#<name> / V#<version:04d>    workflow definitions, immutable per version
+
+Lists use one index each (gsi1 all cases, gsi2 by assignee, gsi3 by account), sort key
+``<type>#<status>#<created_at>#<id>`` so type and type+status narrow by key condition. No Scan anywhere.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import os
+import threading
+import time
+from typing import Any
+
+from pynamodb.attributes import (
+    DiscriminatorAttribute,
+    ListAttribute,
+    MapAttribute,
+    NumberAttribute,
+    UnicodeAttribute,
+)
+from pynamodb.connection import Connection
+from pynamodb.exceptions import DoesNotExist, TransactWriteError
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
+from pynamodb.models import Model
+from pynamodb.transactions import TransactWrite
+
+from casework.adapters.codec import case_from_dict, case_to_dict, plain
+from casework.domain.directory import actor_from_record, unit_from_record
+from casework.domain.errors import Conflict, Gone, NotFound, ValidationFailed
+from casework.domain.model import Actor, BusinessUnit, Case, Change, DomainEvent
+from casework.domain.workflow import WorkflowDefinition, parse_definition
+from casework.services.cases import case_view, history_view
+from casework.services.ports import ApprovalToken, CaseQuery, Note, Page, SideWrites
+
+REGION = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "eu-west-1"
+TABLE_NAME = os.environ.get("TABLE_NAME", "casework")
+
+
+def _index(name: str, hash_attr: str, range_attr: str) -> type[GlobalSecondaryIndex]:
+    meta = type("Meta", (), {"index_name": name, "projection": AllProjection()})
+    attrs = {
+        "Meta": meta,
+        hash_attr: UnicodeAttribute(hash_key=True),
+        range_attr: UnicodeAttribute(range_key=True),
+    }
+    return type(f"{name.capitalize()}Index", (GlobalSecondaryIndex,), attrs)
+
+
+class Item(Model):
+    class Meta:
+        table_name = TABLE_NAME
+        region = REGION
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    kind = DiscriminatorAttribute()
+    body = MapAttribute(null=True)  # the entity as a plain dict (readable in the console and the stream)
+
+
+class CaseItem(Item, discriminator="case"):
+    version = NumberAttribute()
+    gsi1pk = UnicodeAttribute(null=True)
+    gsi1sk = UnicodeAttribute(null=True)
+    gsi2pk = UnicodeAttribute(null=True)
+    gsi2sk = UnicodeAttribute(null=True)
+    gsi3pk = UnicodeAttribute(null=True)
+    gsi3sk = UnicodeAttribute(null=True)
+    all_cases = _index("gsi1", "gsi1pk", "gsi1sk")()
+    by_assignee = _index("gsi2", "gsi2pk", "gsi2sk")()
+    by_account = _index("gsi3", "gsi3pk", "gsi3sk")()
+
+
+class HistoryItem(Item, discriminator="history"):
+    events = ListAttribute(null=True)  # the outbox: the publisher reads these off the table stream
+
+
+class NoteItem(Item, discriminator="note"):
+    events = ListAttribute(null=True)
+
+
+class RelatedItem(Item, discriminator="related"):
+    pass
+
+
+class TokenItem(Item, discriminator="token"):
+    valid_until = NumberAttribute()
+    used_at = UnicodeAttribute(null=True)
+    expires_at = NumberAttribute()  # TTL: kept 30 days past validity so late clicks still see "expired"
+
+
+class DirectoryItem(Item, discriminator="directory"):
+    pass
+
+
+class WorkflowItem(Item, discriminator="workflow"):
+    pass
+
+
+_ITEM_CLASSES = (Item, CaseItem, HistoryItem, NoteItem, RelatedItem, TokenItem, DirectoryItem, WorkflowItem)
+_connection: Connection | None = None
+
+
+def configure(table_name: str | None = None) -> None:
+    """Point every model at ``table_name`` (and the current endpoint settings). For tests and the local stack;
+    Lambda gets TABLE_NAME in its environment and never needs this."""
+    global _connection
+    for cls in _ITEM_CLASSES:
+        if table_name:
+            cls.Meta.table_name = table_name
+        cls.Meta.region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or REGION
+        cls._connection = None
+    _connection = None
+
+
+def _tx_connection() -> Connection:
+    global _connection
+    if _connection is None:
+        _connection = Connection(region=Item.Meta.region)
+    return _connection
+
+
+def _sort_key(case: Case) -> str:
+    return f"{case.type}#{case.status}#{case.created_at}#{case.id}"
+
+
+def _case_item(case: Case) -> CaseItem:
+    sort = _sort_key(case)
+    return CaseItem(
+        pk=f"CASE#{case.id}",
+        sk="CASE",
+        version=case.version,
+        body=case_to_dict(case),
+        gsi1pk="CASES",
+        gsi1sk=sort,
+        gsi2pk=f"ASSIGNEE#{case.assignee}" if case.assignee else None,
+        gsi2sk=sort if case.assignee else None,
+        gsi3pk=f"ACCOUNT#{case.account_id}" if case.account_id else None,
+        gsi3sk=sort if case.account_id else None,
+    )
+
+
+def encode_cursor(key: dict[str, Any] | None) -> str | None:
+    if not key:
+        return None
+    return base64.urlsafe_b64encode(json.dumps(key, separators=(",", ":")).encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str | None) -> dict[str, Any] | None:
+    if not cursor:
+        return None
+    try:
+        key = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        if not isinstance(key, dict) or not all(isinstance(v, dict) and len(v) == 1 for v in key.values()):
+            raise ValueError
+        return key
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        raise ValidationFailed("INVALID_CURSOR", "The cursor is not one this API returned.") from None
+
+
+def _one_page(iterator: Any, model: type[Item]) -> tuple[list[Item], str | None]:
+    """Exactly one Query call: PynamoDB's iteration would keep querying to fill ``limit`` after a filter."""
+    page = next(iterator.page_iter, {})
+    return [model.from_raw_data(raw) for raw in page.get("Items", [])], encode_cursor(
+        iterator.page_iter.last_evaluated_key
+    )
+
+
+class DynamoCaseRepository:
+    def get(self, case_id: str) -> Case:
+        try:
+            item = CaseItem.get(f"CASE#{case_id}", "CASE", consistent_read=True)
+        except (DoesNotExist, ValueError):
+            raise NotFound(
+                "CASE_NOT_FOUND", f"Case {case_id} does not exist.", {"case_id": case_id}
+            ) from None
+        return case_from_dict(item.body.as_dict())
+
+    def commit(self, change: Change, side: SideWrites = SideWrites()) -> None:
+        case = change.case
+        meanings: list[tuple[str, str]] = []  # per transaction item: (code, message) if its condition fails
+        try:
+            with TransactWrite(connection=_tx_connection()) as tx:
+                if change.expected_version is None:
+                    tx.save(_case_item(case), condition=CaseItem.pk.does_not_exist())
+                    meanings.append(("CASE_EXISTS", "A case with this id exists already."))
+                else:
+                    tx.save(_case_item(case), condition=CaseItem.version == change.expected_version)
+                    meanings.append(
+                        ("CONCURRENT_UPDATE", "Somebody changed the case at the same time; reload.")
+                    )
+                tx.save(
+                    HistoryItem(
+                        pk=f"CASE#{case.id}",
+                        sk=f"HIST#{case.version:08d}",
+                        body=history_view(change.entry),
+                        events=[e.to_dict() for e in change.events],
+                    ),
+                    condition=HistoryItem.pk.does_not_exist(),
+                )
+                meanings.append(("CONCURRENT_UPDATE", "Somebody changed the case at the same time; reload."))
+                for link in side.links:
+                    key = dict(pk=f"CASE#{case.id}", sk=f"REL#{link.kind}#{link.key}")
+                    if link.added:
+                        body = {
+                            "kind": link.kind,
+                            "key": link.key,
+                            "label": link.label,
+                            "added_by": change.entry.by,
+                            "added_at": change.entry.at,
+                        }
+                        tx.save(RelatedItem(**key, body=body), condition=RelatedItem.pk.does_not_exist())
+                        meanings.append(("ALREADY_LINKED", f"{link.key} is already in the {link.kind} list."))
+                    else:
+                        tx.delete(RelatedItem(**key), condition=RelatedItem.pk.exists())
+                        meanings.append(("NOT_LINKED", f"{link.key} is not in the {link.kind} list."))
+                for token in side.tokens:
+                    tx.update(
+                        TokenItem(pk=f"TOKEN#{token.token_hash}", sk="TOKEN"),
+                        actions=[
+                            TokenItem.used_at.set(token.used_at),
+                            TokenItem.body["decision"].set(token.decision),
+                        ],
+                        condition=TokenItem.used_at.does_not_exist()
+                        & (TokenItem.valid_until > token.now_epoch),
+                    )
+                    meanings.append(("TOKEN_USED", "This approval link has already been used."))
+        except TransactWriteError as exc:
+            raise self._conflict(exc, meanings) from None
+
+    @staticmethod
+    def _conflict(exc: TransactWriteError, meanings: list[tuple[str, str]]) -> Exception:
+        reasons = getattr(exc, "cancellation_reasons", None) or []
+        for index, reason in enumerate(reasons):
+            if reason is not None and reason.code == "ConditionalCheckFailed" and index < len(meanings):
+                code, message = meanings[index]
+                if code == "NOT_LINKED":
+                    return NotFound(code, message)
+                if code == "TOKEN_USED":
+                    return Gone(code, message)
+                return Conflict(code, message)
+        if exc.cause_response_code in ("TransactionCanceledException", "TransactionConflictException"):
+            return Conflict("CONCURRENT_UPDATE", "Somebody changed the case at the same time; reload.")
+        return exc
+
+    def list_cases(self, query: CaseQuery) -> Page:
+        prefix = (
+            f"{query.type}#{query.status}#"
+            if query.type and query.status
+            else (f"{query.type}#" if query.type else None)
+        )
+        filters = []
+        if query.status and not query.type:
+            filters.append(CaseItem.body["status"] == query.status)
+        if query.assignee:
+            index, hash_key, range_attr = CaseItem.by_assignee, f"ASSIGNEE#{query.assignee}", CaseItem.gsi2sk
+            if query.account_id:
+                filters.append(CaseItem.body["account_id"] == query.account_id)
+        elif query.account_id:
+            index, hash_key, range_attr = CaseItem.by_account, f"ACCOUNT#{query.account_id}", CaseItem.gsi3sk
+        else:
+            index, hash_key, range_attr = CaseItem.all_cases, "CASES", CaseItem.gsi1sk
+        condition = None
+        for f in filters:
+            condition = f if condition is None else condition & f
+        iterator = index.query(
+            hash_key,
+            range_key_condition=range_attr.startswith(prefix) if prefix else None,
+            filter_condition=condition,
+            scan_index_forward=False,
+            page_size=query.limit,
+            last_evaluated_key=decode_cursor(query.cursor),
+        )
+        items, cursor = _one_page(iterator, CaseItem)
+        return Page([case_view(case_from_dict(i.body.as_dict())) for i in items], cursor)
+
+    def _children(self, model: type[Item], case_id: str, prefix: str, cursor: str | None, limit: int) -> Page:
+        iterator = model.query(
+            f"CASE#{case_id}",
+            range_key_condition=Item.sk.startswith(prefix),
+            page_size=limit,
+            last_evaluated_key=decode_cursor(cursor),
+        )
+        items, next_cursor = _one_page(iterator, model)
+        return Page([plain(i.body.as_dict()) for i in items], next_cursor)
+
+    def history(self, case_id: str, cursor: str | None, limit: int) -> Page:
+        return self._children(HistoryItem, case_id, "HIST#", cursor, limit)
+
+    def related(self, case_id: str, kind: str, cursor: str | None, limit: int) -> Page:
+        return self._children(RelatedItem, case_id, f"REL#{kind}#", cursor, limit)
+
+    def notes(self, case_id: str, cursor: str | None, limit: int) -> Page:
+        return self._children(NoteItem, case_id, "NOTE#", cursor, limit)
+
+    def add_note(self, note: Note, event: DomainEvent) -> None:
+        body = {
+            "id": note.id,
+            "case_id": note.case_id,
+            "text": note.text,
+            "author": note.author,
+            "at": note.at,
+        }
+        NoteItem(
+            pk=f"CASE#{note.case_id}", sk=f"NOTE#{note.at}#{note.id}", body=body, events=[event.to_dict()]
+        ).save(condition=NoteItem.pk.does_not_exist())
+
+    def token(self, token_hash: str) -> ApprovalToken | None:
+        try:
+            item = TokenItem.get(f"TOKEN#{token_hash}", "TOKEN", consistent_read=True)
+        except (DoesNotExist, ValueError):
+            return None
+        body = plain(item.body.as_dict())
+        return ApprovalToken(
+            token_hash=token_hash,
+            case_id=body["case_id"],
+            step=body["step"],
+            round=body["round"],
+            approver=body["approver"],
+            expires_at=item.valid_until,
+            used_at=item.used_at,
+            decision=body.get("decision"),
+        )
+
+    def save_token(self, token: ApprovalToken) -> None:
+        TokenItem(
+            pk=f"TOKEN#{token.token_hash}",
+            sk="TOKEN",
+            valid_until=token.expires_at,
+            expires_at=token.expires_at + 30 * 86400,
+            body={
+                "case_id": token.case_id,
+                "step": token.step,
+                "round": token.round,
+                "approver": token.approver,
+            },
+        ).save(condition=TokenItem.pk.does_not_exist())
+
+
+class _TtlCache:
+    """A per-process cache: warm Lambdas then read the directory once a minute, not once a request."""
+
+    def __init__(self, ttl_seconds: float) -> None:
+        self.ttl = ttl_seconds
+        self._data: dict[Any, tuple[float, Any]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: Any, load: Any) -> Any:
+        now = time.monotonic()
+        with self._lock:
+            hit = self._data.get(key)
+        if hit and (self.ttl is None or now - hit[0] < self.ttl):
+            return hit[1]
+        value = load()
+        with self._lock:
+            self._data[key] = (now, value)
+        return value
+
+    def clear(self) -> None:
+        with self._lock:
+            self._data.clear()
+
+
+def _record(pk: str, sk: str) -> dict[str, Any] | None:
+    try:
+        return plain(DirectoryItem.get(pk, sk).body.as_dict())
+    except (DoesNotExist, ValueError):
+        return None
+
+
+class DynamoDirectory:
+    def __init__(self, ttl_seconds: float = 60.0) -> None:
+        self.cache = _TtlCache(ttl_seconds)
+
+    def _cached(self, pk: str, sk: str) -> dict[str, Any] | None:
+        return self.cache.get((pk, sk), lambda: _record(pk, sk))
+
+    def user(self, username: str) -> Actor | None:
+        record = self._cached(f"USER#{username}", "PROFILE")
+        return actor_from_record(record) if record else None
+
+    def business_unit(self, code: str) -> BusinessUnit | None:
+        record = self._cached(f"UNIT#{code}", "UNIT")
+        return unit_from_record(record) if record else None
+
+    def account(self, account_id: str) -> dict[str, Any] | None:
+        return self._cached(f"ACCOUNT#{account_id}", "ACCOUNT")
+
+    def product(self, code: str) -> dict[str, Any] | None:
+        return self._cached(f"PRODUCT#{code}", "PRODUCT")
+
+
+def put_directory_record(pk: str, sk: str, body: dict[str, Any]) -> None:
+    DirectoryItem(pk=pk, sk=sk, body=body).save()
+
+
+class DynamoWorkflowStore:
+    """Versions are immutable, so they are cached for the life of the process; "latest" for a minute."""
+
+    def __init__(self, latest_ttl_seconds: float = 60.0) -> None:
+        self.versions: dict[tuple[str, int], WorkflowDefinition] = {}
+        self.latest = _TtlCache(latest_ttl_seconds)
+
+    def get(self, name: str, version: int | None = None) -> WorkflowDefinition:
+        if version is None:
+            version = self.latest.get(name, lambda: self._latest_version(name))
+        key = (name, version)
+        if key not in self.versions:
+            try:
+                item = WorkflowItem.get(f"WORKFLOW#{name}", f"V#{version:04d}")
+            except (DoesNotExist, ValueError):
+                raise NotFound(
+                    "UNKNOWN_CASE_TYPE", f"There is no case type {name!r} (version {version})."
+                ) from None
+            self.versions[key] = parse_definition(plain(item.body.as_dict()))
+        return self.versions[key]
+
+    @staticmethod
+    def _latest_version(name: str) -> int:
+        iterator = WorkflowItem.query(
+            f"WORKFLOW#{name}",
+            range_key_condition=Item.sk.startswith("V#"),
+            scan_index_forward=False,
+            page_size=1,
+        )
+        items, _ = _one_page(iterator, WorkflowItem)
+        if not items:
+            raise NotFound("UNKNOWN_CASE_TYPE", f"There is no case type {name!r}.", {"type": name})
+        return int(items[0].sk[2:])
+
+    @staticmethod
+    def publish(raw: dict[str, Any]) -> bool:
+        """Store a definition version. Refuses to change a stored version: bump ``version`` instead.
+        Returns False when that exact version is already stored."""
+        defn = parse_definition(raw)
+        pk, sk = f"WORKFLOW#{defn.name}", f"V#{defn.version:04d}"
+        try:
+            existing = plain(WorkflowItem.get(pk, sk).body.as_dict())
+        except DoesNotExist:
+            WorkflowItem(pk=pk, sk=sk, body=dict(raw)).save(condition=WorkflowItem.pk.does_not_exist())
+            return True
+        if existing != plain(dict(raw)):
+            raise ValueError(
+                f"workflow {defn.name} v{defn.version} is stored with other content; bump the version"
+            )
+        return False

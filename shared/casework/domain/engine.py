@@ -1,0 +1,619 @@
+"""The transition engine: one set of rules for every case type, driven by its WorkflowDefinition.
+
+Every command is a pure function ``(definition, case, actor, business unit, input, now) -> Change`` or a
+DomainError. Nothing here reads a clock, makes an id or touches storage; the services do that, and commit
+the Change atomically.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any
+
+from casework.domain.errors import Conflict, Forbidden, ValidationFailed
+from casework.domain.model import (
+    SYSTEM,
+    Actor,
+    ApprovalRule,
+    BusinessUnit,
+    Case,
+    Change,
+    DomainEvent,
+    HistoryEntry,
+    PendingApproval,
+    Phase,
+    timestamp,
+)
+from casework.domain.workflow import (
+    CORE_FIELDS,
+    ApprovalMode,
+    ApprovalSpec,
+    Permit,
+    Relation,
+    Transition,
+    WorkflowDefinition,
+)
+
+APPROVE, REJECT = "approve", "reject"
+IMMUTABLE_FIELDS = frozenset({"account_id", "business_unit"})
+
+
+# --- permissions -------------------------------------------------------------------------------------------
+
+
+def permitted(permits: Iterable[Permit], actor: Actor, unit: str, case: Case | None = None) -> bool:
+    """True when any permit lets ``actor`` act on a case of business unit ``unit``."""
+    for p in permits:
+        if p.user and p.user != actor.username:
+            continue
+        if p.role and (p.role not in actor.roles or (not p.any_unit and unit not in actor.business_units)):
+            continue
+        if p.business_unit and p.business_unit not in actor.business_units:
+            continue
+        if p.relation is Relation.CREATOR and (case is None or case.created_by != actor.username):
+            continue
+        if p.relation is Relation.ASSIGNEE and (case is None or case.assignee != actor.username):
+            continue
+        return True
+    return False
+
+
+# --- field values ------------------------------------------------------------------------------------------
+
+
+def _coerce_fields(defn: WorkflowDefinition, values: Mapping[str, Any]) -> dict[str, Any]:
+    """Validate and normalise values against the definition; every bad field is reported at once."""
+    out, errors = {}, {}
+    for name, value in values.items():
+        if name in ("title", "description"):
+            limit = 255 if name == "title" else 10_000
+            if value is not None and not isinstance(value, str):
+                errors[name] = "must be a string"
+            elif value is not None and len(value.strip()) > limit:
+                errors[name] = f"must be at most {limit} characters"
+            else:
+                out[name] = value.strip() or None if isinstance(value, str) else None
+            continue
+        spec = defn.fields.get(name)
+        if spec is None:
+            errors[name] = "is not a field of this case type"
+            continue
+        try:
+            out[name] = spec.coerce(value)
+        except ValueError as exc:
+            errors[name] = str(exc)
+    if errors:
+        raise ValidationFailed("INVALID_FIELDS", "Some fields are not valid.", {"fields": errors})
+    return out
+
+
+def _missing(case: Case, required: Iterable[str]) -> list[str]:
+    return [name for name in required if case.value(name) in (None, "", [])]
+
+
+def _resolve_set(value: Any, actor: Actor, now: datetime) -> Any:
+    if value == "$now":
+        return timestamp(now)
+    if value == "$today":
+        return now.date().isoformat()
+    if value == "$actor":
+        return actor.username
+    return value
+
+
+# --- the draft a command builds ----------------------------------------------------------------------------
+
+
+@dataclass
+class _Draft:
+    """Mutable while one command runs; frozen into a Change at the end."""
+
+    defn: WorkflowDefinition
+    before: Case
+    case: Case
+    actor: Actor
+    unit: BusinessUnit
+    now: datetime
+    action: str
+    events: list[tuple[str, dict[str, Any]]]
+    changes: dict[str, dict[str, Any]]
+    path: list[str]
+    comment: str | None = None
+
+    @property
+    def at(self) -> str:
+        return timestamp(self.now)
+
+    def set_values(self, values: Mapping[str, Any]) -> None:
+        core = {k: v for k, v in values.items() if k in CORE_FIELDS}
+        custom = {k: v for k, v in values.items() if k not in CORE_FIELDS}
+        for name, value in values.items():
+            old = self.case.value(name)
+            if old != value:
+                self.changes[name] = {"from": old, "to": value}
+        fields = {**self.case.fields, **custom}
+        fields = {k: v for k, v in fields.items() if v is not None}
+        self.case = replace(self.case, fields=fields, **core)
+
+    def emit(self, event_type: str, **data: Any) -> None:
+        self.events.append((event_type, data))
+
+    def assign(self, username: str | None, reason: str) -> None:
+        if username == self.case.assignee:
+            return
+        self.changes["assignee"] = {"from": self.case.assignee, "to": username}
+        self.case = replace(self.case, assignee=username)
+        if username:
+            self.emit(
+                "CaseAssigned",
+                assignee=username,
+                previous_assignee=self.changes["assignee"]["from"],
+                reason=reason,
+                status=self.case.status,
+            )
+
+    def enter(self, status: str, by: Actor) -> None:
+        """Move to ``status`` and run what the status does on entry: assignment, approval requests.
+
+        Automatic approvals chain (an auto-approved step enters its next status at once); the path is
+        bounded by the number of statuses, so a definition cannot loop forever.
+        """
+        if len(self.path) > len(self.defn.statuses):
+            raise Conflict("WORKFLOW_LOOP", "The workflow's automatic steps loop.", {"path": self.path})
+        previous = self.case.status
+        target = self.defn.status(status)
+        phases = list(self.case.key_dates)
+        if phases and phases[-1].left_at is None:
+            phases[-1] = replace(phases[-1], left_at=self.at, left_by=by.username)
+        phases.append(Phase(status=status, entered_at=self.at, entered_by=by.username))
+        self.case = replace(
+            self.case, status=status, state=target.state, key_dates=tuple(phases), approval=None
+        )
+        self.path.append(status)
+        self.changes["status"] = {"from": self.changes.get("status", {}).get("from", previous), "to": status}
+        self.emit(
+            "CaseTransitioned", from_status=previous, to_status=status, state=target.state, by=by.username
+        )
+
+        self._assign_on_entry(target.assign.to, target.assign.value)
+        if target.approval:
+            self._request_approval(target.approval)
+
+    def _assign_on_entry(self, rule: str, value: str | None) -> None:
+        if rule == "keep":
+            return
+        if rule == "nobody":
+            self.assign(None, reason=f"entered {self.case.status}")
+            return
+        if rule == "creator":
+            username = self.case.created_by
+        elif rule == "user":
+            username = value
+        else:  # responsible: the business unit names who handles this duty
+            username = self.unit.responsibles.get(value or "")
+            if not username:
+                raise Conflict(
+                    "NO_RESPONSIBLE",
+                    f"Business unit {self.unit.code} names nobody responsible for {value}.",
+                    {"business_unit": self.unit.code, "duty": value},
+                )
+        self.assign(username, reason=f"entered {self.case.status}")
+
+    def _request_approval(self, spec: ApprovalSpec) -> None:
+        rule = self.unit.approval_rules.get(spec.step) or ApprovalRule(
+            kind="group", role=spec.approvers_role, mode=spec.mode
+        )
+        rounds = self.case.approval_rounds + 1
+        self.case = replace(self.case, approval_rounds=rounds)
+        if rule.kind == "auto":
+            self.emit(
+                "ApprovalDecided",
+                step=spec.step,
+                round=rounds,
+                approver=SYSTEM.username,
+                decision=APPROVE,
+                outcome=APPROVE,
+                comment="approved automatically by business unit rule",
+            )
+            self.enter(spec.on_approve, SYSTEM)
+            return
+        approvers = list(rule.users)
+        if rule.role:
+            approvers += [u for u in self.unit.members_with_role(rule.role) if u not in approvers]
+        if rule.kind == "user":
+            approvers = approvers[:1]
+        if not approvers:
+            raise Conflict(
+                "NO_APPROVER",
+                f"Business unit {self.unit.code} has nobody to approve {spec.label}.",
+                {"business_unit": self.unit.code, "step": spec.step},
+            )
+        mode = rule.mode if rule.kind == "group" else ApprovalMode.ANY
+        self.case = replace(
+            self.case,
+            approval=PendingApproval(
+                step=spec.step,
+                round=rounds,
+                mode=mode,
+                decisions=dict.fromkeys(approvers),
+                requested_at=self.at,
+            ),
+        )
+        for approver in approvers:
+            self.emit(
+                "ApprovalRequested",
+                step=spec.step,
+                step_label=spec.label,
+                round=rounds,
+                approver=approver,
+                mode=mode.value,
+            )
+
+    def finish(self) -> Change:
+        version = self.before.version + 1 if self.action != "registered" else 1
+        case = replace(self.case, version=version, updated_at=self.at, updated_by=self.actor.username)
+        entry = HistoryEntry(
+            version=version,
+            at=self.at,
+            by=self.actor.username,
+            action=self.action,
+            from_status=self.before.status if self.action != "registered" else None,
+            to_status=case.status,
+            changes=self.changes,
+            comment=self.comment,
+            path=tuple(self.path),
+        )
+        events = tuple(
+            DomainEvent(
+                id=f"{case.id}:{version}:{index}",
+                type=event_type,
+                case_id=case.id,
+                case_type=case.type,
+                occurred_at=self.at,
+                actor=self.actor.username,
+                data={"status": case.status, "state": case.state, **data},
+            )
+            for index, (event_type, data) in enumerate(self.events)
+        )
+        return Change(case, entry, events, None if self.action == "registered" else self.before.version)
+
+
+def _draft(defn, case, actor, unit, now, action) -> _Draft:
+    return _Draft(defn, case, case, actor, unit, now, action, [], {}, [])
+
+
+def _ensure_open(defn: WorkflowDefinition, case: Case) -> None:
+    if defn.is_terminal(case.status):
+        raise Conflict(
+            "CASE_CLOSED", f"The case is {case.status}; it can no longer change.", {"status": case.status}
+        )
+
+
+# --- commands ----------------------------------------------------------------------------------------------
+
+
+def register(
+    defn: WorkflowDefinition,
+    actor: Actor,
+    unit: BusinessUnit,
+    *,
+    case_id: str,
+    now: datetime,
+    title: Any,
+    description: Any = None,
+    account_id: str | None = None,
+    fields: Mapping[str, Any] | None = None,
+) -> Change:
+    if not permitted(defn.create_allowed, actor, unit.code):
+        raise Forbidden("NOT_ALLOWED", f"You may not create a {defn.title} in business unit {unit.code}.")
+    fields = dict(fields or {})
+    not_accepted = sorted(set(fields) - set(defn.create_accepts))
+    if not_accepted:
+        raise ValidationFailed(
+            "FIELDS_NOT_ACCEPTED",
+            "These fields cannot be set when the case is created.",
+            {"fields": not_accepted, "accepted": list(defn.create_accepts)},
+        )
+    values = _coerce_fields(defn, {"title": title, "description": description, **fields})
+    at = timestamp(now)
+    blank = Case(
+        id=case_id,
+        type=defn.name,
+        workflow_version=defn.version,
+        title="",
+        description=None,
+        account_id=account_id,
+        business_unit=unit.code,
+        status=defn.initial_status,
+        state=defn.status(defn.initial_status).state,
+        version=0,
+        assignee=None,
+        created_by=actor.username,
+        created_at=at,
+        updated_by=actor.username,
+        updated_at=at,
+        related_counts=dict.fromkeys(defn.related, 0),
+    )
+    draft = _draft(defn, blank, actor, unit, now, "registered")
+    draft.set_values(values)
+    missing = _missing(draft.case, defn.create_requires)
+    if missing:
+        raise ValidationFailed("MISSING_FIELDS", f"Required: {', '.join(missing)}.", {"fields": missing})
+    # The creator holds a new case; no CaseAssigned event, nobody needs telling about their own case.
+    draft.case = replace(draft.case, assignee=actor.username)
+    draft.emit(
+        "CaseRegistered",
+        title=draft.case.title,
+        account_id=account_id,
+        business_unit=unit.code,
+        assignee=actor.username,
+    )
+    draft.case = replace(draft.case, key_dates=(Phase(defn.initial_status, at, actor.username),))
+    draft.path.append(defn.initial_status)
+    return draft.finish()
+
+
+def _candidates(defn: WorkflowDefinition, case: Case, to: str) -> list[Transition]:
+    return [t for t in defn.transitions_from(case.status) if t.to == to]
+
+
+def available_transitions(
+    defn: WorkflowDefinition, case: Case, actor: Actor, unit: BusinessUnit
+) -> list[dict[str, Any]]:
+    """What this person may do next, with what each move still needs (so a UI can show it)."""
+    if defn.is_terminal(case.status):
+        return []
+    out = []
+    for t in defn.transitions_from(case.status):
+        if not permitted(t.allowed, actor, case.business_unit, case):
+            continue
+        out.append(
+            {
+                "name": t.name,
+                "label": t.label,
+                "to": t.to,
+                "to_state": defn.status(t.to).state,
+                "accepts": list(t.accepts),
+                "requires": list(t.requires),
+                "missing": _missing(case, t.requires),
+                "requires_related": dict(t.requires_related),
+            }
+        )
+    return out
+
+
+def transition(
+    defn: WorkflowDefinition,
+    case: Case,
+    actor: Actor,
+    unit: BusinessUnit,
+    *,
+    to: str,
+    fields: Mapping[str, Any] | None = None,
+    now: datetime,
+) -> Change:
+    if to not in defn.statuses:
+        raise ValidationFailed(
+            "UNKNOWN_STATUS", f"{to!r} is not a status of {defn.title}.", {"statuses": list(defn.statuses)}
+        )
+    _ensure_open(defn, case)
+    candidates = _candidates(defn, case, to)
+    if not candidates:
+        current = defn.status(case.status)
+        if current.approval and to in (current.approval.on_approve, current.approval.on_reject):
+            raise Conflict(
+                "AWAITING_APPROVAL",
+                f"{case.status} ends with the approvers' decision, not by hand.",
+                {"from": case.status, "to": to, "step": current.approval.step},
+            )
+        raise Conflict(
+            "ILLEGAL_TRANSITION",
+            f"A case cannot go from {case.status} to {to}.",
+            {
+                "from": case.status,
+                "to": to,
+                "allowed": sorted({t.to for t in defn.transitions_from(case.status)}),
+            },
+        )
+    chosen = next((t for t in candidates if permitted(t.allowed, actor, case.business_unit, case)), None)
+    if chosen is None:
+        raise Forbidden(
+            "NOT_ALLOWED",
+            f"You may not move this case from {case.status} to {to}.",
+            {"from": case.status, "to": to},
+        )
+    fields = dict(fields or {})
+    not_accepted = sorted(set(fields) - set(chosen.accepts))
+    if not_accepted:
+        raise ValidationFailed(
+            "FIELDS_NOT_ACCEPTED",
+            "These fields cannot be set with this transition.",
+            {"fields": not_accepted, "accepted": list(chosen.accepts)},
+        )
+    draft = _draft(defn, case, actor, unit, now, "transitioned")
+    draft.set_values(_coerce_fields(defn, fields))
+    draft.set_values({k: _resolve_set(v, actor, now) for k, v in chosen.sets.items()})
+    missing = _missing(draft.case, chosen.requires)
+    if missing:
+        labels = [defn.fields[m].label if m in defn.fields else m for m in missing]
+        raise ValidationFailed(
+            "MISSING_FIELDS", f"Required before {chosen.label}: {', '.join(labels)}.", {"fields": missing}
+        )
+    short = {kind: n for kind, n in chosen.requires_related.items() if case.related_counts.get(kind, 0) < n}
+    if short:
+        kind, n = next(iter(short.items()))
+        raise ValidationFailed(
+            "RELATED_REQUIRED",
+            f"{chosen.label} needs at least {n} {defn.related.get(kind, kind)}.",
+            {"related": short},
+        )
+    draft.enter(to, actor)
+    return draft.finish()
+
+
+def editable_fields(defn: WorkflowDefinition, case: Case, actor: Actor) -> list[str]:
+    if defn.is_terminal(case.status):
+        return []
+    names: list[str] = []
+    for rule in defn.status(case.status).edits:
+        if permitted(rule.allowed, actor, case.business_unit, case):
+            names += [f for f in rule.fields if f not in names]
+    return names
+
+
+def edit(
+    defn: WorkflowDefinition,
+    case: Case,
+    actor: Actor,
+    unit: BusinessUnit,
+    *,
+    fields: Mapping[str, Any],
+    now: datetime,
+) -> Change | None:
+    """Change field values the current status lets this person edit. None when nothing would change."""
+    _ensure_open(defn, case)
+    if not fields:
+        raise ValidationFailed("NO_FIELDS", "Give at least one field to change.")
+    immutable = sorted(set(fields) & IMMUTABLE_FIELDS)
+    if immutable:
+        raise ValidationFailed(
+            "IMMUTABLE_FIELDS",
+            "Account and business unit cannot change after creation.",
+            {"fields": immutable},
+        )
+    values = _coerce_fields(defn, fields)
+    in_status = {f for rule in defn.status(case.status).edits for f in rule.fields}
+    locked = sorted(set(values) - in_status)
+    if locked:
+        raise Conflict(
+            "FIELDS_LOCKED",
+            f"These fields cannot be edited while the case is {case.status}.",
+            {"fields": locked, "status": case.status},
+        )
+    mine = set(editable_fields(defn, case, actor))
+    refused = sorted(set(values) - mine)
+    if refused:
+        raise Forbidden("NOT_ALLOWED", "You may not edit these fields.", {"fields": refused})
+    draft = _draft(defn, case, actor, unit, now, "edited")
+    draft.set_values(values)
+    if not draft.changes:
+        return None
+    draft.emit("CaseUpdated", fields=sorted(draft.changes))
+    return draft.finish()
+
+
+def decide(
+    defn: WorkflowDefinition,
+    case: Case,
+    approver: Actor,
+    unit: BusinessUnit,
+    *,
+    decision: str,
+    comment: str | None,
+    now: datetime,
+    via: str = "api",
+) -> Change:
+    """Record ``approver``'s decision on the pending step; move the case when the step's mode says so."""
+    if decision not in (APPROVE, REJECT):
+        raise ValidationFailed("INVALID_DECISION", "decision must be 'approve' or 'reject'.")
+    _ensure_open(defn, case)
+    status = defn.status(case.status)
+    pending = case.approval
+    if pending is None or status.approval is None:
+        raise Conflict(
+            "NO_PENDING_APPROVAL",
+            f"The case is {case.status}; no approval is pending.",
+            {"status": case.status},
+        )
+    if approver.username not in pending.decisions:
+        raise Forbidden("NOT_AN_APPROVER", f"You are not an approver of {status.approval.label}.")
+    if pending.decisions[approver.username] is not None:
+        raise Conflict(
+            "ALREADY_DECIDED",
+            "You have already decided on this approval.",
+            {"decision": pending.decisions[approver.username]},
+        )
+    comment = (comment or "").strip() or None
+    if decision == REJECT and status.approval.reason_field and not comment:
+        raise ValidationFailed(
+            "COMMENT_REQUIRED",
+            "Say why you reject: the comment is kept as the reason.",
+            {"fields": ["comment"]},
+        )
+    decisions = {**pending.decisions, approver.username: decision}
+    if decision == REJECT or pending.mode is ApprovalMode.ANY:
+        outcome = decision
+    else:
+        outcome = APPROVE if all(d == APPROVE for d in decisions.values()) else None
+
+    draft = _draft(defn, case, approver, unit, now, "approval_decided")
+    draft.comment = comment
+    draft.case = replace(case, approval=replace(pending, decisions=decisions))
+    draft.emit(
+        "ApprovalDecided",
+        step=pending.step,
+        round=pending.round,
+        approver=approver.username,
+        decision=decision,
+        outcome=outcome,
+        comment=comment,
+        via=via,
+    )
+    if outcome == APPROVE:
+        draft.enter(status.approval.on_approve, approver)
+    elif outcome == REJECT:
+        if status.approval.reason_field:
+            draft.set_values({status.approval.reason_field: comment})
+        draft.enter(status.approval.on_reject, approver)
+    return draft.finish()
+
+
+def change_related(
+    defn: WorkflowDefinition,
+    case: Case,
+    actor: Actor,
+    unit: BusinessUnit,
+    *,
+    kind: str,
+    key: str,
+    added: bool,
+    now: datetime,
+) -> Change:
+    """Add or remove an entry of a related list. The repository makes the link itself exist exactly once."""
+    if kind not in defn.related:
+        raise ValidationFailed("UNKNOWN_RELATED", f"{defn.title} has no related list {kind!r}.")
+    _ensure_open(defn, case)
+    if case.status not in defn.related_editable_in:
+        raise Conflict(
+            "RELATED_LOCKED",
+            f"{defn.related[kind]} cannot change while the case is {case.status}.",
+            {"status": case.status},
+        )
+    if not permitted(defn.related_allowed, actor, case.business_unit, case):
+        raise Forbidden("NOT_ALLOWED", f"You may not change {defn.related[kind]} of this case.")
+    count = case.related_counts.get(kind, 0) + (1 if added else -1)
+    draft = _draft(defn, case, actor, unit, now, "related_added" if added else "related_removed")
+    draft.case = replace(case, related_counts={**case.related_counts, kind: max(count, 0)})
+    draft.changes[kind] = {"from": None if added else key, "to": key if added else None}
+    draft.emit("RelatedItemAdded" if added else "RelatedItemRemoved", kind=kind, key=key, count=max(count, 0))
+    return draft.finish()
+
+
+def reassign(
+    defn: WorkflowDefinition, case: Case, actor: Actor, unit: BusinessUnit, *, assignee: Actor, now: datetime
+) -> Change:
+    _ensure_open(defn, case)
+    if not permitted(defn.reassign_allowed, actor, case.business_unit, case):
+        raise Forbidden("NOT_ALLOWED", "You may not reassign this case.")
+    if case.business_unit not in assignee.business_units or not assignee.active:
+        raise ValidationFailed(
+            "ASSIGNEE_NOT_IN_UNIT",
+            f"{assignee.username} is not an active member of business unit {case.business_unit}.",
+        )
+    if assignee.username == case.assignee:
+        raise Conflict("ALREADY_ASSIGNED", f"The case is already assigned to {assignee.username}.")
+    draft = _draft(defn, case, actor, unit, now, "reassigned")
+    draft.assign(assignee.username, reason=f"reassigned by {actor.username}")
+    return draft.finish()

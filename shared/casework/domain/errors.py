@@ -1,0 +1,60 @@
+"""Domain errors with stable codes.
+
+Entry points map ``kind`` to an HTTP status in one place (casework.http.errors); the domain never
+speaks HTTP. Codes are part of the public API: clients branch on them, so never rename one.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any
+
+
+class ErrorKind(StrEnum):
+    INVALID = "invalid"  # the request itself is malformed or incomplete (422)
+    NOT_FOUND = "not_found"  # 404
+    FORBIDDEN = "forbidden"  # 403
+    CONFLICT = "conflict"  # the current state does not allow it (409)
+    GONE = "gone"  # a used or expired link (410)
+    UNAUTHENTICATED = "unauthenticated"  # 401
+
+
+class DomainError(Exception):
+    kind: ErrorKind = ErrorKind.INVALID
+
+    def __init__(self, code: str, message: str, details: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.details = details or {}
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"code": self.code, "message": self.message, "details": self.details}
+
+
+class ValidationFailed(DomainError):
+    kind = ErrorKind.INVALID
+
+
+class NotFound(DomainError):
+    kind = ErrorKind.NOT_FOUND
+
+
+class Forbidden(DomainError):
+    kind = ErrorKind.FORBIDDEN
+
+
+class Conflict(DomainError):
+    kind = ErrorKind.CONFLICT
+
+
+class Gone(DomainError):
+    kind = ErrorKind.GONE
+
+
+class Unauthenticated(DomainError):
+    kind = ErrorKind.UNAUTHENTICATED
+
+
+class InvalidDefinition(ValueError):
+    """A workflow definition that cannot run. Raised when a definition is loaded, never at request time."""

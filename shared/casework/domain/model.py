@@ -1,0 +1,169 @@
+"""Entities and value objects: the case, its history entries, the people and business units around it."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from casework.domain.workflow import ApprovalMode
+
+
+def timestamp(now: datetime) -> str:
+    """One textual form for every instant we store: UTC, millisecond precision, sortable."""
+    return now.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+@dataclass(frozen=True)
+class Actor:
+    """A person as the directory knows them. Roles are global; business units scope them."""
+
+    username: str
+    display_name: str = ""
+    email: str | None = None
+    roles: frozenset[str] = frozenset()
+    business_units: frozenset[str] = frozenset()
+    default_business_unit: str | None = None
+    active: bool = True
+
+    @property
+    def name(self) -> str:
+        return self.display_name or self.username
+
+
+SYSTEM = Actor(username="system", display_name="casework")
+
+
+@dataclass(frozen=True)
+class ApprovalRule:
+    """A business unit's rule for one approval step: approve automatically, ask one user, or ask a group."""
+
+    kind: str  # "auto" | "user" | "group"
+    users: tuple[str, ...] = ()
+    role: str | None = None
+    mode: ApprovalMode = ApprovalMode.ANY
+
+
+@dataclass(frozen=True)
+class BusinessUnit:
+    code: str
+    name: str = ""
+    members: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # role -> usernames
+    responsibles: Mapping[str, str] = field(default_factory=dict)  # duty (e.g. "assessment") -> username
+    approval_rules: Mapping[str, ApprovalRule] = field(default_factory=dict)  # step -> rule
+
+    def members_with_role(self, role: str) -> tuple[str, ...]:
+        return tuple(self.members.get(role, ()))
+
+
+@dataclass(frozen=True)
+class Phase:
+    """A stay in one status: the key dates (entered, left) and who caused them."""
+
+    status: str
+    entered_at: str
+    entered_by: str
+    left_at: str | None = None
+    left_by: str | None = None
+
+
+@dataclass(frozen=True)
+class PendingApproval:
+    """The approval a case waits for. ``round`` grows each time the case enters an approval status, so a
+    link from an earlier round can never decide a later one."""
+
+    step: str
+    round: int
+    mode: ApprovalMode
+    decisions: Mapping[str, str | None]  # approver -> None (pending) | "approve" | "reject"
+    requested_at: str
+
+    def is_pending_for(self, username: str) -> bool:
+        return username in self.decisions and self.decisions[username] is None
+
+
+@dataclass(frozen=True)
+class Case:
+    id: str
+    type: str
+    workflow_version: int
+    title: str
+    description: str | None
+    account_id: str | None
+    business_unit: str
+    status: str
+    state: str
+    version: int
+    assignee: str | None
+    created_by: str
+    created_at: str
+    updated_by: str
+    updated_at: str
+    fields: Mapping[str, Any] = field(default_factory=dict)
+    related_counts: Mapping[str, int] = field(default_factory=dict)
+    key_dates: tuple[Phase, ...] = ()
+    approval: PendingApproval | None = None
+    approval_rounds: int = 0
+
+    def value(self, name: str) -> Any:
+        """A field's value, whether it is a core attribute (title, ...) or a definition field."""
+        if name in ("title", "description", "account_id", "business_unit"):
+            return getattr(self, name)
+        return self.fields.get(name)
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    """One committed change. Written in the same transaction as the case, so history is never missing."""
+
+    version: int
+    at: str
+    by: str
+    action: str
+    from_status: str | None = None
+    to_status: str | None = None
+    changes: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # field -> {"from", "to"}
+    comment: str | None = None
+    path: tuple[str, ...] = ()  # statuses passed through, when automatic steps chained
+
+
+@dataclass(frozen=True)
+class DomainEvent:
+    """A fact other systems may react to. ``id`` is stable (case, version, index), so a re-delivered stream
+    record republishes the same ids and every consumer can drop the duplicate."""
+
+    id: str
+    type: str
+    case_id: str
+    case_type: str
+    occurred_at: str
+    actor: str
+    data: Mapping[str, Any] = field(default_factory=dict)
+    schema_version: int = 1
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "type": self.type,
+            "schema_version": self.schema_version,
+            "case_id": self.case_id,
+            "case_type": self.case_type,
+            "occurred_at": self.occurred_at,
+            "actor": self.actor,
+            "data": dict(self.data),
+        }
+
+
+@dataclass(frozen=True)
+class Change:
+    """What one command did: the case after it, its history entry and the events it raised.
+
+    ``expected_version`` is the version the change was computed from; the repository commits only if the
+    stored case still has it (optimistic concurrency). None means the case is new.
+    """
+
+    case: Case
+    entry: HistoryEntry
+    events: tuple[DomainEvent, ...]
+    expected_version: int | None

@@ -1,0 +1,425 @@
+"""Workflow definitions: a case type's statuses, transitions, approvals and fields, as data.
+
+A definition is parsed once from a plain dict (JSON in the table or in ``casework/workflows``) and is
+immutable. Every rule the engine applies comes from here, so shipping a new process means shipping a new
+definition, not new code. Definitions are versioned: a case keeps the version it started with.
+
+``parse_definition`` refuses anything the engine could not run (unknown statuses, unreachable targets,
+approval steps without an outcome, ...) with ``InvalidDefinition``, so a bad definition fails at load time
+rather than halfway through somebody's case.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from enum import StrEnum
+from typing import Any
+
+from casework.domain.errors import InvalidDefinition
+
+ANY_OPEN = "*"  # in a transition's "from": every status whose state is not terminal
+
+
+class FieldType(StrEnum):
+    STRING = "string"
+    TEXT = "text"
+    NUMBER = "number"
+    INTEGER = "integer"
+    BOOLEAN = "boolean"
+    DATE = "date"
+    CHOICE = "choice"
+
+
+class Relation(StrEnum):
+    CREATOR = "creator"
+    ASSIGNEE = "assignee"
+
+
+class ApprovalMode(StrEnum):
+    ANY = "any"  # the first decision decides
+    ALL = "all"  # every approver must approve; one rejection rejects
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    name: str
+    type: FieldType
+    label: str
+    max_length: int | None = None
+    choices: tuple[str, ...] = ()
+
+    def coerce(self, value: Any) -> Any:
+        """The stored form of ``value``; raises ValueError with a message a user can act on."""
+        if value is None:
+            return None
+        match self.type:
+            case FieldType.STRING | FieldType.TEXT:
+                if not isinstance(value, str):
+                    raise ValueError("must be a string")
+                value = value.strip()
+                limit = self.max_length or (255 if self.type is FieldType.STRING else 10_000)
+                if len(value) > limit:
+                    raise ValueError(f"must be at most {limit} characters")
+                return value or None
+            case FieldType.INTEGER:
+                if isinstance(value, bool) or not isinstance(value, int):
+                    raise ValueError("must be a whole number")
+                return value
+            case FieldType.NUMBER:
+                if isinstance(value, bool) or not isinstance(value, int | float):
+                    raise ValueError("must be a number")
+                return value
+            case FieldType.BOOLEAN:
+                if not isinstance(value, bool):
+                    raise ValueError("must be true or false")
+                return value
+            case FieldType.DATE:
+                if not isinstance(value, str):
+                    raise ValueError("must be a date (YYYY-MM-DD)")
+                try:
+                    return date.fromisoformat(value).isoformat()
+                except ValueError:
+                    raise ValueError("must be a date (YYYY-MM-DD)") from None
+            case FieldType.CHOICE:
+                if value not in self.choices:
+                    raise ValueError(f"must be one of: {', '.join(self.choices)}")
+                return value
+        raise AssertionError(self.type)  # pragma: no cover - exhaustive match
+
+
+@dataclass(frozen=True)
+class Permit:
+    """One way to be allowed. Every key given must hold; a rule is a list of permits, any of which allows.
+
+    ``role`` is scoped to the case's business unit unless ``any_unit`` is set: John approves the CSRs of
+    his own GBU, not everybody's.
+    """
+
+    role: str | None = None
+    user: str | None = None
+    relation: Relation | None = None
+    business_unit: str | None = None
+    any_unit: bool = False
+
+
+@dataclass(frozen=True)
+class AssignSpec:
+    """Who a case is assigned to when it enters a status. ``keep`` leaves the assignee alone."""
+
+    to: str  # "keep" | "creator" | "responsible" | "user"
+    value: str | None = None
+
+
+@dataclass(frozen=True)
+class ApprovalSpec:
+    """An approval step that a status waits for. The business unit's rule for ``step`` may override who
+    approves and how (auto, one user, a group with any/all); ``approvers`` is the fallback."""
+
+    step: str
+    label: str
+    approvers_role: str | None
+    mode: ApprovalMode
+    on_approve: str
+    on_reject: str
+    reason_field: str | None  # where a rejection comment is kept
+
+
+@dataclass(frozen=True)
+class EditRule:
+    fields: tuple[str, ...]
+    allowed: tuple[Permit, ...]
+
+
+@dataclass(frozen=True)
+class Status:
+    name: str
+    state: str
+    assign: AssignSpec = AssignSpec("keep")
+    approval: ApprovalSpec | None = None
+    edits: tuple[EditRule, ...] = ()
+
+
+@dataclass(frozen=True)
+class Transition:
+    name: str
+    label: str
+    sources: tuple[str, ...]  # resolved status names (ANY_OPEN expanded)
+    to: str
+    allowed: tuple[Permit, ...]
+    accepts: tuple[str, ...] = ()  # fields the caller may set with the transition
+    requires: tuple[str, ...] = ()  # fields that must hold a value afterwards
+    requires_related: Mapping[str, int] = field(default_factory=dict)  # e.g. {"products": 1}
+    sets: Mapping[str, Any] = field(default_factory=dict)  # automatic values: "$now", "$actor", literal
+
+
+@dataclass(frozen=True)
+class Notification:
+    """Event-based communication: which event emails whom, with which template."""
+
+    event: str
+    recipient: str  # "approver" | "assignee" | "creator"
+    template: str
+    states: tuple[str, ...] = ()  # for CaseTransitioned: only when the new state is one of these
+
+
+@dataclass(frozen=True)
+class WorkflowDefinition:
+    name: str
+    version: int
+    title: str
+    id_prefix: str
+    states: tuple[str, ...]
+    terminal_states: frozenset[str]
+    statuses: Mapping[str, Status]
+    initial_status: str
+    transitions: tuple[Transition, ...]
+    fields: Mapping[str, FieldSpec]
+    create_allowed: tuple[Permit, ...]
+    create_requires: tuple[str, ...]
+    create_accepts: tuple[str, ...]
+    related: Mapping[str, str]  # kind -> label, e.g. {"products": "Customer Request Products"}
+    related_editable_in: frozenset[str]
+    related_allowed: tuple[Permit, ...]
+    reassign_allowed: tuple[Permit, ...]
+    notifications: tuple[Notification, ...]
+    raw: Mapping[str, Any] = field(repr=False, compare=False, default_factory=dict)
+
+    def status(self, name: str) -> Status:
+        return self.statuses[name]
+
+    def is_terminal(self, status: str) -> bool:
+        return self.statuses[status].state in self.terminal_states
+
+    def transitions_from(self, status: str) -> list[Transition]:
+        return [t for t in self.transitions if status in t.sources]
+
+    def approval_targets(self) -> set[str]:
+        return {
+            s
+            for st in self.statuses.values()
+            if st.approval
+            for s in (st.approval.on_approve, st.approval.on_reject)
+        }
+
+
+# --- parsing -----------------------------------------------------------------------------------------------
+
+_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+CORE_FIELDS = ("title", "description", "account_id", "business_unit")
+
+
+def _permits(raw: Iterable[Mapping[str, Any]] | None, where: str) -> tuple[Permit, ...]:
+    permits = []
+    for entry in raw or ():
+        unknown = set(entry) - {"role", "user", "relation", "business_unit", "any_unit"}
+        if unknown or not entry:
+            raise InvalidDefinition(
+                f"{where}: a permit needs role/user/relation/business_unit, got {dict(entry)}"
+            )
+        relation = entry.get("relation")
+        try:
+            permits.append(
+                Permit(
+                    role=entry.get("role"),
+                    user=entry.get("user"),
+                    relation=Relation(relation) if relation else None,
+                    business_unit=entry.get("business_unit"),
+                    any_unit=bool(entry.get("any_unit", False)),
+                )
+            )
+        except ValueError as exc:
+            raise InvalidDefinition(f"{where}: {exc}") from None
+    return tuple(permits)
+
+
+def _field_spec(name: str, raw: Mapping[str, Any]) -> FieldSpec:
+    if not _NAME.match(name):
+        raise InvalidDefinition(f"field name {name!r} must be snake_case")
+    try:
+        ftype = FieldType(raw.get("type", "string"))
+    except ValueError:
+        raise InvalidDefinition(f"field {name!r}: unknown type {raw.get('type')!r}") from None
+    choices = tuple(raw.get("choices", ()))
+    if ftype is FieldType.CHOICE and not choices:
+        raise InvalidDefinition(f"field {name!r}: a choice field needs choices")
+    return FieldSpec(
+        name=name,
+        type=ftype,
+        label=raw.get("label", name.replace("_", " ").capitalize()),
+        max_length=raw.get("max_length"),
+        choices=choices,
+    )
+
+
+def parse_definition(raw: Mapping[str, Any]) -> WorkflowDefinition:
+    """Build a definition from its JSON form, refusing anything the engine could not run."""
+    try:
+        return _parse(raw)
+    except (KeyError, TypeError) as exc:
+        raise InvalidDefinition(f"definition {raw.get('name', '?')!r} is malformed: {exc!r}") from None
+
+
+def _parse(raw: Mapping[str, Any]) -> WorkflowDefinition:
+    name = raw["name"]
+    if not _NAME.match(name):
+        raise InvalidDefinition(f"workflow name {name!r} must be snake_case")
+    version = raw["version"]
+    if not isinstance(version, int) or version < 1:
+        raise InvalidDefinition("version must be a positive integer")
+    states = tuple(raw["states"])
+    terminal = frozenset(raw["terminal_states"])
+    if not terminal or not terminal <= set(states):
+        raise InvalidDefinition("terminal_states must be a non-empty subset of states")
+
+    fields = {fname: _field_spec(fname, spec) for fname, spec in raw.get("fields", {}).items()}
+    clash = set(fields) & set(CORE_FIELDS)
+    if clash:
+        raise InvalidDefinition(f"fields {sorted(clash)} are core case attributes")
+
+    def known_fields(names: Iterable[str], where: str) -> tuple[str, ...]:
+        names = tuple(names)
+        missing = [n for n in names if n not in fields and n not in CORE_FIELDS]
+        if missing:
+            raise InvalidDefinition(f"{where}: unknown fields {missing}")
+        return names
+
+    statuses: dict[str, Status] = {}
+    for entry in raw["statuses"]:
+        sname, state = entry["name"], entry["state"]
+        if sname in statuses:
+            raise InvalidDefinition(f"status {sname!r} is declared twice")
+        if state not in states:
+            raise InvalidDefinition(f"status {sname!r}: unknown state {state!r}")
+        assign_raw = entry.get("assign", "keep")
+        if isinstance(assign_raw, str):
+            assign = AssignSpec(assign_raw)
+        else:
+            (kind, value), *rest = assign_raw.items()
+            if rest:
+                raise InvalidDefinition(f"status {sname!r}: assign takes one rule")
+            assign = AssignSpec(kind, value)
+        if assign.to not in {"keep", "creator", "responsible", "user", "nobody"}:
+            raise InvalidDefinition(f"status {sname!r}: unknown assign rule {assign.to!r}")
+        approval = None
+        if "approval" in entry:
+            a = entry["approval"]
+            approval = ApprovalSpec(
+                step=a["step"],
+                label=a.get("label", a["step"].replace("_", " ").capitalize()),
+                approvers_role=a.get("approvers", {}).get("role"),
+                mode=ApprovalMode(a.get("mode", "any")),
+                on_approve=a["on_approve"],
+                on_reject=a["on_reject"],
+                reason_field=a.get("reason_field"),
+            )
+            if approval.reason_field:
+                known_fields([approval.reason_field], f"status {sname!r} approval")
+        edits = tuple(
+            EditRule(
+                fields=known_fields(rule["fields"], f"status {sname!r} edits"),
+                allowed=_permits(rule["allowed"], f"status {sname!r} edits"),
+            )
+            for rule in entry.get("edits", ())
+        )
+        statuses[sname] = Status(sname, state, assign, approval, edits)
+
+    initial = raw["initial_status"]
+    if initial not in statuses:
+        raise InvalidDefinition(f"initial status {initial!r} is not declared")
+    if statuses[initial].state in terminal:
+        raise InvalidDefinition("the initial status cannot be terminal")
+
+    open_statuses = tuple(s for s, st in statuses.items() if st.state not in terminal)
+    transitions = []
+    seen = set()
+    for entry in raw["transitions"]:
+        tname = entry["name"]
+        if tname in seen:
+            raise InvalidDefinition(f"transition {tname!r} is declared twice")
+        seen.add(tname)
+        sources_raw = entry["from"]
+        sources = open_statuses if sources_raw == ANY_OPEN else tuple(sources_raw)
+        for s in (*sources, entry["to"]):
+            if s not in statuses:
+                raise InvalidDefinition(f"transition {tname!r}: unknown status {s!r}")
+        for s in sources:
+            if statuses[s].state in terminal:
+                raise InvalidDefinition(f"transition {tname!r}: cannot leave terminal status {s!r}")
+        sources = tuple(s for s in sources if s != entry["to"])
+        allowed = _permits(entry["allowed"], f"transition {tname!r}")
+        if not allowed:
+            raise InvalidDefinition(f"transition {tname!r}: nobody is allowed to make it")
+        sets = dict(entry.get("sets", {}))
+        known_fields(sets, f"transition {tname!r} sets")
+        transitions.append(
+            Transition(
+                name=tname,
+                label=entry.get("label", tname.replace("_", " ").capitalize()),
+                sources=sources,
+                to=entry["to"],
+                allowed=allowed,
+                accepts=known_fields(entry.get("accepts", ()), f"transition {tname!r} accepts"),
+                requires=known_fields(entry.get("requires", ()), f"transition {tname!r} requires"),
+                requires_related=dict(entry.get("requires_related", {})),
+                sets=sets,
+            )
+        )
+
+    related = dict(raw.get("related", {}))
+    for t in transitions:
+        unknown_related = set(t.requires_related) - set(related)
+        if unknown_related:
+            raise InvalidDefinition(f"transition {t.name!r}: unknown related lists {sorted(unknown_related)}")
+
+    for st in statuses.values():
+        if st.approval:
+            for target in (st.approval.on_approve, st.approval.on_reject):
+                if target not in statuses:
+                    raise InvalidDefinition(
+                        f"status {st.name!r}: approval leads to unknown status {target!r}"
+                    )
+        if (
+            st.state not in terminal
+            and not st.approval
+            and not any(st.name in t.sources for t in transitions)
+        ):
+            raise InvalidDefinition(f"open status {st.name!r} has no way out")
+
+    create = raw.get("create", {})
+    notifications = tuple(
+        Notification(
+            event=n["event"],
+            recipient=n["to"],
+            template=n["template"],
+            states=tuple(n.get("states", ())),
+        )
+        for n in raw.get("notifications", ())
+    )
+    for n in notifications:
+        if n.recipient not in {"approver", "assignee", "creator"}:
+            raise InvalidDefinition(f"notification {n.template!r}: unknown recipient {n.recipient!r}")
+
+    return WorkflowDefinition(
+        name=name,
+        version=version,
+        title=raw.get("title", name),
+        id_prefix=raw.get("id_prefix", name.upper()),
+        states=states,
+        terminal_states=terminal,
+        statuses=statuses,
+        initial_status=initial,
+        transitions=tuple(transitions),
+        fields=fields,
+        create_allowed=_permits(create.get("allowed"), "create"),
+        create_requires=known_fields(create.get("requires", ("title",)), "create requires"),
+        create_accepts=known_fields(create.get("accepts", ()), "create accepts"),
+        related=related,
+        related_editable_in=frozenset(raw.get("related_editable_in", ())),
+        related_allowed=_permits(raw.get("related_allowed"), "related_allowed"),
+        reassign_allowed=_permits(raw.get("reassign_allowed"), "reassign_allowed"),
+        notifications=notifications,
+        raw=dict(raw),
+    )
