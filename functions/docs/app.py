@@ -1,0 +1,16 @@
+"""Serves the OpenAPI document of the whole API and a Swagger UI (assets inlined: works offline)."""
+
+from aws_lambda_powertools.event_handler import Response, content_types
+from casework.http.api import API_TITLE, API_VERSION, lambda_handler, make_app
+from casework.http.routes import approval_routes, change_routes, read_routes, register_routes
+
+app = make_app(register_routes(), read_routes(), change_routes(), approval_routes())
+app.enable_swagger(path="/docs", title=API_TITLE, version=API_VERSION)
+
+
+@app.get("/openapi.json", include_in_schema=False)
+def openapi():
+    return Response(200, content_types.APPLICATION_JSON, app.get_openapi_json_schema())
+
+
+handler = lambda_handler(app)

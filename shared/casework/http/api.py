@@ -1,0 +1,109 @@
+"""One place where HTTP meets the domain: app construction, identity, and error mapping.
+
+Every domain error becomes ``{"error": {"code", "message", "details"}}`` with the status its kind implies;
+malformed requests get 400/422 in the same shape. A client mistake never becomes a 500.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
+from aws_lambda_powertools.event_handler.api_gateway import Router
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
+from aws_lambda_powertools.logging import correlation_paths
+
+from casework.domain.errors import DomainError, ErrorKind, Unauthenticated
+
+logger = Logger(service="casework")
+
+STATUS_FOR = {
+    ErrorKind.INVALID: 422,
+    ErrorKind.NOT_FOUND: 404,
+    ErrorKind.FORBIDDEN: 403,
+    ErrorKind.CONFLICT: 409,
+    ErrorKind.GONE: 410,
+    ErrorKind.UNAUTHENTICATED: 401,
+}
+API_TITLE = "casework"
+API_VERSION = "1.0.0"
+JWT_SECURITY = {"jwt": HTTPBearer(bearerFormat="JWT", description="The API Gateway JWT authorizer's token.")}
+
+
+def error_response(status: int, code: str, message: str, details: dict[str, Any] | None = None) -> Response:
+    body = {"error": {"code": code, "message": message, "details": details or {}}}
+    return Response(status, content_types.APPLICATION_JSON, json.dumps(body, default=str))
+
+
+def _validation_details(exc: RequestValidationError) -> list[dict[str, Any]]:
+    return [
+        {
+            "location": ".".join(str(p) for p in err.get("loc", ())),
+            "message": err.get("msg"),
+            "type": err.get("type"),
+        }
+        for err in exc.errors()
+    ]
+
+
+def make_app(*routers: Router) -> APIGatewayHttpResolver:
+    app = APIGatewayHttpResolver(enable_validation=True)
+    app.configure_openapi(
+        title=API_TITLE,
+        version=API_VERSION,
+        description="Customer-care case lifecycles (CSR and more) run by one workflow engine.",
+        security_schemes=JWT_SECURITY,
+        security=[{"jwt": []}],
+    )
+    for router in routers:
+        app.include_router(router)
+
+    @app.exception_handler(DomainError)
+    def on_domain_error(exc: DomainError) -> Response:
+        status = STATUS_FOR[exc.kind]
+        logger.info("request refused", extra={"code": exc.code, "status": status})
+        return error_response(status, exc.code, exc.message, exc.details)
+
+    @app.exception_handler(RequestValidationError)
+    def on_invalid_request(exc: RequestValidationError) -> Response:
+        details = _validation_details(exc)
+        if any(d["type"] == "json_invalid" for d in details):
+            return error_response(400, "INVALID_JSON", "The request body is not valid JSON.")
+        return error_response(
+            422, "INVALID_REQUEST", "The request does not have the expected shape.", {"errors": details}
+        )
+
+    @app.not_found
+    def on_not_found(_: Exception) -> Response:
+        return error_response(404, "ROUTE_NOT_FOUND", "No such route.")
+
+    @app.exception_handler(Exception)
+    def on_unexpected(exc: Exception) -> Response:
+        logger.exception("unexpected error")
+        return error_response(500, "INTERNAL_ERROR", "Something went wrong on our side; it has been logged.")
+
+    return app
+
+
+def caller(router: Router) -> str:
+    """The username the JWT authorizer vouched for. API Gateway refuses requests without a valid token before
+    they reach us; this is the second line (and the local stack's)."""
+    claims = router.current_event.request_context.authorizer.jwt_claim or {}
+    for claim in (os.environ.get("USERNAME_CLAIM", "username"), "cognito:username", "username"):
+        value = claims.get(claim)
+        if isinstance(value, str) and value:
+            return value
+    raise Unauthenticated("UNAUTHENTICATED", "A valid bearer token is required.")
+
+
+def lambda_handler(app: APIGatewayHttpResolver) -> Callable[[dict, Any], dict]:
+    @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+    def handler(event: dict, context: Any) -> dict:
+        return app.resolve(event, context)
+
+    return handler

@@ -1,0 +1,236 @@
+"""The API's routes, grouped as the functions that serve them (see template.yaml). Each group is built by a
+function so every resolver (a function's own, and the docs function's combined one) gets its own Router."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from aws_lambda_powertools.event_handler.api_gateway import Router
+from aws_lambda_powertools.event_handler.openapi.params import Query
+
+from casework.http.api import caller
+from casework.http.schemas import (
+    AddAccount,
+    AddProduct,
+    ApprovalDecision,
+    AssignRequest,
+    CaseResponse,
+    CreateCase,
+    EditCase,
+    ErrorResponse,
+    NoteRequest,
+    NoteResponse,
+    PageResponse,
+    TransitionRequest,
+)
+from casework.http.wiring import case_service
+from casework.services.ports import CaseQuery
+
+CaseId = str
+ERRORS = {
+    status: {
+        "description": text,
+        "content": {"application/json": {"schema": ErrorResponse.model_json_schema()}},
+    }
+    for status, text in {
+        401: "No or invalid token",
+        403: "Not allowed for you",
+        404: "No such case",
+        409: "Not possible in the case's current state, or a stale version",
+        422: "Missing or invalid fields",
+    }.items()
+}
+Cursor = Annotated[str | None, Query(max_length=2048, description="next_cursor of the previous page")]
+Limit = Annotated[int, Query(ge=1, le=100)]
+
+
+def page(p) -> dict:
+    return {"items": p.items, "next_cursor": p.next_cursor}
+
+
+def register_routes() -> Router:
+    router = Router()
+
+    @router.post("/cases", status_code=201, tags=["cases"], summary="Register a case", responses=ERRORS)
+    def create_case(body: CreateCase) -> CaseResponse:
+        return case_service().register(
+            caller(router),
+            type=body.type,
+            title=body.title,
+            description=body.description,
+            account_id=body.account_id,
+            business_unit=body.gbu,
+            fields=body.fields,
+        )
+
+    return router
+
+
+def read_routes() -> Router:
+    router = Router()
+
+    @router.get("/cases", tags=["cases"], summary="List cases (one Query on an index)", responses=ERRORS)
+    def list_cases(
+        type: Annotated[str | None, Query(max_length=40)] = None,
+        status: Annotated[str | None, Query(max_length=80)] = None,
+        assignee: Annotated[str | None, Query(max_length=128, description="'me' or a username")] = None,
+        account_id: Annotated[str | None, Query(max_length=80)] = None,
+        cursor: Cursor = None,
+        limit: Limit = 25,
+    ) -> PageResponse:
+        query = CaseQuery(
+            type=type, status=status, assignee=assignee, account_id=account_id, cursor=cursor, limit=limit
+        )
+        return page(case_service().list_cases(caller(router), query))
+
+    @router.get(
+        "/cases/<case_id>", tags=["cases"], summary="A case, with what you can do next", responses=ERRORS
+    )
+    def get_case(case_id: CaseId) -> CaseResponse:
+        return case_service().get(caller(router), case_id)
+
+    @router.get(
+        "/cases/<case_id>/history",
+        tags=["cases"],
+        summary="Every change: who, when, from, to, what",
+        responses=ERRORS,
+    )
+    def history(case_id: CaseId, cursor: Cursor = None, limit: Limit = 100) -> PageResponse:
+        return page(case_service().history(caller(router), case_id, cursor, limit))
+
+    @router.get("/cases/<case_id>/notes", tags=["notes"], summary="Shared notes", responses=ERRORS)
+    def notes(case_id: CaseId, cursor: Cursor = None, limit: Limit = 100) -> PageResponse:
+        return page(case_service().notes(caller(router), case_id, cursor, limit))
+
+    @router.get(
+        "/cases/<case_id>/products", tags=["related"], summary="Customer Request Products", responses=ERRORS
+    )
+    def products(case_id: CaseId, cursor: Cursor = None, limit: Limit = 100) -> PageResponse:
+        return page(case_service().related(caller(router), case_id, "products", cursor, limit))
+
+    @router.get(
+        "/cases/<case_id>/accounts", tags=["related"], summary="Case Account Associations", responses=ERRORS
+    )
+    def accounts(case_id: CaseId, cursor: Cursor = None, limit: Limit = 100) -> PageResponse:
+        return page(case_service().related(caller(router), case_id, "accounts", cursor, limit))
+
+    return router
+
+
+def change_routes() -> Router:
+    router = Router()
+
+    @router.patch(
+        "/cases/<case_id>",
+        tags=["cases"],
+        summary="Edit fields editable in the current status",
+        responses=ERRORS,
+    )
+    def edit_case(case_id: CaseId, body: EditCase) -> CaseResponse:
+        return case_service().edit(
+            caller(router), case_id, fields=body.fields, expected_version=body.expected_version
+        )
+
+    @router.post(
+        "/cases/<case_id>/transitions",
+        tags=["cases"],
+        summary="Move the case to another status",
+        responses=ERRORS,
+    )
+    def transition(case_id: CaseId, body: TransitionRequest) -> CaseResponse:
+        return case_service().transition(
+            caller(router), case_id, to=body.to, fields=body.fields, expected_version=body.expected_version
+        )
+
+    @router.post("/cases/<case_id>/assignment", tags=["cases"], summary="Reassign the case", responses=ERRORS)
+    def assign(case_id: CaseId, body: AssignRequest) -> CaseResponse:
+        return case_service().reassign(
+            caller(router), case_id, assignee=body.assignee, expected_version=body.expected_version
+        )
+
+    @router.post(
+        "/cases/<case_id>/products",
+        status_code=201,
+        tags=["related"],
+        summary="Add a Customer Request Product",
+        responses=ERRORS,
+    )
+    def add_product(case_id: CaseId, body: AddProduct) -> CaseResponse:
+        return case_service().change_related(
+            caller(router),
+            case_id,
+            kind="products",
+            key=body.product_code,
+            added=True,
+            expected_version=body.expected_version,
+        )
+
+    @router.delete(
+        "/cases/<case_id>/products/<code>", tags=["related"], summary="Remove a product", responses=ERRORS
+    )
+    def remove_product(case_id: CaseId, code: str) -> CaseResponse:
+        return case_service().change_related(caller(router), case_id, kind="products", key=code, added=False)
+
+    @router.post(
+        "/cases/<case_id>/accounts",
+        status_code=201,
+        tags=["related"],
+        summary="Add a Case Account Association",
+        responses=ERRORS,
+    )
+    def add_account(case_id: CaseId, body: AddAccount) -> CaseResponse:
+        return case_service().change_related(
+            caller(router),
+            case_id,
+            kind="accounts",
+            key=body.account_id,
+            added=True,
+            expected_version=body.expected_version,
+        )
+
+    @router.delete(
+        "/cases/<case_id>/accounts/<account_id>",
+        tags=["related"],
+        summary="Remove an account",
+        responses=ERRORS,
+    )
+    def remove_account(case_id: CaseId, account_id: str) -> CaseResponse:
+        return case_service().change_related(
+            caller(router), case_id, kind="accounts", key=account_id, added=False
+        )
+
+    @router.post(
+        "/cases/<case_id>/notes",
+        status_code=201,
+        tags=["notes"],
+        summary="Add a shared note",
+        responses=ERRORS,
+    )
+    def add_note(case_id: CaseId, body: NoteRequest) -> NoteResponse:
+        return case_service().add_note(caller(router), case_id, body.text)
+
+    return router
+
+
+def approval_routes() -> Router:
+    router = Router()
+
+    @router.post(
+        "/cases/<case_id>/approvals",
+        tags=["approvals"],
+        summary="Decide your pending approval",
+        responses=ERRORS,
+    )
+    def decide(case_id: CaseId, body: ApprovalDecision) -> CaseResponse:
+        return case_service().decide(
+            caller(router),
+            case_id,
+            decision=body.decision,
+            comment=body.comment,
+            expected_version=body.expected_version,
+        )
+
+    from casework.http.pages import approval_link_routes
+
+    approval_link_routes(router)
+    return router
