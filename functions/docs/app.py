@@ -1,6 +1,7 @@
 """Serves the OpenAPI document of the whole API and a Swagger UI (assets inlined: works offline)."""
 
 from aws_lambda_powertools.event_handler import Response, content_types
+
 from casework.http.api import API_TITLE, API_VERSION, lambda_handler, make_app
 from casework.http.routes import approval_routes, change_routes, read_routes, register_routes
 

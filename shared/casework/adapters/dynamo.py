@@ -191,27 +191,26 @@ class DynamoCaseRepository:
 
     def commit(self, change: Change, side: SideWrites = SideWrites()) -> None:
         case = change.case
-        meanings: list[tuple[str, str]] = []  # per transaction item: (code, message) if its condition fails
+        # PynamoDB sends a transaction's items grouped by kind (condition checks, deletes, puts, updates), and
+        # DynamoDB reports cancellation reasons in that order: keep what each failure would mean, per kind.
+        meanings: dict[str, list[tuple[str, str]]] = {"delete": [], "put": [], "update": []}
+        concurrent = ("CONCURRENT_UPDATE", "Somebody changed the case at the same time; reload.")
         try:
             with TransactWrite(connection=_tx_connection()) as tx:
                 if change.expected_version is None:
                     tx.save(_case_item(case), condition=CaseItem.pk.does_not_exist())
-                    meanings.append(("CASE_EXISTS", "A case with this id exists already."))
+                    meanings["put"].append(("CASE_EXISTS", "A case with this id exists already."))
                 else:
                     tx.save(_case_item(case), condition=CaseItem.version == change.expected_version)
-                    meanings.append(
-                        ("CONCURRENT_UPDATE", "Somebody changed the case at the same time; reload.")
-                    )
-                tx.save(
-                    HistoryItem(
-                        pk=f"CASE#{case.id}",
-                        sk=f"HIST#{case.version:08d}",
-                        body=history_view(change.entry),
-                        events=[e.to_dict() for e in change.events],
-                    ),
-                    condition=HistoryItem.pk.does_not_exist(),
+                    meanings["put"].append(concurrent)
+                history = HistoryItem(
+                    pk=f"CASE#{case.id}",
+                    sk=f"HIST#{case.version:08d}",
+                    body=history_view(change.entry),
+                    events=[e.to_dict() for e in change.events],
                 )
-                meanings.append(("CONCURRENT_UPDATE", "Somebody changed the case at the same time; reload."))
+                tx.save(history, condition=HistoryItem.pk.does_not_exist())
+                meanings["put"].append(concurrent)
                 for link in side.links:
                     key = dict(pk=f"CASE#{case.id}", sk=f"REL#{link.kind}#{link.key}")
                     if link.added:
@@ -223,10 +222,14 @@ class DynamoCaseRepository:
                             "added_at": change.entry.at,
                         }
                         tx.save(RelatedItem(**key, body=body), condition=RelatedItem.pk.does_not_exist())
-                        meanings.append(("ALREADY_LINKED", f"{link.key} is already in the {link.kind} list."))
+                        meanings["put"].append(
+                            ("ALREADY_LINKED", f"{link.key} is already in the {link.kind} list.")
+                        )
                     else:
                         tx.delete(RelatedItem(**key), condition=RelatedItem.pk.exists())
-                        meanings.append(("NOT_LINKED", f"{link.key} is not in the {link.kind} list."))
+                        meanings["delete"].append(
+                            ("NOT_LINKED", f"{link.key} is not in the {link.kind} list.")
+                        )
                 for token in side.tokens:
                     tx.update(
                         TokenItem(pk=f"TOKEN#{token.token_hash}", sk="TOKEN"),
@@ -237,9 +240,9 @@ class DynamoCaseRepository:
                         condition=TokenItem.used_at.does_not_exist()
                         & (TokenItem.valid_until > token.now_epoch),
                     )
-                    meanings.append(("TOKEN_USED", "This approval link has already been used."))
+                    meanings["update"].append(("TOKEN_USED", "This approval link has already been used."))
         except TransactWriteError as exc:
-            raise self._conflict(exc, meanings) from None
+            raise self._conflict(exc, meanings["delete"] + meanings["put"] + meanings["update"]) from None
 
     @staticmethod
     def _conflict(exc: TransactWriteError, meanings: list[tuple[str, str]]) -> Exception:

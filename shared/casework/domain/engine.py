@@ -140,16 +140,20 @@ class _Draft:
     def emit(self, event_type: str, **data: Any) -> None:
         self.events.append((event_type, data))
 
-    def assign(self, username: str | None, reason: str) -> None:
-        if username == self.case.assignee:
+    def assign(self, username: str | None, reason: str, *, announce_unchanged: bool = False) -> None:
+        """Set the assignee. A status's assignment rule is a new piece of work even for the same person (Frank
+        assesses, then implements), so entry rules announce it; a no-op reassignment does not."""
+        previous = self.case.assignee
+        if username == previous and not (announce_unchanged and username):
             return
-        self.changes["assignee"] = {"from": self.case.assignee, "to": username}
-        self.case = replace(self.case, assignee=username)
+        if username != previous:
+            self.changes["assignee"] = {"from": previous, "to": username}
+            self.case = replace(self.case, assignee=username)
         if username:
             self.emit(
                 "CaseAssigned",
                 assignee=username,
-                previous_assignee=self.changes["assignee"]["from"],
+                previous_assignee=previous,
                 reason=reason,
                 status=self.case.status,
             )
@@ -199,7 +203,7 @@ class _Draft:
                     f"Business unit {self.unit.code} names nobody responsible for {value}.",
                     {"business_unit": self.unit.code, "duty": value},
                 )
-        self.assign(username, reason=f"entered {self.case.status}")
+        self.assign(username, reason=f"entered {self.case.status}", announce_unchanged=True)
 
     def _request_approval(self, spec: ApprovalSpec) -> None:
         rule = self.unit.approval_rules.get(spec.step) or ApprovalRule(

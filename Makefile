@@ -1,0 +1,42 @@
+# The two commands of the quick start: `make run` (the local stack) and `make test` (everything CI checks).
+# Both create the virtualenv on first use, so a fresh machine needs only Python 3.11+ and pip.
+
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
+
+.PHONY: run test lint unit functional e2e bench coldstart clean
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[dev]"
+	@rm -f $(VENV)/.installed-* && touch $@
+
+run: $(STAMP)  ## start the local stack on http://127.0.0.1:3000
+	$(PY) -m infra.local
+
+test: $(STAMP) lint  ## lint, every test, cfn-lint on template.yaml
+	$(PY) -m pytest
+	$(VENV)/bin/cfn-lint template.yaml
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+unit: $(STAMP)
+	$(PY) -m pytest tests/unit
+
+functional: $(STAMP)
+	$(PY) -m pytest tests/functional
+
+e2e: $(STAMP)
+	$(PY) -m pytest tests/e2e
+
+bench: $(STAMP)  ## DynamoDB requests per API operation, and cold-start import times
+	$(PY) scripts/count_requests.py
+	$(PY) scripts/cold_start.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis .aws-sam

@@ -1,0 +1,216 @@
+"""An HTTP server on 127.0.0.1 that does what API Gateway (HTTP API) does for casework: match the route,
+check the bearer token as the JWT authorizer would (answering 401 {"message": "Unauthorized"} itself), turn
+the request into a payload-format-2.0 event, invoke the function and write its response back.
+
+Local-only routes live under /_dev: tokens for the demo users, and the mail SES "sent".
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+import uuid
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+import jwt
+
+from infra.local.functions import HttpRoute, LocalFunction
+
+ISSUER = "https://casework.local/dev"
+AUDIENCE = "casework"
+TEXT_TYPES = ("application/json", "text/", "application/x-www-form-urlencoded", "application/xml")
+MAX_BODY = 1024 * 1024
+
+
+class DevTokens:
+    """Signs and checks the local stack's JWTs: HS256 with a dev-only secret (a harness, not an IdP)."""
+
+    def __init__(self, secret: str, ttl_seconds: int = 12 * 3600) -> None:
+        self.secret = secret
+        self.ttl = ttl_seconds
+
+    def issue(self, username: str) -> dict[str, Any]:
+        now = int(time.time())
+        claims = {
+            "iss": ISSUER,
+            "aud": AUDIENCE,
+            "sub": username,
+            "username": username,
+            "iat": now,
+            "exp": now + self.ttl,
+            "token_use": "access",
+        }
+        return {"token": jwt.encode(claims, self.secret, algorithm="HS256"), "expires_at": claims["exp"]}
+
+    def verify(self, authorization: str | None) -> dict[str, str] | None:
+        """The claims as API Gateway passes them (every value a string), or None when it would answer 401."""
+        if not authorization or not authorization.lower().startswith("bearer "):
+            return None
+        try:
+            claims = jwt.decode(
+                authorization[7:].strip(),
+                self.secret,
+                algorithms=["HS256"],
+                audience=AUDIENCE,
+                issuer=ISSUER,
+                options={"require": ["exp", "iss", "aud"]},
+            )
+        except jwt.PyJWTError:
+            return None
+        return {k: v if isinstance(v, str) else json.dumps(v) for k, v in claims.items()}
+
+
+def api_event(
+    route: HttpRoute,
+    method: str,
+    url: str,
+    headers: dict[str, str],
+    body: bytes,
+    claims: dict[str, str] | None,
+    source_ip: str,
+) -> dict[str, Any]:
+    parts = urlsplit(url)
+    query: dict[str, str] = {}
+    for key, value in parse_qsl(parts.query, keep_blank_values=True):
+        query[key] = f"{query[key]},{value}" if key in query else value
+    content_type = headers.get("content-type", "")
+    is_text = not body or any(content_type.startswith(t) for t in TEXT_TYPES)
+    now = time.time()
+    event: dict[str, Any] = {
+        "version": "2.0",
+        "routeKey": route.route_key,
+        "rawPath": parts.path,
+        "rawQueryString": parts.query,
+        "headers": headers,
+        "requestContext": {
+            "accountId": "123456789012",
+            "apiId": "local",
+            "domainName": headers.get("host", "127.0.0.1"),
+            "domainPrefix": "local",
+            "http": {
+                "method": method,
+                "path": parts.path,
+                "protocol": "HTTP/1.1",
+                "sourceIp": source_ip,
+                "userAgent": headers.get("user-agent", ""),
+            },
+            "requestId": str(uuid.uuid4()),
+            "routeKey": route.route_key,
+            "stage": "$default",
+            "time": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(now)),
+            "timeEpoch": int(now * 1000),
+        },
+        "pathParameters": route.pattern.match(parts.path).groupdict(),
+        "isBase64Encoded": not is_text,
+    }
+    if query:
+        event["queryStringParameters"] = query
+    if "cookie" in headers:
+        event["cookies"] = [c.strip() for c in headers["cookie"].split(";")]
+    if claims is not None:
+        event["requestContext"]["authorizer"] = {"jwt": {"claims": claims, "scopes": None}}
+    if body:
+        event["body"] = body.decode("utf-8", "replace") if is_text else base64.b64encode(body).decode()
+    return event
+
+
+def make_server(
+    host: str,
+    port: int,
+    *,
+    functions: dict[str, LocalFunction],
+    routes: list[HttpRoute],
+    tokens: DevTokens,
+    dev_routes: dict[tuple[str, str], Callable[[dict, dict], tuple[int, Any]]],
+    quiet: bool = False,
+) -> ThreadingHTTPServer:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+        server_version = "casework-local"
+
+        def log_message(self, fmt: str, *args: Any) -> None:
+            if not quiet:
+                super().log_message(fmt, *args)
+
+        def _send(
+            self,
+            status: int,
+            body: bytes,
+            headers: dict[str, str] | None = None,
+            cookies: list[str] | None = None,
+        ) -> None:
+            self.send_response(status)
+            headers = {k.lower(): v for k, v in (headers or {}).items()}
+            headers.setdefault("content-type", "application/json")
+            for key, value in headers.items():
+                if key not in ("content-length", "connection", "transfer-encoding"):
+                    self.send_header(key, value)
+            for cookie in cookies or ():
+                self.send_header("set-cookie", cookie)
+            self.send_header("content-length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def _json(self, status: int, payload: Any, headers: dict[str, str] | None = None) -> None:
+            self._send(status, json.dumps(payload, default=str).encode(), headers)
+
+        def _handle(self) -> None:
+            method = self.command.upper()
+            length = int(self.headers.get("content-length") or 0)
+            if length > MAX_BODY:
+                self._json(413, {"message": "Request Entity Too Large"})
+                return
+            body = self.rfile.read(length) if length else b""
+            headers = {k.lower(): v for k, v in self.headers.items()}
+            path = urlsplit(self.path).path
+            dev = dev_routes.get((method, path))
+            if dev is not None:
+                try:
+                    payload = json.loads(body) if body else {}
+                except json.JSONDecodeError:
+                    self._json(400, {"message": "body is not JSON"})
+                    return
+                query = dict(parse_qsl(urlsplit(self.path).query))
+                status, result = dev(payload, query)
+                self._json(status, result)
+                return
+            candidates = [r for r in routes if r.pattern.match(path)]
+            route = next((r for r in candidates if r.method == method), None)
+            if route is None:
+                self._json(404, {"message": "Not Found"})
+                return
+            claims = None
+            if route.authorized:
+                claims = tokens.verify(headers.get("authorization"))
+                if claims is None:
+                    self._json(401, {"message": "Unauthorized"}, {"www-authenticate": "Bearer"})
+                    return
+            event = api_event(route, method, self.path, headers, body, claims, self.client_address[0])
+            try:
+                result = functions[route.function].invoke(event)
+            except Exception as exc:  # what API Gateway does when the function itself fails
+                self.log_error("function %s failed: %r", route.function, exc)
+                self._json(500, {"message": "Internal Server Error"})
+                return
+            self._respond(result)
+
+        def _respond(self, result: Any) -> None:
+            if not isinstance(result, dict) or "statusCode" not in result:  # payload 2.0 shorthand
+                self._json(200, result)
+                return
+            raw = result.get("body") or ""
+            body = base64.b64decode(raw) if result.get("isBase64Encoded") else raw.encode()
+            headers = dict(result.get("headers") or {})
+            for key, values in (result.get("multiValueHeaders") or {}).items():
+                headers[key] = ", ".join(values)
+            self._send(int(result["statusCode"]), body, headers, result.get("cookies"))
+
+        do_GET = do_POST = do_PATCH = do_PUT = do_DELETE = do_OPTIONS = _handle
+
+    server = ThreadingHTTPServer((host, port), Handler)
+    server.daemon_threads = True
+    return server

@@ -1,0 +1,184 @@
+"""The local stack: everything casework needs, on this machine, with no AWS account.
+
+    moto (ThreadedMotoServer)  <- table, queues, bus and rule created from template.yaml's own definitions
+    seed                       <- shipped workflows + the demo directory (mary, john, frank, peter, admin)
+    gateway  127.0.0.1:3000    <- API Gateway + JWT authorizer emulation, invoking the template's functions
+    dispatcher                 <- table stream -> PublishFunction, notify queue -> NotifyFunction
+
+This is a development harness; the product runs on Lambda (template.yaml).
+"""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import os
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+LOCAL_JWT_SECRET = "casework-local-development-secret-not-for-production"
+MAIL_FROM = "casework@casework.example"
+REGION = "eu-west-1"
+
+
+@dataclass
+class StackConfig:
+    host: str = "127.0.0.1"
+    port: int = 3000
+    moto_port: int = 5055
+    stage: str = "local"
+    public_base_url: str | None = None
+    quiet: bool = False
+
+
+def configure_environment(config: StackConfig) -> str:
+    """What boto3, PynamoDB and the functions read from the environment, set before any client exists."""
+    base_url = (config.public_base_url or f"http://{config.host}:{config.port}").rstrip("/")
+    os.environ.update(
+        AWS_ACCESS_KEY_ID="local",
+        AWS_SECRET_ACCESS_KEY="local",
+        AWS_DEFAULT_REGION=REGION,
+        AWS_REGION=REGION,
+        AWS_ENDPOINT_URL=f"http://{config.host}:{config.moto_port}",
+        MAIL_FROM=MAIL_FROM,
+        PUBLIC_BASE_URL=base_url,
+        APPROVAL_TOKEN_TTL_HOURS=os.environ.get("APPROVAL_TOKEN_TTL_HOURS", "168"),
+        USERNAME_CLAIM="username",
+        POWERTOOLS_SERVICE_NAME="casework",
+        POWERTOOLS_LOG_LEVEL=os.environ.get("POWERTOOLS_LOG_LEVEL", "WARNING" if config.quiet else "INFO"),
+        POWERTOOLS_TRACE_DISABLED="true",
+        POWERTOOLS_METRICS_DISABLED="true",
+    )
+    os.environ.pop("AWS_PROFILE", None)
+    return base_url
+
+
+def sent_mail() -> list[dict[str, Any]]:
+    """The emails SES (moto) accepted, oldest first, parsed into to/subject/text/html."""
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.ses.models import ses_backends
+
+    out = []
+    for message in ses_backends[DEFAULT_ACCOUNT_ID][REGION].sent_messages:
+        raw = getattr(message, "raw_data", None)
+        if raw is None:  # a Simple send: moto keeps one body only
+            out.append(
+                {
+                    "id": message.id,
+                    "from": message.source,
+                    "to": message.destinations.get("ToAddresses", []),
+                    "subject": message.subject,
+                    "text": message.body,
+                    "html": message.body,
+                }
+            )
+            continue
+        parsed = email.message_from_string(raw, policy=email.policy.default)
+        text, html = parsed.get_body(("plain",)), parsed.get_body(("html",))
+        out.append(
+            {
+                "id": message.id,
+                "from": parsed["From"],
+                "to": [a.strip() for a in (parsed["To"] or "").split(",") if a.strip()],
+                "subject": parsed["Subject"],
+                "text": text.get_content() if text else "",
+                "html": html.get_content() if html else "",
+            }
+        )
+    return out
+
+
+class LocalStack:
+    def __init__(self, config: StackConfig) -> None:
+        self.config = config
+        self.base_url = configure_environment(config)
+        self._server = None
+        self._moto = None
+        self.dispatcher = None
+        self.summary: dict[str, Any] = {}
+
+    def start(self) -> LocalStack:
+        from moto.server import ThreadedMotoServer
+
+        self._moto = ThreadedMotoServer(
+            ip_address=self.config.host, port=self.config.moto_port, verbose=False
+        )
+        self._moto.start()
+
+        from infra.local.template import create_resources, load_template
+
+        template = load_template()
+        resources = create_resources(
+            template, stage=self.config.stage, endpoint_url=os.environ["AWS_ENDPOINT_URL"]
+        )
+        os.environ.update(TABLE_NAME=resources.table_name, EVENT_BUS_NAME=resources.event_bus_name)
+
+        from casework.adapters import dynamo
+        from infra.seed import seed, verify_sender
+
+        dynamo.configure(resources.table_name)
+        self.summary = seed()
+        verify_sender(MAIL_FROM)
+
+        from infra.local.dispatcher import build_dispatcher
+        from infra.local.functions import load_functions
+        from infra.local.gateway import DevTokens, make_server
+
+        functions, routes = load_functions(template)
+        tokens = DevTokens(os.environ.get("CASEWORK_LOCAL_JWT_SECRET", LOCAL_JWT_SECRET))
+        self.dispatcher = build_dispatcher(functions, resources, REGION)
+        self.dispatcher.start()
+        self._server = make_server(
+            self.config.host,
+            self.config.port,
+            functions=functions,
+            routes=routes,
+            tokens=tokens,
+            dev_routes=self._dev_routes(tokens),
+            quiet=self.config.quiet,
+        )
+        self.summary.update(
+            table=resources.table_name,
+            bus=resources.event_bus_name,
+            routes=len(routes),
+            functions=sorted(functions),
+        )
+        return self
+
+    def _dev_routes(self, tokens: Any) -> dict[tuple[str, str], Any]:
+        def token(body: dict, _query: dict) -> tuple[int, Any]:
+            username = body.get("username") if isinstance(body, dict) else None
+            if not isinstance(username, str) or not username.strip():
+                return 422, {
+                    "error": {"code": "MISSING_FIELDS", "message": "Give a username.", "details": {}}
+                }
+            return 200, tokens.issue(username.strip())
+
+        def mail(_body: dict, query: dict) -> tuple[int, Any]:
+            messages = sent_mail()
+            if query.get("to"):
+                messages = [m for m in messages if query["to"] in m["to"]]
+            return 200, {"items": messages}
+
+        def health(_body: dict, _query: dict) -> tuple[int, Any]:
+            return 200, {"ok": True, "delivered": self.dispatcher.delivered if self.dispatcher else 0}
+
+        return {("POST", "/_dev/token"): token, ("GET", "/_dev/mail"): mail, ("GET", "/_dev/health"): health}
+
+    def serve_forever(self) -> None:
+        self._server.serve_forever(poll_interval=0.2)
+
+    def serve_in_background(self) -> threading.Thread:
+        thread = threading.Thread(target=self.serve_forever, name="gateway", daemon=True)
+        thread.start()
+        return thread
+
+    def stop(self) -> None:
+        if self._server:
+            self._server.shutdown()
+            self._server.server_close()
+        if self.dispatcher:
+            self.dispatcher.stop()
+        if self._moto:
+            self._moto.stop()

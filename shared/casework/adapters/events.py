@@ -1,0 +1,92 @@
+"""Domain events out to EventBridge: the relay end of the outbox.
+
+The publish function reads committed history/outbox items off the table stream and hands their events
+here. A partial PutEvents failure raises ``PublishFailed`` so the stream record is retried; the entries
+that did get through are published again then, which is fine: event ids are stable and every consumer
+drops duplicates.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from datetime import datetime
+from typing import Any
+
+SOURCE = "casework"
+MAX_ENTRIES = 10  # PutEvents accepts at most 10 entries per request
+
+
+class PublishFailed(Exception):
+    """EventBridge refused some entries; the caller must retry the whole batch."""
+
+    def __init__(self, bus_name: str, failures: list[dict[str, Any]]) -> None:
+        self.bus_name = bus_name
+        self.failures = failures
+        summary = ", ".join(f"{f['event_id']}: {f['error_code']}" for f in failures[:5])
+        super().__init__(f"{len(failures)} event(s) not accepted by bus {bus_name}: {summary}")
+
+
+def _chunks(items: Sequence[dict[str, Any]], size: int) -> Iterator[Sequence[dict[str, Any]]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _time(occurred_at: Any) -> datetime | None:
+    if not isinstance(occurred_at, str):
+        return None
+    try:
+        return datetime.fromisoformat(occurred_at)
+    except ValueError:
+        return None
+
+
+class EventBridgePublisher:
+    """Publishes our DomainEvent dicts: Source ``casework``, DetailType = the event type, Detail = the
+    event itself (so subscribers see exactly what the outbox holds)."""
+
+    def __init__(self, bus_name: str, client: Any = None) -> None:
+        self.bus_name = bus_name
+        self._client = client
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:  # created on first use: keeps boto3 out of the import (cold start)
+            import boto3
+            from botocore.config import Config
+
+            self._client = boto3.client("events", config=Config(retries={"mode": "standard"}))
+        return self._client
+
+    def entry(self, event: dict[str, Any]) -> dict[str, Any]:
+        entry: dict[str, Any] = {
+            "Source": SOURCE,
+            "DetailType": event["type"],
+            "Detail": json.dumps(event, default=str, separators=(",", ":")),
+            "EventBusName": self.bus_name,
+        }
+        when = _time(event.get("occurred_at"))
+        if when is not None:
+            entry["Time"] = when
+        return entry
+
+    def publish(self, events: list[dict[str, Any]]) -> None:
+        for chunk in _chunks(events, MAX_ENTRIES):
+            response = self.client.put_events(Entries=[self.entry(e) for e in chunk])
+            if not response.get("FailedEntryCount"):
+                continue
+            results = response.get("Entries") or []
+            failures = [
+                {
+                    "event_id": event.get("id"),
+                    "error_code": result.get("ErrorCode", "Unknown"),
+                    "error_message": result.get("ErrorMessage"),
+                }
+                for event, result in zip(chunk, results, strict=False)
+                if result.get("ErrorCode") or not result.get("EventId")
+            ]
+            # Later chunks are not sent: the retry republishes everything from this record anyway.
+            raise PublishFailed(
+                self.bus_name,
+                failures or [{"event_id": None, "error_code": "Unknown", "error_message": None}],
+            )
