@@ -33,6 +33,7 @@ from pynamodb.attributes import (
     UnicodeAttribute,
 )
 from pynamodb.connection import Connection
+from pynamodb.constants import ALL_OLD
 from pynamodb.exceptions import DoesNotExist, TransactWriteError
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
@@ -40,7 +41,7 @@ from pynamodb.transactions import TransactWrite
 
 from casework.adapters.codec import case_from_dict, case_to_dict, plain
 from casework.domain.directory import actor_from_record, unit_from_record
-from casework.domain.errors import Conflict, Gone, NotFound, ValidationFailed
+from casework.domain.errors import Conflict, NotFound, ValidationFailed, link_expired, link_used
 from casework.domain.model import Actor, BusinessUnit, Case, Change, DomainEvent
 from casework.domain.workflow import WorkflowDefinition, parse_definition
 from casework.services.cases import case_view, history_view
@@ -239,8 +240,9 @@ class DynamoCaseRepository:
                         ],
                         condition=TokenItem.used_at.does_not_exist()
                         & (TokenItem.valid_until > token.now_epoch),
+                        return_values=ALL_OLD,  # tells a used link from one that expired since the page
                     )
-                    meanings["update"].append(("TOKEN_USED", "This approval link has already been used."))
+                    meanings["update"].append(("TOKEN_USED", "the link is used or expired"))
         except TransactWriteError as exc:
             raise self._conflict(exc, meanings["delete"] + meanings["put"] + meanings["update"]) from None
 
@@ -253,7 +255,9 @@ class DynamoCaseRepository:
                 if code == "NOT_LINKED":
                     return NotFound(code, message)
                 if code == "TOKEN_USED":
-                    return Gone(code, message)
+                    return (
+                        link_used() if "used_at" in (reason.raw_item or {"used_at": None}) else link_expired()
+                    )
                 return Conflict(code, message)
         if exc.cause_response_code in ("TransactionCanceledException", "TransactionConflictException"):
             return Conflict("CONCURRENT_UPDATE", "Somebody changed the case at the same time; reload.")

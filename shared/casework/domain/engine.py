@@ -502,6 +502,9 @@ def edit(
         raise Forbidden("NOT_ALLOWED", "You may not edit these fields.", {"fields": refused})
     draft = _draft(defn, case, actor, unit, now, "edited")
     draft.set_values(values)
+    cleared = [name for name in _missing(draft.case, defn.create_requires) if name in values]
+    if cleared:
+        raise ValidationFailed("MISSING_FIELDS", f"Required: {', '.join(cleared)}.", {"fields": cleared})
     if not draft.changes:
         return None
     draft.emit("CaseUpdated", fields=sorted(draft.changes))

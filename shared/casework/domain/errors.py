@@ -58,3 +58,11 @@ class Unauthenticated(DomainError):
 
 class InvalidDefinition(ValueError):
     """A workflow definition that cannot run. Raised when a definition is loaded, never at request time."""
+
+
+def link_used(details: dict[str, Any] | None = None) -> Gone:
+    return Gone("TOKEN_USED", "This approval link has already been used.", details)
+
+
+def link_expired() -> Gone:
+    return Gone("TOKEN_EXPIRED", "This approval link has expired. Open the case to decide.")

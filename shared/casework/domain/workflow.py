@@ -11,6 +11,7 @@ rather than halfway through somebody's case.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -43,6 +44,15 @@ class ApprovalMode(StrEnum):
     ALL = "all"  # every approver must approve; one rejection rejects
 
 
+MAX_MAGNITUDE = 10**38  # DynamoDB keeps 38 significant digits; beyond that a value would fail at the table
+
+
+def _within_storable_range(value: int | float) -> int | float:
+    if abs(value) >= MAX_MAGNITUDE:
+        raise ValueError("is too large")
+    return value
+
+
 @dataclass(frozen=True)
 class FieldSpec:
     name: str
@@ -67,11 +77,11 @@ class FieldSpec:
             case FieldType.INTEGER:
                 if isinstance(value, bool) or not isinstance(value, int):
                     raise ValueError("must be a whole number")
-                return value
+                return _within_storable_range(value)
             case FieldType.NUMBER:
-                if isinstance(value, bool) or not isinstance(value, int | float):
+                if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
                     raise ValueError("must be a number")
-                return value
+                return _within_storable_range(value)
             case FieldType.BOOLEAN:
                 if not isinstance(value, bool):
                     raise ValueError("must be true or false")
@@ -258,7 +268,9 @@ def parse_definition(raw: Mapping[str, Any]) -> WorkflowDefinition:
     """Build a definition from its JSON form, refusing anything the engine could not run."""
     try:
         return _parse(raw)
-    except (KeyError, TypeError) as exc:
+    except InvalidDefinition:
+        raise
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise InvalidDefinition(f"definition {raw.get('name', '?')!r} is malformed: {exc!r}") from None
 
 
@@ -317,6 +329,8 @@ def _parse(raw: Mapping[str, Any]) -> WorkflowDefinition:
             )
             if approval.reason_field:
                 known_fields([approval.reason_field], f"status {sname!r} approval")
+            if state in terminal:
+                raise InvalidDefinition(f"status {sname!r}: a terminal status cannot wait for an approval")
         edits = tuple(
             EditRule(
                 fields=known_fields(rule["fields"], f"status {sname!r} edits"),

@@ -12,7 +12,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from casework.domain import engine
-from casework.domain.errors import Conflict, Forbidden, Gone, NotFound, ValidationFailed
+from casework.domain.errors import (
+    Conflict,
+    Forbidden,
+    Gone,
+    NotFound,
+    ValidationFailed,
+    link_expired,
+    link_used,
+)
 from casework.domain.model import Actor, BusinessUnit, Case, DomainEvent, HistoryEntry, timestamp
 from casework.domain.workflow import WorkflowDefinition
 from casework.services.ports import (
@@ -287,13 +295,9 @@ class CaseService:
         if token is None:
             raise NotFound("TOKEN_UNKNOWN", "This approval link is not valid.")
         if token.used_at:
-            raise Gone(
-                "TOKEN_USED",
-                "This approval link has already been used.",
-                {"used_at": token.used_at, "decision": token.decision},
-            )
+            raise link_used({"used_at": token.used_at, "decision": token.decision})
         if token.expires_at <= int(self.clock().timestamp()):
-            raise Gone("TOKEN_EXPIRED", "This approval link has expired. Open the case to decide.")
+            raise link_expired()
         case, defn, unit = self._load(token.case_id)
         pending = case.approval
         if (
@@ -348,6 +352,12 @@ class CaseService:
     # Reads are one Query each. An empty first page may mean an unknown case, and only then do we spend a
     # GetItem to tell "no entries yet" from 404 (a case always has its registration in the history).
 
+    @staticmethod
+    def _page_limit(limit: int) -> int:
+        if limit < 1:
+            raise ValidationFailed("INVALID_LIMIT", f"limit must be between 1 and {MAX_PAGE}.")
+        return min(limit, MAX_PAGE)
+
     def _page_or_404(self, case_id: str, page: Page, cursor: str | None) -> Page:
         if not page.items and cursor is None:
             self.repo.get(case_id)
@@ -355,7 +365,7 @@ class CaseService:
 
     def history(self, username: str, case_id: str, cursor: str | None = None, limit: int = MAX_PAGE) -> Page:
         self.actor(username)
-        page = self.repo.history(case_id, cursor, min(limit, MAX_PAGE))
+        page = self.repo.history(case_id, cursor, self._page_limit(limit))
         if not page.items and cursor is None:
             raise NotFound("CASE_NOT_FOUND", f"Case {case_id} does not exist.")
         return page
@@ -365,7 +375,7 @@ class CaseService:
     ) -> Page:
         self.actor(username)
         return self._page_or_404(
-            case_id, self.repo.related(case_id, kind, cursor, min(limit, MAX_PAGE)), cursor
+            case_id, self.repo.related(case_id, kind, cursor, self._page_limit(limit)), cursor
         )
 
     def add_note(self, username: str, case_id: str, text: Any) -> dict[str, Any]:
@@ -393,4 +403,4 @@ class CaseService:
 
     def notes(self, username: str, case_id: str, cursor: str | None = None, limit: int = MAX_PAGE) -> Page:
         self.actor(username)
-        return self._page_or_404(case_id, self.repo.notes(case_id, cursor, min(limit, MAX_PAGE)), cursor)
+        return self._page_or_404(case_id, self.repo.notes(case_id, cursor, self._page_limit(limit)), cursor)

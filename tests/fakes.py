@@ -1,0 +1,225 @@
+"""In-memory implementations of casework.services.ports, for unit tests. No network, no boto3.
+
+They keep the contracts the real adapters promise: ``commit`` is all-or-nothing with optimistic
+concurrency, a duplicate link or a used token fails the whole commit, and every committed DomainEvent lands
+in ``outbox`` in commit order.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from casework.domain.directory import actor_from_record, members_by_role, unit_from_record
+from casework.domain.errors import Conflict, NotFound, link_expired, link_used
+from casework.domain.model import Actor, BusinessUnit, Case, Change, DomainEvent
+from casework.domain.workflow import WorkflowDefinition, parse_definition
+from casework.services.cases import CaseService, case_view, history_view
+from casework.services.ports import ApprovalToken, CaseQuery, Note, Page, SideWrites
+from casework.workflows import shipped
+
+DEMO_PATH = Path(__file__).resolve().parent.parent / "infra" / "seed" / "demo.json"
+START = datetime(2025, 3, 3, 9, 0, tzinfo=UTC)
+
+
+def demo_data() -> dict[str, Any]:
+    """A fresh copy of the demo directory (mutate it freely)."""
+    return json.loads(DEMO_PATH.read_text())
+
+
+def _page(items: list[dict[str, Any]], cursor: str | None, limit: int) -> Page:
+    start = int(cursor) if cursor else 0
+    end = start + limit
+    return Page(items=items[start:end], next_cursor=str(end) if end < len(items) else None)
+
+
+class InMemoryRepository:
+    def __init__(self) -> None:
+        self.cases: dict[str, Case] = {}
+        self.entries: dict[str, list[dict[str, Any]]] = {}
+        self.links: dict[tuple[str, str], dict[str, str | None]] = {}
+        self.note_items: dict[str, list[Note]] = {}
+        self.tokens: dict[str, ApprovalToken] = {}
+        self.outbox: list[DomainEvent] = []
+        self.commits = 0
+
+    # --- CaseRepository ---
+
+    def get(self, case_id: str) -> Case:
+        try:
+            return self.cases[case_id]
+        except KeyError:
+            raise NotFound("CASE_NOT_FOUND", f"Case {case_id} does not exist.") from None
+
+    def commit(self, change: Change, side: SideWrites = SideWrites()) -> None:
+        case = change.case
+        stored = self.cases.get(case.id)
+        if change.expected_version is None:
+            if stored is not None:
+                raise Conflict("CASE_EXISTS", f"Case {case.id} exists already.")
+        elif stored is None:
+            raise NotFound("CASE_NOT_FOUND", f"Case {case.id} does not exist.")
+        elif stored.version != change.expected_version:
+            raise Conflict(
+                "CONCURRENT_UPDATE",
+                "The case was changed by somebody else.",
+                {"expected_version": change.expected_version, "current_version": stored.version},
+            )
+        links = {key: dict(value) for key, value in self.links.items()}
+        for link in side.links:
+            entries = links.setdefault((case.id, link.kind), {})
+            if link.added:
+                if link.key in entries:
+                    raise Conflict("ALREADY_LINKED", f"{link.key} is already linked.")
+                entries[link.key] = link.label
+            else:
+                if link.key not in entries:
+                    raise NotFound("NOT_LINKED", f"{link.key} is not linked.")
+                del entries[link.key]
+        tokens = dict(self.tokens)
+        for consume in side.tokens:
+            token = tokens.get(consume.token_hash)
+            if token is None:
+                raise NotFound("TOKEN_UNKNOWN", "This approval link is not valid.")
+            if token.used_at:
+                raise link_used()
+            if token.expires_at <= consume.now_epoch:
+                raise link_expired()
+            tokens[consume.token_hash] = replace(token, used_at=consume.used_at, decision=consume.decision)
+        # every check passed: write it all
+        self.cases[case.id] = case
+        self.entries.setdefault(case.id, []).append(history_view(change.entry))
+        self.links = links
+        self.tokens = tokens
+        self.outbox.extend(change.events)
+        self.commits += 1
+
+    def list_cases(self, query: CaseQuery) -> Page:
+        def keep(case: Case) -> bool:
+            return (
+                (query.type is None or case.type == query.type)
+                and (query.status is None or case.status == query.status)
+                and (query.assignee is None or case.assignee == query.assignee)
+                and (query.account_id is None or case.account_id == query.account_id)
+            )
+
+        items = [case_view(c) for c in self.cases.values() if keep(c)]
+        return _page(items, query.cursor, query.limit)
+
+    def history(self, case_id: str, cursor: str | None, limit: int) -> Page:
+        return _page(list(self.entries.get(case_id, [])), cursor, limit)
+
+    def related(self, case_id: str, kind: str, cursor: str | None, limit: int) -> Page:
+        items = [{"key": k, "label": v} for k, v in self.links.get((case_id, kind), {}).items()]
+        return _page(items, cursor, limit)
+
+    def add_note(self, note: Note, event: DomainEvent) -> None:
+        self.note_items.setdefault(note.case_id, []).append(note)
+        self.outbox.append(event)
+
+    def notes(self, case_id: str, cursor: str | None, limit: int) -> Page:
+        items = [
+            {"id": n.id, "case_id": n.case_id, "text": n.text, "author": n.author, "at": n.at}
+            for n in self.note_items.get(case_id, [])
+        ]
+        return _page(items, cursor, limit)
+
+    def token(self, token_hash: str) -> ApprovalToken | None:
+        return self.tokens.get(token_hash)
+
+    def save_token(self, token: ApprovalToken) -> None:
+        self.tokens[token.token_hash] = token
+
+    # --- test helpers ---
+
+    def history_of(self, case_id: str) -> list[dict[str, Any]]:
+        return list(self.entries.get(case_id, []))
+
+
+class InMemoryDirectory:
+    """The demo directory (or any dict shaped like infra/seed/demo.json). Unit members come from users."""
+
+    def __init__(self, data: Mapping[str, Any] | None = None) -> None:
+        data = demo_data() if data is None else data
+        users = list(data.get("users", ()))
+        self.users: dict[str, Actor] = {u["username"]: actor_from_record(u) for u in users}
+        self.units: dict[str, BusinessUnit] = {
+            u["code"]: unit_from_record({**u, "members": members_by_role(users, u["code"])})
+            for u in data.get("business_units", ())
+        }
+        self.accounts = {a["id"]: dict(a) for a in data.get("accounts", ())}
+        self.products = {p["code"]: dict(p) for p in data.get("products", ())}
+
+    def user(self, username: str) -> Actor | None:
+        return self.users.get(username)
+
+    def business_unit(self, code: str) -> BusinessUnit | None:
+        return self.units.get(code)
+
+    def account(self, account_id: str) -> dict[str, Any] | None:
+        return self.accounts.get(account_id)
+
+    def product(self, code: str) -> dict[str, Any] | None:
+        return self.products.get(code)
+
+
+class InMemoryWorkflows:
+    """The shipped definitions, plus any ``extra`` ones (raw dicts or parsed)."""
+
+    def __init__(self, extra: Iterable[WorkflowDefinition | Mapping[str, Any]] = ()) -> None:
+        self.definitions: dict[tuple[str, int], WorkflowDefinition] = {}
+        for raw in shipped().values():
+            self.add(parse_definition(raw))
+        for item in extra:
+            self.add(item if isinstance(item, WorkflowDefinition) else parse_definition(item))
+
+    def add(self, defn: WorkflowDefinition) -> None:
+        self.definitions[(defn.name, defn.version)] = defn
+
+    def get(self, name: str, version: int | None = None) -> WorkflowDefinition:
+        if version is None:
+            versions = [v for (n, v) in self.definitions if n == name]
+            version = max(versions) if versions else None
+        defn = self.definitions.get((name, version)) if version is not None else None
+        if defn is None:
+            raise NotFound("UNKNOWN_CASE_TYPE", f"{name!r} (version {version}) is not a case type.")
+        return defn
+
+
+class FixedClock:
+    def __init__(self, now: datetime = START) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> datetime:
+        self.now += timedelta(seconds=seconds)
+        return self.now
+
+
+class SequentialIds:
+    def __init__(self, prefix: str = "CASE") -> None:
+        self.prefix = prefix
+        self.n = 0
+
+    def __call__(self) -> str:
+        self.n += 1
+        return f"{self.prefix}-{self.n:04d}"
+
+
+def make_service(**overrides: Any) -> tuple[CaseService, InMemoryRepository]:
+    """A CaseService over fresh fakes and the demo directory; any constructor argument can be overridden."""
+    kwargs: dict[str, Any] = {
+        "repo": InMemoryRepository(),
+        "directory": InMemoryDirectory(),
+        "workflows": InMemoryWorkflows(),
+        "clock": FixedClock(),
+        "new_id": SequentialIds(),
+    }
+    kwargs.update(overrides)
+    return CaseService(**kwargs), kwargs["repo"]
