@@ -1,0 +1,137 @@
+"""In-process driver for measuring the API: the real handlers, real-shaped events, moto underneath, and a
+counter on every botocore call. Used by scripts/count_requests.py and the request-budget tests."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+from urllib.parse import urlencode
+
+import botocore.client
+
+from infra.local.functions import LambdaContext, load_functions
+from infra.local.template import create_resources, load_template
+
+
+class CallCounter:
+    """Counts AWS API calls by (service, operation) while active. Patching botocore's one entry point sees
+    everything: boto3 clients, PynamoDB, Powertools."""
+
+    def __init__(self) -> None:
+        self.calls: Counter[tuple[str, str]] = Counter()
+        self._original = botocore.client.BaseClient._make_api_call
+
+    @contextmanager
+    def counting(self) -> Iterator[Counter[tuple[str, str]]]:
+        counter = self
+        original = self._original
+        self.calls = Counter()
+
+        def counted(client: Any, operation: str, params: dict) -> Any:
+            counter.calls[(client.meta.service_model.service_name, operation)] += 1
+            return original(client, operation, params)
+
+        botocore.client.BaseClient._make_api_call = counted
+        try:
+            yield self.calls
+        finally:
+            botocore.client.BaseClient._make_api_call = original
+
+
+def dynamodb_calls(calls: Counter[tuple[str, str]]) -> dict[str, int]:
+    return {op: n for (service, op), n in sorted(calls.items()) if service == "dynamodb"}
+
+
+class ApiDriver:
+    """Invokes the HTTP functions directly with API Gateway v2 events, as the local gateway would."""
+
+    def __init__(self, stage: str = "bench") -> None:
+        os.environ.update(
+            AWS_ACCESS_KEY_ID="bench",
+            AWS_SECRET_ACCESS_KEY="bench",
+            AWS_DEFAULT_REGION="eu-west-1",
+            AWS_REGION="eu-west-1",
+            MAIL_FROM="casework@casework.example",
+            PUBLIC_BASE_URL="http://127.0.0.1:3000",
+            POWERTOOLS_LOG_LEVEL="ERROR",
+        )
+        template = load_template()
+        resources = create_resources(template, stage=stage)
+        os.environ.update(TABLE_NAME=resources.table_name, EVENT_BUS_NAME=resources.event_bus_name)
+        from casework.adapters import dynamo
+        from casework.http.wiring import case_service
+        from infra.seed import seed
+
+        dynamo.configure(resources.table_name)
+        case_service.cache_clear()
+        seed()
+        self.functions, self.routes = load_functions(template)
+        self.resources = resources
+
+    def call(
+        self,
+        method: str,
+        path: str,
+        user: str | None = "mary",
+        body: Any = None,
+        query: dict[str, str] | None = None,
+        form: dict[str, str] | None = None,
+    ) -> tuple[int, Any]:
+        route = next(r for r in self.routes if r.method == method and r.pattern.match(path))
+        event: dict[str, Any] = {
+            "version": "2.0",
+            "routeKey": route.route_key,
+            "rawPath": path,
+            "rawQueryString": urlencode(query or {}),
+            "headers": {"content-type": "application/x-www-form-urlencoded" if form else "application/json"},
+            "requestContext": {
+                "http": {"method": method, "path": path, "sourceIp": "127.0.0.1"},
+                "routeKey": route.route_key,
+                "stage": "$default",
+                "requestId": "bench",
+            },
+            "pathParameters": route.pattern.match(path).groupdict(),
+            "isBase64Encoded": bool(form),
+        }
+        if query:
+            event["queryStringParameters"] = query
+        if user:
+            event["requestContext"]["authorizer"] = {"jwt": {"claims": {"username": user}, "scopes": None}}
+        if form:
+            event["body"] = base64.b64encode(urlencode(form).encode()).decode()
+        elif body is not None:
+            event["body"] = json.dumps(body)
+        result = self.functions[route.function].handler(event, LambdaContext(route.function))
+        content = result.get("body") or ""
+        is_json = (
+            result.get("headers", {}).get("Content-Type", "application/json").startswith("application/json")
+        )
+        return result["statusCode"], json.loads(content) if is_json and content else content
+
+    @staticmethod
+    def approval_link(case_id: str, approver: str, step: str, round: int = 1) -> str:
+        """An approval link as the notify function issues it: raw token in the URL, its hash in the table."""
+        import secrets
+        import time
+
+        from casework.adapters.dynamo import DynamoCaseRepository
+        from casework.services.cases import hash_token
+        from casework.services.ports import ApprovalToken
+
+        raw = secrets.token_urlsafe(32)
+        DynamoCaseRepository().save_token(
+            ApprovalToken(
+                token_hash=hash_token(raw),
+                case_id=case_id,
+                step=step,
+                round=round,
+                approver=approver,
+                expires_at=int(time.time()) + 3600,
+            )
+        )
+        return f"/approvals/{raw}"

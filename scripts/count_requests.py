@@ -1,0 +1,102 @@
+"""Prints the DynamoDB requests each API operation makes, counted at botocore, in a new container (cold: no
+directory or definitions cached) and in a warm one. Budget: a read is one GetItem or Query; a change is one
+read plus one TransactWriteItems. No Scan, ever.
+
+    .venv/bin/python scripts/count_requests.py
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT), str(ROOT / "shared")]
+
+from moto import mock_aws  # noqa: E402
+
+NEW_CASE = {"type": "csr", "title": "Bench", "description": "d", "account_id": "ACC-1001"}
+
+
+def steps(case_id: str) -> list[tuple[str, str, str, int, dict]]:
+    """The CSR's first steps in order: (name, method, path, expected status, call kwargs)."""
+    return [
+        ("add product", "POST", f"/cases/{case_id}/products", 201, {"body": {"product_code": "P-100"}}),
+        ("edit fields (PATCH)", "PATCH", f"/cases/{case_id}", 200, {"body": {"fields": {"title": "B2"}}}),
+        (
+            "transition",
+            "POST",
+            f"/cases/{case_id}/transitions",
+            200,
+            {"body": {"to": "Pending Pre-Approval"}},
+        ),
+        (
+            "approve (API)",
+            "POST",
+            f"/cases/{case_id}/approvals",
+            200,
+            {"user": "john", "body": {"decision": "approve"}},
+        ),
+        ("add note", "POST", f"/cases/{case_id}/notes", 201, {"body": {"text": "n"}}),
+        ("get case", "GET", f"/cases/{case_id}", 200, {}),
+        (
+            "list by type+status",
+            "GET",
+            "/cases",
+            200,
+            {"query": {"type": "csr", "status": "Under Assessment"}},
+        ),
+        ("list assigned to me", "GET", "/cases", 200, {"query": {"assignee": "me"}}),
+        ("history", "GET", f"/cases/{case_id}/history", 200, {}),
+    ]
+
+
+def main() -> int:
+    with mock_aws():
+        from casework.http.wiring import case_service
+        from infra.bench import ApiDriver, CallCounter, dynamodb_calls
+
+        api, counter = ApiDriver(), CallCounter()
+        results: dict[str, dict[str, dict[str, int]]] = {}
+
+        def run(name: str, temperature: str, method: str, path: str, expect: int, **kwargs) -> dict:
+            if temperature == "cold":
+                case_service.cache_clear()
+            with counter.counting() as calls:
+                status, body = api.call(method, path, **kwargs)
+            assert status == expect, (name, status, body)
+            results.setdefault(name, {})[temperature] = dynamodb_calls(calls)
+            return body
+
+        for temperature in ("cold", "warm", "warm"):  # the first warm pass warms up; the second is measured
+            case = run("register", temperature, "POST", "/cases", 201, body=NEW_CASE)
+            for name, method, path, expect, kwargs in steps(case["id"]):
+                run(name, temperature, method, path, expect, **kwargs)
+            case = api.call("POST", "/cases", body=NEW_CASE)[1]
+            api.call("POST", f"/cases/{case['id']}/products", body={"product_code": "P-100"})
+            api.call("POST", f"/cases/{case['id']}/transitions", body={"to": "Pending Pre-Approval"})
+            link = api.approval_link(case["id"], "john", "pre_approval")
+            run("approval link page (GET)", temperature, "GET", link, 200, user=None)
+            run(
+                "approval link decide (POST)",
+                temperature,
+                "POST",
+                link,
+                200,
+                user=None,
+                form={"decision": "approve"},
+            )
+
+        print(f"{'operation':30} {'cold':>5} {'warm':>5}  warm breakdown")
+        scans = 0
+        for name, by_temperature in results.items():
+            cold, warm = by_temperature["cold"], by_temperature["warm"]
+            scans += cold.get("Scan", 0) + warm.get("Scan", 0)
+            detail = ", ".join(f"{op} {n}" for op, n in warm.items())
+            print(f"{name:30} {sum(cold.values()):>5} {sum(warm.values()):>5}  {detail}")
+        print(f"\nScan requests in all of the above: {scans}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
