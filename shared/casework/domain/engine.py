@@ -89,6 +89,18 @@ def _coerce_fields(defn: WorkflowDefinition, values: Mapping[str, Any]) -> dict[
     return out
 
 
+def _only_accepted(fields: Mapping[str, Any] | None, accepted: tuple[str, ...], when: str) -> dict[str, Any]:
+    fields = dict(fields or {})
+    not_accepted = sorted(set(fields) - set(accepted))
+    if not_accepted:
+        raise ValidationFailed(
+            "FIELDS_NOT_ACCEPTED",
+            f"These fields cannot be set {when}.",
+            {"fields": not_accepted, "accepted": list(accepted)},
+        )
+    return fields
+
+
 def _missing(case: Case, required: Iterable[str]) -> list[str]:
     return [name for name in required if case.value(name) in (None, "", [])]
 
@@ -312,14 +324,7 @@ def register(
 ) -> Change:
     if not permitted(defn.create_allowed, actor, unit.code):
         raise Forbidden("NOT_ALLOWED", f"You may not create a {defn.title} in business unit {unit.code}.")
-    fields = dict(fields or {})
-    not_accepted = sorted(set(fields) - set(defn.create_accepts))
-    if not_accepted:
-        raise ValidationFailed(
-            "FIELDS_NOT_ACCEPTED",
-            "These fields cannot be set when the case is created.",
-            {"fields": not_accepted, "accepted": list(defn.create_accepts)},
-        )
+    fields = _only_accepted(fields, defn.create_accepts, "when the case is created")
     values = _coerce_fields(defn, {"title": title, "description": description, **fields})
     at = timestamp(now)
     blank = Case(
@@ -428,14 +433,7 @@ def transition(
             f"You may not move this case from {case.status} to {to}.",
             {"from": case.status, "to": to},
         )
-    fields = dict(fields or {})
-    not_accepted = sorted(set(fields) - set(chosen.accepts))
-    if not_accepted:
-        raise ValidationFailed(
-            "FIELDS_NOT_ACCEPTED",
-            "These fields cannot be set with this transition.",
-            {"fields": not_accepted, "accepted": list(chosen.accepts)},
-        )
+    fields = _only_accepted(fields, chosen.accepts, f"with {chosen.label}")
     draft = _draft(defn, case, actor, unit, now, "transitioned")
     draft.set_values(_coerce_fields(defn, fields))
     draft.set_values({k: _resolve_set(v, actor, now) for k, v in chosen.sets.items()})

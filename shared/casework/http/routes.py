@@ -117,6 +117,37 @@ def read_routes() -> Router:
     return router
 
 
+RELATED_LISTS = {
+    "products": (AddProduct, "Customer Request Product"),
+    "accounts": (AddAccount, "Case Account Association"),
+}
+
+
+def _related_list_routes(router: Router, kind: str, body_model: type, label: str) -> None:
+    """POST and DELETE for one related list; every list has the same rules, only the names differ."""
+
+    def add(case_id: CaseId, body) -> CaseResponse:
+        return case_service().change_related(
+            caller(router),
+            case_id,
+            kind=kind,
+            key=body.key,
+            added=True,
+            expected_version=body.expected_version,
+        )
+
+    def remove(case_id: CaseId, key: str) -> CaseResponse:
+        return case_service().change_related(caller(router), case_id, kind=kind, key=key, added=False)
+
+    # Powertools reads the signature for validation and OpenAPI: give each list its own names and body type.
+    add.__annotations__ = {"case_id": str, "body": body_model, "return": CaseResponse}
+    remove.__annotations__ = {"case_id": str, "key": str, "return": CaseResponse}
+    add.__name__, remove.__name__ = f"add_{kind}", f"remove_from_{kind}"
+    tags, path = ["related"], f"/cases/<case_id>/{kind}"
+    router.post(path, status_code=201, tags=tags, summary=f"Add a {label}", responses=ERRORS)(add)
+    router.delete(f"{path}/<key>", tags=tags, summary=f"Remove a {label}", responses=ERRORS)(remove)
+
+
 def change_routes() -> Router:
     router = Router()
 
@@ -148,56 +179,8 @@ def change_routes() -> Router:
             caller(router), case_id, assignee=body.assignee, expected_version=body.expected_version
         )
 
-    @router.post(
-        "/cases/<case_id>/products",
-        status_code=201,
-        tags=["related"],
-        summary="Add a Customer Request Product",
-        responses=ERRORS,
-    )
-    def add_product(case_id: CaseId, body: AddProduct) -> CaseResponse:
-        return case_service().change_related(
-            caller(router),
-            case_id,
-            kind="products",
-            key=body.product_code,
-            added=True,
-            expected_version=body.expected_version,
-        )
-
-    @router.delete(
-        "/cases/<case_id>/products/<code>", tags=["related"], summary="Remove a product", responses=ERRORS
-    )
-    def remove_product(case_id: CaseId, code: str) -> CaseResponse:
-        return case_service().change_related(caller(router), case_id, kind="products", key=code, added=False)
-
-    @router.post(
-        "/cases/<case_id>/accounts",
-        status_code=201,
-        tags=["related"],
-        summary="Add a Case Account Association",
-        responses=ERRORS,
-    )
-    def add_account(case_id: CaseId, body: AddAccount) -> CaseResponse:
-        return case_service().change_related(
-            caller(router),
-            case_id,
-            kind="accounts",
-            key=body.account_id,
-            added=True,
-            expected_version=body.expected_version,
-        )
-
-    @router.delete(
-        "/cases/<case_id>/accounts/<account_id>",
-        tags=["related"],
-        summary="Remove an account",
-        responses=ERRORS,
-    )
-    def remove_account(case_id: CaseId, account_id: str) -> CaseResponse:
-        return case_service().change_related(
-            caller(router), case_id, kind="accounts", key=account_id, added=False
-        )
+    for kind, (body_model, label) in RELATED_LISTS.items():
+        _related_list_routes(router, kind, body_model, label)
 
     @router.post(
         "/cases/<case_id>/notes",

@@ -41,10 +41,18 @@ class AddProduct(_Body):
     product_code: str = Field(min_length=1, max_length=80, examples=["P-100"])
     expected_version: int | None = ExpectedVersion
 
+    @property
+    def key(self) -> str:
+        return self.product_code
+
 
 class AddAccount(_Body):
     account_id: str = Field(min_length=1, max_length=80, examples=["ACC-1002"])
     expected_version: int | None = ExpectedVersion
+
+    @property
+    def key(self) -> str:
+        return self.account_id
 
 
 class AssignRequest(_Body):

@@ -8,7 +8,9 @@ nothing else.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from casework.domain import engine
@@ -21,7 +23,7 @@ from casework.domain.errors import (
     link_expired,
     link_used,
 )
-from casework.domain.model import Actor, BusinessUnit, Case, DomainEvent, HistoryEntry, timestamp
+from casework.domain.model import Actor, BusinessUnit, Case, Change, DomainEvent, HistoryEntry, timestamp
 from casework.domain.workflow import WorkflowDefinition
 from casework.services.ports import (
     CaseQuery,
@@ -203,6 +205,24 @@ class CaseService:
         case, defn, unit = self._load(case_id)
         return self.view(case, actor, defn, unit)
 
+    def _command(
+        self,
+        username: str,
+        case_id: str,
+        expected_version: int | None,
+        decide: Callable[[WorkflowDefinition, Case, Actor, BusinessUnit, datetime], Change | None],
+        side: SideWrites = SideWrites(),
+    ) -> dict[str, Any]:
+        """The shape of every change: load, check the caller's version, let the engine decide, commit."""
+        actor = self.actor(username)
+        case, defn, unit = self._load(case_id)
+        self._check_version(case, expected_version)
+        change = decide(defn, case, actor, unit, self.clock())
+        if change is None:  # nothing to change: nothing written
+            return self.view(case, actor, defn, unit)
+        self.repo.commit(change, side)
+        return self.view(change.case, actor, defn, unit)
+
     def transition(
         self,
         username: str,
@@ -212,24 +232,24 @@ class CaseService:
         fields: dict[str, Any] | None = None,
         expected_version: int | None = None,
     ) -> dict[str, Any]:
-        actor = self.actor(username)
-        case, defn, unit = self._load(case_id)
-        self._check_version(case, expected_version)
-        change = engine.transition(defn, case, actor, unit, to=to, fields=fields, now=self.clock())
-        self.repo.commit(change)
-        return self.view(change.case, actor, defn, unit)
+        return self._command(
+            username,
+            case_id,
+            expected_version,
+            lambda defn, case, actor, unit, now: engine.transition(
+                defn, case, actor, unit, to=to, fields=fields, now=now
+            ),
+        )
 
     def edit(
         self, username: str, case_id: str, *, fields: dict[str, Any], expected_version: int | None = None
     ) -> dict[str, Any]:
-        actor = self.actor(username)
-        case, defn, unit = self._load(case_id)
-        self._check_version(case, expected_version)
-        change = engine.edit(defn, case, actor, unit, fields=fields, now=self.clock())
-        if change is None:
-            return self.view(case, actor, defn, unit)
-        self.repo.commit(change)
-        return self.view(change.case, actor, defn, unit)
+        return self._command(
+            username,
+            case_id,
+            expected_version,
+            lambda defn, case, actor, unit, now: engine.edit(defn, case, actor, unit, fields=fields, now=now),
+        )
 
     def change_related(
         self,
@@ -241,9 +261,6 @@ class CaseService:
         added: bool,
         expected_version: int | None = None,
     ) -> dict[str, Any]:
-        actor = self.actor(username)
-        case, defn, unit = self._load(case_id)
-        self._check_version(case, expected_version)
         label = None
         if added:
             lookup = {"products": self.directory.product, "accounts": self.directory.account}.get(kind)
@@ -253,24 +270,30 @@ class CaseService:
                     "UNKNOWN_REFERENCE", f"{key!r} is not a known {kind[:-1]}.", {"kind": kind, "key": key}
                 )
             label = (record or {}).get("name")
-        change = engine.change_related(
-            defn, case, actor, unit, kind=kind, key=key, added=added, now=self.clock()
+        return self._command(
+            username,
+            case_id,
+            expected_version,
+            lambda defn, case, actor, unit, now: engine.change_related(
+                defn, case, actor, unit, kind=kind, key=key, added=added, now=now
+            ),
+            SideWrites(links=[LinkRelated(kind, key, added, label)]),
         )
-        self.repo.commit(change, SideWrites(links=[LinkRelated(kind, key, added, label)]))
-        return self.view(change.case, actor, defn, unit)
 
     def reassign(
         self, username: str, case_id: str, *, assignee: str, expected_version: int | None = None
     ) -> dict[str, Any]:
-        actor = self.actor(username)
-        case, defn, unit = self._load(case_id)
-        self._check_version(case, expected_version)
         target = self.directory.user(assignee)
         if target is None:
             raise ValidationFailed("UNKNOWN_USER", f"{assignee!r} is not a user of casework.")
-        change = engine.reassign(defn, case, actor, unit, assignee=target, now=self.clock())
-        self.repo.commit(change)
-        return self.view(change.case, actor, defn, unit)
+        return self._command(
+            username,
+            case_id,
+            expected_version,
+            lambda defn, case, actor, unit, now: engine.reassign(
+                defn, case, actor, unit, assignee=target, now=now
+            ),
+        )
 
     def decide(
         self,
@@ -281,12 +304,14 @@ class CaseService:
         comment: str | None = None,
         expected_version: int | None = None,
     ) -> dict[str, Any]:
-        actor = self.actor(username)
-        case, defn, unit = self._load(case_id)
-        self._check_version(case, expected_version)
-        change = engine.decide(defn, case, actor, unit, decision=decision, comment=comment, now=self.clock())
-        self.repo.commit(change)
-        return self.view(change.case, actor, defn, unit)
+        return self._command(
+            username,
+            case_id,
+            expected_version,
+            lambda defn, case, actor, unit, now: engine.decide(
+                defn, case, actor, unit, decision=decision, comment=comment, now=now
+            ),
+        )
 
     # --- approval links ---
 
