@@ -14,7 +14,7 @@ import uuid
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 import jwt
 
@@ -104,7 +104,7 @@ def api_event(
             "time": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(now)),
             "timeEpoch": int(now * 1000),
         },
-        "pathParameters": route.pattern.match(parts.path).groupdict(),
+        "pathParameters": {k: unquote(v) for k, v in route.pattern.match(parts.path).groupdict().items()},
         "isBase64Encoded": not is_text,
     }
     if query:

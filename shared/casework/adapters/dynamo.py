@@ -25,6 +25,7 @@ import threading
 import time
 from typing import Any
 
+import botocore.session
 from pynamodb.attributes import (
     DiscriminatorAttribute,
     ListAttribute,
@@ -32,7 +33,7 @@ from pynamodb.attributes import (
     NumberAttribute,
     UnicodeAttribute,
 )
-from pynamodb.connection import Connection
+from pynamodb.connection import Connection, TableConnection
 from pynamodb.constants import ALL_OLD
 from pynamodb.exceptions import DoesNotExist, TransactWriteError
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
@@ -61,10 +62,31 @@ def _index(name: str, hash_attr: str, range_attr: str) -> type[GlobalSecondaryIn
     return type(f"{name.capitalize()}Index", (GlobalSecondaryIndex,), attrs)
 
 
+_session: botocore.session.Session | None = None
+
+
+def _shared_session(connection: Connection) -> Connection:
+    """PynamoDB gives every model class its own botocore session, and each new session re-reads the DynamoDB
+    service model (~120 ms apiece in a cold container). One session serves them all; clients stay per model.
+    """
+    global _session
+    if getattr(connection._local, "session", None) is None:
+        if _session is None:
+            _session = botocore.session.get_session()
+        connection._local.session = _session
+    return connection
+
+
 class Item(Model):
     class Meta:
         table_name = TABLE_NAME
         region = REGION
+
+    @classmethod
+    def _get_connection(cls) -> TableConnection:
+        table = super()._get_connection()
+        _shared_session(table.connection)
+        return table
 
     pk = UnicodeAttribute(hash_key=True)
     sk = UnicodeAttribute(range_key=True)
@@ -124,13 +146,14 @@ def configure(table_name: str | None = None) -> None:
             cls.Meta.table_name = table_name
         cls.Meta.region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or REGION
         cls._connection = None
-    _connection = None
+    global _session
+    _connection = _session = None
 
 
 def _tx_connection() -> Connection:
     global _connection
     if _connection is None:
-        _connection = Connection(region=Item.Meta.region)
+        _connection = _shared_session(Connection(region=Item.Meta.region))
     return _connection
 
 

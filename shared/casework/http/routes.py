@@ -4,6 +4,7 @@ function so every resolver (a function's own, and the docs function's combined o
 from __future__ import annotations
 
 from typing import Annotated
+from urllib.parse import unquote
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Query
@@ -40,6 +41,14 @@ ERRORS = {
         422: "Missing or invalid fields",
     }.items()
 }
+
+
+def ok(status: int = 200, description: str = "The result") -> dict:
+    """The success response (body schema from the return annotation) and the errors. Powertools documents no
+    success response at all when a route passes ``responses``."""
+    return {status: {"description": description}, **ERRORS}
+
+
 Cursor = Annotated[str | None, Query(max_length=2048, description="next_cursor of the previous page")]
 Limit = Annotated[int, Query(ge=1, le=100)]
 
@@ -51,7 +60,7 @@ def page(p) -> dict:
 def register_routes() -> Router:
     router = Router()
 
-    @router.post("/cases", status_code=201, tags=["cases"], summary="Register a case", responses=ERRORS)
+    @router.post("/cases", status_code=201, tags=["cases"], summary="Register a case", responses=ok(201))
     def create_case(body: CreateCase) -> CaseResponse:
         return case_service().register(
             caller(router),
@@ -69,7 +78,7 @@ def register_routes() -> Router:
 def read_routes() -> Router:
     router = Router()
 
-    @router.get("/cases", tags=["cases"], summary="List cases (one Query on an index)", responses=ERRORS)
+    @router.get("/cases", tags=["cases"], summary="List cases (one Query on an index)", responses=ok())
     def list_cases(
         type: Annotated[str | None, Query(max_length=40)] = None,
         status: Annotated[str | None, Query(max_length=80)] = None,
@@ -84,7 +93,7 @@ def read_routes() -> Router:
         return page(case_service().list_cases(caller(router), query))
 
     @router.get(
-        "/cases/<case_id>", tags=["cases"], summary="A case, with what you can do next", responses=ERRORS
+        "/cases/<case_id>", tags=["cases"], summary="A case, with what you can do next", responses=ok()
     )
     def get_case(case_id: CaseId) -> CaseResponse:
         return case_service().get(caller(router), case_id)
@@ -93,23 +102,23 @@ def read_routes() -> Router:
         "/cases/<case_id>/history",
         tags=["cases"],
         summary="Every change: who, when, from, to, what",
-        responses=ERRORS,
+        responses=ok(),
     )
     def history(case_id: CaseId, cursor: Cursor = None, limit: Limit = 100) -> PageResponse:
         return page(case_service().history(caller(router), case_id, cursor, limit))
 
-    @router.get("/cases/<case_id>/notes", tags=["notes"], summary="Shared notes", responses=ERRORS)
+    @router.get("/cases/<case_id>/notes", tags=["notes"], summary="Shared notes", responses=ok())
     def notes(case_id: CaseId, cursor: Cursor = None, limit: Limit = 100) -> PageResponse:
         return page(case_service().notes(caller(router), case_id, cursor, limit))
 
     @router.get(
-        "/cases/<case_id>/products", tags=["related"], summary="Customer Request Products", responses=ERRORS
+        "/cases/<case_id>/products", tags=["related"], summary="Customer Request Products", responses=ok()
     )
     def products(case_id: CaseId, cursor: Cursor = None, limit: Limit = 100) -> PageResponse:
         return page(case_service().related(caller(router), case_id, "products", cursor, limit))
 
     @router.get(
-        "/cases/<case_id>/accounts", tags=["related"], summary="Case Account Associations", responses=ERRORS
+        "/cases/<case_id>/accounts", tags=["related"], summary="Case Account Associations", responses=ok()
     )
     def accounts(case_id: CaseId, cursor: Cursor = None, limit: Limit = 100) -> PageResponse:
         return page(case_service().related(caller(router), case_id, "accounts", cursor, limit))
@@ -137,15 +146,17 @@ def _related_list_routes(router: Router, kind: str, body_model: type, label: str
         )
 
     def remove(case_id: CaseId, key: str) -> CaseResponse:
-        return case_service().change_related(caller(router), case_id, kind=kind, key=key, added=False)
+        return case_service().change_related(
+            caller(router), case_id, kind=kind, key=unquote(key), added=False
+        )
 
     # Powertools reads the signature for validation and OpenAPI: give each list its own names and body type.
     add.__annotations__ = {"case_id": str, "body": body_model, "return": CaseResponse}
     remove.__annotations__ = {"case_id": str, "key": str, "return": CaseResponse}
     add.__name__, remove.__name__ = f"add_{kind}", f"remove_from_{kind}"
     tags, path = ["related"], f"/cases/<case_id>/{kind}"
-    router.post(path, status_code=201, tags=tags, summary=f"Add a {label}", responses=ERRORS)(add)
-    router.delete(f"{path}/<key>", tags=tags, summary=f"Remove a {label}", responses=ERRORS)(remove)
+    router.post(path, status_code=201, tags=tags, summary=f"Add a {label}", responses=ok(201))(add)
+    router.delete(f"{path}/<key>", tags=tags, summary=f"Remove a {label}", responses=ok())(remove)
 
 
 def change_routes() -> Router:
@@ -155,7 +166,7 @@ def change_routes() -> Router:
         "/cases/<case_id>",
         tags=["cases"],
         summary="Edit fields editable in the current status",
-        responses=ERRORS,
+        responses=ok(),
     )
     def edit_case(case_id: CaseId, body: EditCase) -> CaseResponse:
         return case_service().edit(
@@ -166,14 +177,14 @@ def change_routes() -> Router:
         "/cases/<case_id>/transitions",
         tags=["cases"],
         summary="Move the case to another status",
-        responses=ERRORS,
+        responses=ok(),
     )
     def transition(case_id: CaseId, body: TransitionRequest) -> CaseResponse:
         return case_service().transition(
             caller(router), case_id, to=body.to, fields=body.fields, expected_version=body.expected_version
         )
 
-    @router.post("/cases/<case_id>/assignment", tags=["cases"], summary="Reassign the case", responses=ERRORS)
+    @router.post("/cases/<case_id>/assignment", tags=["cases"], summary="Reassign the case", responses=ok())
     def assign(case_id: CaseId, body: AssignRequest) -> CaseResponse:
         return case_service().reassign(
             caller(router), case_id, assignee=body.assignee, expected_version=body.expected_version
@@ -187,7 +198,7 @@ def change_routes() -> Router:
         status_code=201,
         tags=["notes"],
         summary="Add a shared note",
-        responses=ERRORS,
+        responses=ok(201),
     )
     def add_note(case_id: CaseId, body: NoteRequest) -> NoteResponse:
         return case_service().add_note(caller(router), case_id, body.text)
@@ -202,7 +213,7 @@ def approval_routes() -> Router:
         "/cases/<case_id>/approvals",
         tags=["approvals"],
         summary="Decide your pending approval",
-        responses=ERRORS,
+        responses=ok(),
     )
     def decide(case_id: CaseId, body: ApprovalDecision) -> CaseResponse:
         return case_service().decide(

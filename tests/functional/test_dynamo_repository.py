@@ -1,0 +1,166 @@
+"""The DynamoDB adapter's promises, against moto: a change and its history commit together or not at all,
+optimistic concurrency turns a lost update into 409, and an approval link decides at most once."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import UTC, datetime, timedelta
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from casework.domain.errors import Conflict, Gone, NotFound
+from casework.services.cases import CaseService, hash_token
+from casework.services.ports import ApprovalToken
+
+NEW = {"type": "csr", "title": "T", "description": "D", "account_id": "ACC-1001"}
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture
+def table(monkeypatch):
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "test")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "test")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
+    with mock_aws():
+        from casework.adapters import dynamo
+        from infra.local.template import create_resources, load_template
+        from infra.seed import seed
+
+        resources = create_resources(load_template(), stage="repo")
+        dynamo.configure(resources.table_name)
+        seed()
+        yield resources.table_name
+
+
+def service(clock: Clock | None = None) -> CaseService:
+    from casework.adapters.dynamo import DynamoCaseRepository, DynamoDirectory, DynamoWorkflowStore
+
+    ids = itertools.count(1)
+    return CaseService(
+        DynamoCaseRepository(),
+        DynamoDirectory(),
+        DynamoWorkflowStore(),
+        clock or Clock(),
+        lambda: f"{datetime.now().timestamp():.6f}-{next(ids)}",
+    )
+
+
+def partition(table: str, case_id: str) -> list[dict]:
+    client = boto3.client("dynamodb")
+    return client.query(
+        TableName=table,
+        KeyConditionExpression="pk = :pk",
+        ExpressionAttributeValues={":pk": {"S": f"CASE#{case_id}"}},
+    )["Items"]
+
+
+def test_a_lost_update_is_refused_and_writes_nothing(table):
+    first = service()
+    case = first.register("mary", **NEW)
+    first.change_related("mary", case["id"], kind="products", key="P-100", added=True)
+    before = partition(table, case["id"])
+
+    # Two requests read version 2; the second to commit must not overwrite the first.
+    loaded = first.repo.get(case["id"])
+    first.transition("mary", case["id"], to="Pending Pre-Approval")
+    racing = service()
+    racing.repo.get = lambda _id: loaded  # the other request's read happened before the first commit
+    with pytest.raises(Conflict) as refused:
+        racing.transition("mary", case["id"], to="Closed - Rejected", fields={"rejection_reason": "x"})
+    assert refused.value.code == "CONCURRENT_UPDATE"
+
+    after = first.get("mary", case["id"])
+    assert (after["status"], after["version"]) == ("Pending Pre-Approval", 3)
+    assert len(partition(table, case["id"])) == len(before) + 1  # the winner's history entry only
+
+
+def test_a_refused_side_write_takes_the_case_change_with_it(table):
+    svc = service()
+    case = svc.register("mary", **NEW)
+    svc.change_related("mary", case["id"], kind="products", key="P-100", added=True)
+    items = partition(table, case["id"])
+    with pytest.raises(Conflict) as duplicate:
+        svc.change_related("mary", case["id"], kind="products", key="P-100", added=True)
+    assert duplicate.value.code == "ALREADY_LINKED"
+    with pytest.raises(NotFound) as absent:
+        svc.change_related("mary", case["id"], kind="products", key="P-200", added=False)
+    assert absent.value.code == "NOT_LINKED"
+    assert partition(table, case["id"]) == items
+    assert svc.get("mary", case["id"])["related_products_count"] == 1
+
+
+def test_history_items_carry_the_events_of_their_change(table):
+    svc = service()
+    case = svc.register("mary", **NEW)
+    svc.change_related("mary", case["id"], kind="products", key="P-100", added=True)
+    svc.transition("mary", case["id"], to="Pending Pre-Approval")
+    from boto3.dynamodb.types import TypeDeserializer
+
+    history = [
+        {k: TypeDeserializer().deserialize(v) for k, v in item.items()}
+        for item in partition(table, case["id"])
+        if item["sk"]["S"].startswith("HIST#")
+    ]
+    types = [[e["type"] for e in item["events"]] for item in history]
+    assert types == [["CaseRegistered"], ["RelatedItemAdded"], ["CaseTransitioned", "ApprovalRequested"]]
+    ids = [e["id"] for item in history for e in item["events"]]
+    assert len(ids) == len(set(ids))
+
+
+def _link(svc: CaseService, case_id: str, clock: Clock, hours: int = 1) -> str:
+    raw = f"raw-token-{case_id}"
+    svc.repo.save_token(
+        ApprovalToken(
+            token_hash=hash_token(raw),
+            case_id=case_id,
+            step="pre_approval",
+            round=1,
+            approver="john",
+            expires_at=int((clock.now + timedelta(hours=hours)).timestamp()),
+        )
+    )
+    return raw
+
+
+def _submitted(svc: CaseService) -> str:
+    case = svc.register("mary", **NEW)
+    svc.change_related("mary", case["id"], kind="products", key="P-100", added=True)
+    svc.transition("mary", case["id"], to="Pending Pre-Approval")
+    return case["id"]
+
+
+def test_an_approval_link_decides_once(table):
+    clock = Clock()
+    svc = service(clock)
+    case_id = _submitted(svc)
+    raw = _link(svc, case_id, clock)
+    assert svc.decide_by_token(raw, decision="approve", comment=None)["case"]["status"] == "Under Assessment"
+    with pytest.raises(Gone) as again:
+        svc.decide_by_token(raw, decision="approve", comment=None)
+    assert again.value.code == "TOKEN_USED"
+    assert not any(raw in str(item) for item in partition(table, case_id))  # only the hash is stored
+
+
+def test_a_link_that_expires_after_its_page_was_shown_is_refused_as_expired(table):
+    clock = Clock()
+    svc = service(clock)
+    case_id = _submitted(svc)
+    raw = _link(svc, case_id, clock, hours=1)
+    assert svc.approval_page(raw)["step"] == "pre_approval"
+    stale = svc._token_context  # the page's checks passed a moment ago; the commit happens after expiry
+    context = stale(raw)
+    clock.now += timedelta(hours=2)
+    svc._token_context = lambda _raw: context
+    with pytest.raises(Gone) as expired:
+        svc.decide_by_token(raw, decision="approve", comment=None)
+    assert expired.value.code == "TOKEN_EXPIRED"
+    assert svc.get("mary", case_id)["status"] == "Pending Pre-Approval"
