@@ -78,7 +78,7 @@ def domain_event(record: SQSRecord) -> dict[str, Any]:
         raise PoisonMessage(f"message {record.message_id} is not JSON") from None
     event = envelope.get("detail") if isinstance(envelope, dict) else None
     if not isinstance(event, dict) or not all(
-        isinstance(event.get(key), str) and event[key] for key in ("id", "type", "case_id")
+        isinstance(event.get(key), str) and event[key] for key in ("id", "type", "case_id", "case_type")
     ):
         raise PoisonMessage(f"message {record.message_id} carries no casework event")
     return event

@@ -290,6 +290,7 @@ class _Draft:
                 occurred_at=self.at,
                 actor=self.actor.username,
                 data={"status": case.status, "state": case.state, **data},
+                workflow_version=case.workflow_version,
             )
             for index, (event_type, data) in enumerate(self.events)
         )

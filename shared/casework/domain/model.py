@@ -140,6 +140,8 @@ class DomainEvent:
     occurred_at: str
     actor: str
     data: Mapping[str, Any] = field(default_factory=dict)
+    # The definition version the case runs: consumers look its rules up by it.
+    workflow_version: int | None = None
     schema_version: int = 1
 
     def to_dict(self) -> dict[str, Any]:
@@ -149,6 +151,7 @@ class DomainEvent:
             "schema_version": self.schema_version,
             "case_id": self.case_id,
             "case_type": self.case_type,
+            "workflow_version": self.workflow_version,
             "occurred_at": self.occurred_at,
             "actor": self.actor,
             "data": dict(self.data),

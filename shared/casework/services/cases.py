@@ -422,6 +422,7 @@ class CaseService:
             occurred_at=at,
             actor=actor.username,
             data={"note_id": note.id, "status": case.status, "state": case.state},
+            workflow_version=case.workflow_version,
         )
         self.repo.add_note(note, event)
         return {"id": note.id, "case_id": case.id, "text": note.text, "author": note.author, "at": note.at}

@@ -62,13 +62,16 @@ class Notifier:
         """Send the emails ``event`` calls for; returns the usernames emailed (empty when none apply)."""
         event_type = event["type"]
         data: Mapping[str, Any] = event.get("data") or {}
-        case = self.repo.get(event["case_id"])
-        defn = self.workflows.get(case.type, case.workflow_version)
+        # Most events email nobody: decide from the (cached) definition before reading the case.
+        defn = self.workflows.get(event["case_type"], event.get("workflow_version"))
         rules = [
             n
             for n in defn.notifications
             if n.event == event_type and (not n.states or data.get("state") in n.states)
         ]
+        if not rules:
+            return []
+        case = self.repo.get(event["case_id"])
         sent: list[str] = []
         for rule in rules:
             username = self._recipient(rule, case, data)
