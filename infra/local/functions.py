@@ -56,7 +56,7 @@ class LocalFunction:
 class LambdaContext:
     """The parts of the Lambda context object that Powertools reads."""
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str = "casework-local") -> None:
         self.function_name = name
         self.function_version = "$LATEST"
         self.memory_limit_in_mb = 512

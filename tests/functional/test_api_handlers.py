@@ -16,7 +16,7 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -33,6 +33,7 @@ from casework.adapters import dynamo
 from casework.http.wiring import case_service
 from casework.services.cases import hash_token
 from casework.services.ports import ApprovalToken
+from infra.local.functions import LambdaContext
 from infra.local.template import LocalResources, create_resources, load_template
 from infra.seed import seed
 
@@ -75,22 +76,6 @@ API_FUNCTIONS = sorted({r.function for r in ROUTES.values()})
 
 
 # --- events, context, responses -----------------------------------------------------------------------------
-
-
-@dataclass
-class FakeContext:
-    """What Powertools reads from the Lambda context."""
-
-    function_name: str = "casework-api-test"
-    function_version: str = "$LATEST"
-    memory_limit_in_mb: int = 512
-    invoked_function_arn: str = f"arn:aws:lambda:{REGION}:{DEFAULT_ACCOUNT_ID}:function:casework-api-test"
-    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
-    log_group_name: str = "/aws/lambda/casework-api-test"
-    log_stream_name: str = "2025/03/03/[$LATEST]0123456789abcdef"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 15_000
 
 
 def jwt_claims(username: str | None) -> dict[str, str]:
@@ -225,7 +210,7 @@ class Api:
     def invoke(self, event: dict[str, Any]) -> Reply:
         route = ROUTES[event["routeKey"]]
         self.events.append(event)
-        result = self.functions[route.function].handler(event, FakeContext())
+        result = self.functions[route.function].handler(event, LambdaContext("casework-test"))
         assert set(result) >= {"statusCode", "body", "isBase64Encoded"}, result
         raw = result["body"] or ""
         text = base64.b64decode(raw).decode() if result["isBase64Encoded"] else raw

@@ -17,7 +17,6 @@ import re
 import sys
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from types import ModuleType
@@ -35,6 +34,7 @@ from casework.adapters.codec import plain
 from casework.domain.directory import members_by_role
 from casework.services.cases import CaseService, hash_token
 from casework.workflows import shipped
+from infra.local.functions import LambdaContext
 from infra.local.template import LocalResources, create_resources, load_template
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -46,22 +46,6 @@ LINK = re.compile(r"http://127\.0\.0\.1:3000/approvals/([A-Za-z0-9_-]+)")
 
 
 # --- fixtures ---------------------------------------------------------------------------------------------
-
-
-@dataclass
-class FakeContext:
-    """What Powertools reads from the Lambda context."""
-
-    function_name: str = "casework-test-fn"
-    function_version: str = "$LATEST"
-    memory_limit_in_mb: int = 512
-    invoked_function_arn: str = f"arn:aws:lambda:{REGION}:{DEFAULT_ACCOUNT_ID}:function:casework-test-fn"
-    aws_request_id: str = "00000000-0000-0000-0000-000000000000"
-    log_group_name: str = "/aws/lambda/casework-test-fn"
-    log_stream_name: str = "2025/03/03/[$LATEST]0"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 15_000
 
 
 @pytest.fixture
@@ -259,7 +243,9 @@ def test_stream_insert_with_events_reaches_the_notify_queue(
     assert len(image["events"]["L"]) == 2
     expected = history_events(stack.table_name, case_id, 3)
 
-    result = publish_fn.handler({"Records": [stream_record(stack, image, "100")]}, FakeContext())
+    result = publish_fn.handler(
+        {"Records": [stream_record(stack, image, "100")]}, LambdaContext("casework-test")
+    )
 
     assert result == {"batchItemFailures": []}
     messages = receive_all(stack.notify_queue_url)
@@ -288,7 +274,7 @@ def test_modify_and_inserts_without_events_publish_nothing(
         ]
     }
 
-    assert publish_fn.handler(event, FakeContext()) == {"batchItemFailures": []}
+    assert publish_fn.handler(event, LambdaContext("casework-test")) == {"batchItemFailures": []}
     assert receive_all(stack.notify_queue_url) == []
 
 
@@ -321,7 +307,7 @@ def test_put_events_failure_reports_the_record_for_retry(
     monkeypatch.setattr(publish_fn.publisher, "_client", FlakyEvents())
     event = {"Records": [stream_record(stack, registered, "300"), stream_record(stack, submitted, "301")]}
 
-    result = publish_fn.handler(event, FakeContext())
+    result = publish_fn.handler(event, LambdaContext("casework-test"))
 
     assert result == {"batchItemFailures": [{"itemIdentifier": "301"}]}
     published = [json.loads(m["Body"])["detail-type"] for m in receive_all(stack.notify_queue_url)]
@@ -355,7 +341,7 @@ def test_outbox_to_approval_email_end_to_end(
     """Stream -> publish -> bus -> queue -> notify: john gets one email with a working single-use link."""
     case_id = submitted_case(service)
     image = raw_item(stack.table_name, f"CASE#{case_id}", "HIST#00000003")
-    publish_fn.handler({"Records": [stream_record(stack, image, "400")]}, FakeContext())
+    publish_fn.handler({"Records": [stream_record(stack, image, "400")]}, LambdaContext("casework-test"))
     messages = receive_all(stack.notify_queue_url)
     event = {
         "Records": [
@@ -369,7 +355,7 @@ def test_outbox_to_approval_email_end_to_end(
         ]
     }
 
-    assert notify_fn.handler(event, FakeContext()) == {"batchItemFailures": []}
+    assert notify_fn.handler(event, LambdaContext("casework-test")) == {"batchItemFailures": []}
 
     (message,) = sent()
     assert message["To"] == "john@casework.example"
@@ -401,10 +387,12 @@ def test_same_event_twice_sends_one_email(
     approval = of_type(history_events(stack.table_name, case_id, 3), "ApprovalRequested")
     record = for_event(approval)
 
-    assert notify_fn.handler(sqs_event(record), FakeContext()) == {"batchItemFailures": []}
-    assert notify_fn.handler(sqs_event(record), FakeContext()) == {"batchItemFailures": []}
+    assert notify_fn.handler(sqs_event(record), LambdaContext("casework-test")) == {"batchItemFailures": []}
+    assert notify_fn.handler(sqs_event(record), LambdaContext("casework-test")) == {"batchItemFailures": []}
     # EventBridge may deliver the same event again as a new message.
-    assert notify_fn.handler(sqs_event(for_event(approval)), FakeContext()) == {"batchItemFailures": []}
+    assert notify_fn.handler(sqs_event(for_event(approval)), LambdaContext("casework-test")) == {
+        "batchItemFailures": []
+    }
 
     assert len(sent()) == 1
     tokens = boto3.client("dynamodb").query(
@@ -428,7 +416,7 @@ def test_poison_messages_fail_alone(
         sqs_record(json.dumps(envelope(approval)), "good"),
     )
 
-    result = notify_fn.handler(event, FakeContext())
+    result = notify_fn.handler(event, LambdaContext("casework-test"))
 
     assert result == {
         "batchItemFailures": [
@@ -441,7 +429,7 @@ def test_poison_messages_fail_alone(
 
 
 def test_a_batch_of_only_poison_is_reported_not_raised(stack: LocalResources, notify_fn: ModuleType) -> None:
-    result = notify_fn.handler(sqs_event(sqs_record("[]", "only")), FakeContext())
+    result = notify_fn.handler(sqs_event(sqs_record("[]", "only")), LambdaContext("casework-test"))
     assert result == {"batchItemFailures": [{"itemIdentifier": "only"}]}
 
 
@@ -454,7 +442,9 @@ def test_assignment_emails_the_assignee_unless_they_did_it(
     assigned = of_type(events, "CaseAssigned")
     assert assigned["data"]["assignee"] == "frank" and assigned["actor"] == "john"
 
-    assert notify_fn.handler(sqs_event(*map(for_event, events)), FakeContext()) == {"batchItemFailures": []}
+    assert notify_fn.handler(sqs_event(*map(for_event, events)), LambdaContext("casework-test")) == {
+        "batchItemFailures": []
+    }
 
     (message,) = sent()
     assert message["To"] == "frank@casework.example"
@@ -465,7 +455,9 @@ def test_assignment_emails_the_assignee_unless_they_did_it(
     assert not LINK.search(text)
 
     own = {**assigned, "id": f"{case_id}:99:0", "actor": "frank"}
-    assert notify_fn.handler(sqs_event(for_event(own)), FakeContext()) == {"batchItemFailures": []}
+    assert notify_fn.handler(sqs_event(for_event(own)), LambdaContext("casework-test")) == {
+        "batchItemFailures": []
+    }
     assert len(sent()) == 1
 
 
@@ -477,7 +469,9 @@ def test_closing_emails_the_creator_with_the_reason(
     events = history_events(stack.table_name, case_id, 4)
     assert of_type(events, "CaseTransitioned")["data"]["state"] == "closed"
 
-    assert notify_fn.handler(sqs_event(*map(for_event, events)), FakeContext()) == {"batchItemFailures": []}
+    assert notify_fn.handler(sqs_event(*map(for_event, events)), LambdaContext("casework-test")) == {
+        "batchItemFailures": []
+    }
 
     (message,) = sent()
     assert message["To"] == "mary@casework.example"
@@ -494,7 +488,9 @@ def test_no_link_for_an_approval_already_decided(
     approval = of_type(history_events(stack.table_name, case_id, 3), "ApprovalRequested")
     service.decide("john", case_id, decision="approve")
 
-    assert notify_fn.handler(sqs_event(for_event(approval)), FakeContext()) == {"batchItemFailures": []}
+    assert notify_fn.handler(sqs_event(for_event(approval)), LambdaContext("casework-test")) == {
+        "batchItemFailures": []
+    }
 
     assert sent() == []
     tokens = [
@@ -512,7 +508,9 @@ def test_user_text_is_escaped_in_html(
     case_id = submitted_case(service, title=title)
     approval = of_type(history_events(stack.table_name, case_id, 3), "ApprovalRequested")
 
-    assert notify_fn.handler(sqs_event(for_event(approval)), FakeContext()) == {"batchItemFailures": []}
+    assert notify_fn.handler(sqs_event(for_event(approval)), LambdaContext("casework-test")) == {
+        "batchItemFailures": []
+    }
 
     (message,) = sent()
     text, html = parts(message)
