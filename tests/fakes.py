@@ -223,3 +223,14 @@ def make_service(**overrides: Any) -> tuple[CaseService, InMemoryRepository]:
     }
     kwargs.update(overrides)
     return CaseService(**kwargs), kwargs["repo"]
+
+
+# The CSR's statuses before it is closed, in process order (seed 000); Close Case works from each.
+CSR_OPEN_STATUSES = (
+    "Registration",
+    "Pending Pre-Approval",
+    "Under Assessment",
+    "Approval Pending",
+    "Under Implementation",
+    "Implemented",
+)

@@ -6,6 +6,8 @@ import re
 
 import pytest
 
+from tests.fakes import CSR_OPEN_STATUSES
+
 pytestmark = pytest.mark.e2e
 
 
@@ -225,17 +227,7 @@ def _reach(api, status: str) -> dict:
     return case
 
 
-@pytest.mark.parametrize(
-    "status",
-    [
-        "Registration",
-        "Pending Pre-Approval",
-        "Under Assessment",
-        "Approval Pending",
-        "Under Implementation",
-        "Implemented",
-    ],
-)
+@pytest.mark.parametrize("status", CSR_OPEN_STATUSES)
 def test_close_case_rejected_from_every_open_status(api, status):
     case = _reach(api, status)
     path = f"/cases/{case['id']}/transitions"

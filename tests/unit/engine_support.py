@@ -12,7 +12,7 @@ from casework.domain.directory import actor_from_record, members_by_role, unit_f
 from casework.domain.model import Actor, ApprovalRule, BusinessUnit, Case, Change, timestamp
 from casework.domain.workflow import ApprovalMode, WorkflowDefinition, parse_definition
 from casework.workflows import shipped
-from tests.fakes import demo_data
+from tests.fakes import CSR_OPEN_STATUSES, demo_data
 
 CSR = parse_definition(shipped()["csr"])
 DEMO = demo_data()
@@ -22,14 +22,7 @@ SP: BusinessUnit = unit_from_record(
 )
 T0 = datetime(2025, 3, 3, 9, 0, tzinfo=UTC)
 
-OPEN_STATUSES = (
-    "Registration",
-    "Pending Pre-Approval",
-    "Under Assessment",
-    "Approval Pending",
-    "Under Implementation",
-    "Implemented",
-)
+OPEN_STATUSES = CSR_OPEN_STATUSES
 
 
 def csr_with(mutate) -> WorkflowDefinition:

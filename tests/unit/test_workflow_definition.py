@@ -18,15 +18,9 @@ from casework.domain.workflow import (
     parse_definition,
 )
 from casework.workflows import shipped
+from tests.fakes import CSR_OPEN_STATUSES
 
-OPEN_CSR_STATUSES = {
-    "Registration",
-    "Pending Pre-Approval",
-    "Under Assessment",
-    "Approval Pending",
-    "Under Implementation",
-    "Implemented",
-}
+OPEN_CSR_STATUSES = set(CSR_OPEN_STATUSES)
 
 
 def csr_raw() -> dict[str, Any]:
