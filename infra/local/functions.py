@@ -15,6 +15,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[2]
@@ -75,16 +76,21 @@ def _path_pattern(path: str) -> re.Pattern[str]:
     return re.compile(f"^{regex}$")
 
 
+def import_file(path: Path, module_name: str) -> ModuleType:
+    """Import a function's code by path under a name of its own: every function's file is called app.py."""
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    if spec is None or spec.loader is None:
+        raise RuntimeError(f"cannot load {path}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
 def _load_module(logical_id: str, code_uri: str, handler: str) -> Callable[[dict, Any], Any]:
     module_name, _, attr = handler.rpartition(".")
     path = REPO / code_uri / f"{module_name.replace('.', '/')}.py"
-    spec = importlib.util.spec_from_file_location(f"local_fn_{logical_id}", path)
-    if spec is None or spec.loader is None:
-        raise RuntimeError(f"{logical_id}: cannot load {path}")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return getattr(module, attr)
+    return getattr(import_file(path, f"local_fn_{logical_id}"), attr)
 
 
 def load_functions(template: dict[str, Any]) -> tuple[dict[str, LocalFunction], list[HttpRoute]]:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import copy
-import importlib.util
 import json
 import sys
 import time
@@ -33,7 +32,7 @@ from casework.adapters import dynamo
 from casework.http.wiring import case_service
 from casework.services.cases import hash_token
 from casework.services.ports import ApprovalToken
-from infra.local.functions import LambdaContext
+from infra.local.functions import LambdaContext, import_file
 from infra.local.template import LocalResources, create_resources, load_template
 from infra.seed import seed
 
@@ -336,12 +335,8 @@ def functions() -> Iterator[dict[str, ModuleType]]:
         for key, value in ENV.items():
             mp.setenv(key, value)
         for function in API_FUNCTIONS:
-            name = f"casework_api_test_fn_{function}"
-            spec = importlib.util.spec_from_file_location(name, ROOT / "functions" / function / "app.py")
-            assert spec and spec.loader
-            module = importlib.util.module_from_spec(spec)
-            mp.setitem(sys.modules, name, module)
-            spec.loader.exec_module(module)
+            module = import_file(ROOT / "functions" / function / "app.py", f"casework_api_test_fn_{function}")
+            mp.setitem(sys.modules, module.__name__, module)
             loaded[function] = module
         yield loaded
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import email
 import email.policy
 import hashlib
-import importlib.util
 import itertools
 import json
 import re
@@ -31,14 +30,12 @@ from moto.ses.models import ses_backends
 
 from casework.adapters import dynamo
 from casework.adapters.codec import plain
-from casework.domain.directory import members_by_role
 from casework.services.cases import CaseService, hash_token
-from casework.workflows import shipped
-from infra.local.functions import LambdaContext
+from infra.local.functions import LambdaContext, import_file
 from infra.local.template import LocalResources, create_resources, load_template
+from infra.seed import seed, verify_sender
 
 ROOT = Path(__file__).resolve().parents[2]
-DEMO = json.loads((ROOT / "infra" / "seed" / "demo.json").read_text())
 REGION = "eu-west-1"
 MAIL_FROM = "casework@casework.example"
 BASE_URL = "http://127.0.0.1:3000"
@@ -69,28 +66,15 @@ def stack(monkeypatch: pytest.MonkeyPatch) -> Iterator[LocalResources]:
         monkeypatch.setenv("TABLE_NAME", res.table_name)
         monkeypatch.setenv("EVENT_BUS_NAME", res.event_bus_name)
         dynamo.configure(res.table_name)
-        for u in DEMO["users"]:
-            dynamo.put_directory_record(f"USER#{u['username']}", "PROFILE", u)
-        for b in DEMO["business_units"]:
-            members = members_by_role(DEMO["users"], b["code"])
-            dynamo.put_directory_record(f"UNIT#{b['code']}", "UNIT", {**b, "members": members})
-        for a in DEMO["accounts"]:
-            dynamo.put_directory_record(f"ACCOUNT#{a['id']}", "ACCOUNT", a)
-        for p in DEMO["products"]:
-            dynamo.put_directory_record(f"PRODUCT#{p['code']}", "PRODUCT", p)
-        dynamo.DynamoWorkflowStore.publish(shipped()["csr"])
-        boto3.client("sesv2").create_email_identity(EmailIdentity=MAIL_FROM)
+        seed()
+        verify_sender(MAIL_FROM)
         yield res
 
 
 def _load(function: str, monkeypatch: pytest.MonkeyPatch) -> ModuleType:
-    """Every function's file is app.py: import each by path under its own module name, fresh per test."""
-    name = f"fn_{function}"
-    spec = importlib.util.spec_from_file_location(name, ROOT / "functions" / function / "app.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    monkeypatch.setitem(sys.modules, name, module)
-    spec.loader.exec_module(module)
+    """A fresh import per test, so each sees this test's environment."""
+    module = import_file(ROOT / "functions" / function / "app.py", f"fn_{function}")
+    monkeypatch.setitem(sys.modules, module.__name__, module)
     return module
 
 
