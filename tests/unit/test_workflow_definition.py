@@ -76,7 +76,13 @@ def test_shipped_csr_approval_steps_and_field_types():
     assert defn.fields["annual_volume"].type is FieldType.NUMBER
     assert defn.fields["customer_reference"].max_length == 80
     assert "Other" in defn.fields["requirement_category"].choices
-    assert defn.approval_targets() == {"Under Assessment", "Under Implementation", "Closed - Rejected"}
+    outcomes = {
+        t
+        for st in defn.statuses.values()
+        if st.approval
+        for t in (st.approval.on_approve, st.approval.on_reject)
+    }
+    assert outcomes == {"Under Assessment", "Under Implementation", "Closed - Rejected"}
 
 
 def test_star_source_expands_to_every_non_terminal_status():

@@ -399,10 +399,6 @@ class _TtlCache:
             self._data[key] = (now, value)
         return value
 
-    def clear(self) -> None:
-        with self._lock:
-            self._data.clear()
-
 
 def _record(pk: str, sk: str) -> dict[str, Any] | None:
     try:

@@ -206,14 +206,6 @@ class WorkflowDefinition:
     def transitions_from(self, status: str) -> list[Transition]:
         return [t for t in self.transitions if status in t.sources]
 
-    def approval_targets(self) -> set[str]:
-        return {
-            s
-            for st in self.statuses.values()
-            if st.approval
-            for s in (st.approval.on_approve, st.approval.on_reject)
-        }
-
 
 # --- parsing -----------------------------------------------------------------------------------------------
 

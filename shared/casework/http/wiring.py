@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import uuid
 from datetime import UTC, datetime
 from functools import cache
@@ -29,5 +28,4 @@ def case_service() -> CaseService:
         workflows=DynamoWorkflowStore(),
         clock=now,
         new_id=new_id,
-        token_ttl_hours=int(os.environ.get("APPROVAL_TOKEN_TTL_HOURS", "168")),
     )

@@ -113,7 +113,6 @@ class CaseService:
     workflows: WorkflowStore
     clock: Clock
     new_id: IdFactory
-    token_ttl_hours: int = 168
 
     # --- people and context ---
 
