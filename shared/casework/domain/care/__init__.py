@@ -1,0 +1,1 @@
+"""Customer care modules (service requests, activities, leads): their business configuration and rules."""
