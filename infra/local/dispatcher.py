@@ -1,7 +1,10 @@
 """Delivers table-stream and SQS messages to the functions as Lambda's event source mappings would:
 batches, filter criteria, partial batch failures, retries, and the failure destinations (DLQs).
 
-EventBridge -> SQS delivery is moto's own (the rule and its target come from template.yaml).
+Every ``DynamoDB`` and ``SQS`` event source of the template's functions is wired to the stream or queue its
+``Stream`` / ``Queue`` property references, so a queue-triggered function added to template.yaml is
+delivered to without touching this file. EventBridge -> SQS delivery is moto's own (the rules and their
+targets come from template.yaml).
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from typing import Any
 import boto3
 
 from infra.local.functions import LocalFunction, event_source, filter_patterns, matches
+from infra.local.template import LocalResources
 
 log = logging.getLogger("casework.local.dispatcher")
 REGION_FALLBACK = "eu-west-1"
@@ -73,9 +77,7 @@ class Dispatcher:
                     for source in self.streams:
                         self._refresh_shards(source)
                     last_shard_refresh = time.monotonic()
-                busy = sum(self._pump_stream(s) for s in self.streams) + sum(
-                    self._pump_queue(q) for q in self.queues
-                )
+                busy = sum(self._pump_stream(s) for s in self.streams) + self.pump_queues()
             except Exception:  # the harness keeps going; the next round retries
                 log.exception("dispatch round failed")
                 busy = 0
@@ -160,7 +162,11 @@ class Dispatcher:
                 ),
             )
 
-    # --- SQS -> function (notifications) ---
+    # --- SQS -> function (notifications, lead conversion, ...) ---
+
+    def pump_queues(self) -> int:
+        """One receive-and-invoke round over every queue; how many messages were handed to functions."""
+        return sum(self._pump_queue(q) for q in self.queues)
 
     def _pump_queue(self, source: QueueSource) -> int:
         response = self._sqs.receive_message(
@@ -205,28 +211,36 @@ class Dispatcher:
         }
 
 
-def build_dispatcher(functions: dict[str, LocalFunction], resources: Any, region: str) -> Dispatcher:
-    """Wire the template's DynamoDB and SQS event sources to the locally created stream and queues."""
-    sqs = boto3.client("sqs", region_name=region)
+def _on_failure_queue_url(resources: LocalResources, props: dict[str, Any]) -> str | None:
+    """The queue a stream source's OnFailure destination names (SQS destinations only), if any."""
+    on_failure = props.get("DestinationConfig", {}).get("OnFailure", {})
+    if on_failure.get("Type", "SQS") != "SQS" or "Destination" not in on_failure:
+        return None
+    return resources.queue_url(on_failure["Destination"])
+
+
+def build_dispatcher(
+    functions: dict[str, LocalFunction], resources: LocalResources, region: str
+) -> Dispatcher:
+    """Wire the template's DynamoDB and SQS event sources to the locally created streams and queues, each
+    to the one its ``Stream`` / ``Queue`` property references (``!GetAtt ConvertQueue.Arn`` -> that queue).
+    """
     streams = [
         StreamSource(
             function=fn,
-            stream_arn=resources.table_stream_arn,
+            stream_arn=resources.resolve(props["Stream"]),
             batch_size=min(int(props.get("BatchSize", 100)), 1000),
             max_retries=int(props.get("MaximumRetryAttempts", 3)),
             patterns=filter_patterns(props),
-            on_failure_queue_url=resources.publish_dlq_url,
+            on_failure_queue_url=_on_failure_queue_url(resources, props),
         )
         for fn, props in event_source(functions, "DynamoDB")
     ]
-    queue_arn = sqs.get_queue_attributes(QueueUrl=resources.notify_queue_url, AttributeNames=["QueueArn"])[
-        "Attributes"
-    ]["QueueArn"]
     queues = [
         QueueSource(
             function=fn,
-            queue_url=resources.notify_queue_url,
-            queue_arn=queue_arn,
+            queue_url=resources.queue_url(props["Queue"]),
+            queue_arn=resources.resolve(props["Queue"]),
             batch_size=int(props.get("BatchSize", 10)),
         )
         for fn, props in event_source(functions, "SQS")

@@ -3,7 +3,9 @@
     moto (ThreadedMotoServer)  <- table, queues, bus and rule created from template.yaml's own definitions
     seed                       <- shipped workflows + the demo directory (mary, john, frank, peter, admin)
     gateway  127.0.0.1:3000    <- API Gateway + JWT authorizer emulation, invoking the template's functions
-    dispatcher                 <- table stream -> PublishFunction, notify queue -> NotifyFunction
+    dispatcher                 <- table stream -> PublishFunction, and every SQS-triggered function's
+                                  queue -> that function (NotifyQueue -> NotifyFunction, ConvertQueue ->
+                                  ConvertFunction), as the template's event sources say
 
 This is a development harness; the product runs on Lambda (template.yaml).
 """
@@ -143,6 +145,7 @@ class LocalStack:
             bus=resources.event_bus_name,
             routes=len(routes),
             functions=sorted(functions),
+            queues={q.function.logical_id: q.queue_url for q in self.dispatcher.queues},
         )
         return self
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 import json
 import os
 import re
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -51,7 +52,12 @@ def load_template(path: Path | None = None) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class LocalResources:
-    """Physical names the local stack needs to wire the handlers to the resources."""
+    """Physical names the local stack needs to wire the handlers to the resources.
+
+    ``physical`` holds every created resource by logical id (``Ref`` and its attributes, as CloudFormation
+    would return them), so event sources are wired from the template's own references: ``resolve`` turns
+    ``!GetAtt ConvertQueue.Arn`` into the local ARN and ``queue_url`` into the queue to poll.
+    """
 
     table_name: str
     table_stream_arn: str
@@ -59,6 +65,32 @@ class LocalResources:
     notify_queue_url: str
     notify_dlq_url: str
     publish_dlq_url: str
+    physical: Mapping[str, Mapping[str, str]] = field(default_factory=dict, repr=False, compare=False)
+
+    def resolve(self, reference: Any) -> str:
+        """A Ref / Fn::GetAtt (long form, as ``load_template`` reads them) or a literal -> its local value."""
+        if isinstance(reference, str):
+            return reference
+        if isinstance(reference, dict) and len(reference) == 1:
+            (key, arg), *_ = reference.items()
+            if key == "Ref":
+                value = self.physical.get(arg, {}).get("Ref")
+            elif key == "Fn::GetAtt":
+                logical_id, attribute = arg.split(".", 1) if isinstance(arg, str) else arg
+                value = self.physical.get(logical_id, {}).get(attribute)
+            else:
+                value = None
+            if value is not None:
+                return value
+        raise KeyError(f"{reference!r} does not reference a resource the local stack created")
+
+    def queue_url(self, reference: Any) -> str:
+        """The URL of the queue ``reference`` points at (its Ref, its Arn, or the ARN itself)."""
+        value = self.resolve(reference)
+        for attributes in self.physical.values():
+            if "QueueUrl" in attributes and value in (attributes["QueueUrl"], attributes["Arn"]):
+                return attributes["QueueUrl"]
+        raise KeyError(f"{reference!r} is not a queue the local stack created")
 
 
 class _Resolver:
@@ -243,4 +275,5 @@ def create_resources(
         notify_queue_url=ref("NotifyQueue"),
         notify_dlq_url=ref("NotifyDeadLetterQueue"),
         publish_dlq_url=ref("PublishDeadLetterQueue"),
+        physical={logical_id: dict(attributes) for logical_id, attributes in res.physical.items()},
     )
