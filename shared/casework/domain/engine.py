@@ -12,6 +12,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
+from casework.domain import durations
 from casework.domain.errors import Conflict, Forbidden, ValidationFailed
 from casework.domain.model import (
     SYSTEM,
@@ -22,22 +23,40 @@ from casework.domain.model import (
     Change,
     DomainEvent,
     HistoryEntry,
+    PendingAcceptance,
     PendingApproval,
     Phase,
     timestamp,
 )
 from casework.domain.workflow import (
     CORE_FIELDS,
+    AcceptanceSpec,
     ApprovalMode,
     ApprovalSpec,
+    AutoRule,
     Permit,
     Relation,
+    Status,
     Transition,
     WorkflowDefinition,
 )
 
 APPROVE, REJECT = "approve", "reject"
-IMMUTABLE_FIELDS = frozenset({"account_id", "business_unit"})
+ACCEPT, REFUSE = "accept", "refuse"
+IMMUTABLE_FIELDS = frozenset({"account_id", "business_unit", "contact_id", "type", "subtype"})
+
+
+def _module_rules(defn: WorkflowDefinition) -> Any:
+    """The few rules that belong to one module's code (activity services, lead conversion), or None."""
+    if defn.module is None:
+        return None
+    from casework.domain.care.rules import rules_for
+
+    return rules_for(defn.module)
+
+
+def _instant(text: str) -> datetime:
+    return datetime.fromisoformat(text)
 
 
 # --- permissions -------------------------------------------------------------------------------------------
@@ -133,6 +152,8 @@ class _Draft:
     changes: dict[str, dict[str, Any]]
     path: list[str]
     comment: str | None = None
+    closed_children: tuple[str, ...] = ()
+    deleted: bool = False
 
     @property
     def at(self) -> str:
@@ -180,6 +201,9 @@ class _Draft:
             raise Conflict("WORKFLOW_LOOP", "The workflow's automatic steps loop.", {"path": self.path})
         previous = self.case.status
         target = self.defn.status(status)
+        rules = _module_rules(self.defn)
+        if rules is not None:
+            rules.entering(self, target)
         phases = list(self.case.key_dates)
         if phases and phases[-1].left_at is None:
             phases[-1] = replace(phases[-1], left_at=self.at, left_by=by.username)
@@ -192,10 +216,105 @@ class _Draft:
         self.emit(
             "CaseTransitioned", from_status=previous, to_status=status, state=target.state, by=by.username
         )
+        self._date_on_entry(target)
+        self.case = replace(self.case, acceptance=None)
+        if target.acceptance:
+            self.ask_acceptance(target.acceptance)
 
         self._assign_on_entry(target.assign.to, target.assign.value)
         if target.approval:
             self._request_approval(target.approval)
+        if rules is not None:
+            rules.entered(self, target)
+
+    # --- key dates, derived values, acceptance, automatic moves ---
+
+    def _set_dates(self, **values: str | None) -> None:
+        dates = dict(self.case.dates)
+        for name, value in values.items():
+            if dates.get(name) != value:
+                if name == "expected_completion_date":
+                    self.changes[name] = {"from": dates.get(name), "to": value}
+                dates[name] = value
+        self.case = replace(self.case, dates=dates)
+
+    def schedule(self, restart: bool = False) -> None:
+        """Expected completion = when the clock started + the "to be completed within" that applies now."""
+        rules = self.defn.key_date_rules
+        if rules is None:
+            return
+        if restart:
+            self._set_dates(clock_from=self.at)
+        within = rules.duration_for(self.case.fields)
+        start = self.case.dates.get("clock_from") or self.case.dates.get("start_date") or self.at
+        expected = (
+            timestamp(durations.add(_instant(start), durations.Duration.from_dict(within)))
+            if within
+            else None
+        )
+        self._set_dates(expected_completion_date=expected)
+
+    def _date_on_entry(self, target: Status) -> None:
+        rules = self.defn.key_date_rules
+        if rules is not None and target.state in rules.restart_on:
+            self.schedule(restart=True)
+        if rules is not None and target.state in rules.completed_on:
+            self._set_dates(actual_completion_date=self.at)
+        if target.state in self.defn.terminal_states:
+            self._set_dates(closed_at=self.at)
+
+    def derive(self) -> None:
+        """Recompute derived fields (priority from impact x urgency) and the expected completion date."""
+        for rule in self.defn.derived:
+            sources = [self.case.value(name) for name in rule.sources]
+            value = None if None in sources else rule.value(sources)
+            if value is not None and self.case.value(rule.field) != value:
+                self.set_values({rule.field: value})
+        self.schedule()
+
+    def ask_acceptance(self, spec: AcceptanceSpec) -> None:
+        """A new answer in a status that may need the contact's acceptance: ask when its category says so."""
+        category = self.case.value(spec.category_field)
+        if category not in spec.categories:
+            self.case = replace(self.case, acceptance=None)
+            return
+        rounds = self.case.acceptance_rounds + 1
+        self.case = replace(
+            self.case,
+            acceptance_rounds=rounds,
+            acceptance=PendingAcceptance(
+                step=spec.step,
+                round=rounds,
+                status=self.case.status,
+                category=category,
+                decision=None,
+                requested_at=self.at,
+            ),
+        )
+        self.emit(
+            "AcceptanceRequested",
+            step=spec.step,
+            step_label=spec.label,
+            round=rounds,
+            category=category,
+            contact_id=self.case.contact_id,
+        )
+
+    def _holds(self, rule: AutoRule, creator_roles: frozenset[str] | None) -> bool:
+        if rule.creator_roles and not (creator_roles and creator_roles & set(rule.creator_roles)):
+            return False
+        return not _missing(self.case, rule.filled)
+
+    def settle(self, creator_roles: frozenset[str] | None = None) -> None:
+        """Take the automatic moves whose conditions hold, one after another (``enter`` bounds the chain).
+        ``creator_roles`` is only given while the case is being created."""
+        while not self.defn.is_terminal(self.case.status):
+            status = self.defn.status(self.case.status)
+            rule = next((r for r in status.auto if self._holds(r, creator_roles)), None)
+            if rule is None:
+                return
+            self.comment = self.comment or rule.label
+            self.enter(rule.to, SYSTEM)
 
     def _assign_on_entry(self, rule: str, value: str | None) -> None:
         if rule == "keep":
@@ -281,6 +400,9 @@ class _Draft:
             comment=self.comment,
             path=tuple(self.path),
         )
+        closed_now = not self.defn.is_terminal(self.before.status) and (
+            self.deleted or self.defn.is_terminal(case.status)
+        )
         events = tuple(
             DomainEvent(
                 id=f"{case.id}:{version}:{index}",
@@ -291,10 +413,20 @@ class _Draft:
                 actor=self.actor.username,
                 data={"status": case.status, "state": case.state, **data},
                 workflow_version=case.workflow_version,
+                subtype=case.subtype,
+                config_version=case.config_version,
             )
             for index, (event_type, data) in enumerate(self.events)
         )
-        return Change(case, entry, events, None if self.action == "registered" else self.before.version)
+        return Change(
+            case,
+            entry,
+            events,
+            None if self.action == "registered" else self.before.version,
+            closed_children=self.closed_children,
+            deleted=self.deleted,
+            closed_now=closed_now and self.action != "registered",
+        )
 
 
 def _draft(defn, case, actor, unit, now, action) -> _Draft:
@@ -322,16 +454,43 @@ def register(
     description: Any = None,
     account_id: str | None = None,
     fields: Mapping[str, Any] | None = None,
+    contact_id: str | None = None,
+    assignee: Actor | None = None,
+    parent: Case | None = None,
 ) -> Change:
+    """A new case. ``assignee`` is for definitions that assign on creation to whom the creator says
+    (``create.assign: given``); ``parent`` for a case scheduled from another (it inherits the contact and
+    account)."""
     if not permitted(defn.create_allowed, actor, unit.code):
         raise Forbidden("NOT_ALLOWED", f"You may not create a {defn.title} in business unit {unit.code}.")
     fields = _only_accepted(fields, defn.create_accepts, "when the case is created")
-    values = _coerce_fields(defn, {"title": title, "description": description, **fields})
+    values = _coerce_fields(
+        defn, {**defn.create_defaults, "title": title, "description": description, **fields}
+    )
+    if defn.create_assign == "creator":
+        holder: str | None = actor.username
+    else:
+        if assignee is not None and (unit.code not in assignee.business_units or not assignee.active):
+            raise ValidationFailed(
+                "ASSIGNEE_NOT_IN_UNIT",
+                f"{assignee.username} is not an active member of business unit {unit.code}.",
+                {"assignee": assignee.username, "business_unit": unit.code},
+            )
+        holder = assignee.username if assignee else None
+    if parent is not None:
+        contact_id = contact_id or parent.contact_id
+        account_id = account_id or parent.account_id
     at = timestamp(now)
     blank = Case(
         id=case_id,
         type=defn.name,
         workflow_version=defn.version,
+        subtype=defn.subtype,
+        config_version=defn.config_version,
+        contact_id=contact_id,
+        parent_id=parent.id if parent else None,
+        parent_type=parent.type if parent else None,
+        dates={"start_date": at},
         title="",
         description=None,
         account_id=account_id,
@@ -344,24 +503,36 @@ def register(
         created_at=at,
         updated_by=actor.username,
         updated_at=at,
-        related_counts=dict.fromkeys(defn.related, 0),
+        related_counts=dict.fromkeys([*defn.related, *defn.children], 0),
     )
     draft = _draft(defn, blank, actor, unit, now, "registered")
     draft.set_values(values)
     missing = _missing(draft.case, defn.create_requires)
     if missing:
         raise ValidationFailed("MISSING_FIELDS", f"Required: {', '.join(missing)}.", {"fields": missing})
-    # The creator holds a new case; no CaseAssigned event, nobody needs telling about their own case.
-    draft.case = replace(draft.case, assignee=actor.username)
+    draft.case = replace(draft.case, assignee=holder)
+    links = {"contact_id": contact_id, "parent_id": blank.parent_id}
     draft.emit(
         "CaseRegistered",
         title=draft.case.title,
         account_id=account_id,
         business_unit=unit.code,
-        assignee=actor.username,
+        assignee=holder,
+        **{name: value for name, value in links.items() if value},
     )
+    # The creator holding their own new case needs no telling; anybody else it is given to does.
+    if holder and holder != actor.username:
+        draft.emit("CaseAssigned", assignee=holder, previous_assignee=None, reason="assigned on creation")
     draft.case = replace(draft.case, key_dates=(Phase(defn.initial_status, at, actor.username),))
     draft.path.append(defn.initial_status)
+    rules = _module_rules(defn)
+    if rules is not None:
+        rules.on_register(draft)
+    draft.derive()
+    initial = defn.status(defn.initial_status)
+    if initial.acceptance:
+        draft.ask_acceptance(initial.acceptance)
+    draft.settle(creator_roles=actor.roles)
     return draft.finish()
 
 
@@ -434,8 +605,18 @@ def transition(
             f"You may not move this case from {case.status} to {to}.",
             {"from": case.status, "to": to},
         )
+    if chosen.needs_assignee and not case.assignee:
+        raise Conflict(
+            "NOT_ACCEPTED",
+            f"This {defn.title} is waiting for a user of {case.business_unit} to accept it; "
+            f"it cannot progress before somebody does (or it is assigned to a user).",
+            {"business_unit": case.business_unit},
+        )
+    if defn.status(to).state != case.state:
+        _ensure_answer_accepted(defn, case)
     fields = _only_accepted(fields, chosen.accepts, f"with {chosen.label}")
     draft = _draft(defn, case, actor, unit, now, "transitioned")
+    draft.closed_children = tuple(defn.children[k].case_type for k in chosen.requires_closed_children)
     draft.set_values(_coerce_fields(defn, fields))
     draft.set_values({k: _resolve_set(v, actor, now) for k, v in chosen.sets.items()})
     missing = _missing(draft.case, chosen.requires)
@@ -453,7 +634,28 @@ def transition(
             {"related": short},
         )
     draft.enter(to, actor)
+    draft.derive()
+    draft.settle()
     return draft.finish()
+
+
+def _ensure_answer_accepted(defn: WorkflowDefinition, case: Case) -> None:
+    """A response or resolution the contact must accept holds the case in its status until they do."""
+    pending = case.acceptance
+    if pending is None or pending.status != case.status or pending.decision == ACCEPT:
+        return
+    spec = defn.status(case.status).acceptance
+    label = spec.label if spec else pending.step
+    details = {"step": pending.step, "round": pending.round, "category": pending.category}
+    if pending.decision is None:
+        raise Conflict(
+            "AWAITING_ACCEPTANCE", f"The contact has not accepted the {label.lower()} yet.", details
+        )
+    raise Conflict(
+        "ANSWER_REFUSED",
+        f"The contact refused the {label.lower()}; give another one before the case moves on.",
+        details,
+    )
 
 
 def editable_fields(defn: WorkflowDefinition, case: Case, actor: Actor) -> list[str]:
@@ -483,7 +685,7 @@ def edit(
     if immutable:
         raise ValidationFailed(
             "IMMUTABLE_FIELDS",
-            "Account and business unit cannot change after creation.",
+            "Contact, account, type and business unit cannot change after creation.",
             {"fields": immutable},
         )
     values = _coerce_fields(defn, fields)
@@ -507,6 +709,11 @@ def edit(
     if not draft.changes:
         return None
     draft.emit("CaseUpdated", fields=sorted(draft.changes))
+    draft.derive()
+    spec = defn.status(case.status).acceptance
+    if spec and set(draft.changes) & set(spec.watch):
+        draft.ask_acceptance(spec)  # a managed response/resolution is a new answer: ask again
+    draft.settle()
     return draft.finish()
 
 
@@ -599,6 +806,13 @@ def change_related(
         )
     if not permitted(defn.related_allowed, actor, case.business_unit, case):
         raise Forbidden("NOT_ALLOWED", f"You may not change {defn.related[kind]} of this case.")
+    allowed_keys = defn.related_keys.get(kind)
+    if added and allowed_keys and key not in allowed_keys:
+        raise ValidationFailed(
+            "NOT_ALLOWED_FOR_TYPE",
+            f"{key} cannot be added to the {defn.related[kind]} of this type.",
+            {"kind": kind, "key": key, "allowed": list(allowed_keys)},
+        )
     count = case.related_counts.get(kind, 0) + (1 if added else -1)
     draft = _draft(defn, case, actor, unit, now, "related_added" if added else "related_removed")
     draft.case = replace(case, related_counts={**case.related_counts, kind: max(count, 0)})
@@ -608,18 +822,197 @@ def change_related(
 
 
 def reassign(
-    defn: WorkflowDefinition, case: Case, actor: Actor, unit: BusinessUnit, *, assignee: Actor, now: datetime
+    defn: WorkflowDefinition,
+    case: Case,
+    actor: Actor,
+    unit: BusinessUnit,
+    *,
+    assignee: Actor | None,
+    now: datetime,
+    new_unit: BusinessUnit | None = None,
 ) -> Change:
+    """Assign to a user, or (where the definition allows) to another business unit and/or a user of it. A
+    case given to a unit without a user waits for one of its members to accept it."""
     _ensure_open(defn, case)
     if not permitted(defn.reassign_allowed, actor, case.business_unit, case):
         raise Forbidden("NOT_ALLOWED", "You may not reassign this case.")
-    if case.business_unit not in assignee.business_units or not assignee.active:
+    target_unit = new_unit or unit
+    if target_unit.code != case.business_unit and not defn.reassign_unit:
+        raise ValidationFailed(
+            "UNIT_FIXED", f"A {defn.title} stays in its business unit {case.business_unit}."
+        )
+    if assignee is not None and (target_unit.code not in assignee.business_units or not assignee.active):
         raise ValidationFailed(
             "ASSIGNEE_NOT_IN_UNIT",
-            f"{assignee.username} is not an active member of business unit {case.business_unit}.",
+            f"{assignee.username} is not an active member of business unit {target_unit.code}.",
         )
-    if assignee.username == case.assignee:
-        raise Conflict("ALREADY_ASSIGNED", f"The case is already assigned to {assignee.username}.")
-    draft = _draft(defn, case, actor, unit, now, "reassigned")
-    draft.assign(assignee.username, reason=f"reassigned by {actor.username}")
+    username = assignee.username if assignee else None
+    if target_unit.code == case.business_unit and username == case.assignee:
+        raise Conflict(
+            "ALREADY_ASSIGNED", f"The case is already assigned to {username or case.business_unit}."
+        )
+    if username is None and target_unit.code == case.business_unit:
+        raise ValidationFailed(
+            "MISSING_FIELDS", "Give the assignee or another business unit.", {"fields": ["assignee"]}
+        )
+    draft = _draft(defn, case, actor, target_unit, now, "reassigned")
+    if target_unit.code != case.business_unit:
+        draft.changes["business_unit"] = {"from": case.business_unit, "to": target_unit.code}
+        draft.case = replace(draft.case, business_unit=target_unit.code)
+        draft.emit(
+            "CaseMovedToUnit", business_unit=target_unit.code, previous_business_unit=case.business_unit
+        )
+    draft.assign(username, reason=f"reassigned by {actor.username}")
+    return draft.finish()
+
+
+def take(defn: WorkflowDefinition, case: Case, actor: Actor, unit: BusinessUnit, *, now: datetime) -> Change:
+    """A member of the case's business unit accepts a case waiting in the unit, and so becomes its user."""
+    _ensure_open(defn, case)
+    if case.business_unit not in actor.business_units:
+        raise Forbidden(
+            "NOT_A_UNIT_MEMBER", f"Only members of {case.business_unit} can accept this {defn.title}."
+        )
+    if case.assignee == actor.username:
+        raise Conflict("ALREADY_ASSIGNED", f"The case is already assigned to {actor.username}.")
+    if case.assignee:
+        raise Conflict(
+            "ALREADY_ACCEPTED",
+            f"{case.assignee} has this case already; ask for it to be reassigned.",
+            {"assignee": case.assignee},
+        )
+    draft = _draft(defn, case, actor, unit, now, "accepted")
+    draft.assign(actor.username, reason=f"accepted by {actor.username}")
+    return draft.finish()
+
+
+def decide_acceptance(
+    defn: WorkflowDefinition,
+    case: Case,
+    contact: Actor,
+    unit: BusinessUnit,
+    *,
+    decision: str,
+    comment: str | None,
+    round: int | None,
+    now: datetime,
+    via: str = "email",
+) -> Change:
+    """The contact accepts or refuses the answer waiting for them. A refusal keeps the case where it is;
+    the next answer (a managed response or resolution) asks again."""
+    if decision not in (ACCEPT, REFUSE):
+        raise ValidationFailed("INVALID_DECISION", "decision must be 'accept' or 'refuse'.")
+    _ensure_open(defn, case)
+    pending = case.acceptance
+    if (
+        pending is None
+        or not pending.pending
+        or pending.status != case.status
+        or (round is not None and pending.round != round)
+    ):
+        raise Conflict(
+            "NO_PENDING_ACCEPTANCE",
+            "Nothing on this case is waiting for the contact's acceptance.",
+            {"status": case.status},
+        )
+    comment = (comment or "").strip() or None
+    draft = _draft(defn, case, contact, unit, now, "acceptance_decided")
+    draft.comment = comment
+    draft.case = replace(
+        case, acceptance=replace(pending, decision=decision, decided_at=draft.at, comment=comment)
+    )
+    draft.changes["acceptance"] = {"from": None, "to": decision}
+    draft.emit(
+        "AcceptanceDecided",
+        step=pending.step,
+        round=pending.round,
+        category=pending.category,
+        decision=decision,
+        comment=comment,
+        contact_id=case.contact_id,
+        via=via,
+    )
+    return draft.finish()
+
+
+def schedule_child(
+    defn: WorkflowDefinition,
+    parent: Case,
+    actor: Actor,
+    unit: BusinessUnit,
+    *,
+    kind: str,
+    child: Case,
+    now: datetime,
+) -> Change:
+    """Record on the parent that ``child`` was scheduled from it (the child is registered alongside)."""
+    spec = defn.children.get(kind)
+    if spec is None:
+        raise ValidationFailed(
+            "UNKNOWN_CHILD_KIND", f"Nothing of kind {kind!r} can be scheduled from a {defn.title}."
+        )
+    _ensure_open(defn, parent)
+    if parent.assignee != actor.username and not permitted(
+        defn.related_allowed, actor, parent.business_unit, parent
+    ):
+        raise Forbidden("NOT_ALLOWED", f"You may not schedule {spec.label.lower()} from this {defn.title}.")
+    if spec.allowed_subtypes and child.subtype not in spec.allowed_subtypes:
+        raise ValidationFailed(
+            "TYPE_NOT_ALLOWED",
+            f"A {defn.title} of this type cannot schedule {child.subtype}.",
+            {"allowed": list(spec.allowed_subtypes), "type": child.subtype},
+        )
+    draft = _draft(defn, parent, actor, unit, now, "child_scheduled")
+    count = parent.related_counts.get(kind, 0) + 1
+    draft.case = replace(parent, related_counts={**parent.related_counts, kind: count})
+    draft.changes[kind] = {"from": None, "to": child.id}
+    draft.emit(
+        "ChildScheduled", kind=kind, child_id=child.id, child_type=child.type, child_subtype=child.subtype
+    )
+    return draft.finish()
+
+
+def delete(
+    defn: WorkflowDefinition, case: Case, actor: Actor, unit: BusinessUnit, *, now: datetime
+) -> Change:
+    """Delete a case nothing refers to (no scheduled children, no related cases of the same kind)."""
+    if not permitted(defn.delete_allowed, actor, case.business_unit, case):
+        raise Forbidden("NOT_ALLOWED", f"You may not delete this {defn.title}.")
+    # Cases that refer to this one (its scheduled children, related cases elsewhere) are counted by the
+    # repository, which refuses the delete atomically; these are the references this case holds itself.
+    referenced = {kind: n for kind, n in case.related_counts.items() if n and kind in defn.delete_blocked_by}
+    if referenced:
+        raise Conflict(
+            "REFERENCED",
+            f"Other records refer to this {defn.title}; cancel it instead, or remove them first.",
+            {"related": referenced},
+        )
+    draft = _draft(defn, case, actor, unit, now, "deleted")
+    draft.deleted = True
+    draft.emit("CaseDeleted", parent_id=case.parent_id)
+    return draft.finish()
+
+
+def record_check(
+    defn: WorkflowDefinition,
+    case: Case,
+    actor: Actor,
+    unit: BusinessUnit,
+    *,
+    kind: str,
+    key: str,
+    check: str,
+    result: Mapping[str, Any],
+    now: datetime,
+) -> Change:
+    """Record the outcome of a check on an entry of a related list (a product line's return coverage), in
+    the case's history, by those who may change the list."""
+    if kind not in defn.related:
+        raise ValidationFailed("UNKNOWN_RELATED", f"{defn.title} has no related list {kind!r}.")
+    _ensure_open(defn, case)
+    if not permitted(defn.related_allowed, actor, case.business_unit, case):
+        raise Forbidden("NOT_ALLOWED", f"You may not work on the {defn.related[kind]} of this case.")
+    draft = _draft(defn, case, actor, unit, now, f"{check}_checked")
+    draft.changes[f"{kind}.{key}.{check}"] = {"from": None, "to": dict(result)}
+    draft.emit("RelatedItemChecked", kind=kind, key=key, check=check, result=dict(result))
     return draft.finish()

@@ -84,6 +84,26 @@ class PendingApproval:
 
 
 @dataclass(frozen=True)
+class PendingAcceptance:
+    """A response or resolution waiting for the contact to accept it (e.g. a service request's final
+    resolution whose category requires acceptance). ``round`` grows with each new answer, so a link sent
+    for an earlier answer can never accept a later one."""
+
+    step: str
+    round: int
+    status: str  # the status the answer belongs to
+    category: str | None
+    decision: str | None  # None (pending) | "accept" | "refuse"
+    requested_at: str
+    decided_at: str | None = None
+    comment: str | None = None
+
+    @property
+    def pending(self) -> bool:
+        return self.decision is None
+
+
+@dataclass(frozen=True)
 class Case:
     id: str
     type: str
@@ -105,12 +125,26 @@ class Case:
     key_dates: tuple[Phase, ...] = ()
     approval: PendingApproval | None = None
     approval_rounds: int = 0
+    # Configurable modules (service requests, activities, leads): the business's type and the
+    # configuration version the case started with, like workflow_version.
+    subtype: str | None = None
+    config_version: int | None = None
+    contact_id: str | None = None
+    parent_id: str | None = None  # e.g. the service request or lead an activity was scheduled from
+    parent_type: str | None = None
+    # start_date, expected_completion_date, actual_completion_date (timestamps); the rest is derived
+    dates: Mapping[str, str | None] = field(default_factory=dict)
+    acceptance: PendingAcceptance | None = None
+    acceptance_rounds: int = 0
 
     def value(self, name: str) -> Any:
         """A field's value, whether it is a core attribute (title, ...) or a definition field."""
-        if name in ("title", "description", "account_id", "business_unit"):
+        if name in CORE_ATTRIBUTES:
             return getattr(self, name)
         return self.fields.get(name)
+
+
+CORE_ATTRIBUTES = frozenset({"title", "description", "account_id", "business_unit", "contact_id"})
 
 
 @dataclass(frozen=True)
@@ -143,8 +177,12 @@ class DomainEvent:
     # The definition version the case runs: consumers look its rules up by it.
     workflow_version: int | None = None
     schema_version: int = 1
+    # Care modules: the type and configuration version, so consumers find the same compiled definition
+    subtype: str | None = None
+    config_version: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
+        configured = {"subtype": self.subtype, "config_version": self.config_version} if self.subtype else {}
         return {
             "id": self.id,
             "type": self.type,
@@ -155,6 +193,7 @@ class DomainEvent:
             "occurred_at": self.occurred_at,
             "actor": self.actor,
             "data": dict(self.data),
+            **configured,
         }
 
 
@@ -170,3 +209,9 @@ class Change:
     entry: HistoryEntry
     events: tuple[DomainEvent, ...]
     expected_version: int | None
+    # Child case types (e.g. "activity") that must have no open case under this one for the commit to hold;
+    # the repository checks it atomically, so an activity scheduled meanwhile cannot slip through.
+    closed_children: tuple[str, ...] = ()
+    deleted: bool = False
+    # The case just reached a terminal state (completed or cancelled): its parent has one open child less.
+    closed_now: bool = False

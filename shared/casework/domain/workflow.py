@@ -32,6 +32,7 @@ class FieldType(StrEnum):
     BOOLEAN = "boolean"
     DATE = "date"
     CHOICE = "choice"
+    LIST = "list"  # a list of records (e.g. an activity's services); the module's rules check the content
 
 
 class Relation(StrEnum):
@@ -59,7 +60,8 @@ class FieldSpec:
     type: FieldType
     label: str
     max_length: int | None = None
-    choices: tuple[str, ...] = ()
+    choices: tuple[Any, ...] = ()
+    section: str | None = None
 
     def coerce(self, value: Any) -> Any:
         """The stored form of ``value``; raises ValueError with a message a user can act on."""
@@ -94,8 +96,14 @@ class FieldSpec:
                 except ValueError:
                     raise ValueError("must be a date (YYYY-MM-DD)") from None
             case FieldType.CHOICE:
-                if value not in self.choices:
-                    raise ValueError(f"must be one of: {', '.join(self.choices)}")
+                if isinstance(value, bool) or value not in self.choices:
+                    raise ValueError(f"must be one of: {', '.join(map(str, self.choices))}")
+                return value
+            case FieldType.LIST:
+                if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+                    raise ValueError("must be a list of objects")
+                if len(value) > (self.max_length or 100):
+                    raise ValueError(f"must have at most {self.max_length or 100} entries")
                 return value
         raise AssertionError(self.type)  # pragma: no cover - exhaustive match
 
@@ -138,6 +146,73 @@ class ApprovalSpec:
 
 
 @dataclass(frozen=True)
+class AutoRule:
+    """A status the case moves to by itself once a condition holds: every field in ``filled`` has a value
+    (a Customer Request is Resolved when Resolution and Resolution Date are filled), or the creator holds one
+    of ``creator_roles`` (checked when the case is created: a Sales Rep's Customer Request is Approved)."""
+
+    to: str
+    label: str
+    filled: tuple[str, ...] = ()
+    creator_roles: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class AcceptanceSpec:
+    """The answer given in a status (a response, a resolution) must be accepted by the contact when its
+    category says so, before the case may leave the status. Changing a ``watch`` field while in the status
+    is a new answer, so it asks again (that is how a refused resolution gets another)."""
+
+    step: str
+    label: str
+    category_field: str
+    categories: frozenset[str]
+    watch: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Derivation:
+    """A field computed from others through a table, e.g. priority from impact x urgency."""
+
+    field: str
+    sources: tuple[str, ...]
+    table: Mapping[str, Any]  # "impact:urgency" -> value
+
+    def value(self, values: Iterable[Any]) -> Any:
+        return self.table.get(":".join(str(v) for v in values))
+
+
+@dataclass(frozen=True)
+class KeyDateRules:
+    """Expected completion = start + "to be completed within" (per type, or per value of a field such as the
+    priority). Entering a ``restart_on`` state recalculates it from then; entering a ``completed_on`` state
+    records the actual completion."""
+
+    complete_within: Mapping[str, Any] | None = None
+    by_field: str | None = None
+    durations: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    restart_on: tuple[str, ...] = ()
+    completed_on: tuple[str, ...] = ()
+
+    def duration_for(self, case_fields: Mapping[str, Any]) -> Mapping[str, Any] | None:
+        if self.by_field and case_fields.get(self.by_field) is not None:
+            chosen = self.durations.get(str(case_fields[self.by_field]))
+            if chosen:
+                return chosen
+        return self.complete_within
+
+
+@dataclass(frozen=True)
+class ChildKind:
+    """Cases of another type scheduled from this one (an activity from a service request); the parent may
+    not complete while any of them is open."""
+
+    case_type: str
+    label: str
+    allowed_subtypes: tuple[str, ...] = ()  # empty: every type of the child module
+
+
+@dataclass(frozen=True)
 class EditRule:
     fields: tuple[str, ...]
     allowed: tuple[Permit, ...]
@@ -150,6 +225,8 @@ class Status:
     assign: AssignSpec = AssignSpec("keep")
     approval: ApprovalSpec | None = None
     edits: tuple[EditRule, ...] = ()
+    auto: tuple[AutoRule, ...] = ()
+    acceptance: AcceptanceSpec | None = None
 
 
 @dataclass(frozen=True)
@@ -163,6 +240,8 @@ class Transition:
     requires: tuple[str, ...] = ()  # fields that must hold a value afterwards
     requires_related: Mapping[str, int] = field(default_factory=dict)  # e.g. {"products": 1}
     sets: Mapping[str, Any] = field(default_factory=dict)  # automatic values: "$now", "$actor", literal
+    needs_assignee: bool = False  # a case only assigned to a unit must be accepted by a user first
+    requires_closed_children: tuple[str, ...] = ()  # child kinds that must all be completed or cancelled
 
 
 @dataclass(frozen=True)
@@ -170,9 +249,11 @@ class Notification:
     """Event-based communication: which event emails whom, with which template."""
 
     event: str
-    recipient: str  # "approver" | "assignee" | "creator"
-    template: str
+    recipient: str  # "approver" | "assignee" | "creator" | "contact"
+    template: str  # a shipped template's name, or a label for inline ones
     states: tuple[str, ...] = ()  # for CaseTransitioned: only when the new state is one of these
+    subject: str | None = None  # inline Jinja2 templates (a business's own communications)
+    body: str | None = None
 
 
 @dataclass(frozen=True)
@@ -196,6 +277,21 @@ class WorkflowDefinition:
     reassign_allowed: tuple[Permit, ...]
     notifications: tuple[Notification, ...]
     raw: Mapping[str, Any] = field(repr=False, compare=False, default_factory=dict)
+    # Configurable modules: the type and configuration version this definition was compiled from
+    module: str | None = None
+    subtype: str | None = None
+    config_version: int | None = None
+    create_assign: str = "creator"  # "creator" | "given" (to the unit and/or user given, else unassigned)
+    create_defaults: Mapping[str, Any] = field(default_factory=dict)
+    derived: tuple[Derivation, ...] = ()
+    key_date_rules: KeyDateRules | None = None
+    children: Mapping[str, ChildKind] = field(default_factory=dict)
+    related_keys: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # kind -> allowed keys
+    delete_allowed: tuple[Permit, ...] = ()
+    delete_blocked_by: tuple[str, ...] = ()  # related lists whose entries refer back to the case
+    feedback_states: tuple[str, ...] = ()  # states in which the customer's feedback is taken
+    reassign_unit: bool = False  # may the assignment move the case to another business unit
+    sections: tuple[tuple[str, str, tuple[str, ...]], ...] = ()  # (name, label, fields) for forms
 
     def status(self, name: str) -> Status:
         return self.statuses[name]
@@ -210,7 +306,7 @@ class WorkflowDefinition:
 # --- parsing -----------------------------------------------------------------------------------------------
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
-CORE_FIELDS = ("title", "description", "account_id", "business_unit")
+CORE_FIELDS = ("title", "description", "account_id", "business_unit", "contact_id")
 
 
 def _permits(raw: Iterable[Mapping[str, Any]] | None, where: str) -> tuple[Permit, ...]:
@@ -253,6 +349,7 @@ def _field_spec(name: str, raw: Mapping[str, Any]) -> FieldSpec:
         label=raw.get("label", name.replace("_", " ").capitalize()),
         max_length=raw.get("max_length"),
         choices=choices,
+        section=raw.get("section"),
     )
 
 
@@ -330,7 +427,29 @@ def _parse(raw: Mapping[str, Any]) -> WorkflowDefinition:
             )
             for rule in entry.get("edits", ())
         )
-        statuses[sname] = Status(sname, state, assign, approval, edits)
+        auto = tuple(
+            AutoRule(
+                to=rule["to"],
+                label=rule.get("label", f"automatically {rule['to']}"),
+                filled=known_fields(rule.get("when", {}).get("filled", ()), f"status {sname!r} auto"),
+                creator_roles=tuple(rule.get("when", {}).get("creator_role", ())),
+            )
+            for rule in entry.get("auto", ())
+        )
+        for rule in auto:
+            if not (rule.filled or rule.creator_roles):
+                raise InvalidDefinition(f"status {sname!r}: an automatic move needs a condition")
+        acceptance = None
+        if "acceptance" in entry:
+            a = entry["acceptance"]
+            acceptance = AcceptanceSpec(
+                step=a["step"],
+                label=a.get("label", a["step"].replace("_", " ").capitalize()),
+                category_field=known_fields([a["category_field"]], f"status {sname!r} acceptance")[0],
+                categories=frozenset(a.get("categories", ())),
+                watch=known_fields(a.get("watch", (a["category_field"],)), f"status {sname!r} acceptance"),
+            )
+        statuses[sname] = Status(sname, state, assign, approval, edits, auto, acceptance)
 
     initial = raw["initial_status"]
     if initial not in statuses:
@@ -371,6 +490,8 @@ def _parse(raw: Mapping[str, Any]) -> WorkflowDefinition:
                 requires=known_fields(entry.get("requires", ()), f"transition {tname!r} requires"),
                 requires_related=dict(entry.get("requires_related", {})),
                 sets=sets,
+                needs_assignee=bool(entry.get("needs_assignee", False)),
+                requires_closed_children=tuple(entry.get("requires_closed_children", ())),
             )
         )
 
@@ -380,7 +501,23 @@ def _parse(raw: Mapping[str, Any]) -> WorkflowDefinition:
         if unknown_related:
             raise InvalidDefinition(f"transition {t.name!r}: unknown related lists {sorted(unknown_related)}")
 
+    children = {
+        kind: ChildKind(
+            case_type=c["case_type"],
+            label=c.get("label", kind.replace("_", " ").capitalize()),
+            allowed_subtypes=tuple(c.get("allowed_subtypes", ())),
+        )
+        for kind, c in raw.get("children", {}).items()
+    }
+    for t in transitions:
+        unknown_children = set(t.requires_closed_children) - set(children)
+        if unknown_children:
+            raise InvalidDefinition(f"transition {t.name!r}: unknown child kinds {sorted(unknown_children)}")
+
     for st in statuses.values():
+        for rule in st.auto:
+            if rule.to not in statuses:
+                raise InvalidDefinition(f"status {st.name!r}: automatic move to unknown status {rule.to!r}")
         if st.approval:
             for target in (st.approval.on_approve, st.approval.on_reject):
                 if target not in statuses:
@@ -390,6 +527,7 @@ def _parse(raw: Mapping[str, Any]) -> WorkflowDefinition:
         if (
             st.state not in terminal
             and not st.approval
+            and not st.auto
             and not any(st.name in t.sources for t in transitions)
         ):
             raise InvalidDefinition(f"open status {st.name!r} has no way out")
@@ -399,14 +537,59 @@ def _parse(raw: Mapping[str, Any]) -> WorkflowDefinition:
         Notification(
             event=n["event"],
             recipient=n["to"],
-            template=n["template"],
+            template=n.get("template", "communication"),
             states=tuple(n.get("states", ())),
+            subject=n.get("subject"),
+            body=n.get("body"),
         )
         for n in raw.get("notifications", ())
     )
     for n in notifications:
-        if n.recipient not in {"approver", "assignee", "creator"}:
+        if n.recipient not in {"approver", "assignee", "creator", "contact"}:
             raise InvalidDefinition(f"notification {n.template!r}: unknown recipient {n.recipient!r}")
+        if (n.subject is None) != (n.body is None):
+            raise InvalidDefinition(f"notification {n.template!r}: an inline template needs subject and body")
+
+    derived = tuple(
+        Derivation(
+            field=known_fields([fname], "derived")[0],
+            sources=known_fields(d["from"], f"derived {fname!r}"),
+            table={str(k): v for k, v in d["table"].items()},
+        )
+        for fname, d in raw.get("derived", {}).items()
+    )
+    key_date_rules = None
+    if "key_dates" in raw:
+        from casework.domain.durations import Duration  # durations needs model, which needs this module
+
+        k = raw["key_dates"]
+        for duration in (k.get("complete_within"), *k.get("durations", {}).values()):
+            if duration is not None:
+                try:
+                    Duration.from_dict(duration)
+                except (ValueError, TypeError, KeyError) as exc:
+                    raise InvalidDefinition(f"key_dates: {exc}") from None
+        key_date_rules = KeyDateRules(
+            complete_within=k.get("complete_within"),
+            by_field=k.get("by_field"),
+            durations={str(v): d for v, d in k.get("durations", {}).items()},
+            restart_on=tuple(k.get("restart_on", ())),
+            completed_on=tuple(k.get("completed_on", ())),
+        )
+        unknown_states = set(key_date_rules.restart_on + key_date_rules.completed_on) - set(states)
+        if unknown_states:
+            raise InvalidDefinition(f"key_dates: unknown states {sorted(unknown_states)}")
+    create_assign = create.get("assign", "creator")
+    if create_assign not in ("creator", "given"):
+        raise InvalidDefinition(f"create: unknown assign rule {create_assign!r}")
+    create_defaults = dict(create.get("defaults", {}))
+    known_fields(create_defaults, "create defaults")
+    sections = tuple(
+        (sec["name"], sec.get("label", sec["name"].replace("_", " ").capitalize()), tuple(sec["fields"]))
+        for sec in raw.get("sections", ())
+    )
+    for _, label, names in sections:
+        known_fields(names, f"section {label!r}")
 
     return WorkflowDefinition(
         name=name,
@@ -428,4 +611,18 @@ def _parse(raw: Mapping[str, Any]) -> WorkflowDefinition:
         reassign_allowed=_permits(raw.get("reassign_allowed"), "reassign_allowed"),
         notifications=notifications,
         raw=dict(raw),
+        module=raw.get("module"),
+        subtype=raw.get("subtype"),
+        config_version=raw.get("config_version"),
+        create_assign=create_assign,
+        create_defaults=create_defaults,
+        derived=derived,
+        key_date_rules=key_date_rules,
+        children=children,
+        related_keys={kind: tuple(keys) for kind, keys in raw.get("related_keys", {}).items()},
+        delete_allowed=_permits(raw.get("delete_allowed"), "delete_allowed"),
+        delete_blocked_by=tuple(raw.get("delete_blocked_by", ())),
+        feedback_states=tuple(raw.get("feedback_states", ())),
+        reassign_unit=bool(raw.get("reassign_unit", False)),
+        sections=sections,
     )

@@ -1,4 +1,5 @@
-"""The shipped workflow definitions (JSON), seeded into the table and versioned there."""
+"""The shipped workflow definitions (JSON), the care module templates (``modules/``) and the care modules'
+default configuration (``config/``), seeded into the table and versioned there."""
 
 from __future__ import annotations
 
@@ -17,3 +18,23 @@ def shipped() -> dict[str, dict[str, Any]]:
             raw = json.loads(entry.read_text())
             out[raw["name"]] = raw
     return out
+
+
+def _load_dir(name: str) -> dict[str, dict[str, Any]]:
+    out = {}
+    for entry in resources.files(__package__).joinpath(name).iterdir():
+        if entry.name.endswith(".json"):
+            out[entry.name.removesuffix(".json")] = json.loads(entry.read_text())
+    return out
+
+
+@cache
+def module_templates() -> dict[str, dict[str, Any]]:
+    """The care module templates (service_request, activity, lead), by name."""
+    return _load_dir("modules")
+
+
+@cache
+def default_configs() -> dict[str, dict[str, Any]]:
+    """The care modules' default configuration, by module (raw form, as an admin would PUT it)."""
+    return _load_dir("config")
