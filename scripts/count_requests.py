@@ -51,6 +51,59 @@ def steps(case_id: str) -> list[tuple[str, str, str, int, dict]]:
     ]
 
 
+NEW_SR = {"type": "service_request", "title": "Bench", "contact_id": "CON-2001"}
+
+
+def care_steps(run, temperature: str) -> None:
+    """A service request's life on the care modules (issue 3), step by step."""
+    sr = run("SR register (unit routed)", temperature, "POST", "/cases", 201, user="carol", body=NEW_SR)["id"]
+    run("SR accept", temperature, "POST", f"/cases/{sr}/accept", 200, user="dave", body={})
+    respond = {"to": "Acknowledged", "fields": {"response_category": "ACK", "response": "ok"}}
+    run("SR respond", temperature, "POST", f"/cases/{sr}/transitions", 200, user="dave", body=respond)
+    activity = {"subtype": "CALL", "title": "Call", "assignee": "dave"}
+    act = run(
+        "schedule activity", temperature, "POST", f"/cases/{sr}/activities", 201, user="dave", body=activity
+    )
+    run(
+        "activity start",
+        temperature,
+        "POST",
+        f"/cases/{act['id']}/transitions",
+        200,
+        user="dave",
+        body={"to": "Started"},
+    )
+    run(
+        "activity complete",
+        temperature,
+        "POST",
+        f"/cases/{act['id']}/transitions",
+        200,
+        user="dave",
+        body={"to": "Done"},
+    )
+    resolve = {
+        "to": "Resolved",
+        "fields": {"final_resolution_category": "INFO_GIVEN", "final_resolution": "x"},
+    }
+    run(
+        "SR final resolution", temperature, "POST", f"/cases/{sr}/transitions", 200, user="dave", body=resolve
+    )
+    run(
+        "SR complete (children check)",
+        temperature,
+        "POST",
+        f"/cases/{sr}/transitions",
+        200,
+        user="dave",
+        body={"to": "Closed"},
+    )
+    run("SR feedback", temperature, "POST", f"/cases/{sr}/feedback", 201, user="carol", body={"rating": 4})
+    run("SR summary", temperature, "GET", "/summaries/service_request", 200, user="tina")
+    lead = {"type": "lead", "title": "Bench", "contact_id": "CON-2003", "assignee": "mary", "gbu": "SP"}
+    run("lead register", temperature, "POST", "/cases", 201, body=lead)
+
+
 def main() -> int:
     with mock_aws():
         from casework.http.wiring import case_service
@@ -86,6 +139,8 @@ def main() -> int:
                 user=None,
                 form={"decision": "approve"},
             )
+
+            care_steps(run, temperature)
 
         print(f"{'operation':30} {'cold':>5} {'warm':>5}  warm breakdown")
         scans = 0

@@ -14,13 +14,15 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from casework.domain.care.compile import compile_definition
+from casework.domain.care.config import ModuleConfig, parse_config
 from casework.domain.directory import actor_from_record, members_by_role, unit_from_record
-from casework.domain.errors import Conflict, NotFound, link_expired, link_used
+from casework.domain.errors import Conflict, NotFound, ValidationFailed, link_expired, link_used
 from casework.domain.model import Actor, BusinessUnit, Case, Change, DomainEvent
 from casework.domain.workflow import WorkflowDefinition, parse_definition
 from casework.services.cases import CaseService, case_view, history_view
 from casework.services.ports import ApprovalToken, CaseQuery, Note, Page, SideWrites
-from casework.workflows import shipped
+from casework.workflows import default_configs, module_templates, shipped
 
 DEMO_PATH = Path(__file__).resolve().parent.parent / "infra" / "seed" / "demo.json"
 START = datetime(2025, 3, 3, 9, 0, tzinfo=UTC)
@@ -46,6 +48,9 @@ class InMemoryRepository:
         self.tokens: dict[str, ApprovalToken] = {}
         self.outbox: list[DomainEvent] = []
         self.commits = 0
+        self.counters: dict[tuple[str, str], int] = {}
+        self.link_details: dict[tuple[str, str, str], dict[str, Any]] = {}
+        self.feedbacks: dict[str, dict[str, Any]] = {}
 
     # --- CaseRepository ---
 
@@ -56,6 +61,68 @@ class InMemoryRepository:
             raise NotFound("CASE_NOT_FOUND", f"Case {case_id} does not exist.") from None
 
     def commit(self, change: Change, side: SideWrites = SideWrites()) -> None:
+        changes = (change, *side.new_cases)
+        for each in changes:
+            self._check(each)
+        counters = dict(self.counters)
+        for kind in change.closed_children:
+            if counters.get((change.case.id, f"open_{kind}"), 0) > 0:
+                raise Conflict(
+                    "OPEN_CHILDREN", f"Every scheduled {kind} must be completed or cancelled first."
+                )
+        if change.deleted and counters.get((change.case.id, "refs"), 0) > 0:
+            raise Conflict("REFERENCED", "Other cases refer to this case; it cannot be deleted.")
+        for guard in side.guards:
+            if counters.get((guard.case_id, guard.name), 0) > 0:
+                raise Conflict(guard.code, guard.message)
+        for delta in side.counters:
+            key = (delta.case_id, delta.name)
+            counters[key] = counters.get(key, 0) + delta.delta
+        links = {key: dict(value) for key, value in self.links.items()}
+        details = dict(self.link_details)
+        for link in side.links:
+            owner = link.case_id or change.case.id
+            entries = links.setdefault((owner, link.kind), {})
+            if link.added:
+                if link.key in entries:
+                    raise Conflict("ALREADY_LINKED", f"{link.key} is already linked.")
+                entries[link.key] = link.label
+                details[(owner, link.kind, link.key)] = dict(link.details)
+            else:
+                if link.key not in entries:
+                    raise NotFound("NOT_LINKED", f"{link.key} is not linked.")
+                del entries[link.key]
+        for update in side.related_updates:
+            owner = update.case_id or change.case.id
+            if update.key not in links.get((owner, update.kind), {}):
+                raise NotFound("NOT_LINKED", f"{update.key} is not linked.")
+            key = (owner, update.kind, update.key)
+            details[key] = {**details.get(key, {}), **update.values}
+        tokens = dict(self.tokens)
+        for consume in side.tokens:
+            token = tokens.get(consume.token_hash)
+            if token is None:
+                raise NotFound("TOKEN_UNKNOWN", "This approval link is not valid.")
+            if token.used_at:
+                raise link_used()
+            if token.expires_at <= consume.now_epoch:
+                raise link_expired()
+            tokens[consume.token_hash] = replace(token, used_at=consume.used_at, decision=consume.decision)
+        # every check passed: write it all
+        for each in changes:
+            if each.deleted:
+                del self.cases[each.case.id]
+            else:
+                self.cases[each.case.id] = each.case
+            self.entries.setdefault(each.case.id, []).append(history_view(each.entry))
+            self.outbox.extend(each.events)
+        self.links = links
+        self.link_details = details
+        self.counters = counters
+        self.tokens = tokens
+        self.commits += 1
+
+    def _check(self, change: Change) -> None:
         case = change.case
         stored = self.cases.get(case.id)
         if change.expected_version is None:
@@ -69,34 +136,6 @@ class InMemoryRepository:
                 "The case was changed by somebody else.",
                 {"expected_version": change.expected_version, "current_version": stored.version},
             )
-        links = {key: dict(value) for key, value in self.links.items()}
-        for link in side.links:
-            entries = links.setdefault((case.id, link.kind), {})
-            if link.added:
-                if link.key in entries:
-                    raise Conflict("ALREADY_LINKED", f"{link.key} is already linked.")
-                entries[link.key] = link.label
-            else:
-                if link.key not in entries:
-                    raise NotFound("NOT_LINKED", f"{link.key} is not linked.")
-                del entries[link.key]
-        tokens = dict(self.tokens)
-        for consume in side.tokens:
-            token = tokens.get(consume.token_hash)
-            if token is None:
-                raise NotFound("TOKEN_UNKNOWN", "This approval link is not valid.")
-            if token.used_at:
-                raise link_used()
-            if token.expires_at <= consume.now_epoch:
-                raise link_expired()
-            tokens[consume.token_hash] = replace(token, used_at=consume.used_at, decision=consume.decision)
-        # every check passed: write it all
-        self.cases[case.id] = case
-        self.entries.setdefault(case.id, []).append(history_view(change.entry))
-        self.links = links
-        self.tokens = tokens
-        self.outbox.extend(change.events)
-        self.commits += 1
 
     def list_cases(self, query: CaseQuery) -> Page:
         def keep(case: Case) -> bool:
@@ -114,8 +153,32 @@ class InMemoryRepository:
         return _page(list(self.entries.get(case_id, [])), cursor, limit)
 
     def related(self, case_id: str, kind: str, cursor: str | None, limit: int) -> Page:
-        items = [{"key": k, "label": v} for k, v in self.links.get((case_id, kind), {}).items()]
-        return _page(items, cursor, limit)
+        items = [self.related_entry(case_id, kind, k) for k in self.links.get((case_id, kind), {})]
+        return _page([i for i in items if i is not None], cursor, limit)
+
+    def related_entry(self, case_id: str, kind: str, key: str) -> dict[str, Any] | None:
+        entries = self.links.get((case_id, kind), {})
+        if key not in entries:
+            return None
+        return {
+            **self.link_details.get((case_id, kind, key), {}),
+            "key": key,
+            "label": entries[key],
+        }
+
+    def save_feedback(self, feedback: Any, event: DomainEvent) -> None:
+        if feedback.case_id in self.feedbacks:
+            raise Conflict("FEEDBACK_GIVEN", "This case has feedback already.")
+        self.feedbacks[feedback.case_id] = dict(feedback.__dict__)
+        self.outbox.append(event)
+
+    def feedback(self, case_id: str) -> dict[str, Any] | None:
+        return self.feedbacks.get(case_id)
+
+    def open_cases(self, case_type: str, cursor: str | None, limit: int) -> Page:
+        open_cases = [c for c in self.cases.values() if c.type == case_type and "closed_at" not in c.dates]
+        open_cases.sort(key=lambda c: (c.dates.get("expected_completion_date") or "9999", c.id))
+        return _page([case_view(c) for c in open_cases], cursor, limit)
 
     def add_note(self, note: Note, event: DomainEvent) -> None:
         self.note_items.setdefault(note.case_id, []).append(note)
@@ -153,6 +216,10 @@ class InMemoryDirectory:
         }
         self.accounts = {a["id"]: dict(a) for a in data.get("accounts", ())}
         self.products = {p["code"]: dict(p) for p in data.get("products", ())}
+        self.contacts = {c["id"]: dict(c) for c in data.get("contacts", ())}
+        self.area_units = {
+            r["geographic_area"]: r["business_unit"] for r in data.get("collaboration_rules", ())
+        }
 
     def user(self, username: str) -> Actor | None:
         return self.users.get(username)
@@ -166,11 +233,23 @@ class InMemoryDirectory:
     def product(self, code: str) -> dict[str, Any] | None:
         return self.products.get(code)
 
+    def contact(self, contact_id: str, *, fresh: bool = False) -> dict[str, Any] | None:
+        record = self.contacts.get(contact_id)
+        return dict(record) if record is not None else None
+
+    def area_unit(self, area: str) -> str | None:
+        return self.area_units.get(area)
+
 
 class InMemoryWorkflows:
     """The shipped definitions, plus any ``extra`` ones (raw dicts or parsed)."""
 
-    def __init__(self, extra: Iterable[WorkflowDefinition | Mapping[str, Any]] = ()) -> None:
+    def __init__(
+        self,
+        extra: Iterable[WorkflowDefinition | Mapping[str, Any]] = (),
+        configs: InMemoryConfigs | None = None,
+    ) -> None:
+        self.configs = configs or InMemoryConfigs()
         self.definitions: dict[tuple[str, int], WorkflowDefinition] = {}
         for raw in shipped().values():
             self.add(parse_definition(raw))
@@ -180,7 +259,16 @@ class InMemoryWorkflows:
     def add(self, defn: WorkflowDefinition) -> None:
         self.definitions[(defn.name, defn.version)] = defn
 
-    def get(self, name: str, version: int | None = None) -> WorkflowDefinition:
+    def get(
+        self,
+        name: str,
+        version: int | None = None,
+        *,
+        subtype: str | None = None,
+        config_version: int | None = None,
+    ) -> WorkflowDefinition:
+        if name in module_templates():
+            return self._compiled(name, subtype, config_version)
         if version is None:
             versions = [v for (n, v) in self.definitions if n == name]
             version = max(versions) if versions else None
@@ -188,6 +276,39 @@ class InMemoryWorkflows:
         if defn is None:
             raise NotFound("UNKNOWN_CASE_TYPE", f"{name!r} (version {version}) is not a case type.")
         return defn
+
+    def template(self, name: str, version: int | None = None) -> dict[str, Any]:
+        return module_templates()[name]
+
+    def _compiled(self, name: str, subtype: str | None, config_version: int | None) -> WorkflowDefinition:
+        config, version = self.configs.get(name, config_version)
+        try:
+            return compile_definition(module_templates()[name], config, subtype, version)
+        except KeyError:
+            raise ValidationFailed("UNKNOWN_TYPE", f"{name} has no type {subtype!r}.") from None
+
+
+class InMemoryConfigs:
+    """Module configurations by version, starting from the shipped defaults (version 1)."""
+
+    def __init__(self) -> None:
+        self.versions: dict[str, list[ModuleConfig]] = {}
+        for module in ("activity", "service_request", "lead"):
+            self.versions[module] = [parse_config(module, default_configs()[module])]
+
+    def get(self, module: str, version: int | None = None) -> tuple[ModuleConfig, int]:
+        versions = self.versions.get(module)
+        if not versions or (version is not None and not 1 <= version <= len(versions)):
+            raise NotFound("UNKNOWN_CONFIGURATION", f"No {module} configuration version {version}.")
+        version = version or len(versions)
+        return versions[version - 1], version
+
+    def put(self, module: str, config: ModuleConfig, expected_version: int | None) -> int:
+        current = len(self.versions.setdefault(module, []))
+        if expected_version is not None and expected_version != current:
+            raise Conflict("STALE_VERSION", "The configuration has changed since you read it.")
+        self.versions[module].append(config)
+        return current + 1
 
 
 class FixedClock:
@@ -222,6 +343,7 @@ def make_service(**overrides: Any) -> tuple[CaseService, InMemoryRepository]:
         "new_id": SequentialIds(),
     }
     kwargs.update(overrides)
+    kwargs.setdefault("configs", getattr(kwargs["workflows"], "configs", None))
     return CaseService(**kwargs), kwargs["repo"]
 
 

@@ -19,13 +19,27 @@ def demo_directory() -> dict[str, Any]:
 
 def seed(directory: dict[str, Any] | None = None) -> dict[str, int]:
     """Write workflows and directory records through the adapters (the table must be configured)."""
-    from casework.adapters.dynamo import DynamoWorkflowStore, put_directory_record
+    from casework.adapters.dynamo import DynamoConfigStore, DynamoWorkflowStore, put_directory_record
+    from casework.domain.care.config import parse_config
     from casework.domain.directory import members_by_role
-    from casework.workflows import shipped
+    from casework.domain.errors import NotFound
+    from casework.workflows import default_configs, module_templates, shipped
 
     directory = directory or demo_directory()
-    for definition in shipped().values():
+    for definition in (*shipped().values(), *module_templates().values()):
         DynamoWorkflowStore.publish(definition)
+    configs = DynamoConfigStore()
+    # activities first: the other modules' types name activity types
+    for module in sorted(default_configs(), key=lambda m: m != "activity"):
+        try:
+            configs.get(module)  # a business's own configuration is never overwritten by the defaults
+        except NotFound:
+            activity_codes = (
+                None if module == "activity" else [t.code for t in configs.get("activity")[0].types]
+            )
+            configs.put(
+                module, parse_config(module, default_configs()[module], activity_type_codes=activity_codes), 0
+            )
     users = directory.get("users", [])
     for user in users:
         put_directory_record(f"USER#{user['username']}", "PROFILE", user)
@@ -37,8 +51,14 @@ def seed(directory: dict[str, Any] | None = None) -> dict[str, int]:
         put_directory_record(f"ACCOUNT#{account['id']}", "ACCOUNT", account)
     for product in directory.get("products", []):
         put_directory_record(f"PRODUCT#{product['code']}", "PRODUCT", product)
+    for contact in directory.get("contacts", []):
+        put_directory_record(f"CONTACT#{contact['id']}", "CONTACT", contact)
+    for rule in directory.get("collaboration_rules", []):
+        put_directory_record(f"AREA#{rule['geographic_area']}", "AREA", rule)
     return {
-        "workflows": len(shipped()),
+        "workflows": len(shipped()) + len(module_templates()),
+        "configurations": len(default_configs()),
+        "contacts": len(directory.get("contacts", [])),
         "users": len(users),
         "business_units": len(directory.get("business_units", [])),
         "accounts": len(directory.get("accounts", [])),

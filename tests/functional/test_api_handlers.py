@@ -367,7 +367,7 @@ def test_every_template_route_is_served_by_an_existing_function() -> None:
     assert ROUTES["POST /cases"] == Route("register", public=False)
     assert ROUTES["GET /cases/{case_id}"] == Route("read", public=False)
     assert ROUTES["POST /approvals/{token}"] == Route("approve", public=True)
-    assert set(API_FUNCTIONS) == {"register", "read", "transition", "approve", "docs"}
+    assert set(API_FUNCTIONS) == {"register", "read", "transition", "approve", "admin", "docs"}
     for function in API_FUNCTIONS:
         assert (ROOT / "functions" / function / "app.py").is_file()
 
@@ -897,7 +897,9 @@ def _openapi(api: Api) -> dict[str, Any]:
 
 API_ROUTES = {key: route for key, route in ROUTES.items() if route.function != "docs"}  # docs: not described
 CREATED = {"POST /cases", "POST /cases/{case_id}/products", "POST /cases/{case_id}/accounts"}
-CREATED |= {"POST /cases/{case_id}/notes"}
+CREATED |= {"POST /cases/{case_id}/notes", "POST /cases/{case_id}/activities"}
+CREATED |= {"POST /cases/{case_id}/feedback"}
+CREATED |= {"POST /cases/{case_id}/service_requests"}
 
 
 def test_openapi_describes_every_template_route(api: Api) -> None:
@@ -931,7 +933,12 @@ def test_openapi_says_email_links_need_no_token(api: Api) -> None:
     Powertools drops it and the global JWT requirement applies.)"""
     spec = _openapi(api)
     public = [key for key, route in API_ROUTES.items() if route.public]
-    assert public == ["GET /approvals/{token}", "POST /approvals/{token}"]
+    assert public == [
+        "GET /approvals/{token}",
+        "POST /approvals/{token}",
+        "GET /acceptances/{token}",
+        "POST /acceptances/{token}",
+    ]
     for key in public:
         method, path = key.split(" ", 1)
         assert spec["paths"][path][method.lower()].get("security") == [], key

@@ -73,3 +73,73 @@ def test_reads_are_one_get_or_one_query_and_nothing_scans(api):
                 status, body = api.call("GET", path, query=query or None)
             assert status == 200, body
             assert dynamodb_calls(calls) == budget, (path, query)
+
+
+def _care_steps(api: ApiDriver) -> list[tuple[str, str, dict, int, dict[str, int]]]:
+    """A service request's life on the care modules, each step with its status and its budget."""
+    status, waiting = api.call(
+        "POST",
+        "/cases",
+        user="carol",
+        body={"type": "service_request", "title": "B", "contact_id": "CON-2001"},
+    )
+    assert status == 201, waiting
+    sr = waiting["id"]
+    one_change = {"GetItem": 1, "TransactWriteItems": 1}
+    return [
+        (
+            "POST",
+            "/cases",
+            {
+                "user": "carol",
+                "body": {
+                    "type": "service_request",
+                    "title": "B",
+                    "contact_id": "CON-2001",
+                    "assignee": "dave",
+                },
+            },
+            201,
+            {"TransactWriteItems": 1},
+        ),
+        ("POST", f"/cases/{sr}/accept", {"user": "dave", "body": {}}, 200, one_change),
+        (
+            "POST",
+            f"/cases/{sr}/transitions",
+            {
+                "user": "dave",
+                "body": {"to": "Acknowledged", "fields": {"response_category": "ACK", "response": "ok"}},
+            },
+            200,
+            one_change,
+        ),
+        (
+            "POST",
+            f"/cases/{sr}/activities",
+            {"user": "dave", "body": {"subtype": "CALL", "title": "Call", "assignee": "dave"}},
+            201,
+            one_change,
+        ),
+        (
+            "PATCH",
+            f"/cases/{sr}",
+            {"user": "dave", "body": {"fields": {"response": "still on it"}}},
+            200,
+            one_change,
+        ),
+        ("GET", f"/cases/{sr}/activities", {"user": "dave"}, 200, {"Query": 1}),
+        ("GET", "/summaries/service_request", {"user": "tina"}, 200, {"Query": 1}),
+        ("GET", "/case-types/service_request", {"user": "tina"}, 200, {}),
+        ("GET", "/config/service_request", {"user": "tina"}, 200, {}),
+    ]
+
+
+def test_care_operations_keep_the_budget(api):
+    for method, path, kwargs, status, _ in _care_steps(api):  # warm the caches as a live container would
+        assert api.call(method, path, **kwargs)[0] == status
+    counter = CallCounter()
+    for method, path, kwargs, status, budget in _care_steps(api):
+        with counter.counting() as calls:
+            got, body = api.call(method, path, **kwargs)
+        assert got == status, body
+        assert dynamodb_calls(calls) == budget, (method, path)

@@ -66,7 +66,7 @@ def test_table_matches_template(local: LocalResources) -> None:
     spec = _props("CaseTable")
 
     assert local.table_name == "casework-local"
-    assert {i["IndexName"] for i in table["GlobalSecondaryIndexes"]} == {"gsi1", "gsi2", "gsi3"}
+    assert {i["IndexName"] for i in table["GlobalSecondaryIndexes"]} == {"gsi1", "gsi2", "gsi3", "gsi4"}
     assert {i["IndexName"] for i in table["GlobalSecondaryIndexes"]} == {
         i["IndexName"] for i in spec["GlobalSecondaryIndexes"]
     }
@@ -106,11 +106,11 @@ def test_local_stack_follows_the_template(aws: None) -> None:
     """Nothing is hard-coded in Python: a new GSI or a different redrive count in the template shows up."""
     template = copy.deepcopy(TEMPLATE)
     table = _props("CaseTable", template)
-    table["AttributeDefinitions"].append({"AttributeName": "gsi4pk", "AttributeType": "S"})
+    table["AttributeDefinitions"].append({"AttributeName": "gsi5pk", "AttributeType": "S"})
     table["GlobalSecondaryIndexes"].append(
         {
-            "IndexName": "gsi4",
-            "KeySchema": [{"AttributeName": "gsi4pk", "KeyType": "HASH"}],
+            "IndexName": "gsi5",
+            "KeySchema": [{"AttributeName": "gsi5pk", "KeyType": "HASH"}],
             "Projection": {"ProjectionType": "KEYS_ONLY"},
         }
     )
@@ -119,7 +119,8 @@ def test_local_stack_follows_the_template(aws: None) -> None:
     local = create_resources(template, stage="other")
 
     described = boto3.client("dynamodb").describe_table(TableName="casework-other")["Table"]
-    assert {i["IndexName"] for i in described["GlobalSecondaryIndexes"]} == {"gsi1", "gsi2", "gsi3", "gsi4"}
+    indexes = {i["IndexName"] for i in described["GlobalSecondaryIndexes"]}
+    assert indexes == {"gsi1", "gsi2", "gsi3", "gsi4", "gsi5"}
     attrs = boto3.client("sqs").get_queue_attributes(
         QueueUrl=local.notify_queue_url, AttributeNames=["RedrivePolicy"]
     )["Attributes"]
@@ -160,6 +161,8 @@ def test_only_email_links_and_docs_are_public() -> None:
     assert public == {
         ("GET", "/approvals/{token}"),
         ("POST", "/approvals/{token}"),
+        ("GET", "/acceptances/{token}"),
+        ("POST", "/acceptances/{token}"),
         ("GET", "/openapi.json"),
         ("GET", "/docs"),
     }

@@ -6,7 +6,7 @@ from dataclasses import asdict
 from decimal import Decimal
 from typing import Any
 
-from casework.domain.model import Case, PendingApproval, Phase
+from casework.domain.model import Case, PendingAcceptance, PendingApproval, Phase
 from casework.domain.workflow import ApprovalMode
 
 
@@ -32,14 +32,17 @@ def case_to_dict(case: Case) -> dict[str, Any]:
         }
     data["fields"] = dict(case.fields)
     data["related_counts"] = dict(case.related_counts)
+    data["dates"] = dict(case.dates)
     return data
 
 
 def case_from_dict(data: dict[str, Any]) -> Case:
     data = plain(dict(data))
     approval = data.pop("approval", None)
+    acceptance = data.pop("acceptance", None)
     return Case(
         **{**data, "key_dates": tuple(Phase(**p) for p in data.get("key_dates", ()))},
+        acceptance=None if acceptance is None else PendingAcceptance(**acceptance),
         approval=None
         if approval is None
         else PendingApproval(

@@ -23,7 +23,7 @@ import json
 import os
 import threading
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import botocore.session
 from pynamodb.attributes import (
@@ -35,7 +35,8 @@ from pynamodb.attributes import (
 )
 from pynamodb.connection import Connection, TableConnection
 from pynamodb.constants import ALL_OLD
-from pynamodb.exceptions import DoesNotExist, TransactWriteError
+from pynamodb.exceptions import DoesNotExist, PutError, TransactWriteError
+from pynamodb.expressions.operand import Path
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
@@ -46,7 +47,10 @@ from casework.domain.errors import Conflict, NotFound, ValidationFailed, link_ex
 from casework.domain.model import Actor, BusinessUnit, Case, Change, DomainEvent
 from casework.domain.workflow import WorkflowDefinition, parse_definition
 from casework.services.cases import case_view, history_view
-from casework.services.ports import ApprovalToken, CaseQuery, Note, Page, SideWrites
+from casework.services.ports import ApprovalToken, CaseQuery, Feedback, Note, Page, SideWrites
+
+if TYPE_CHECKING:
+    from casework.domain.care.config import ModuleConfig
 
 REGION = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "eu-west-1"
 TABLE_NAME = os.environ.get("TABLE_NAME", "casework")
@@ -102,9 +106,17 @@ class CaseItem(Item, discriminator="case"):
     gsi2sk = UnicodeAttribute(null=True)
     gsi3pk = UnicodeAttribute(null=True)
     gsi3sk = UnicodeAttribute(null=True)
+    gsi4pk = UnicodeAttribute(null=True)
+    gsi4sk = UnicodeAttribute(null=True)
     all_cases = _index("gsi1", "gsi1pk", "gsi1sk")()
     by_assignee = _index("gsi2", "gsi2pk", "gsi2sk")()
     by_account = _index("gsi3", "gsi3pk", "gsi3sk")()
+    open_by_due = _index("gsi4", "gsi4pk", "gsi4sk")()  # sparse: open cases only, by expected completion
+
+
+class CounterItem(Item, discriminator="counters"):
+    """Per-case counters that other cases' commits change without touching the case itself: open children
+    by type (``open_activity``) and references from other cases (``refs``)."""
 
 
 class HistoryItem(Item, discriminator="history"):
@@ -133,7 +145,27 @@ class WorkflowItem(Item, discriminator="workflow"):
     pass
 
 
-_ITEM_CLASSES = (Item, CaseItem, HistoryItem, NoteItem, RelatedItem, TokenItem, DirectoryItem, WorkflowItem)
+class ConfigItem(Item, discriminator="config"):
+    pass
+
+
+class FeedbackItem(Item, discriminator="feedback"):
+    events = ListAttribute(null=True)
+
+
+_ITEM_CLASSES = (
+    Item,
+    CaseItem,
+    HistoryItem,
+    NoteItem,
+    RelatedItem,
+    TokenItem,
+    DirectoryItem,
+    WorkflowItem,
+    CounterItem,
+    ConfigItem,
+    FeedbackItem,
+)
 _connection: Connection | None = None
 
 
@@ -161,8 +193,12 @@ def _sort_key(case: Case) -> str:
     return f"{case.type}#{case.status}#{case.created_at}#{case.id}"
 
 
-def _case_item(case: Case) -> CaseItem:
+OPEN_STATES_LAST = "9999"  # open cases without an expected completion sort after every dated one
+
+
+def _case_item(case: Case, is_open: bool) -> CaseItem:
     sort = _sort_key(case)
+    due = case.dates.get("expected_completion_date") or OPEN_STATES_LAST
     return CaseItem(
         pk=f"CASE#{case.id}",
         sk="CASE",
@@ -174,6 +210,8 @@ def _case_item(case: Case) -> CaseItem:
         gsi2sk=sort if case.assignee else None,
         gsi3pk=f"ACCOUNT#{case.account_id}" if case.account_id else None,
         gsi3sk=sort if case.account_id else None,
+        gsi4pk=f"OPEN#{case.type}" if is_open else None,
+        gsi4sk=f"{due}#{case.id}" if is_open else None,
     )
 
 
@@ -214,60 +252,117 @@ class DynamoCaseRepository:
         return case_from_dict(item.body.as_dict())
 
     def commit(self, change: Change, side: SideWrites = SideWrites()) -> None:
-        case = change.case
         # PynamoDB sends a transaction's items grouped by kind (condition checks, deletes, puts, updates), and
         # DynamoDB reports cancellation reasons in that order: keep what each failure would mean, per kind.
-        meanings: dict[str, list[tuple[str, str]]] = {"delete": [], "put": [], "update": []}
-        concurrent = ("CONCURRENT_UPDATE", "Somebody changed the case at the same time; reload.")
+        meanings: dict[str, list[tuple[str, str]]] = {"check": [], "delete": [], "put": [], "update": []}
         try:
             with TransactWrite(connection=_tx_connection()) as tx:
-                if change.expected_version is None:
-                    tx.save(_case_item(case), condition=CaseItem.pk.does_not_exist())
-                    meanings["put"].append(("CASE_EXISTS", "A case with this id exists already."))
-                else:
-                    tx.save(_case_item(case), condition=CaseItem.version == change.expected_version)
-                    meanings["put"].append(concurrent)
-                history = HistoryItem(
-                    pk=f"CASE#{case.id}",
-                    sk=f"HIST#{case.version:08d}",
-                    body=history_view(change.entry),
-                    events=[e.to_dict() for e in change.events],
-                )
-                tx.save(history, condition=HistoryItem.pk.does_not_exist())
-                meanings["put"].append(concurrent)
-                for link in side.links:
-                    key = dict(pk=f"CASE#{case.id}", sk=f"REL#{link.kind}#{link.key}")
-                    if link.added:
-                        body = {
-                            "kind": link.kind,
-                            "key": link.key,
-                            "label": link.label,
-                            "added_by": change.entry.by,
-                            "added_at": change.entry.at,
-                        }
-                        tx.save(RelatedItem(**key, body=body), condition=RelatedItem.pk.does_not_exist())
-                        meanings["put"].append(
-                            ("ALREADY_LINKED", f"{link.key} is already in the {link.kind} list.")
-                        )
-                    else:
-                        tx.delete(RelatedItem(**key), condition=RelatedItem.pk.exists())
-                        meanings["delete"].append(
-                            ("NOT_LINKED", f"{link.key} is not in the {link.kind} list.")
-                        )
-                for token in side.tokens:
-                    tx.update(
-                        TokenItem(pk=f"TOKEN#{token.token_hash}", sk="TOKEN"),
-                        actions=[
-                            TokenItem.used_at.set(token.used_at),
-                            TokenItem.body["decision"].set(token.decision),
-                        ],
-                        condition=TokenItem.used_at.does_not_exist()
-                        & (TokenItem.valid_until > token.now_epoch),
-                        return_values=ALL_OLD,  # tells a used link from one that expired since the page
-                    )
-                    meanings["update"].append(("TOKEN_USED", "the link is used or expired"))
+                for each in (change, *side.new_cases):
+                    self._write_change(tx, each, meanings)
+                self._write_side(tx, change, side, meanings)
         except TransactWriteError as exc:
-            raise self._conflict(exc, meanings["delete"] + meanings["put"] + meanings["update"]) from None
+            order = meanings["check"] + meanings["delete"] + meanings["put"] + meanings["update"]
+            raise self._conflict(exc, order) from None
+
+    @staticmethod
+    def _write_change(tx: TransactWrite, change: Change, meanings: dict[str, list[tuple[str, str]]]) -> None:
+        case = change.case
+        concurrent = ("CONCURRENT_UPDATE", "Somebody changed the case at the same time; reload.")
+        if change.deleted:
+            tx.delete(
+                CaseItem(pk=f"CASE#{case.id}", sk="CASE"), condition=CaseItem.version == case.version - 1
+            )
+            meanings["delete"].append(concurrent)
+        elif change.expected_version is None:
+            tx.save(_case_item(case, "closed_at" not in case.dates), condition=CaseItem.pk.does_not_exist())
+            meanings["put"].append(("CASE_EXISTS", "A case with this id exists already."))
+        else:
+            tx.save(
+                _case_item(case, "closed_at" not in case.dates),
+                condition=CaseItem.version == change.expected_version,
+            )
+            meanings["put"].append(concurrent)
+        history = HistoryItem(
+            pk=f"CASE#{case.id}",
+            sk=f"HIST#{case.version:08d}",
+            body=history_view(change.entry),
+            events=[e.to_dict() for e in change.events],
+        )
+        tx.save(history, condition=HistoryItem.pk.does_not_exist())
+        meanings["put"].append(concurrent)
+        for kind in change.closed_children:
+            name = f"open_{kind}"
+            tx.condition_check(
+                CounterItem,
+                f"CASE#{case.id}",
+                "COUNTERS",
+                condition=Path(name).does_not_exist() | (Path(name) <= 0),
+            )
+            meanings["check"].append(
+                ("OPEN_CHILDREN", f"Every scheduled {kind} must be completed or cancelled first.")
+            )
+        if change.deleted:
+            tx.condition_check(
+                CounterItem,
+                f"CASE#{case.id}",
+                "COUNTERS",
+                condition=Path("refs").does_not_exist() | (Path("refs") <= 0),
+            )
+            meanings["check"].append(("REFERENCED", "Other cases refer to this case; it cannot be deleted."))
+
+    @staticmethod
+    def _write_side(
+        tx: TransactWrite, change: Change, side: SideWrites, meanings: dict[str, list[tuple[str, str]]]
+    ) -> None:
+        case = change.case
+        for link in side.links:
+            key = dict(pk=f"CASE#{link.case_id or case.id}", sk=f"REL#{link.kind}#{link.key}")
+            if link.added:
+                body = {
+                    **link.details,
+                    "kind": link.kind,
+                    "key": link.key,
+                    "label": link.label,
+                    "added_by": change.entry.by,
+                    "added_at": change.entry.at,
+                }
+                tx.save(RelatedItem(**key, body=body), condition=RelatedItem.pk.does_not_exist())
+                meanings["put"].append(("ALREADY_LINKED", f"{link.key} is already in the {link.kind} list."))
+            else:
+                tx.delete(RelatedItem(**key), condition=RelatedItem.pk.exists())
+                meanings["delete"].append(("NOT_LINKED", f"{link.key} is not in the {link.kind} list."))
+        for update in side.related_updates:
+            tx.update(
+                RelatedItem(pk=f"CASE#{update.case_id or case.id}", sk=f"REL#{update.kind}#{update.key}"),
+                actions=[RelatedItem.body[name].set(value) for name, value in update.values.items()],
+                condition=RelatedItem.pk.exists(),
+            )
+            meanings["update"].append(("NOT_LINKED", f"{update.key} is not in the {update.kind} list."))
+        by_case: dict[str, list[Any]] = {}  # a transaction may touch an item once: one update per case
+        for counter in side.counters:
+            by_case.setdefault(counter.case_id, []).append(Path(counter.name).add(counter.delta))
+        for case_id, actions in by_case.items():
+            tx.update(CounterItem(pk=f"CASE#{case_id}", sk="COUNTERS"), actions=actions)
+            meanings["update"].append(("COUNTER", "counter update failed"))
+        for guard in side.guards:
+            tx.condition_check(
+                CounterItem,
+                f"CASE#{guard.case_id}",
+                "COUNTERS",
+                condition=Path(guard.name).does_not_exist() | (Path(guard.name) <= 0),
+            )
+            meanings["check"].append((guard.code, guard.message))
+        for token in side.tokens:
+            tx.update(
+                TokenItem(pk=f"TOKEN#{token.token_hash}", sk="TOKEN"),
+                actions=[
+                    TokenItem.used_at.set(token.used_at),
+                    TokenItem.body["decision"].set(token.decision),
+                ],
+                condition=TokenItem.used_at.does_not_exist() & (TokenItem.valid_until > token.now_epoch),
+                return_values=ALL_OLD,  # tells a used link from one that expired since the page
+            )
+            meanings["update"].append(("TOKEN_USED", "the link is used or expired"))
 
     @staticmethod
     def _conflict(exc: TransactWriteError, meanings: list[tuple[str, str]]) -> Exception:
@@ -363,6 +458,7 @@ class DynamoCaseRepository:
             expires_at=item.valid_until,
             used_at=item.used_at,
             decision=body.get("decision"),
+            purpose=body.get("purpose", "approval"),
         )
 
     def save_token(self, token: ApprovalToken) -> None:
@@ -376,8 +472,47 @@ class DynamoCaseRepository:
                 "step": token.step,
                 "round": token.round,
                 "approver": token.approver,
+                "purpose": token.purpose,
             },
         ).save(condition=TokenItem.pk.does_not_exist())
+
+    def related_entry(self, case_id: str, kind: str, key: str) -> dict[str, Any] | None:
+        try:
+            return plain(
+                RelatedItem.get(f"CASE#{case_id}", f"REL#{kind}#{key}", consistent_read=True).body.as_dict()
+            )
+        except (DoesNotExist, ValueError):
+            return None
+
+    def save_feedback(self, feedback: Feedback, event: DomainEvent) -> None:
+        body = {
+            "case_id": feedback.case_id,
+            "rating": feedback.rating,
+            "comment": feedback.comment,
+            "given_by": feedback.given_by,
+            "at": feedback.at,
+        }
+        try:
+            FeedbackItem(
+                pk=f"CASE#{feedback.case_id}", sk="FEEDBACK", body=body, events=[event.to_dict()]
+            ).save(condition=FeedbackItem.pk.does_not_exist())
+        except PutError as exc:
+            if exc.cause_response_code == "ConditionalCheckFailedException":
+                raise Conflict("FEEDBACK_GIVEN", "This case has feedback already.") from None
+            raise
+
+    def feedback(self, case_id: str) -> dict[str, Any] | None:
+        try:
+            return plain(FeedbackItem.get(f"CASE#{case_id}", "FEEDBACK", consistent_read=True).body.as_dict())
+        except (DoesNotExist, ValueError):
+            return None
+
+    def open_cases(self, case_type: str, cursor: str | None, limit: int) -> Page:
+        iterator = CaseItem.open_by_due.query(
+            f"OPEN#{case_type}", page_size=limit, last_evaluated_key=decode_cursor(cursor)
+        )
+        items, next_cursor = _one_page(iterator, CaseItem)
+        return Page([case_view(case_from_dict(i.body.as_dict())) for i in items], next_cursor)
 
 
 class _TtlCache:
@@ -428,19 +563,99 @@ class DynamoDirectory:
     def product(self, code: str) -> dict[str, Any] | None:
         return self._cached(f"PRODUCT#{code}", "PRODUCT")
 
+    def contact(self, contact_id: str, *, fresh: bool = False) -> dict[str, Any] | None:
+        """Cached like the rest of the directory (routing a new case needs the area, not the latest state);
+        ``fresh`` reads it now (showing a contact that a won lead has just made Financial)."""
+        if fresh:
+            return _record(f"CONTACT#{contact_id}", "CONTACT")
+        return self._cached(f"CONTACT#{contact_id}", "CONTACT")
+
+    def area_unit(self, area: str) -> str | None:
+        record = self._cached(f"AREA#{area}", "AREA")
+        return record.get("business_unit") if record else None
+
 
 def put_directory_record(pk: str, sk: str, body: dict[str, Any]) -> None:
     DirectoryItem(pk=pk, sk=sk, body=body).save()
 
 
-class DynamoWorkflowStore:
-    """Versions are immutable, so they are cached for the life of the process; "latest" for a minute."""
+class DynamoConfigStore:
+    """Module configurations, one immutable item per version (like workflow definitions); "latest" is cached
+    for a minute, versions for the life of the process."""
 
     def __init__(self, latest_ttl_seconds: float = 60.0) -> None:
-        self.versions: dict[tuple[str, int], WorkflowDefinition] = {}
+        self.versions: dict[tuple[str, int], ModuleConfig] = {}
         self.latest = _TtlCache(latest_ttl_seconds)
 
-    def get(self, name: str, version: int | None = None) -> WorkflowDefinition:
+    def get(self, module: str, version: int | None = None) -> tuple[ModuleConfig, int]:
+        if version is None:
+            version = self.latest.get(module, lambda: self._latest_version(module))
+        key = (module, version)
+        if key not in self.versions:
+            try:
+                item = ConfigItem.get(f"CONFIG#{module}", f"V#{version:04d}")
+            except (DoesNotExist, ValueError):
+                raise NotFound(
+                    "UNKNOWN_CONFIGURATION", f"There is no {module} configuration version {version}."
+                ) from None
+            from casework.domain.care.config import parse_config  # only care modules pay for its import
+
+            self.versions[key] = parse_config(module, plain(item.body.as_dict()))
+        return self.versions[key], version
+
+    @staticmethod
+    def _latest_version(module: str) -> int:
+        iterator = ConfigItem.query(
+            f"CONFIG#{module}",
+            range_key_condition=Item.sk.startswith("V#"),
+            scan_index_forward=False,
+            page_size=1,
+        )
+        items, _ = _one_page(iterator, ConfigItem)
+        if not items:
+            raise NotFound("UNKNOWN_CONFIGURATION", f"{module} is not configured.", {"module": module})
+        return int(items[0].sk[2:])
+
+    def put(self, module: str, config: ModuleConfig, expected_version: int | None) -> int:
+        try:
+            latest = self._latest_version(module)
+        except NotFound:
+            latest = 0
+        if expected_version is not None and expected_version != latest:
+            raise Conflict(
+                "STALE_VERSION",
+                "The configuration has changed since you read it; reload and try again.",
+                {"expected_version": expected_version, "current_version": latest},
+            )
+        version = latest + 1
+        try:
+            ConfigItem(pk=f"CONFIG#{module}", sk=f"V#{version:04d}", body=config.to_dict()).save(
+                condition=ConfigItem.pk.does_not_exist()
+            )
+        except PutError as exc:
+            if exc.cause_response_code == "ConditionalCheckFailedException":
+                raise Conflict(
+                    "CONCURRENT_UPDATE", "Somebody saved the configuration at the same time."
+                ) from None
+            raise
+        self.versions[(module, version)] = config
+        self.latest = _TtlCache(self.latest.ttl)  # this process sees its own change at once
+        return version
+
+
+class DynamoWorkflowStore:
+    """Versions are immutable, so they are cached for the life of the process; "latest" for a minute.
+
+    Care modules (``"kind": "module"``) are stored as templates; ``get`` compiles one with a configuration
+    version for a type (see casework.domain.care.compile)."""
+
+    def __init__(self, latest_ttl_seconds: float = 60.0, configs: DynamoConfigStore | None = None) -> None:
+        self.versions: dict[tuple[str, int], dict[str, Any]] = {}
+        self.parsed: dict[tuple[Any, ...], WorkflowDefinition] = {}
+        self.latest = _TtlCache(latest_ttl_seconds)
+        self.configs = configs or DynamoConfigStore(latest_ttl_seconds)
+
+    def _raw(self, name: str, version: int | None) -> tuple[dict[str, Any], int]:
         if version is None:
             version = self.latest.get(name, lambda: self._latest_version(name))
         key = (name, version)
@@ -451,8 +666,40 @@ class DynamoWorkflowStore:
                 raise NotFound(
                     "UNKNOWN_CASE_TYPE", f"There is no case type {name!r} (version {version})."
                 ) from None
-            self.versions[key] = parse_definition(plain(item.body.as_dict()))
-        return self.versions[key]
+            self.versions[key] = plain(item.body.as_dict())
+        return self.versions[key], version
+
+    def get(
+        self,
+        name: str,
+        version: int | None = None,
+        *,
+        subtype: str | None = None,
+        config_version: int | None = None,
+    ) -> WorkflowDefinition:
+        raw, version = self._raw(name, version)
+        if raw.get("kind") != "module":
+            key: tuple[Any, ...] = (name, version)
+            if key not in self.parsed:
+                self.parsed[key] = parse_definition(raw)
+            return self.parsed[key]
+        config, config_version = self.configs.get(name, config_version)
+        key = (name, version, config_version, subtype)
+        if key not in self.parsed:
+            from casework.domain.care.compile import compile_definition
+
+            try:
+                self.parsed[key] = compile_definition(raw, config, subtype, config_version)
+            except KeyError:
+                raise ValidationFailed(
+                    "UNKNOWN_TYPE",
+                    f"{raw.get('title', name)} has no type {subtype!r}.",
+                    {"types": [t.code for t in config.types]},
+                ) from None
+        return self.parsed[key]
+
+    def template(self, name: str, version: int | None = None) -> dict[str, Any]:
+        return self._raw(name, version)[0]
 
     @staticmethod
     def _latest_version(name: str) -> int:
@@ -469,10 +716,11 @@ class DynamoWorkflowStore:
 
     @staticmethod
     def publish(raw: dict[str, Any]) -> bool:
-        """Store a definition version. Refuses to change a stored version: bump ``version`` instead.
-        Returns False when that exact version is already stored."""
-        defn = parse_definition(raw)
-        pk, sk = f"WORKFLOW#{defn.name}", f"V#{defn.version:04d}"
+        """Store a definition (or module template) version. Refuses to change a stored version: bump
+        ``version`` instead. Returns False when that exact version is already stored."""
+        if raw.get("kind") != "module":
+            parse_definition(raw)
+        pk, sk = f"WORKFLOW#{raw['name']}", f"V#{raw['version']:04d}"
         try:
             existing = plain(WorkflowItem.get(pk, sk).body.as_dict())
         except DoesNotExist:
@@ -480,6 +728,6 @@ class DynamoWorkflowStore:
             return True
         if existing != plain(dict(raw)):
             raise ValueError(
-                f"workflow {defn.name} v{defn.version} is stored with other content; bump the version"
+                f"workflow {raw['name']} v{raw['version']} is stored with other content; bump the version"
             )
         return False

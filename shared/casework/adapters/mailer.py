@@ -1,5 +1,11 @@
 """Email out: Jinja2 templates (autoescaped HTML) rendered to subject, text and HTML, sent through SES.
 
+Two kinds of templates: the shipped ones (``templates/email``, trusted, strict about undefined names) and a
+business's own communications (inline ``subject``/``body`` written by an administrator in the type
+configuration). Those run in Jinja2's sandbox: no attribute starting with ``_``, no unsafe callables, ranges
+and repetitions bounded; unknown tags render empty. Their text is plain; the HTML part is that text escaped,
+line breaks kept, inside the shipped layout.
+
 Messages go out as raw MIME (multipart/alternative, text first) rather than SES "Simple" content: the same
 message then reads well in every client, and the local stack (moto) keeps both parts for the mail viewer.
 """
@@ -10,9 +16,13 @@ import re
 from email.message import EmailMessage
 from email.policy import SMTP
 from email.utils import formatdate
+from functools import cache, lru_cache
 from typing import Any
 
 MAX_SUBJECT = 200
+MAX_INLINE_SOURCE = 20_000  # characters of an administrator's subject or body template
+MAX_REPEAT = 100_000  # longest string or list a sandboxed template may build with *
+MAX_EXPONENT = 100
 _WHITESPACE = re.compile(r"\s+")
 _TEMPLATE_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 # Headers are generated unfolded up to RFC 5322's hard limit (998): Python's folder otherwise moves a long
@@ -79,6 +89,7 @@ class EmailRenderer:
 
     def __init__(self, environment: Any = None) -> None:
         self._env = environment
+        self._inline_html: Any = None
 
     @property
     def env(self) -> Any:
@@ -103,3 +114,84 @@ class EmailRenderer:
         text = self.env.get_template(f"email/{name}.txt.j2").render(context)
         html = self.env.get_template(f"email/{name}.html.j2").render(context)
         return clean_subject(subject), text, html
+
+    def render_inline(self, subject: str, body: str, context: dict[str, Any]) -> tuple[str, str, str]:
+        """(subject, text, html) from a business's own templates (see the module's docstring). Raises
+        InlineTemplateError (a ValueError) when they cannot be rendered."""
+        subject_text = clean_subject(render_sandboxed(subject, context))
+        text = render_sandboxed(body, context)
+        if self._inline_html is None:
+            self._inline_html = self.env.from_string(_INLINE_HTML)
+        html = self._inline_html.render({**context, "subject": subject_text, "body_html": text_to_html(text)})
+        return subject_text, text, html
+
+
+class InlineTemplateError(ValueError):
+    """A business's own communication template cannot be rendered (bad syntax, a blocked access, ...).
+    Retrying will not help: the caller logs it and skips that one email."""
+
+
+@cache
+def _sandbox() -> Any:
+    from jinja2 import ChainableUndefined
+    from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
+
+    class Sandbox(ImmutableSandboxedEnvironment):
+        """No "_" attributes, no unsafe callables, no changing the values it is given; bounded ranges."""
+
+        intercepted_binops = frozenset({"*", "**"})  # the two that build something huge from a short template
+
+        def unsafe_undefined(self, obj: Any, attribute: str) -> Any:
+            # Jinja2 renders a blocked attribute as an empty undefined value; refuse instead, so a template
+            # that tries to reach Python internals is not sent half-rendered.
+            raise SecurityError(f"access to attribute {attribute!r} of a {type(obj).__name__} is not allowed")
+
+        def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+            if operator == "**":
+                if not isinstance(right, int | float) or abs(right) > MAX_EXPONENT:
+                    raise SecurityError("exponent too large")
+                return left**right
+            for seq, times in ((left, right), (right, left)):
+                if (
+                    isinstance(seq, str | list | tuple)
+                    and isinstance(times, int)
+                    and len(seq) * times > MAX_REPEAT
+                ):
+                    raise SecurityError("repetition too large")
+            return left * right
+
+    return Sandbox(
+        autoescape=False,  # plain text; the HTML part escapes it
+        undefined=ChainableUndefined,  # {{ contact.nickname }} or {{ no.such.tag }} render empty
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+
+@lru_cache(maxsize=256)
+def _inline_template(source: str) -> Any:
+    return _sandbox().from_string(source)
+
+
+def render_sandboxed(source: str, context: dict[str, Any]) -> str:
+    """Render an administrator's template; InlineTemplateError whatever goes wrong."""
+    if len(source) > MAX_INLINE_SOURCE:
+        raise InlineTemplateError(f"the template is longer than {MAX_INLINE_SOURCE} characters")
+    try:
+        return _inline_template(source).render(context)
+    except Exception as exc:  # an admin-written template can fail in any way; none of them is retryable
+        raise InlineTemplateError(f"{type(exc).__name__}: {exc}") from exc
+
+
+def text_to_html(text: str) -> Any:
+    """Plain text as HTML: every character escaped, line breaks kept."""
+    from markupsafe import Markup, escape
+
+    return Markup("<br>\n").join(escape(line) for line in text.strip("\n").split("\n"))
+
+
+# A business's own communication inside the shipped layout (its text is escaped before it gets here).
+_INLINE_HTML = """{% extends "email/_base.html.j2" %}
+{% block title %}{{ subject }}{% endblock %}
+{% block content %}<div>{{ body_html }}</div>{% endblock %}
+"""

@@ -1,5 +1,6 @@
-"""Approval links from emails: GET shows a confirm page and changes nothing (mail scanners and link previews
-open links); POST decides. The token in the path is the credential: random, stored hashed, single use."""
+"""Links from emails: an approver's (/approvals/<token>) and a contact's, to accept or refuse an answer
+(/acceptances/<token>). GET shows a confirm page and changes nothing (mail scanners and link previews open
+links); POST decides. The token in the path is the credential: random, stored hashed, single use."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 
 from casework.domain.errors import DomainError
 from casework.http.api import STATUS_FOR
-from casework.http.wiring import case_service
+from casework.http.wiring import acceptance_links, case_service
 
 # The page needs nothing from anywhere else: no scripts, only inline styles, forms post back to itself.
 PAGE_HEADERS = {
@@ -24,15 +25,31 @@ PAGE_HEADERS = {
     "frame-ancestors 'none'",
 }
 MAX_FORM_BYTES = 16_384
-HTML = {
-    status: {"description": text, "content": {"text/html": {"schema": {"type": "string"}}}}
-    for status, text in {
+
+
+def _html(texts: dict[int, str]) -> dict[int, dict]:
+    return {
+        status: {"description": text, "content": {"text/html": {"schema": {"type": "string"}}}}
+        for status, text in texts.items()
+    }
+
+
+HTML = _html(
+    {
         200: "The page",
         404: "Unknown link",
         410: "Link used, expired, or the approval is no longer pending",
         422: "Decision missing, or a rejection without a comment",
-    }.items()
-}
+    }
+)
+ACCEPTANCE_HTML = _html(
+    {
+        200: "The page",
+        404: "Unknown link",
+        410: "Link used, expired, or the answer is no longer waiting for acceptance",
+        422: "Decision missing or not accept/refuse, or a comment too long",
+    }
+)
 
 
 @cache
@@ -49,8 +66,8 @@ def render(status: int, template: str, **context: Any) -> Response:
     return Response(status, "text/html; charset=utf-8", html, headers=PAGE_HEADERS)
 
 
-def _error_page(exc: DomainError) -> Response:
-    return render(STATUS_FOR[exc.kind], "error.html.j2", code=exc.code, message=exc.message)
+def _error_page(exc: DomainError, template: str = "error.html.j2") -> Response:
+    return render(STATUS_FOR[exc.kind], template, code=exc.code, message=exc.message)
 
 
 def _form(body: str | None) -> dict[str, str]:
@@ -99,3 +116,51 @@ def approval_link_routes(router: Router) -> None:
                 )
             return _error_page(exc)
         return render(200, "decided.html.j2", **result)
+
+
+def acceptance_link_routes(router: Router) -> None:
+    """The contact's link to accept or refuse a response or resolution (no login: the link is the
+    credential). Same rules as approval links; an approval link's token is unknown here."""
+    no_auth = {"security": []}
+
+    def error_page(exc: DomainError) -> Response:
+        return _error_page(exc, "acceptance_error.html.j2")
+
+    @router.get(
+        "/acceptances/<token>",
+        tags=["acceptance links"],
+        openapi_extensions=no_auth,
+        responses=ACCEPTANCE_HTML,
+        summary="Confirm page for an acceptance link (changes nothing)",
+    )
+    def show_acceptance(token: str):
+        try:
+            page = acceptance_links().page(token)
+        except DomainError as exc:
+            return error_page(exc)
+        return render(200, "acceptance.html.j2", error=None, comment="", **page)
+
+    @router.post(
+        "/acceptances/<token>",
+        tags=["acceptance links"],
+        openapi_extensions=no_auth,
+        responses=ACCEPTANCE_HTML,
+        summary="Accept or refuse through an acceptance link (form: decision=accept|refuse, comment)",
+    )
+    def decide_acceptance(token: str):
+        form = _form(router.current_event.decoded_body)
+        decision, comment = form.get("decision", ""), form.get("comment", "")
+        links = acceptance_links()
+        try:
+            result = links.decide(token, decision=decision, comment=comment)
+        except DomainError as exc:
+            if exc.kind.value == "invalid":  # let the contact fix the form on the same page
+                try:
+                    page = links.page(token)
+                except DomainError as again:
+                    return error_page(again)
+                return render(
+                    STATUS_FOR[exc.kind], "acceptance.html.j2", error=exc.message, comment=comment, **page
+                )
+            return error_page(exc)
+        return render(200, "acceptance_decided.html.j2", **result)

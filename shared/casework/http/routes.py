@@ -13,18 +13,27 @@ from casework.http.api import caller
 from casework.http.schemas import (
     AddAccount,
     AddProduct,
+    AddRelatedCase,
     ApprovalDecision,
     AssignRequest,
     CaseResponse,
+    ConfigurationRequest,
+    ConfigurationResponse,
     CreateCase,
+    DeletedResponse,
     EditCase,
     ErrorResponse,
+    FeedbackRequest,
+    FeedbackResponse,
     NoteRequest,
     NoteResponse,
     PageResponse,
+    ReturnCheck,
+    ScheduleChild,
     TransitionRequest,
+    VersionOnly,
 )
-from casework.http.wiring import case_service
+from casework.http.wiring import care_service, case_service
 from casework.services.ports import CaseQuery
 
 CaseId = str
@@ -70,6 +79,30 @@ def register_routes() -> Router:
             account_id=body.account_id,
             business_unit=body.gbu,
             fields=body.fields,
+            subtype=body.subtype,
+            contact_id=body.contact_id,
+            assignee=body.assignee,
+        )
+
+    @router.post(
+        "/cases/<case_id>/activities",
+        status_code=201,
+        tags=["activities"],
+        summary="Schedule an activity from a service request or lead",
+        responses=ok(201),
+    )
+    def schedule_activity(case_id: CaseId, body: ScheduleChild) -> CaseResponse:
+        return case_service().schedule(
+            caller(router),
+            case_id,
+            "activity",
+            subtype=body.subtype,
+            title=body.title,
+            description=body.description,
+            fields=body.fields,
+            assignee=body.assignee,
+            business_unit=body.gbu,
+            expected_version=body.expected_version,
         )
 
     return router
@@ -111,24 +144,68 @@ def read_routes() -> Router:
     def notes(case_id: CaseId, cursor: Cursor = None, limit: Limit = 100) -> PageResponse:
         return page(case_service().notes(caller(router), case_id, cursor, limit))
 
-    @router.get(
-        "/cases/<case_id>/products", tags=["related"], summary="Customer Request Products", responses=ok()
-    )
-    def products(case_id: CaseId, cursor: Cursor = None, limit: Limit = 100) -> PageResponse:
-        return page(case_service().related(caller(router), case_id, "products", cursor, limit))
+    for path, (kind, label) in READABLE_LISTS.items():
+        _related_read_route(router, path, kind, label)
 
     @router.get(
-        "/cases/<case_id>/accounts", tags=["related"], summary="Case Account Associations", responses=ok()
+        "/cases/<case_id>/feedback",
+        tags=["service requests"],
+        summary="The customer's feedback",
+        responses=ok(),
     )
-    def accounts(case_id: CaseId, cursor: Cursor = None, limit: Limit = 100) -> PageResponse:
-        return page(case_service().related(caller(router), case_id, "accounts", cursor, limit))
+    def feedback(case_id: CaseId) -> FeedbackResponse:
+        return case_service().feedback(caller(router), case_id)
+
+    @router.get(
+        "/case-types/<case_type>",
+        tags=["configuration"],
+        summary="A case type's statuses, fields, sections and moves (for forms)",
+        responses=ok(),
+    )
+    def case_type(case_type: str, subtype: Annotated[str | None, Query(max_length=40)] = None) -> dict:
+        return care_service().case_type(caller(router), case_type, subtype)
+
+    @router.get(
+        "/summaries/<case_type>",
+        tags=["service requests"],
+        summary="Open cases by state, status, priority, assignee and unit, and the overdue ones",
+        responses=ok(),
+    )
+    def summary(case_type: str, gbu: Annotated[str | None, Query(max_length=40)] = None) -> dict:
+        return care_service().summary(caller(router), case_type, gbu)
+
+    @router.get("/contacts/<contact_id>", tags=["directory"], summary="A customer contact", responses=ok())
+    def contact(contact_id: str) -> dict:
+        return care_service().directory_record(caller(router), "contact", contact_id)
+
+    @router.get("/accounts/<account_id>", tags=["directory"], summary="A customer account", responses=ok())
+    def account(account_id: str) -> dict:
+        return care_service().directory_record(caller(router), "account", account_id)
 
     return router
 
 
+# path segment -> (related list kind, label); an activity scheduled from a case is in its "activity" list
+READABLE_LISTS = {
+    "products": ("products", "Products (of a customer request, service request or lead)"),
+    "accounts": ("accounts", "Case Account Associations"),
+    "service_requests": ("service_requests", "Related service requests (same contact)"),
+    "activities": ("activity", "Activities scheduled from the case"),
+}
+
+
+def _related_read_route(router: Router, path: str, kind: str, label: str) -> None:
+    def read(case_id: CaseId, cursor: Cursor = None, limit: Limit = 100) -> PageResponse:
+        return page(case_service().related(caller(router), case_id, kind, cursor, limit))
+
+    read.__name__ = f"list_{path}"
+    router.get(f"/cases/<case_id>/{path}", tags=["related"], summary=label, responses=ok())(read)
+
+
 RELATED_LISTS = {
-    "products": (AddProduct, "Customer Request Product"),
+    "products": (AddProduct, "product line"),
     "accounts": (AddAccount, "Case Account Association"),
+    "service_requests": (AddRelatedCase, "related service request (same contact)"),
 }
 
 
@@ -143,6 +220,7 @@ def _related_list_routes(router: Router, kind: str, body_model: type, label: str
             key=body.key,
             added=True,
             expected_version=body.expected_version,
+            details=body.details,
         )
 
     def remove(case_id: CaseId, key: str) -> CaseResponse:
@@ -184,11 +262,61 @@ def change_routes() -> Router:
             caller(router), case_id, to=body.to, fields=body.fields, expected_version=body.expected_version
         )
 
-    @router.post("/cases/<case_id>/assignment", tags=["cases"], summary="Reassign the case", responses=ok())
+    @router.post(
+        "/cases/<case_id>/assignment",
+        tags=["cases"],
+        summary="Reassign to a user and/or (care modules) another business unit",
+        responses=ok(),
+    )
     def assign(case_id: CaseId, body: AssignRequest) -> CaseResponse:
         return case_service().reassign(
-            caller(router), case_id, assignee=body.assignee, expected_version=body.expected_version
+            caller(router),
+            case_id,
+            assignee=body.assignee,
+            business_unit=body.gbu,
+            expected_version=body.expected_version,
         )
+
+    @router.post(
+        "/cases/<case_id>/accept",
+        tags=["cases"],
+        summary="Accept a case waiting in your business unit: you become its user",
+        responses=ok(),
+    )
+    def accept(case_id: CaseId, body: VersionOnly) -> CaseResponse:
+        return case_service().take(caller(router), case_id, expected_version=body.expected_version)
+
+    @router.delete(
+        "/cases/<case_id>", tags=["cases"], summary="Delete a case nothing refers to", responses=ok()
+    )
+    def delete_case(case_id: CaseId) -> DeletedResponse:
+        return case_service().delete(caller(router), case_id)
+
+    @router.post(
+        "/cases/<case_id>/products/<key>/return",
+        tags=["service requests"],
+        summary="Check whether a product line's return is covered (warranty / return period)",
+        responses=ok(),
+    )
+    def check_return(case_id: CaseId, key: str, body: ReturnCheck) -> CaseResponse:
+        return case_service().check_return(
+            caller(router),
+            case_id,
+            unquote(key),
+            coverage_reason=body.coverage_reason,
+            return_date=body.return_date.isoformat(),
+            expected_version=body.expected_version,
+        )
+
+    @router.post(
+        "/cases/<case_id>/feedback",
+        status_code=201,
+        tags=["service requests"],
+        summary="Record the customer's rating (1-5) and comment",
+        responses=ok(201),
+    )
+    def give_feedback(case_id: CaseId, body: FeedbackRequest) -> FeedbackResponse:
+        return case_service().give_feedback(caller(router), case_id, rating=body.rating, comment=body.comment)
 
     for kind, (body_model, label) in RELATED_LISTS.items():
         _related_list_routes(router, kind, body_model, label)
@@ -224,7 +352,32 @@ def approval_routes() -> Router:
             expected_version=body.expected_version,
         )
 
-    from casework.http.pages import approval_link_routes
+    from casework.http.pages import acceptance_link_routes, approval_link_routes
 
     approval_link_routes(router)
+    acceptance_link_routes(router)
+    return router
+
+
+def admin_routes() -> Router:
+    router = Router()
+
+    @router.get(
+        "/config/<module>",
+        tags=["configuration"],
+        summary="A care module's configuration (statuses, categories, types, ...)",
+        responses=ok(),
+    )
+    def get_config(module: str, version: Annotated[int | None, Query(ge=1)] = None) -> ConfigurationResponse:
+        return care_service().get_config(caller(router), module, version)
+
+    @router.put(
+        "/config/<module>",
+        tags=["configuration"],
+        summary="Replace a care module's configuration (Admin); a new version, cases keep theirs",
+        responses=ok(),
+    )
+    def put_config(module: str, body: ConfigurationRequest) -> ConfigurationResponse:
+        return care_service().put_config(caller(router), module, body.config, body.expected_version)
+
     return router

@@ -3,6 +3,7 @@ a case type requires, so those checks live in the domain and answer with the sam
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -22,8 +23,67 @@ class CreateCase(_Body):
     title: str | None = Field(None, examples=["Antistatic grade for Acme conveyor belts"])
     description: str | None = None
     account_id: str | None = Field(None, examples=["ACC-1001"])
-    gbu: str | None = Field(None, description="Business unit; defaults to the creator's.", examples=["SP"])
+    gbu: str | None = Field(
+        None,
+        description="Business unit. Defaults to the unit the contact's geographic area is routed to (care "
+        "modules), else the assignee's, else the creator's.",
+        examples=["SP"],
+    )
     fields: dict[str, Any] = Field(default_factory=dict, description="Custom fields of the case type.")
+    subtype: str | None = Field(
+        None,
+        max_length=40,
+        description="The module's configured type (care modules); default type if left out.",
+    )
+    contact_id: str | None = Field(None, max_length=80, examples=["CON-2001"])
+    assignee: str | None = Field(
+        None, max_length=128, description="Care modules: the user to assign; else it waits in the unit."
+    )
+
+
+class ScheduleChild(_Body):
+    subtype: str | None = Field(None, max_length=40, description="The child's type, e.g. an activity type.")
+    title: str | None = Field(None, examples=["Replace the modem on site"])
+    description: str | None = None
+    fields: dict[str, Any] = Field(default_factory=dict)
+    assignee: str | None = Field(None, max_length=128)
+    gbu: str | None = Field(None, max_length=40, description="Defaults to the parent's business unit.")
+    expected_version: int | None = ExpectedVersion
+
+
+class VersionOnly(_Body):
+    expected_version: int | None = ExpectedVersion
+
+
+class AddRelatedCase(_Body):
+    case_id: str = Field(min_length=1, max_length=80, description="A case of the same type and contact.")
+    expected_version: int | None = ExpectedVersion
+
+    @property
+    def key(self) -> str:
+        return self.case_id
+
+    @property
+    def details(self) -> dict[str, Any]:
+        return {}
+
+
+class ReturnCheck(_Body):
+    coverage_reason: str = Field(min_length=1, max_length=40, examples=["DOA"])
+    return_date: date
+    expected_version: int | None = ExpectedVersion
+
+
+class FeedbackRequest(_Body):
+    rating: int = Field(ge=1, le=5)
+    comment: str | None = Field(None, max_length=4000)
+
+
+class ConfigurationRequest(_Body):
+    config: dict[str, Any] = Field(description="The module's whole configuration (see GET).")
+    expected_version: int | None = Field(
+        None, ge=0, description="The version you read; 409 STALE_VERSION if somebody saved meanwhile."
+    )
 
 
 class EditCase(_Body):
@@ -39,11 +99,18 @@ class TransitionRequest(_Body):
 
 class AddProduct(_Body):
     product_code: str = Field(min_length=1, max_length=80, examples=["P-100"])
+    serial_number: str | None = Field(None, max_length=80)
+    warehouse_issue_date: date | None = Field(None, description="When the item left the warehouse.")
     expected_version: int | None = ExpectedVersion
 
     @property
     def key(self) -> str:
         return self.product_code
+
+    @property
+    def details(self) -> dict[str, Any]:
+        out = {"serial_number": self.serial_number, "warehouse_issue_date": self.warehouse_issue_date}
+        return {k: v.isoformat() if isinstance(v, date) else v for k, v in out.items() if v is not None}
 
 
 class AddAccount(_Body):
@@ -54,9 +121,16 @@ class AddAccount(_Body):
     def key(self) -> str:
         return self.account_id
 
+    @property
+    def details(self) -> dict[str, Any]:
+        return {}
+
 
 class AssignRequest(_Body):
-    assignee: str = Field(min_length=1, max_length=128)
+    assignee: str | None = Field(None, min_length=1, max_length=128)
+    gbu: str | None = Field(
+        None, min_length=1, max_length=40, description="Move to another business unit (care modules)."
+    )
     expected_version: int | None = ExpectedVersion
 
 
@@ -117,6 +191,27 @@ class AvailableTransition(BaseModel):
     requires_related: dict[str, int]
 
 
+class DatesOut(BaseModel):
+    start_date: str
+    expected_completion_date: str | None
+    actual_completion_date: str | None
+    closed_at: str | None
+    time_to_completion_seconds: int | None
+    time_overdue_seconds: int
+    overdue: bool
+
+
+class AcceptanceOut(BaseModel):
+    step: str
+    round: int
+    status: str
+    category: str | None
+    decision: Literal["accept", "refuse"] | None
+    requested_at: str
+    decided_at: str | None
+    comment: str | None
+
+
 class CaseResponse(BaseModel):
     """A case as its reader sees it: available_transitions, editable_fields and can_decide_approval are the
     caller's."""
@@ -145,6 +240,34 @@ class CaseResponse(BaseModel):
     available_transitions: list[AvailableTransition]
     editable_fields: list[str]
     can_decide_approval: bool
+    type_name: str
+    subtype: str | None = Field(description="The configured type (care modules)")
+    config_version: int | None
+    contact_id: str | None
+    parent_id: str | None = Field(description="The case this one was scheduled from")
+    parent_type: str | None
+    dates: DatesOut
+    acceptance: AcceptanceOut | None = Field(description="The answer waiting for (or decided by) the contact")
+
+
+class DeletedResponse(BaseModel):
+    id: str
+    deleted: bool
+    version: int
+
+
+class FeedbackResponse(BaseModel):
+    case_id: str
+    rating: int
+    comment: str | None
+    given_by: str
+    at: str
+
+
+class ConfigurationResponse(BaseModel):
+    module: str
+    version: int
+    config: dict[str, Any]
 
 
 class NoteResponse(BaseModel):

@@ -5,8 +5,13 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 from functools import cache
+from typing import TYPE_CHECKING
 
 from casework.services.cases import CaseService
+
+if TYPE_CHECKING:
+    from casework.services.acceptance import AcceptanceLinks
+    from casework.services.care import CareService
 
 
 def now() -> datetime:
@@ -20,12 +25,36 @@ def new_id() -> str:
 
 @cache
 def case_service() -> CaseService:
-    from casework.adapters.dynamo import DynamoCaseRepository, DynamoDirectory, DynamoWorkflowStore
+    from casework.adapters.dynamo import (
+        DynamoCaseRepository,
+        DynamoConfigStore,
+        DynamoDirectory,
+        DynamoWorkflowStore,
+    )
 
+    configs = DynamoConfigStore()
     return CaseService(
         repo=DynamoCaseRepository(),
         directory=DynamoDirectory(),
-        workflows=DynamoWorkflowStore(),
+        workflows=DynamoWorkflowStore(configs=configs),
         clock=now,
         new_id=new_id,
+        configs=configs,
     )
+
+
+def care_service() -> CareService:
+    """Cheap to build; it shares case_service()'s adapters and caches."""
+    from casework.services.care import CareService
+
+    cases = case_service()
+    assert cases.configs is not None
+    return CareService(cases=cases, configs=cases.configs)
+
+
+def acceptance_links() -> AcceptanceLinks:
+    """Cheap to build; it shares case_service()'s adapters and caches (so it is as cached as that is)."""
+    from casework.services.acceptance import AcceptanceLinks
+
+    cases = case_service()
+    return AcceptanceLinks(repo=cases.repo, directory=cases.directory, workflows=cases.workflows, clock=now)

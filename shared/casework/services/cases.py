@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, replace
+from datetime import date, datetime
 from typing import Any
 
 from casework.domain import engine
@@ -29,12 +29,16 @@ from casework.services.ports import (
     CaseQuery,
     CaseRepository,
     Clock,
+    ConfigStore,
     ConsumeToken,
+    CounterDelta,
     Directory,
+    Feedback,
     IdFactory,
     LinkRelated,
     Note,
     Page,
+    RelatedUpdate,
     SideWrites,
     WorkflowStore,
 )
@@ -61,9 +65,38 @@ def history_view(entry: HistoryEntry) -> dict[str, Any]:
     }
 
 
-def case_view(case: Case) -> dict[str, Any]:
+def _seconds_between(start: str | None, end: str | None) -> int | None:
+    if not start or not end:
+        return None
+    return int((datetime.fromisoformat(end) - datetime.fromisoformat(start)).total_seconds())
+
+
+def dates_view(case: Case, now: datetime | None) -> dict[str, Any]:
+    """Key dates: the stored ones, and what follows from them at ``now`` (time to completion, overdue).
+    A case closed without completing (cancelled) is never overdue."""
+    dates = case.dates
+    expected, actual, closed = (
+        dates.get("expected_completion_date"),
+        dates.get("actual_completion_date"),
+        dates.get("closed_at"),
+    )
+    until = actual or (None if closed else (timestamp(now) if now else None))
+    overdue_by = _seconds_between(expected, until)
+    return {
+        "start_date": dates.get("start_date") or case.created_at,
+        "expected_completion_date": expected,
+        "actual_completion_date": actual,
+        "closed_at": closed,
+        "time_to_completion_seconds": _seconds_between(dates.get("start_date") or case.created_at, actual),
+        "time_overdue_seconds": max(overdue_by or 0, 0),
+        "overdue": bool(overdue_by and overdue_by > 0),
+    }
+
+
+def case_view(case: Case, now: datetime | None = None) -> dict[str, Any]:
     """The case as every reader sees it; the caller-specific parts are added by CaseService.view."""
     approval = case.approval
+    acceptance = case.acceptance
     return {
         "id": case.id,
         "type": case.type,
@@ -103,7 +136,40 @@ def case_view(case: Case) -> dict[str, Any]:
             "requested_at": approval.requested_at,
             "approvers": [{"username": u, "decision": d} for u, d in approval.decisions.items()],
         },
+        "subtype": case.subtype,
+        "config_version": case.config_version,
+        "contact_id": case.contact_id,
+        "parent_id": case.parent_id,
+        "parent_type": case.parent_type,
+        "dates": dates_view(case, now),
+        "acceptance": None
+        if acceptance is None
+        else {
+            "step": acceptance.step,
+            "round": acceptance.round,
+            "status": acceptance.status,
+            "category": acceptance.category,
+            "decision": acceptance.decision,
+            "requested_at": acceptance.requested_at,
+            "decided_at": acceptance.decided_at,
+            "comment": acceptance.comment,
+        },
     }
+
+
+def _relatable(case: Case, other: Case | None) -> Case:
+    """Related cases are of the same kind and contact (a service request's "related work")."""
+    if other is None:
+        return case
+    if other.id == case.id:
+        raise ValidationFailed("SELF_REFERENCE", "A case cannot be related to itself.")
+    if other.type != case.type or not case.contact_id or other.contact_id != case.contact_id:
+        raise ValidationFailed(
+            "NOT_SAME_CONTACT",
+            "Only cases of the same kind and the same contact can be related.",
+            {"contact_id": case.contact_id, "other_contact_id": other.contact_id},
+        )
+    return case
 
 
 @dataclass
@@ -113,6 +179,7 @@ class CaseService:
     workflows: WorkflowStore
     clock: Clock
     new_id: IdFactory
+    configs: ConfigStore | None = None
 
     # --- people and context ---
 
@@ -132,9 +199,15 @@ class CaseService:
             )
         return unit
 
+    def definition_of(self, case: Case) -> WorkflowDefinition:
+        """The definition the case started with (for a care module: its type and configuration version)."""
+        return self.workflows.get(
+            case.type, case.workflow_version, subtype=case.subtype, config_version=case.config_version
+        )
+
     def _load(self, case_id: str) -> tuple[Case, WorkflowDefinition, BusinessUnit]:
         case = self.repo.get(case_id)
-        return case, self.workflows.get(case.type, case.workflow_version), self._unit(case.business_unit)
+        return case, self.definition_of(case), self._unit(case.business_unit)
 
     @staticmethod
     def _check_version(case: Case, expected_version: int | None) -> None:
@@ -152,9 +225,10 @@ class CaseService:
         defn: WorkflowDefinition | None = None,
         unit: BusinessUnit | None = None,
     ) -> dict[str, Any]:
-        defn = defn or self.workflows.get(case.type, case.workflow_version)
+        defn = defn or self.definition_of(case)
         unit = unit or self._unit(case.business_unit)
-        view = case_view(case)
+        view = case_view(case, self.clock())
+        view["type_name"] = defn.raw.get("type_name") or defn.title
         view["available_transitions"] = engine.available_transitions(defn, case, actor, unit)
         view["editable_fields"] = engine.editable_fields(defn, case, actor)
         view["can_decide_approval"] = bool(case.approval and case.approval.is_pending_for(actor.username))
@@ -172,10 +246,73 @@ class CaseService:
         account_id: str | None = None,
         business_unit: str | None = None,
         fields: dict[str, Any] | None = None,
+        subtype: str | None = None,
+        contact_id: str | None = None,
+        assignee: str | None = None,
     ) -> dict[str, Any]:
         actor = self.actor(username)
-        defn = self.workflows.get(type)
-        code = business_unit or actor.default_business_unit
+        defn = self.definition_for_new(type, subtype)
+        change = self._new_case(
+            actor,
+            defn,
+            title=title,
+            description=description,
+            account_id=account_id,
+            business_unit=business_unit,
+            fields=fields,
+            contact_id=contact_id,
+            assignee=assignee,
+        )
+        self.repo.commit(change)
+        return self.view(change.case, actor, defn, self._unit(change.case.business_unit))
+
+    def definition_for_new(self, type: str, subtype: str | None) -> WorkflowDefinition:
+        defn = self.workflows.get(type, subtype=subtype)
+        if subtype is not None and defn.module is None:
+            raise ValidationFailed(
+                "UNKNOWN_TYPE", f"A {defn.title} has no types; leave 'subtype' out.", {"subtype": subtype}
+            )
+        return defn
+
+    def _new_case(
+        self,
+        actor: Actor,
+        defn: WorkflowDefinition,
+        *,
+        title: Any,
+        description: Any,
+        account_id: str | None,
+        business_unit: str | None,
+        fields: dict[str, Any] | None,
+        contact_id: str | None,
+        assignee: str | None,
+        parent: Case | None = None,
+    ) -> Change:
+        """Resolve the references of a new case (contact, account, unit, assignee) and let the engine build
+        it. The business unit is the one given, else the one the contact's geographic area is routed to, else
+        the assignee's, else the creator's."""
+        contact = None
+        contact_id = contact_id or (parent.contact_id if parent else None)
+        if contact_id is not None:
+            contact = self.directory.contact(contact_id)
+            if contact is None:
+                raise ValidationFailed(
+                    "UNKNOWN_CONTACT", f"Contact {contact_id!r} does not exist.", {"contact_id": contact_id}
+                )
+            account_id = account_id or contact.get("account_id")
+        holder = None
+        if assignee is not None:
+            holder = self.directory.user(assignee)
+            if holder is None:
+                raise ValidationFailed("UNKNOWN_USER", f"{assignee!r} is not a user of casework.")
+        area = (contact or {}).get("geographic_area")
+        code = (
+            business_unit
+            or (parent.business_unit if parent else None)
+            or (self.directory.area_unit(area) if area and defn.create_assign == "given" else None)
+            or (holder.default_business_unit if holder else None)
+            or actor.default_business_unit
+        )
         if not code:
             raise ValidationFailed(
                 "MISSING_FIELDS", "Give the business unit (gbu): you have no default.", {"fields": ["gbu"]}
@@ -185,7 +322,7 @@ class CaseService:
             raise ValidationFailed(
                 "UNKNOWN_ACCOUNT", f"Account {account_id!r} does not exist.", {"account_id": account_id}
             )
-        change = engine.register(
+        return engine.register(
             defn,
             actor,
             unit,
@@ -195,9 +332,10 @@ class CaseService:
             description=description,
             account_id=account_id,
             fields=fields,
+            contact_id=contact_id,
+            assignee=holder,
+            parent=parent,
         )
-        self.repo.commit(change)
-        return self.view(change.case, actor, defn, unit)
 
     def get(self, username: str, case_id: str) -> dict[str, Any]:
         actor = self.actor(username)
@@ -219,8 +357,31 @@ class CaseService:
         change = decide(defn, case, actor, unit, self.clock())
         if change is None:  # nothing to change: nothing written
             return self.view(case, actor, defn, unit)
-        self.repo.commit(change, side)
-        return self.view(change.case, actor, defn, unit)
+        self.repo.commit(change, self._with_parent(change, side))
+        if change.deleted:
+            return {"id": case.id, "deleted": True, "version": change.case.version}
+        return self.view(change.case, actor, defn, self._unit(change.case.business_unit))
+
+    @staticmethod
+    def _with_parent(change: Change, side: SideWrites) -> SideWrites:
+        """A child case (an activity scheduled from a service request) keeps its parent's list entry up to
+        date, and its parent's count of open children, in the same transaction."""
+        case = change.case
+        if not case.parent_id:
+            return side
+        kind = case.type
+        counters = list(side.counters)
+        links = list(side.links)
+        updates = list(side.related_updates)
+        if change.closed_now:
+            counters.append(CounterDelta(case.parent_id, f"open_{kind}", -1))
+        if change.deleted:
+            links.append(LinkRelated(kind, case.id, added=False, case_id=case.parent_id))
+            counters.append(CounterDelta(case.parent_id, "refs", -1))
+        else:
+            summary = {"status": case.status, "state": case.state, "assignee": case.assignee}
+            updates.append(RelatedUpdate(kind, case.id, summary, case_id=case.parent_id))
+        return replace(side, counters=counters, links=links, related_updates=updates)
 
     def transition(
         self,
@@ -259,9 +420,17 @@ class CaseService:
         key: str,
         added: bool,
         expected_version: int | None = None,
+        details: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
-        label = None
-        if added:
+        """Add or remove an entry of a related list. Products and accounts must exist; a related case must be
+        of the same type and contact, and counts as a reference that keeps it from being deleted."""
+        label, counters, other = None, [], None
+        if kind == "service_requests":
+            if added:
+                other = self.repo.get(key)
+                label = other.title
+            counters.append(CounterDelta(key, "refs", 1 if added else -1))
+        elif added:
             lookup = {"products": self.directory.product, "accounts": self.directory.account}.get(kind)
             record = lookup(key) if lookup else None
             if lookup and record is None:
@@ -274,25 +443,208 @@ class CaseService:
             case_id,
             expected_version,
             lambda defn, case, actor, unit, now: engine.change_related(
-                defn, case, actor, unit, kind=kind, key=key, added=added, now=now
+                defn, _relatable(case, other), actor, unit, kind=kind, key=key, added=added, now=now
             ),
-            SideWrites(links=[LinkRelated(kind, key, added, label)]),
+            SideWrites(
+                links=[LinkRelated(kind, key, added, label, details=details or {})], counters=counters
+            ),
         )
 
     def reassign(
-        self, username: str, case_id: str, *, assignee: str, expected_version: int | None = None
+        self,
+        username: str,
+        case_id: str,
+        *,
+        assignee: str | None = None,
+        business_unit: str | None = None,
+        expected_version: int | None = None,
     ) -> dict[str, Any]:
-        target = self.directory.user(assignee)
-        if target is None:
-            raise ValidationFailed("UNKNOWN_USER", f"{assignee!r} is not a user of casework.")
+        target = None
+        if assignee is not None:
+            target = self.directory.user(assignee)
+            if target is None:
+                raise ValidationFailed("UNKNOWN_USER", f"{assignee!r} is not a user of casework.")
+        new_unit = self._unit(business_unit) if business_unit else None
         return self._command(
             username,
             case_id,
             expected_version,
             lambda defn, case, actor, unit, now: engine.reassign(
-                defn, case, actor, unit, assignee=target, now=now
+                defn, case, actor, unit, assignee=target, now=now, new_unit=new_unit
             ),
         )
+
+    def take(self, username: str, case_id: str, *, expected_version: int | None = None) -> dict[str, Any]:
+        return self._command(
+            username,
+            case_id,
+            expected_version,
+            lambda defn, case, actor, unit, now: engine.take(defn, case, actor, unit, now=now),
+        )
+
+    def delete(self, username: str, case_id: str, *, expected_version: int | None = None) -> dict[str, Any]:
+        return self._command(
+            username,
+            case_id,
+            expected_version,
+            lambda defn, case, actor, unit, now: engine.delete(defn, case, actor, unit, now=now),
+        )
+
+    def schedule(
+        self,
+        username: str,
+        parent_id: str,
+        kind: str,
+        *,
+        subtype: str | None,
+        title: Any,
+        description: Any = None,
+        fields: dict[str, Any] | None = None,
+        assignee: str | None = None,
+        business_unit: str | None = None,
+        expected_version: int | None = None,
+    ) -> dict[str, Any]:
+        """Schedule a child case (an activity) from a parent (a service request or lead): the child carries
+        the parent's contact, account and number; the parent counts it as open until it is closed."""
+        actor = self.actor(username)
+        parent, pdefn, punit = self._load(parent_id)
+        self._check_version(parent, expected_version)
+        spec = pdefn.children.get(kind)
+        if spec is None:
+            raise ValidationFailed(
+                "UNKNOWN_CHILD_KIND",
+                f"Nothing of kind {kind!r} can be scheduled from a {pdefn.title}.",
+                {"kinds": list(pdefn.children)},
+            )
+        cdefn = self.definition_for_new(spec.case_type, subtype)
+        child = self._new_case(
+            actor,
+            cdefn,
+            title=title,
+            description=description,
+            account_id=None,
+            business_unit=business_unit,
+            fields=fields,
+            contact_id=None,
+            assignee=assignee,
+            parent=parent,
+        )
+        now = self.clock()
+        change = engine.schedule_child(pdefn, parent, actor, punit, kind=kind, child=child.case, now=now)
+        summary = {"title": child.case.title, "subtype": child.case.subtype, "status": child.case.status}
+        self.repo.commit(
+            change,
+            SideWrites(
+                new_cases=[child],
+                links=[LinkRelated(kind, child.case.id, True, child.case.title, details=summary)],
+                # the child is open, and refers to its parent (which can no longer be deleted)
+                counters=[CounterDelta(parent.id, f"open_{kind}", 1), CounterDelta(parent.id, "refs", 1)],
+            ),
+        )
+        return self.view(child.case, actor, cdefn, self._unit(child.case.business_unit))
+
+    def check_return(
+        self,
+        username: str,
+        case_id: str,
+        product: str,
+        *,
+        coverage_reason: str,
+        return_date: str,
+        expected_version: int | None = None,
+    ) -> dict[str, Any]:
+        """Is a product line's return covered? By the coverage reason, within its return period from the
+        warehouse issue date. The outcome is kept on the line and in the case's history."""
+        from casework.domain.care.warranty import check_return
+
+        actor = self.actor(username)
+        case, defn, unit = self._load(case_id)
+        self._check_version(case, expected_version)
+        if self.configs is None or case.config_version is None:
+            raise ValidationFailed("NOT_SUPPORTED", "Returns are checked on service requests only.")
+        config, _ = self.configs.get(case.type, case.config_version)
+        try:
+            reason = config.coverage_reason(coverage_reason)
+        except KeyError:
+            raise ValidationFailed(
+                "UNKNOWN_COVERAGE_REASON",
+                f"{coverage_reason!r} is not a return coverage reason.",
+                {"reasons": [r.code for r in config.return_coverage_reasons]},
+            ) from None
+        line = self.repo.related_entry(case_id, "products", product)
+        if line is None:
+            raise NotFound("NOT_LINKED", f"{product} is not in the products of this case.")
+        issued = line.get("warehouse_issue_date")
+        if not issued:
+            raise ValidationFailed(
+                "MISSING_FIELDS",
+                "The product line has no warehouse issue date; a return cannot be checked without it.",
+                {"fields": ["warehouse_issue_date"]},
+            )
+        try:
+            result = check_return(reason, date.fromisoformat(issued), date.fromisoformat(return_date))
+        except ValueError as exc:
+            raise ValidationFailed("INVALID_FIELDS", str(exc), {"fields": ["return_date"]}) from None
+        result = {**result, "return_date": return_date}
+        change = engine.record_check(
+            defn,
+            case,
+            actor,
+            unit,
+            kind="products",
+            key=product,
+            check="return",
+            result=result,
+            now=self.clock(),
+        )
+        side = SideWrites(related_updates=[RelatedUpdate("products", product, {"return": result})])
+        self.repo.commit(change, side)
+        return self.view(change.case, actor, defn, unit)
+
+    def give_feedback(
+        self, username: str, case_id: str, *, rating: int, comment: str | None
+    ) -> dict[str, Any]:
+        """The customer's rating (1-5) and comment, once per case, once it is resolved."""
+        actor = self.actor(username)
+        case, defn, _unit = self._load(case_id)
+        if case.state not in defn.feedback_states:
+            raise Conflict(
+                "FEEDBACK_NOT_OPEN",
+                f"Feedback is taken once the {defn.title} is resolved.",
+                {"state": case.state, "states": list(defn.feedback_states)},
+            )
+        if isinstance(rating, bool) or not isinstance(rating, int) or not 1 <= rating <= 5:
+            raise ValidationFailed("INVALID_FIELDS", "rating must be 1 to 5.", {"fields": ["rating"]})
+        at = timestamp(self.clock())
+        feedback = Feedback(case.id, rating, (comment or "").strip() or None, actor.username, at)
+        event = DomainEvent(
+            id=f"{case.id}:feedback",
+            type="FeedbackGiven",
+            case_id=case.id,
+            case_type=case.type,
+            occurred_at=at,
+            actor=actor.username,
+            data={"rating": rating, "comment": feedback.comment, "status": case.status, "state": case.state},
+            workflow_version=case.workflow_version,
+            subtype=case.subtype,
+            config_version=case.config_version,
+        )
+        self.repo.save_feedback(feedback, event)
+        return {
+            "case_id": case.id,
+            "rating": rating,
+            "comment": feedback.comment,
+            "given_by": actor.username,
+            "at": at,
+        }
+
+    def feedback(self, username: str, case_id: str) -> dict[str, Any]:
+        self.actor(username)
+        given = self.repo.feedback(case_id)
+        if given is None:
+            self.repo.get(case_id)  # 404 for an unknown case
+            raise NotFound("NO_FEEDBACK", "No feedback has been given on this case.")
+        return given
 
     def decide(
         self,
@@ -316,7 +668,7 @@ class CaseService:
 
     def _token_context(self, raw_token: str) -> tuple[Any, Case, WorkflowDefinition, BusinessUnit, Actor]:
         token = self.repo.token(hash_token(raw_token)) if raw_token else None
-        if token is None:
+        if token is None or token.purpose != "approval":  # a contact's acceptance link is not one
             raise NotFound("TOKEN_UNKNOWN", "This approval link is not valid.")
         if token.used_at:
             raise link_used({"used_at": token.used_at, "decision": token.decision})

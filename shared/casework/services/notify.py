@@ -1,8 +1,16 @@
 """Event-based communication: a domain event in, the emails its workflow definition asks for out.
 
-Which event emails whom with which template is data (``notifications`` in the definition). An approval
-request also issues the approver's single-use link: 256 random bits, stored only as a SHA-256 hash, bound
-to person + case + step + round, expiring. The raw token exists in exactly one place: the email.
+Which event emails whom with which template is data (``notifications`` in the definition). A recipient is an
+approver, the case's assignee or creator (users of the directory), or the case's contact (a customer, from
+the directory's contacts). A rule names a shipped template, or carries its own ``subject`` and ``body`` (a
+business's communications from the type configuration), which the renderer runs in a sandbox.
+
+An approval request also issues the approver's single-use link, and an acceptance request the contact's:
+256 random bits, stored only as a SHA-256 hash, bound to person + case + step + round, expiring. The raw
+token exists in exactly one place: the email.
+
+Every template sees the same tags (see ``_context``): ``case`` (with ``number`` and ``type_name``),
+``contact``, ``assignee``, ``recipient``, ``actor``, ``status``, ``state`` and the rest.
 
 Pure logic: the repository, directory, workflow store, mailer and renderer are injected.
 """
@@ -16,15 +24,18 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from casework.domain.model import Actor, Case
+from casework.domain.model import Case
 from casework.domain.workflow import Notification, WorkflowDefinition
+from casework.services.acceptance import answer_view
 from casework.services.cases import case_view, hash_token
 from casework.services.ports import ApprovalToken, CaseRepository, Clock, Directory, WorkflowStore
 
 logger = logging.getLogger(__name__)
 
 APPROVAL_REQUESTED = "ApprovalRequested"
-SELF_SKIPPED = frozenset({"assignee", "creator"})  # nobody needs an email about their own action
+ACCEPTANCE_REQUESTED = "AcceptanceRequested"
+CONTACT = "contact"
+SELF_SKIPPED = frozenset({"assignee", "creator", CONTACT})  # nobody needs an email about their own action
 
 
 class Mailer(Protocol):
@@ -32,7 +43,28 @@ class Mailer(Protocol):
 
 
 class Renderer(Protocol):
-    def render(self, name: str, context: dict[str, Any]) -> tuple[str, str, str]: ...
+    def render(self, name: str, context: dict[str, Any]) -> tuple[str, str, str]:
+        """(subject, text, html) from a shipped template."""
+        ...
+
+    def render_inline(self, subject: str, body: str, context: dict[str, Any]) -> tuple[str, str, str]:
+        """(subject, text, html) from a business's own templates, sandboxed. Raises ValueError when they
+        cannot be rendered (bad syntax, a blocked access): retrying would not help."""
+        ...
+
+
+@dataclass(frozen=True)
+class Recipient:
+    """Who an email goes to: a user (``key`` is the username) or the contact (``key`` is contact:<id>)."""
+
+    key: str
+    name: str
+    email: str
+
+
+def contact_key(contact_id: str) -> str:
+    """How a contact appears where a username would (a link's person, an actor)."""
+    return f"{CONTACT}:{contact_id}"
 
 
 def _new_token() -> str:
@@ -59,11 +91,17 @@ class Notifier:
         self.public_base_url = self.public_base_url.rstrip("/")
 
     def handle(self, event: Mapping[str, Any]) -> list[str]:
-        """Send the emails ``event`` calls for; returns the usernames emailed (empty when none apply)."""
+        """Send the emails ``event`` calls for; returns who was emailed (usernames, contact:<id> for the
+        contact; empty when none apply)."""
         event_type = event["type"]
         data: Mapping[str, Any] = event.get("data") or {}
         # Most events email nobody: decide from the (cached) definition before reading the case.
-        defn = self.workflows.get(event["case_type"], event.get("workflow_version"))
+        configured = (
+            {"subtype": event["subtype"], "config_version": event.get("config_version")}
+            if event.get("subtype")
+            else {}
+        )
+        defn = self.workflows.get(event["case_type"], event.get("workflow_version"), **configured)
         rules = [
             n
             for n in defn.notifications
@@ -72,53 +110,89 @@ class Notifier:
         if not rules:
             return []
         case = self.repo.get(event["case_id"])
+        contact_id = case.contact_id or data.get("contact_id")
+        contact = (self.directory.contact(contact_id) if contact_id else None) or {}
         sent: list[str] = []
         for rule in rules:
-            username = self._recipient(rule, case, data)
-            if self._send(rule, username, event, data, case, defn):
-                sent.append(username)  # type: ignore[arg-type]
+            recipient = self._send(rule, event, data, case, defn, contact_id, contact)
+            if recipient is not None:
+                sent.append(recipient)
         return sent
 
     # --- one notification ---
 
     @staticmethod
-    def _recipient(rule: Notification, case: Case, data: Mapping[str, Any]) -> str | None:
+    def _key(rule: Notification, case: Case, data: Mapping[str, Any], contact_id: str | None) -> str | None:
+        """The recipient's username, or contact:<id> for the case's contact."""
+        if rule.recipient == CONTACT:
+            return contact_key(contact_id) if contact_id else None
         if rule.recipient == "approver":
             return data.get("approver")
-        if rule.recipient == "assignee":
-            return data.get("assignee")
+        if rule.recipient == "assignee":  # the event's (CaseAssigned, CaseRegistered), else the case's
+            return data.get("assignee") or case.assignee
         return case.created_by
+
+    def _recipient(
+        self, rule: Notification, key: str, contact: Mapping[str, Any], where: dict[str, Any]
+    ) -> Recipient | None:
+        if rule.recipient == CONTACT:
+            if not contact.get("email"):
+                logger.warning("contact unknown or without email; not emailed", extra=where)
+                return None
+            return Recipient(
+                key, str(contact.get("name") or key.removeprefix(f"{CONTACT}:")), contact["email"]
+            )
+        user = self.directory.user(key)
+        if user is None or not user.active or not user.email:
+            logger.warning("recipient unknown, inactive or without email; not emailed", extra=where)
+            return None
+        return Recipient(key, user.name, user.email)
 
     def _send(
         self,
         rule: Notification,
-        username: str | None,
         event: Mapping[str, Any],
         data: Mapping[str, Any],
         case: Case,
         defn: WorkflowDefinition,
-    ) -> bool:
-        where = {"event_id": event.get("id"), "template": rule.template, "recipient": username}
-        if not username:
+        contact_id: str | None,
+        contact: Mapping[str, Any],
+    ) -> str | None:
+        """Send one rule's email; the recipient's key when it went out, else None (and the reason logged)."""
+        key = self._key(rule, case, data, contact_id)
+        where = {"event_id": event.get("id"), "template": rule.template, "recipient": key}
+        if not key:
             logger.warning("notification has no recipient", extra=where)
-            return False
-        if rule.recipient in SELF_SKIPPED and username == event.get("actor"):
+            return None
+        if rule.recipient in SELF_SKIPPED and key == event.get("actor"):
             logger.info("recipient caused the event; not emailed", extra=where)
-            return False
-        user = self.directory.user(username)
-        if user is None or not user.active or not user.email:
-            logger.warning("recipient unknown, inactive or without email; not emailed", extra=where)
-            return False
-        context = self._context(rule, user, event, data, case, defn)
-        if event.get("type") == APPROVAL_REQUESTED:
-            if not self._still_pending(case, data, username):
+            return None
+        recipient = self._recipient(rule, key, contact, where)
+        if recipient is None:
+            return None
+        context = self._context(recipient, event, data, case, defn, contact)
+        event_type = event.get("type")
+        if event_type == APPROVAL_REQUESTED and rule.recipient != CONTACT:
+            if not self._still_pending(case, data, key):
                 logger.info("approval no longer pending for the recipient; no link sent", extra=where)
-                return False
-            context.update(self._approval_link(case, data, username))
-        subject, text, html = self.renderer.render(rule.template, context)
-        message_id = self.mailer.send(user.email, subject, text, html)
+                return None
+            context.update(self._approval_link(case, data, key))
+        elif event_type == ACCEPTANCE_REQUESTED and rule.recipient == CONTACT:
+            if not self._acceptance_pending(case, data):
+                logger.info("acceptance no longer pending; no link sent", extra=where)
+                return None
+            context.update(self._acceptance_link(case, data, key))
+        if rule.subject is not None and rule.body is not None:
+            try:
+                subject, text, html = self.renderer.render_inline(rule.subject, rule.body, context)
+            except ValueError as exc:  # the business's template is broken or refused: skip this email only
+                logger.error("communication template failed; not emailed", extra={**where, "error": str(exc)})
+                return None
+        else:
+            subject, text, html = self.renderer.render(rule.template, context)
+        message_id = self.mailer.send(recipient.email, subject, text, html)
         logger.info("email sent", extra={**where, "message_id": message_id})
-        return True
+        return key
 
     @staticmethod
     def _still_pending(case: Case, data: Mapping[str, Any], username: str) -> bool:
@@ -132,7 +206,21 @@ class Notifier:
             and pending.is_pending_for(username)
         )
 
-    def _approval_link(self, case: Case, data: Mapping[str, Any], approver: str) -> dict[str, Any]:
+    @staticmethod
+    def _acceptance_pending(case: Case, data: Mapping[str, Any]) -> bool:
+        """Like ``_still_pending``: an answer accepted, refused or replaced before its email went out gets no
+        link (the link could only lead to "no longer waiting for your acceptance")."""
+        pending = case.acceptance
+        return (
+            pending is not None
+            and pending.pending
+            and pending.status == case.status
+            and pending.step == data.get("step")
+            and pending.round == data.get("round")
+        )
+
+    def _link(self, case: Case, data: Mapping[str, Any], person: str, purpose: str) -> tuple[str, str]:
+        """Mint a single-use token; (raw token, when it expires). Only its hash is stored."""
         now = self.clock()
         expires = now + timedelta(hours=self.token_ttl_hours)
         raw = self.new_token()
@@ -142,11 +230,20 @@ class Notifier:
                 case_id=case.id,
                 step=data["step"],
                 round=int(data["round"]),
-                approver=approver,
+                approver=person,
                 expires_at=int(expires.timestamp()),
+                purpose=purpose,
             )
         )
-        return {"approval_url": f"{self.public_base_url}/approvals/{raw}", "expires_at": _when(expires)}
+        return raw, _when(expires)
+
+    def _approval_link(self, case: Case, data: Mapping[str, Any], approver: str) -> dict[str, Any]:
+        raw, expires_at = self._link(case, data, approver, "approval")
+        return {"approval_url": f"{self.public_base_url}/approvals/{raw}", "expires_at": expires_at}
+
+    def _acceptance_link(self, case: Case, data: Mapping[str, Any], contact: str) -> dict[str, Any]:
+        raw, expires_at = self._link(case, data, contact, "acceptance")
+        return {"acceptance_url": f"{self.public_base_url}/acceptances/{raw}", "expires_at": expires_at}
 
     def _name(self, username: str | None) -> str:
         if not username:
@@ -163,22 +260,33 @@ class Notifier:
                 return str(case.fields[spec.reason_field])
         return ""
 
+    def _assignee(self, username: str | None) -> dict[str, Any]:
+        if not username:
+            return {}
+        return {"username": username, "name": self._name(username)}
+
     def _context(
         self,
-        rule: Notification,
-        recipient: Actor,
+        recipient: Recipient,
         event: Mapping[str, Any],
         data: Mapping[str, Any],
         case: Case,
         defn: WorkflowDefinition,
+        contact: Mapping[str, Any],
     ) -> dict[str, Any]:
+        """The tags every template (shipped or a business's own) may use."""
         account = self.directory.account(case.account_id) if case.account_id else None
         unit = self.directory.business_unit(case.business_unit)
         status = data.get("to_status") or data.get("status") or case.status
         step = defn.statuses.get(case.status)
         return {
-            "recipient": {"username": recipient.username, "name": recipient.name},
-            "case": case_view(case),
+            "recipient": {"username": recipient.key, "name": recipient.name},
+            "case": {**case_view(case), "number": case.id, "type_name": defn.raw.get("type_name")},
+            "contact": dict(contact),
+            "assignee": self._assignee(case.assignee),
+            "state": data.get("state") or case.state,
+            "step": data.get("step") or "",
+            "answer": answer_view(defn, case),
             "case_type": defn.title,
             "case_url": f"{self.public_base_url}/cases/{case.id}",
             "account_name": (account or {}).get("name") or case.account_id or "",
@@ -197,5 +305,6 @@ class Notifier:
             or (step.approval.label if step and step.approval else data.get("step", "")),
             "rejection_reason": self._rejection_reason(case, defn, status),
             "approval_url": "",
+            "acceptance_url": "",
             "expires_at": "",
         }

@@ -5,10 +5,13 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from casework.domain.model import Actor, BusinessUnit, Case, Change, DomainEvent
 from casework.domain.workflow import WorkflowDefinition
+
+if TYPE_CHECKING:  # the configuration models cost import time that most functions never need
+    from casework.domain.care.config import ModuleConfig
 
 Clock = Callable[[], datetime]
 IdFactory = Callable[[], str]
@@ -40,6 +43,8 @@ class LinkRelated:
     key: str
     added: bool
     label: str | None = None
+    case_id: str | None = None  # another case's list (e.g. the parent's activities); default the changed case
+    details: dict[str, Any] = field(default_factory=dict)  # kept on the entry (e.g. serial number)
 
 
 @dataclass(frozen=True)
@@ -63,6 +68,9 @@ class Note:
 
 @dataclass(frozen=True)
 class ApprovalToken:
+    """An emailed link's record. ``purpose`` "approval": an approver decides an approval step; "acceptance":
+    the contact (``approver`` is then ``contact:<id>``) accepts or refuses a response or resolution."""
+
     token_hash: str
     case_id: str
     step: str
@@ -71,6 +79,45 @@ class ApprovalToken:
     expires_at: int  # epoch seconds; also the table's TTL attribute
     used_at: str | None = None
     decision: str | None = None
+    purpose: str = "approval"
+
+
+@dataclass(frozen=True)
+class CounterDelta:
+    """Add ``delta`` to a per-case counter (open children of a type, references from other cases)."""
+
+    case_id: str
+    name: str
+    delta: int
+
+
+@dataclass(frozen=True)
+class CounterIsZero:
+    """The commit holds only if the case's counter is zero (or was never set): e.g. no open activity."""
+
+    case_id: str
+    name: str
+    code: str
+    message: str
+
+
+@dataclass(frozen=True)
+class RelatedUpdate:
+    """Set values on an existing related-list entry (e.g. a product line's return check)."""
+
+    kind: str
+    key: str
+    values: dict[str, Any]
+    case_id: str | None = None  # another case's list; default the changed case
+
+
+@dataclass(frozen=True)
+class Feedback:
+    case_id: str
+    rating: int
+    comment: str | None
+    given_by: str
+    at: str
 
 
 @dataclass(frozen=True)
@@ -79,6 +126,10 @@ class SideWrites:
 
     links: Sequence[LinkRelated] = field(default_factory=tuple)
     tokens: Sequence[ConsumeToken] = field(default_factory=tuple)
+    new_cases: Sequence[Change] = field(default_factory=tuple)  # e.g. an activity scheduled with its parent
+    counters: Sequence[CounterDelta] = field(default_factory=tuple)
+    guards: Sequence[CounterIsZero] = field(default_factory=tuple)
+    related_updates: Sequence[RelatedUpdate] = field(default_factory=tuple)
 
 
 class CaseRepository(Protocol):
@@ -105,6 +156,18 @@ class CaseRepository(Protocol):
 
     def save_token(self, token: ApprovalToken) -> None: ...
 
+    def related_entry(self, case_id: str, kind: str, key: str) -> dict[str, Any] | None: ...
+
+    def save_feedback(self, feedback: Feedback, event: DomainEvent) -> None:
+        """Once per case: Conflict FEEDBACK_GIVEN when the case has feedback already."""
+        ...
+
+    def feedback(self, case_id: str) -> dict[str, Any] | None: ...
+
+    def open_cases(self, case_type: str, cursor: str | None, limit: int) -> Page:
+        """Open cases of a type (an index that holds only open cases), oldest expected completion first."""
+        ...
+
 
 class Directory(Protocol):
     """People, business units and reference data (accounts, products)."""
@@ -117,8 +180,40 @@ class Directory(Protocol):
 
     def product(self, code: str) -> dict[str, Any] | None: ...
 
+    def contact(self, contact_id: str, *, fresh: bool = False) -> dict[str, Any] | None:
+        """A customer contact: name, email, geographic_area, life_cycle_state, account_id. May be cached for
+        a minute unless ``fresh``."""
+        ...
+
+    def area_unit(self, area: str) -> str | None:
+        """The business unit an automatic collaboration rule gives a geographic area's cases, if any."""
+        ...
+
+
+class ConfigStore(Protocol):
+    def get(self, module: str, version: int | None = None) -> tuple[ModuleConfig, int]:
+        """A module's configuration (latest when ``version`` is None) and its version, or NotFound."""
+        ...
+
+    def put(self, module: str, config: ModuleConfig, expected_version: int | None) -> int:
+        """Store a new version; Conflict STALE_VERSION unless ``expected_version`` is the latest."""
+        ...
+
 
 class WorkflowStore(Protocol):
-    def get(self, name: str, version: int | None = None) -> WorkflowDefinition:
-        """A definition by name (latest version when ``version`` is None), or NotFound."""
+    def get(
+        self,
+        name: str,
+        version: int | None = None,
+        *,
+        subtype: str | None = None,
+        config_version: int | None = None,
+    ) -> WorkflowDefinition:
+        """A definition by name (latest version when ``version`` is None), or NotFound. For a care module
+        (service_request, activity, lead) it is the module template compiled with the configuration version
+        (latest when None) for type ``subtype`` (the default type when None)."""
+        ...
+
+    def template(self, name: str, version: int | None = None) -> dict[str, Any]:
+        """A care module's template (its raw form), latest version when ``version`` is None."""
         ...
