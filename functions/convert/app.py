@@ -10,7 +10,6 @@ reported as a batch item failure: retried, then parked in the dead-letter queue,
 
 from __future__ import annotations
 
-import json
 import os
 from functools import cache
 from typing import Any
@@ -25,6 +24,7 @@ from aws_lambda_powertools.utilities.idempotency import (
 )
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from casework.adapters.events import domain_event
 from casework.services.conversion import LeadConverter
 
 logger = Logger(service="casework")
@@ -35,10 +35,6 @@ persistence = DynamoDBPersistenceLayer(
 config = IdempotencyConfig(
     event_key_jmespath="id", expires_after_seconds=7 * 86400, raise_on_no_idempotency_key=True
 )
-
-
-class PoisonMessage(ValueError):
-    """The message carries no event we can process; retrying will not help (it ends in the DLQ)."""
 
 
 @cache
@@ -66,21 +62,8 @@ def convert(event: dict[str, Any]) -> str:
     return outcome
 
 
-def domain_event(record: SQSRecord) -> dict[str, Any]:
-    try:
-        envelope = json.loads(record.body)
-    except (TypeError, ValueError):
-        raise PoisonMessage(f"message {record.message_id} is not JSON") from None
-    event = envelope.get("detail") if isinstance(envelope, dict) else None
-    if not isinstance(event, dict) or not all(
-        isinstance(event.get(key), str) and event[key] for key in ("id", "type", "case_id", "case_type")
-    ):
-        raise PoisonMessage(f"message {record.message_id} carries no casework event")
-    return event
-
-
 def record_handler(record: SQSRecord) -> str:
-    return convert(event=domain_event(record))
+    return convert(event=domain_event(record.body, record.message_id))
 
 
 @logger.inject_lambda_context

@@ -9,7 +9,6 @@ and never takes the rest of the batch down with it.
 
 from __future__ import annotations
 
-import json
 import os
 from datetime import UTC, datetime
 from functools import cache
@@ -25,6 +24,7 @@ from aws_lambda_powertools.utilities.idempotency import (
 )
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from casework.adapters.events import domain_event
 from casework.services.notify import Notifier
 
 logger = Logger(service="casework")
@@ -35,10 +35,6 @@ persistence = DynamoDBPersistenceLayer(
 config = IdempotencyConfig(
     event_key_jmespath="id", expires_after_seconds=7 * 86400, raise_on_no_idempotency_key=True
 )
-
-
-class PoisonMessage(ValueError):
-    """The message carries no event we can process; retrying will not help (it ends in the DLQ)."""
 
 
 @cache
@@ -71,21 +67,8 @@ def notify(event: dict[str, Any]) -> list[str]:
     return recipients
 
 
-def domain_event(record: SQSRecord) -> dict[str, Any]:
-    try:
-        envelope = json.loads(record.body)
-    except (TypeError, ValueError):
-        raise PoisonMessage(f"message {record.message_id} is not JSON") from None
-    event = envelope.get("detail") if isinstance(envelope, dict) else None
-    if not isinstance(event, dict) or not all(
-        isinstance(event.get(key), str) and event[key] for key in ("id", "type", "case_id", "case_type")
-    ):
-        raise PoisonMessage(f"message {record.message_id} carries no casework event")
-    return event
-
-
 def record_handler(record: SQSRecord) -> list[str]:
-    return notify(event=domain_event(record))
+    return notify(event=domain_event(record.body, record.message_id))
 
 
 @logger.inject_lambda_context

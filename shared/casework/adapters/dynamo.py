@@ -579,6 +579,15 @@ def put_directory_record(pk: str, sk: str, body: dict[str, Any]) -> None:
     DirectoryItem(pk=pk, sk=sk, body=body).save()
 
 
+def _latest_version(model: type[Item], pk: str) -> int | None:
+    """The highest ``V#<n>`` under ``pk`` (immutable versions: definitions, configurations); one Query."""
+    iterator = model.query(
+        pk, range_key_condition=Item.sk.startswith("V#"), scan_index_forward=False, page_size=1
+    )
+    items, _ = _one_page(iterator, model)
+    return int(items[0].sk[2:]) if items else None
+
+
 class DynamoConfigStore:
     """Module configurations, one immutable item per version (like workflow definitions); "latest" is cached
     for a minute, versions for the life of the process."""
@@ -605,16 +614,10 @@ class DynamoConfigStore:
 
     @staticmethod
     def _latest_version(module: str) -> int:
-        iterator = ConfigItem.query(
-            f"CONFIG#{module}",
-            range_key_condition=Item.sk.startswith("V#"),
-            scan_index_forward=False,
-            page_size=1,
-        )
-        items, _ = _one_page(iterator, ConfigItem)
-        if not items:
+        version = _latest_version(ConfigItem, f"CONFIG#{module}")
+        if version is None:
             raise NotFound("UNKNOWN_CONFIGURATION", f"{module} is not configured.", {"module": module})
-        return int(items[0].sk[2:])
+        return version
 
     def put(self, module: str, config: ModuleConfig, expected_version: int | None) -> int:
         try:
@@ -703,16 +706,10 @@ class DynamoWorkflowStore:
 
     @staticmethod
     def _latest_version(name: str) -> int:
-        iterator = WorkflowItem.query(
-            f"WORKFLOW#{name}",
-            range_key_condition=Item.sk.startswith("V#"),
-            scan_index_forward=False,
-            page_size=1,
-        )
-        items, _ = _one_page(iterator, WorkflowItem)
-        if not items:
+        version = _latest_version(WorkflowItem, f"WORKFLOW#{name}")
+        if version is None:
             raise NotFound("UNKNOWN_CASE_TYPE", f"There is no case type {name!r}.", {"type": name})
-        return int(items[0].sk[2:])
+        return version
 
     @staticmethod
     def publish(raw: dict[str, Any]) -> bool:

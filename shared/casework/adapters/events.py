@@ -90,3 +90,21 @@ class EventBridgePublisher:
                 self.bus_name,
                 failures or [{"event_id": None, "error_code": "Unknown", "error_message": None}],
             )
+
+
+class PoisonMessage(ValueError):
+    """A queued message carries no event we can process; retrying will not help (it ends in the DLQ)."""
+
+
+def domain_event(body: str | None, message_id: str) -> dict[str, Any]:
+    """The DomainEvent dict inside an SQS message that carries an EventBridge envelope (its ``detail``)."""
+    try:
+        envelope = json.loads(body or "")
+    except (TypeError, ValueError):
+        raise PoisonMessage(f"message {message_id} is not JSON") from None
+    event = envelope.get("detail") if isinstance(envelope, dict) else None
+    if not isinstance(event, dict) or not all(
+        isinstance(event.get(key), str) and event[key] for key in ("id", "type", "case_id", "case_type")
+    ):
+        raise PoisonMessage(f"message {message_id} carries no casework event")
+    return event
