@@ -4,6 +4,7 @@ links); POST decides. The token in the path is the credential: random, stored ha
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import cache
 from typing import Any
 from urllib.parse import parse_qs
@@ -76,91 +77,73 @@ def _form(body: str | None) -> dict[str, str]:
     return {k: v[0] for k, v in parse_qs(body or "", keep_blank_values=True).items()}
 
 
-def approval_link_routes(router: Router) -> None:
+def _link_routes(
+    router: Router,
+    *,
+    path: str,
+    what: str,
+    responses: dict[int, dict],
+    load_page: Callable[[str], dict[str, Any]],
+    decide: Callable[..., dict[str, Any]],
+    choices: str,
+    templates: tuple[str, str, str],
+) -> None:
+    """GET: the confirm page (changes nothing). POST: the decision; a form mistake shows the page again with
+    the message, anything else an error page. Both kinds of email link follow exactly these rules."""
+    page_template, decided_template, error_template = templates
     no_auth = {"security": []}  # Powertools drops a falsy security=[]: set the operation's field directly
 
-    @router.get(
-        "/approvals/<token>",
-        tags=["approval links"],
-        openapi_extensions=no_auth,
-        responses=HTML,
-        summary="Confirm page for an approval link (changes nothing)",
-    )
     def show(token: str):
         try:
-            page = case_service().approval_page(token)
+            page = load_page(token)
         except DomainError as exc:
-            return _error_page(exc)
-        return render(200, "approval.html.j2", error=None, comment="", **page)
+            return _error_page(exc, error_template)
+        return render(200, page_template, error=None, comment="", **page)
 
-    @router.post(
-        "/approvals/<token>",
-        tags=["approval links"],
-        openapi_extensions=no_auth,
-        responses=HTML,
-        summary="Decide through an approval link (form: decision=approve|reject, comment)",
-    )
-    def decide(token: str):
+    def post(token: str):
         form = _form(router.current_event.decoded_body)
         decision, comment = form.get("decision", ""), form.get("comment", "")
         try:
-            result = case_service().decide_by_token(token, decision=decision, comment=comment)
+            result = decide(token, decision=decision, comment=comment)
         except DomainError as exc:
-            if exc.kind.value == "invalid":  # let the approver fix the form on the same page
-                try:
-                    page = case_service().approval_page(token)
-                except DomainError as again:
-                    return _error_page(again)
-                return render(
-                    STATUS_FOR[exc.kind], "approval.html.j2", error=exc.message, comment=comment, **page
-                )
-            return _error_page(exc)
-        return render(200, "decided.html.j2", **result)
+            if exc.kind.value != "invalid":
+                return _error_page(exc, error_template)
+            try:  # let them fix the form on the same page
+                page = load_page(token)
+            except DomainError as again:
+                return _error_page(again, error_template)
+            return render(STATUS_FOR[exc.kind], page_template, error=exc.message, comment=comment, **page)
+        return render(200, decided_template, **result)
+
+    show.__name__, post.__name__ = f"show_{what}_link", f"decide_{what}_link"
+    common = {"tags": [f"{what} links"], "openapi_extensions": no_auth, "responses": responses}
+    router.get(path, summary=f"Confirm page for an {what} link (changes nothing)", **common)(show)
+    router.post(path, summary=f"Decide through an {what} link (form: {choices}, comment)", **common)(post)
+
+
+def approval_link_routes(router: Router) -> None:
+    _link_routes(
+        router,
+        path="/approvals/<token>",
+        what="approval",
+        responses=HTML,
+        load_page=lambda token: case_service().approval_page(token),
+        decide=lambda token, **form: case_service().decide_by_token(token, **form),
+        choices="decision=approve|reject",
+        templates=("approval.html.j2", "decided.html.j2", "error.html.j2"),
+    )
 
 
 def acceptance_link_routes(router: Router) -> None:
     """The contact's link to accept or refuse a response or resolution (no login: the link is the
-    credential). Same rules as approval links; an approval link's token is unknown here."""
-    no_auth = {"security": []}
-
-    def error_page(exc: DomainError) -> Response:
-        return _error_page(exc, "acceptance_error.html.j2")
-
-    @router.get(
-        "/acceptances/<token>",
-        tags=["acceptance links"],
-        openapi_extensions=no_auth,
+    credential). An approval link's token is unknown here, and the other way round."""
+    _link_routes(
+        router,
+        path="/acceptances/<token>",
+        what="acceptance",
         responses=ACCEPTANCE_HTML,
-        summary="Confirm page for an acceptance link (changes nothing)",
+        load_page=lambda token: acceptance_links().page(token),
+        decide=lambda token, **form: acceptance_links().decide(token, **form),
+        choices="decision=accept|refuse",
+        templates=("acceptance.html.j2", "acceptance_decided.html.j2", "acceptance_error.html.j2"),
     )
-    def show_acceptance(token: str):
-        try:
-            page = acceptance_links().page(token)
-        except DomainError as exc:
-            return error_page(exc)
-        return render(200, "acceptance.html.j2", error=None, comment="", **page)
-
-    @router.post(
-        "/acceptances/<token>",
-        tags=["acceptance links"],
-        openapi_extensions=no_auth,
-        responses=ACCEPTANCE_HTML,
-        summary="Accept or refuse through an acceptance link (form: decision=accept|refuse, comment)",
-    )
-    def decide_acceptance(token: str):
-        form = _form(router.current_event.decoded_body)
-        decision, comment = form.get("decision", ""), form.get("comment", "")
-        links = acceptance_links()
-        try:
-            result = links.decide(token, decision=decision, comment=comment)
-        except DomainError as exc:
-            if exc.kind.value == "invalid":  # let the contact fix the form on the same page
-                try:
-                    page = links.page(token)
-                except DomainError as again:
-                    return error_page(again)
-                return render(
-                    STATUS_FOR[exc.kind], "acceptance.html.j2", error=exc.message, comment=comment, **page
-                )
-            return error_page(exc)
-        return render(200, "acceptance_decided.html.j2", **result)
