@@ -168,12 +168,25 @@ def test_minutes_uses_the_documented_approximation(duration, expected):
 # --- key dates ---------------------------------------------------------------------------------------------
 
 
+def dates_within(start, within, actual, now):
+    """key_dates for a case expected ``within`` of its start."""
+    return key_dates(start, add(start, within) if within is not None else None, actual, now)
+
+
+def test_a_case_closed_without_completing_is_never_overdue():
+    expected = START + timedelta(days=2)
+    dates = key_dates(START, expected, None, now=START + timedelta(days=30), closed=START + timedelta(days=9))
+    assert dates["overdue"] is False and dates["time_overdue_seconds"] == 0
+    assert dates["actual_completion_date"] is None and dates["closed_at"] is not None
+
+
 def test_key_dates_of_an_open_case_within_its_time():
-    dates = key_dates(START, Duration(2, "days"), None, now=START + timedelta(hours=5))
+    dates = dates_within(START, Duration(2, "days"), None, now=START + timedelta(hours=5))
     assert dates == {
         "start_date": "2024-03-04T09:30:00.000Z",
         "expected_completion_date": "2024-03-06T09:30:00.000Z",
         "actual_completion_date": None,
+        "closed_at": None,
         "time_to_completion_seconds": None,
         "time_overdue_seconds": 0,
         "overdue": False,
@@ -182,15 +195,15 @@ def test_key_dates_of_an_open_case_within_its_time():
 
 def test_an_open_case_past_its_expected_date_is_overdue_and_keeps_counting():
     expected = START + timedelta(days=2)
-    one_hour_late = key_dates(START, Duration(2, "days"), None, now=expected + timedelta(hours=1))
-    two_hours_late = key_dates(START, Duration(2, "days"), None, now=expected + timedelta(hours=2))
+    one_hour_late = dates_within(START, Duration(2, "days"), None, now=expected + timedelta(hours=1))
+    two_hours_late = dates_within(START, Duration(2, "days"), None, now=expected + timedelta(hours=2))
     assert one_hour_late["overdue"] and one_hour_late["time_overdue_seconds"] == 3600
     assert two_hours_late["time_overdue_seconds"] == 7200
 
 
 def test_a_case_completed_late_stays_overdue_by_the_same_amount_later_on():
     actual = START + timedelta(days=2, minutes=30)
-    dates = key_dates(START, Duration(2, "days"), actual, now=actual + timedelta(days=30))
+    dates = dates_within(START, Duration(2, "days"), actual, now=actual + timedelta(days=30))
     assert dates["overdue"] is True
     assert dates["time_overdue_seconds"] == 1800
     assert dates["actual_completion_date"] == "2024-03-06T10:00:00.000Z"
@@ -199,25 +212,25 @@ def test_a_case_completed_late_stays_overdue_by_the_same_amount_later_on():
 
 def test_a_case_completed_in_time_is_not_overdue_even_when_looked_at_much_later():
     actual = START + timedelta(days=1)
-    dates = key_dates(START, Duration(2, "days"), actual, now=START + timedelta(days=90))
+    dates = dates_within(START, Duration(2, "days"), actual, now=START + timedelta(days=90))
     assert dates["overdue"] is False and dates["time_overdue_seconds"] == 0
 
 
 def test_completing_exactly_on_the_expected_date_is_not_overdue():
     actual = START + timedelta(days=2)
-    dates = key_dates(START, Duration(2, "days"), actual, now=actual)
+    dates = dates_within(START, Duration(2, "days"), actual, now=actual)
     assert dates["overdue"] is False and dates["time_overdue_seconds"] == 0
 
 
 def test_without_a_completion_time_a_case_is_never_overdue():
-    dates = key_dates(START, None, None, now=START + timedelta(days=400))
+    dates = dates_within(START, None, None, now=START + timedelta(days=400))
     assert dates["expected_completion_date"] is None
     assert dates["overdue"] is False and dates["time_overdue_seconds"] == 0
 
 
 def test_key_dates_are_written_in_utc_with_milliseconds():
     local = datetime(2024, 3, 4, 11, 30, 0, 123456, tzinfo=timezone(timedelta(hours=2)))
-    dates = key_dates(local, Duration(1, "months"), None, now=local)
+    dates = dates_within(local, Duration(1, "months"), None, now=local)
     assert dates["start_date"] == "2024-03-04T09:30:00.123Z"
     assert dates["expected_completion_date"] == "2024-04-04T09:30:00.123Z"
 
@@ -232,7 +245,7 @@ def test_key_dates_are_written_in_utc_with_milliseconds():
 def test_key_dates_properties(start, within, took, looked_after):
     actual = start + took if took is not None else None
     now = (actual or start) + looked_after
-    dates = key_dates(start, within, actual, now)
+    dates = dates_within(start, within, actual, now)
     assert dates["time_overdue_seconds"] >= 0
     if actual is None:
         assert dates["time_to_completion_seconds"] is None

@@ -96,21 +96,26 @@ def minutes(duration: Duration) -> int:
 
 
 def key_dates(
-    start: datetime, within: Duration | None, actual: datetime | None, now: datetime
+    start: datetime,
+    expected: datetime | None,
+    actual: datetime | None,
+    now: datetime,
+    closed: datetime | None = None,
 ) -> dict[str, Any]:
-    """The key dates of a case-like entity that started at ``start`` and should finish ``within``.
+    """The key dates of a case that started at ``start`` and should finish by ``expected``.
 
-    ``actual`` is when it was completed (None while it is open). Overdue time counts up to ``now`` while
-    open and stops at ``actual`` once completed; an entity without a ``within`` is never overdue.
+    ``actual`` is when it was completed (None while it is open); ``closed`` when it was closed without being
+    completed (cancelled, lost), which is never overdue. Overdue time counts up to ``now`` while open and
+    stops at ``actual`` once completed; a case without an expected date is never overdue.
     """
-    expected = add(start, within) if within is not None else None
-    finished_or_now = actual if actual is not None else now
-    late_by = (finished_or_now - expected).total_seconds() if expected is not None else 0.0
+    never_late = expected is None or (closed is not None and actual is None)
+    late_by = 0.0 if never_late else ((actual or now) - expected).total_seconds()
     return {
         "start_date": timestamp(start),
         "expected_completion_date": timestamp(expected) if expected is not None else None,
         "actual_completion_date": timestamp(actual) if actual is not None else None,
+        "closed_at": timestamp(closed) if closed is not None else None,
         "time_to_completion_seconds": int((actual - start).total_seconds()) if actual is not None else None,
         "time_overdue_seconds": max(0, int(late_by)),
-        "overdue": expected is not None and finished_or_now > expected,
+        "overdue": late_by > 0,
     }

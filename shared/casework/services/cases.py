@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Any
 
-from casework.domain import engine
+from casework.domain import durations, engine
 from casework.domain.errors import (
     Conflict,
     Forbidden,
@@ -65,32 +65,21 @@ def history_view(entry: HistoryEntry) -> dict[str, Any]:
     }
 
 
-def _seconds_between(start: str | None, end: str | None) -> int | None:
-    if not start or not end:
-        return None
-    return int((datetime.fromisoformat(end) - datetime.fromisoformat(start)).total_seconds())
-
-
 def dates_view(case: Case, now: datetime | None) -> dict[str, Any]:
-    """Key dates: the stored ones, and what follows from them at ``now`` (time to completion, overdue).
-    A case closed without completing (cancelled) is never overdue."""
+    """Key dates: the stored ones, and what follows from them at ``now`` (time to completion, overdue)."""
     dates = case.dates
-    expected, actual, closed = (
-        dates.get("expected_completion_date"),
-        dates.get("actual_completion_date"),
-        dates.get("closed_at"),
+
+    def instant(name: str) -> datetime | None:
+        return datetime.fromisoformat(dates[name]) if dates.get(name) else None
+
+    start = instant("start_date") or datetime.fromisoformat(case.created_at)
+    return durations.key_dates(
+        start,
+        instant("expected_completion_date"),
+        instant("actual_completion_date"),
+        now or start,
+        closed=instant("closed_at"),
     )
-    until = actual or (None if closed else (timestamp(now) if now else None))
-    overdue_by = _seconds_between(expected, until)
-    return {
-        "start_date": dates.get("start_date") or case.created_at,
-        "expected_completion_date": expected,
-        "actual_completion_date": actual,
-        "closed_at": closed,
-        "time_to_completion_seconds": _seconds_between(dates.get("start_date") or case.created_at, actual),
-        "time_overdue_seconds": max(overdue_by or 0, 0),
-        "overdue": bool(overdue_by and overdue_by > 0),
-    }
 
 
 def case_view(case: Case, now: datetime | None = None) -> dict[str, Any]:
