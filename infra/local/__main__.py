@@ -14,9 +14,12 @@ casework local stack is up
   API        {base}            (OpenAPI: {base}/openapi.json, Swagger UI: {base}/docs)
   tokens     curl -s -XPOST {base}/_dev/token -d '{{"username":"mary"}}'
   mail       curl -s {base}/_dev/mail
-  users      mary (Sales Rep), john (Supply Chain & Quality), frank (Tech Team & Sales Dev),
-             peter (Sales Manager), admin: all in GBU SP (Specialty Polymers)
-  data       accounts ACC-1001 (Acme Corp), ACC-1002 (Globex); products P-100, P-200
+  users      SP (Specialty Polymers): mary (Sales Rep), john (Supply Chain & Quality),
+             frank (Tech Team & Sales Dev), peter (Sales Manager), susan (Customer Service), admin
+             CARE (Customer Care): carol, dave (Care Agents), tina (Team Lead); FIELD: fred (Technician)
+  data       accounts ACC-1001 (Acme Corp), ACC-1002 (Globex); products P-100, P-200, SVC-*;
+             contacts CON-2001..2004 (North -> CARE, West -> FIELD)
+  case types csr, customer_request, sample_request; service_request, activity, lead (GET /config/<module>)
   moto       {moto}   (aws --endpoint-url {moto} dynamodb scan --table-name {table})
 Ctrl-C stops it. Data lives in memory only.
 """
