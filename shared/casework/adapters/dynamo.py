@@ -579,6 +579,17 @@ def put_directory_record(pk: str, sk: str, body: dict[str, Any]) -> None:
     DirectoryItem(pk=pk, sk=sk, body=body).save()
 
 
+def _check_template(raw: dict[str, Any]) -> None:
+    """A module template must compile, with the shipped default configuration, for every default type."""
+    from casework.domain.care.compile import compile_definition
+    from casework.domain.care.config import parse_config
+    from casework.workflows import default_configs
+
+    config = parse_config(raw["name"], default_configs()[raw["name"]])
+    for t in config.types:
+        compile_definition(raw, config, t.code, 0)
+
+
 def _latest_version(model: type[Item], pk: str) -> int | None:
     """The highest ``V#<n>`` under ``pk`` (immutable versions: definitions, configurations); one Query."""
     iterator = model.query(
@@ -715,7 +726,9 @@ class DynamoWorkflowStore:
     def publish(raw: dict[str, Any]) -> bool:
         """Store a definition (or module template) version. Refuses to change a stored version: bump
         ``version`` instead. Returns False when that exact version is already stored."""
-        if raw.get("kind") != "module":
+        if raw.get("kind") == "module":
+            _check_template(raw)
+        else:
             parse_definition(raw)
         pk, sk = f"WORKFLOW#{raw['name']}", f"V#{raw['version']:04d}"
         try:
