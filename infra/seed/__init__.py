@@ -19,7 +19,7 @@ def demo_directory() -> dict[str, Any]:
 
 def seed(directory: dict[str, Any] | None = None) -> dict[str, int]:
     """Write workflows and directory records through the adapters (the table must be configured)."""
-    from casework.adapters.dynamo import DynamoConfigStore, DynamoWorkflowStore, put_directory_record
+    from casework.adapters.dynamo import DynamoConfigStore, DynamoWorkflowStore, put_directory_records
     from casework.domain.care.config import parse_config
     from casework.domain.directory import members_by_role
     from casework.domain.errors import NotFound
@@ -41,20 +41,18 @@ def seed(directory: dict[str, Any] | None = None) -> dict[str, int]:
                 module, parse_config(module, default_configs()[module], activity_type_codes=activity_codes), 0
             )
     users = directory.get("users", [])
-    for user in users:
-        put_directory_record(f"USER#{user['username']}", "PROFILE", user)
-    for unit in directory.get("business_units", []):
-        put_directory_record(
-            f"UNIT#{unit['code']}", "UNIT", {**unit, "members": members_by_role(users, unit["code"])}
-        )
-    for account in directory.get("accounts", []):
-        put_directory_record(f"ACCOUNT#{account['id']}", "ACCOUNT", account)
-    for product in directory.get("products", []):
-        put_directory_record(f"PRODUCT#{product['code']}", "PRODUCT", product)
-    for contact in directory.get("contacts", []):
-        put_directory_record(f"CONTACT#{contact['id']}", "CONTACT", contact)
-    for rule in directory.get("collaboration_rules", []):
-        put_directory_record(f"AREA#{rule['geographic_area']}", "AREA", rule)
+    records = [(f"USER#{user['username']}", "PROFILE", user) for user in users]
+    records += [
+        (f"UNIT#{unit['code']}", "UNIT", {**unit, "members": members_by_role(users, unit["code"])})
+        for unit in directory.get("business_units", [])
+    ]
+    records += [(f"ACCOUNT#{a['id']}", "ACCOUNT", a) for a in directory.get("accounts", [])]
+    records += [(f"PRODUCT#{p['code']}", "PRODUCT", p) for p in directory.get("products", [])]
+    records += [(f"CONTACT#{c['id']}", "CONTACT", c) for c in directory.get("contacts", [])]
+    records += [
+        (f"AREA#{rule['geographic_area']}", "AREA", rule) for rule in directory.get("collaboration_rules", [])
+    ]
+    put_directory_records(records)
     return {
         "workflows": len(shipped()) + len(module_templates()),
         "configurations": len(default_configs()),

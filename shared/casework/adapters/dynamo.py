@@ -579,6 +579,13 @@ def put_directory_record(pk: str, sk: str, body: dict[str, Any]) -> None:
     DirectoryItem(pk=pk, sk=sk, body=body).save()
 
 
+def put_directory_records(records: list[tuple[str, str, dict[str, Any]]]) -> None:
+    """Many directory records at once (BatchWriteItem, 25 a request): seeding and imports."""
+    with DirectoryItem.batch_write() as batch:
+        for pk, sk, body in records:
+            batch.save(DirectoryItem(pk=pk, sk=sk, body=body))
+
+
 def _check_template(raw: dict[str, Any]) -> None:
     """A module template must compile, with the shipped default configuration, for every default type."""
     from casework.domain.care.compile import compile_definition
@@ -732,10 +739,12 @@ class DynamoWorkflowStore:
             parse_definition(raw)
         pk, sk = f"WORKFLOW#{raw['name']}", f"V#{raw['version']:04d}"
         try:
-            existing = plain(WorkflowItem.get(pk, sk).body.as_dict())
-        except DoesNotExist:
             WorkflowItem(pk=pk, sk=sk, body=dict(raw)).save(condition=WorkflowItem.pk.does_not_exist())
             return True
+        except PutError as exc:
+            if exc.cause_response_code != "ConditionalCheckFailedException":
+                raise
+        existing = plain(WorkflowItem.get(pk, sk).body.as_dict())
         if existing != plain(dict(raw)):
             raise ValueError(
                 f"workflow {raw['name']} v{raw['version']} is stored with other content; bump the version"
