@@ -25,6 +25,12 @@ Ctrl-C stops it. Data lives in memory only.
 """
 
 
+def _interrupt(*_: object) -> None:
+    # Stopping the server from inside the handler would wait for serve_forever, which runs on this very
+    # thread: raise instead, and let the finally below stop the stack once serve_forever has returned.
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m infra.local", description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
@@ -43,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
         quiet=args.quiet,
     )
     stack = LocalStack(config).start()
-    signal.signal(signal.SIGTERM, lambda *_: (stack.stop(), sys.exit(0)))
+    signal.signal(signal.SIGTERM, _interrupt)  # stop as Ctrl-C does: leave serve_forever, then clean up
     print(
         BANNER.format(
             base=stack.base_url, moto=f"http://{args.host}:{args.moto_port}", table=stack.summary["table"]

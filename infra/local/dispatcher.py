@@ -30,6 +30,7 @@ class _Shard:
     shard_id: str
     iterator: str | None
     failures: int = 0
+    last_sequence: str | None = None
 
 
 @dataclass
@@ -103,7 +104,17 @@ class Dispatcher:
             response = self._ddbs.get_records(ShardIterator=shard.iterator, Limit=source.batch_size)
             records = [self._stream_record(r, source.stream_arn) for r in response.get("Records", [])]
             if not records:
-                shard.iterator = response.get("NextShardIterator")
+                # moto swaps a table (and its stream shard) for a copy when it cancels a transaction: an
+                # iterator taken before reads the orphaned shard forever. Reopen after the last record.
+                shard.iterator = self._ddbs.get_shard_iterator(
+                    StreamArn=source.stream_arn,
+                    ShardId=shard.shard_id,
+                    **(
+                        {"ShardIteratorType": "AFTER_SEQUENCE_NUMBER", "SequenceNumber": shard.last_sequence}
+                        if shard.last_sequence
+                        else {"ShardIteratorType": "TRIM_HORIZON"}
+                    ),
+                )["ShardIterator"]
                 continue
             wanted = [
                 r for r in records if not source.patterns or any(matches(p, r) for p in source.patterns)
@@ -111,12 +122,14 @@ class Dispatcher:
             failed_from = self._invoke_stream(source, wanted) if wanted else None
             if failed_from is None:
                 shard.iterator, shard.failures = response.get("NextShardIterator"), 0
+                shard.last_sequence = records[-1]["dynamodb"]["SequenceNumber"]
                 handled += len(wanted)
                 continue
             shard.failures += 1
             if shard.failures > source.max_retries:  # give up on the batch: record it where the template says
                 self._send_failure(source, wanted, failed_from)
                 shard.iterator, shard.failures = response.get("NextShardIterator"), 0
+                shard.last_sequence = records[-1]["dynamodb"]["SequenceNumber"]
             else:  # retry from the first failed record, as Lambda does with ReportBatchItemFailures
                 shard.iterator = self._ddbs.get_shard_iterator(
                     StreamArn=source.stream_arn,
