@@ -328,6 +328,20 @@ def test_a_contact_that_is_financial_already_keeps_its_date(stack: LocalResource
     assert (body["account_id"], body["financial_since"]) == (ACCOUNT, "2020-01-01")
 
 
+def test_a_contact_with_another_account_is_never_relinked(stack: LocalResources) -> None:
+    """A second lead's conversion racing past the service's check: the transaction refuses it atomically."""
+    dynamo.put_directory_record(
+        "CONTACT#CON-1",
+        "CONTACT",
+        contact("CON-1", "Dana") | {"life_cycle_state": "Financial", "account_id": "A-1"},
+    )
+    with pytest.raises(Conflict) as exc:
+        DynamoConversionStore().convert(account_body(), "CON-1", AT)
+    assert exc.value.code == "ALREADY_CUSTOMER"
+    assert accounts(stack.table_name) == []
+    assert item(stack.table_name, "CONTACT#CON-1", "CONTACT")["body"]["account_id"] == "A-1"
+
+
 def test_a_missing_contact_writes_nothing(stack: LocalResources) -> None:
     with pytest.raises(NotFound) as caught:
         DynamoConversionStore().convert(account_body(contact_id="CON-404"), "CON-404", AT)

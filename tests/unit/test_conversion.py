@@ -220,3 +220,11 @@ def test_an_account_id_taken_by_another_lead_is_not_success(store: InMemoryConve
     with pytest.raises(Conflict):
         LeadConverter(store).handle(lead_won(CONVERSION))
     assert store.contacts["CON-2001"]["life_cycle_state"] == "Prospect"
+
+
+def test_a_contact_who_is_a_customer_already_keeps_their_account() -> None:
+    customer = contact("CON-2001", life_cycle_state="Financial", account_id="ACC-1001")
+    store = InMemoryConversionStore({"CON-2001": customer})
+    assert LeadConverter(store).handle(lead_won(CONVERSION)) == "already_customer"
+    assert store.accounts == {} and store.writes == 0
+    assert store.contacts["CON-2001"]["account_id"] == "ACC-1001"

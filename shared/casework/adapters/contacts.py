@@ -68,7 +68,11 @@ class DynamoConversionStore:
                         # A contact that was Financial already keeps the date it became one.
                         body["financial_since"].set(body["financial_since"] | at),
                     ],
-                    condition=DirectoryItem.pk.exists() & DirectoryItem.body.exists(),
+                    # never re-link a customer: another lead's account wins; this delivery retries, finds it
+                    condition=DirectoryItem.pk.exists()
+                    & DirectoryItem.body.exists()
+                    & (body["account_id"].does_not_exist() | (body["account_id"] == account["id"])),
+                    return_values=ALL_OLD,
                 )
         except TransactWriteError as exc:
             reasons = getattr(exc, "cancellation_reasons", None) or []
@@ -87,6 +91,16 @@ class DynamoConversionStore:
                     "ACCOUNT_EXISTS",
                     f"Account {account['id']} exists and was not created from lead {lead_id}.",
                     {"account_id": account["id"], "case_id": lead_id, "created_from_lead": origin},
+                ) from None
+            if (
+                contact_reason is not None
+                and contact_reason.code == CONDITION_FAILED
+                and contact_reason.raw_item
+            ):
+                raise Conflict(
+                    "ALREADY_CUSTOMER",
+                    f"Contact {contact_id} got an account meanwhile; the retry will leave it as it is.",
+                    {"contact_id": contact_id, "case_id": lead_id},
                 ) from None
             if contact_reason is not None and contact_reason.code == CONDITION_FAILED:
                 raise NotFound(

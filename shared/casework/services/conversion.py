@@ -29,6 +29,7 @@ FINANCIAL: Final = "Financial"
 
 CONVERTED: Final = "converted"
 ALREADY_CONVERTED: Final = "already_converted"
+ALREADY_CUSTOMER: Final = "already_customer"  # the contact has an account (from another lead or the ERP)
 NOT_APPLICABLE: Final = "not_applicable"
 
 
@@ -59,8 +60,9 @@ class LeadConverter:
     store: ConversionStore
 
     def handle(self, event: Mapping[str, Any]) -> str:
-        """Convert the lead ``event`` reports won; returns ``converted``, ``already_converted`` or
-        ``not_applicable`` (another event type, or a lead type without automatic conversion).
+        """Convert the lead ``event`` reports won; returns ``converted``, ``already_converted``,
+        ``already_customer`` (the contact has an account already: nothing to create) or ``not_applicable``
+        (another event type, or a lead type without automatic conversion).
 
         Raises ValidationFailed for a LeadWon event that cannot be acted on (no contact, no lead id,
         conversion settings that are not an object) and NotFound for a contact that does not exist: both
@@ -101,6 +103,14 @@ class LeadConverter:
                 f"Contact {contact_id} of lead {lead_id} does not exist.",
                 {"case_id": lead_id, "contact_id": contact_id},
             )
+        existing = contact.get("account_id")
+        if existing and existing != account_id_for(lead_id):
+            # A customer already (an earlier lead, or the ERP): the won lead is business on their account.
+            logger.info(
+                "contact is a customer already; no new account",
+                extra={"case_id": lead_id, "account_id": existing, "contact_id": contact_id},
+            )
+            return ALREADY_CUSTOMER
         account = {
             "id": account_id_for(lead_id),
             "name": contact.get("name"),
