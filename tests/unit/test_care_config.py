@@ -1028,7 +1028,7 @@ def test_the_normalised_form_spells_out_resolved_choices():
     assert all(s["default"] for s in general["statuses"])
     assert general["categories"]["responded"] == {"allowed": ["ACK"], "default": "ACK"}
     assert general["categories"]["temporary_resolved"] == {"allowed": [], "default": None}
-    assert general["cancellation_reasons"]["allowed"] == ["DUPLICATE", "WITHDRAWN", "WRONG_CONTACT"]
+    assert general["cancellation_reasons"]["allowed"] == []  # none listed: all, and it stays so
     assert {(r["from"], r["to"]) for r in general["transition_rules"]} == {
         ("New", "Acknowledged"),
         ("New", "Cancelled"),
@@ -1229,3 +1229,12 @@ def test_any_valid_document_parses_and_its_normalised_form_parses_back_to_itself
     again = parse_config(module, normalised)
     assert again.to_dict() == normalised
     assert again == cfg
+
+
+def test_all_allowed_survives_a_read_and_write_back_and_takes_in_codes_added_later():
+    """An admin reads the configuration, adds a cancellation reason and saves it: a type that allowed every
+    reason allows the new one too (it does not freeze the list it had when read)."""
+    normalised = parse_config("service_request", seed("service_request")).to_dict()
+    normalised["cancellation_reasons"].append({"code": "SPAM", "name": "Spam"})
+    general = parse_config("service_request", normalised).type("GENERAL")
+    assert "SPAM" in general.allowed_cancellation_reasons()

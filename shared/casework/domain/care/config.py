@@ -302,9 +302,12 @@ class Choice:
 
     allowed: tuple[str, ...]
     default: str | None = None
+    # "None listed: all of them" is kept as such, so what is read and saved back keeps meaning "all" and a
+    # code added to the module list later is allowed too.
+    all_allowed: bool = False
 
     def to_dict(self) -> dict[str, Any]:
-        return {"allowed": list(self.allowed), "default": self.default}
+        return {"allowed": [] if self.all_allowed else list(self.allowed), "default": self.default}
 
 
 @dataclass(frozen=True)
@@ -400,9 +403,11 @@ class AutoConversion:
 class CompetitorChoice:
     allowed: tuple[str, ...]
     auto_include: tuple[str, ...] = ()  # added to every new lead of the type
+    all_allowed: bool = False  # as Choice.all_allowed
 
     def to_dict(self) -> dict[str, Any]:
-        return {"allowed": list(self.allowed), "auto_include": list(self.auto_include)}
+        allowed = [] if self.all_allowed else list(self.allowed)
+        return {"allowed": allowed, "auto_include": list(self.auto_include)}
 
 
 _NO_CHOICE = Choice(())
@@ -1485,7 +1490,7 @@ class _Normaliser:
                 )
         if default is None and len(resolved) == 1:
             default = resolved[0]
-        return Choice(resolved, default)
+        return Choice(resolved, default, all_allowed=not shape.allowed)
 
     def distinct(self, where: str, values: Sequence[str]) -> tuple[str, ...]:
         kept: list[str] = []
@@ -1588,7 +1593,9 @@ class _Normaliser:
                 f"{where}.lost_reasons", entry.lost_reasons, self.lost_reason_codes, "lost reasons"
             ),
             "competitors": CompetitorChoice(
-                resolved, self.distinct(f"{where}.competitors.auto_include", entry.competitors.auto_include)
+                resolved,
+                self.distinct(f"{where}.competitors.auto_include", entry.competitors.auto_include),
+                all_allowed=not entry.competitors.allowed,
             ),
         }
 
