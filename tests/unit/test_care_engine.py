@@ -413,3 +413,13 @@ def test_only_the_business_units_a_type_names_may_create_it() -> None:
     assert code_of(lambda: new_sr(svc, user="mary", subtype="FAULTY_ITEM")) == "NOT_ALLOWED"
     assert repo.commits == 0
     assert new_sr(svc, user="carol", subtype="FAULTY_ITEM")["subtype"] == "FAULTY_ITEM"
+
+
+def test_a_team_lead_sees_the_summary_of_their_own_units_only() -> None:
+    svc, _, _ = service()
+    new_sr(svc)  # CARE
+    new_sr(svc, contact_id="CON-2003")  # West -> FIELD
+    assert care(svc).summary("tina")["open"] == 1
+    assert care(svc).summary("admin")["open"] == 2
+    with pytest.raises(Forbidden):
+        care(svc).summary("tina", business_unit="FIELD")

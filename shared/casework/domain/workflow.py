@@ -62,6 +62,10 @@ class FieldSpec:
     max_length: int | None = None
     choices: tuple[Any, ...] = ()
     section: str | None = None
+    choice_labels: Mapping[str, str] = field(default_factory=dict)  # choice (as text) -> what users read
+
+    def choice_label(self, value: Any) -> str:
+        return self.choice_labels.get(str(value), "" if value is None else str(value))
 
     def coerce(self, value: Any) -> Any:
         """The stored form of ``value``; raises ValueError with a message a user can act on."""
@@ -350,6 +354,7 @@ def _field_spec(name: str, raw: Mapping[str, Any]) -> FieldSpec:
         max_length=raw.get("max_length"),
         choices=choices,
         section=raw.get("section"),
+        choice_labels={str(k): str(v) for k, v in raw.get("choice_labels", {}).items()},
     )
 
 

@@ -7,7 +7,7 @@ from typing import Annotated
 from urllib.parse import unquote
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
-from aws_lambda_powertools.event_handler.openapi.params import Query
+from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 
 from casework.http.api import caller
 from casework.http.schemas import (
@@ -283,8 +283,9 @@ def change_routes() -> Router:
         summary="Accept a case waiting in your business unit: you become its user",
         responses=ok(),
     )
-    def accept(case_id: CaseId, body: VersionOnly) -> CaseResponse:
-        return case_service().take(caller(router), case_id, expected_version=body.expected_version)
+    def accept(case_id: CaseId, body: Annotated[VersionOnly | None, Body()] = None) -> CaseResponse:
+        expected = body.expected_version if body else None
+        return case_service().take(caller(router), case_id, expected_version=expected)
 
     @router.delete(
         "/cases/<case_id>", tags=["cases"], summary="Delete a case nothing refers to", responses=ok()

@@ -38,18 +38,28 @@ def answer_view(defn: WorkflowDefinition, case: Case) -> dict[str, Any]:
     status = defn.statuses.get(pending.status if pending else case.status)
     spec = status.acceptance if status else None
     if spec is None:
-        return {"step": "", "label": "", "category": None, "category_label": "", "text": "", "fields": []}
+        return {
+            "step": "",
+            "label": "",
+            "category": None,
+            "category_label": "",
+            "category_name": "",
+            "text": "",
+            "fields": [],
+        }
     fields = [
         {"name": name, "label": defn.fields[name].label if name in defn.fields else name, "value": value}
         for name in spec.watch
         if name != spec.category_field and (value := case.value(name)) not in (None, "")
     ]
     category = defn.fields.get(spec.category_field)
+    code = pending.category if pending else case.value(spec.category_field)
     return {
         "step": spec.step,
         "label": spec.label,
-        "category": pending.category if pending else case.value(spec.category_field),
+        "category": code,
         "category_label": category.label if category else spec.category_field,
+        "category_name": category.choice_label(code) if category else code,
         "text": "\n\n".join(str(f["value"]) for f in fields),
         "fields": fields,
     }

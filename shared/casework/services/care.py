@@ -42,6 +42,7 @@ def describe(defn: WorkflowDefinition) -> dict[str, Any]:
                 "type": spec.type.value,
                 "label": spec.label,
                 "choices": list(spec.choices),
+                "choice_labels": dict(spec.choice_labels),
                 "section": spec.section,
             }
             for name, spec in defn.fields.items()
@@ -140,8 +141,17 @@ class CareService:
 
     def summary(self, username: str, case_type: str = "service_request", business_unit: str | None = None):
         """Open requests counted by state, status, priority, assignee and unit, and the overdue ones, from
-        the index that holds only open cases (ordered by expected completion). No Scan."""
-        self._actor_with(username, MANAGER_ROLES, "see the summary")
+        the index that holds only open cases (ordered by expected completion). No Scan. A manager sees the
+        business units they belong to (an Admin every unit), or one of them given as ``business_unit``."""
+        actor = self._actor_with(username, MANAGER_ROLES, "see the summary")
+        if business_unit and "Admin" not in actor.roles and business_unit not in actor.business_units:
+            raise Forbidden(
+                "NOT_ALLOWED", f"You see the summary of your own business units, not {business_unit}."
+            )
+        if business_unit:
+            units: frozenset[str] | None = frozenset({business_unit})
+        else:
+            units = None if "Admin" in actor.roles else actor.business_units
         now = self.cases.clock()
         counts: dict[str, Counter[str]] = {
             k: Counter() for k in ("state", "status", "priority", "assignee", "business_unit")
@@ -152,7 +162,7 @@ class CareService:
             page = self.cases.repo.open_cases(case_type, cursor, SUMMARY_PAGE)
             pages += 1
             for case in page.items:
-                if business_unit and case["business_unit"] != business_unit:
+                if units is not None and case["business_unit"] not in units:
                     continue
                 total += 1
                 counts["state"][case["state"]] += 1

@@ -520,7 +520,13 @@ class CaseService:
         )
         now = self.clock()
         change = engine.schedule_child(pdefn, parent, actor, punit, kind=kind, child=child.case, now=now)
-        summary = {"title": child.case.title, "subtype": child.case.subtype, "status": child.case.status}
+        summary = {
+            "title": child.case.title,
+            "subtype": child.case.subtype,
+            "status": child.case.status,
+            "state": child.case.state,
+            "assignee": child.case.assignee,
+        }
         self.repo.commit(
             change,
             SideWrites(

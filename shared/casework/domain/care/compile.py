@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from casework.domain.care.config import (
+    CATEGORY_LISTS,
     LEAD_PRIORITY_LEVELS,
     STATES,
     TERMINAL_STATES,
@@ -67,6 +68,27 @@ def _choices(source: Any, config: ModuleConfig, t: TypeConfig) -> tuple[Any, ...
     }[source]()
 
 
+def _labels(source: Any, config: ModuleConfig) -> dict[str, str]:
+    """What users read for each code of a configured list (category names, level labels, ...)."""
+    if isinstance(source, Mapping):
+        state = source["state"]
+        list_name = CATEGORY_LISTS[config.module][state]
+        return {c.code: c.name for c in config.categories(list_name)}
+    model = config.prioritisation
+    named = {
+        "impact_levels": lambda: {str(x.level): x.label for x in model.impact_levels} if model else {},
+        "urgency_levels": lambda: {str(x.level): x.label for x in model.urgency_levels} if model else {},
+        "priorities": lambda: {str(p.level): p.label for p in model.priorities} if model else {},
+        "cancellation_reasons": lambda: {r.code: r.name for r in config.cancellation_reasons},
+        "source_types": lambda: dict(config.source_type_labels),
+        "lead_priorities": lambda: {str(k): v for k, v in config.priority_labels.items()},
+        "importance_levels": lambda: {i.code: i.label for i in config.importance_levels},
+        "lost_reasons": lambda: {r.code: r.name for r in config.lost_reasons},
+        "competitors": lambda: {c.code: c.name for c in config.competitors},
+    }
+    return named[source]()
+
+
 def _default(source: Any, config: ModuleConfig, t: TypeConfig) -> Any:
     if isinstance(source, Mapping):
         return t.default_category(source["state"])
@@ -90,6 +112,7 @@ def _fields(template: Mapping[str, Any], config: ModuleConfig, t: TypeConfig) ->
             choices = _choices(source, config, t)
             if choices:
                 spec["choices"] = list(choices)
+                spec["choice_labels"] = _labels(source, config)
             else:  # the business keeps no list here: a free text value instead of an empty choice
                 spec["type"] = "string"
         fields[name] = spec
