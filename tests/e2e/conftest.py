@@ -7,8 +7,10 @@ import re
 import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
+from collections import deque
 from pathlib import Path
 from typing import Any
 
@@ -161,7 +163,8 @@ class Moto:
         return next(n for n in names if n.startswith("casework-"))
 
     def table_name(self) -> str:
-        return next(t for t in self.client("dynamodb").list_tables()["TableNames"] if t.startswith("casework-"))
+        names = self.client("dynamodb").list_tables()["TableNames"]
+        return next(n for n in names if n.startswith("casework-"))
 
     def queue_url(self, suffix: str) -> str:
         """The queue whose name ends with ``suffix`` (``-ConvertQueue``, ``-NotifyQueue``, ...)."""
@@ -213,6 +216,9 @@ def local_stack() -> tuple[str, str]:
             process.kill()
             raise RuntimeError(f"local stack did not start:\n{process.stdout.read()}")
         time.sleep(0.2)
+    # Keep reading what the stack prints (warnings, tracebacks): a full pipe would block the stack.
+    tail: deque[str] = deque(maxlen=200)
+    threading.Thread(target=tail.extend, args=(process.stdout,), name="stack-output", daemon=True).start()
     yield base, f"http://127.0.0.1:{moto_port}"
     process.terminate()
     try:
