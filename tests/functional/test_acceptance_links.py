@@ -11,9 +11,7 @@ from __future__ import annotations
 import base64
 import email
 import email.policy
-import hashlib
 import itertools
-import json
 import re
 import sys
 import time
@@ -39,6 +37,7 @@ from casework.services.ports import ApprovalToken
 from infra.local.functions import LambdaContext, import_file
 from infra.local.template import LocalResources, create_resources, load_template
 from infra.seed import seed, verify_sender
+from tests.functional.shapes import for_event
 
 ROOT = Path(__file__).resolve().parents[2]
 REGION = "eu-west-1"
@@ -311,36 +310,7 @@ def assert_page(reply: Reply, status: int, code: str | None = None) -> None:
 
 
 def sqs_event(event: dict[str, Any]) -> dict[str, Any]:
-    body = json.dumps(
-        {
-            "version": "0",
-            "id": str(uuid.uuid4()),
-            "detail-type": event["type"],
-            "source": "casework",
-            "account": DEFAULT_ACCOUNT_ID,
-            "time": event["occurred_at"][:19] + "Z",
-            "region": REGION,
-            "resources": [],
-            "detail": event,
-        }
-    )
-    record = {
-        "messageId": str(uuid.uuid4()),
-        "receiptHandle": "AQEB" + uuid.uuid4().hex,
-        "body": body,
-        "attributes": {
-            "ApproximateReceiveCount": "1",
-            "SentTimestamp": "1741000000000",
-            "SenderId": "AIDAIENQZJOLO23YVJ4VO",
-            "ApproximateFirstReceiveTimestamp": "1741000000001",
-        },
-        "messageAttributes": {},
-        "md5OfBody": hashlib.md5(body.encode()).hexdigest(),
-        "eventSource": "aws:sqs",
-        "eventSourceARN": f"arn:aws:sqs:{REGION}:{DEFAULT_ACCOUNT_ID}:casework-acc-NotifyQueue",
-        "awsRegion": REGION,
-    }
-    return {"Records": [record]}
+    return {"Records": [for_event(event)]}
 
 
 def sent() -> list[email.message.EmailMessage]:

@@ -7,10 +7,8 @@ however often and however concurrently the event is delivered.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import sys
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
@@ -19,7 +17,6 @@ from typing import Any
 import boto3
 import pytest
 from moto import mock_aws
-from moto.core import DEFAULT_ACCOUNT_ID
 from pynamodb.exceptions import CancellationReason, TransactWriteError, VerboseClientError
 
 from casework.adapters import dynamo
@@ -29,9 +26,12 @@ from casework.domain.errors import Conflict, NotFound
 from infra.local.dispatcher import build_dispatcher
 from infra.local.functions import LambdaContext, import_file, load_functions
 from infra.local.template import LocalResources, create_resources, load_template
+from tests.functional import shapes
+from tests.functional.shapes import envelope, sqs_record
 
 ROOT = Path(__file__).resolve().parents[2]
 REGION = "eu-west-1"
+QUEUE = "casework-cv-ConvertQueue"
 TEMPLATE = load_template()
 LEAD = "3f2a9c4e7b1d4e0f9a8b7c6d5e4f3a2b"
 ACCOUNT = "ACC-3F2A9C4E7B1D"
@@ -116,41 +116,8 @@ def lead_won(
     }
 
 
-def envelope(event: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "version": "0",
-        "id": str(uuid.uuid4()),
-        "detail-type": event["type"],
-        "source": "casework",
-        "account": DEFAULT_ACCOUNT_ID,
-        "time": event["occurred_at"][:19] + "Z",
-        "region": REGION,
-        "resources": [],
-        "detail": event,
-    }
-
-
-def sqs_record(body: str, message_id: str | None = None) -> dict[str, Any]:
-    return {
-        "messageId": message_id or str(uuid.uuid4()),
-        "receiptHandle": "AQEB" + uuid.uuid4().hex,
-        "body": body,
-        "attributes": {
-            "ApproximateReceiveCount": "1",
-            "SentTimestamp": "1795000000000",
-            "SenderId": "AIDAIENQZJOLO23YVJ4VO",
-            "ApproximateFirstReceiveTimestamp": "1795000000001",
-        },
-        "messageAttributes": {},
-        "md5OfBody": hashlib.md5(body.encode()).hexdigest(),
-        "eventSource": "aws:sqs",
-        "eventSourceARN": f"arn:aws:sqs:{REGION}:{DEFAULT_ACCOUNT_ID}:casework-cv-ConvertQueue",
-        "awsRegion": REGION,
-    }
-
-
 def for_event(event: dict[str, Any], message_id: str | None = None) -> dict[str, Any]:
-    return sqs_record(json.dumps(envelope(event)), message_id)
+    return shapes.for_event(event, message_id, QUEUE)
 
 
 def invoke(fn: ModuleType, *records: dict[str, Any]) -> dict[str, Any]:

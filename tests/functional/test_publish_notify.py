@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import email
 import email.policy
-import hashlib
 import itertools
 import json
 import re
@@ -34,6 +33,7 @@ from casework.services.cases import CaseService, hash_token
 from infra.local.functions import LambdaContext, import_file
 from infra.local.template import LocalResources, create_resources, load_template
 from infra.seed import seed, verify_sender
+from tests.functional.shapes import envelope, for_event, sqs_record
 
 ROOT = Path(__file__).resolve().parents[2]
 REGION = "eu-west-1"
@@ -151,45 +151,8 @@ def stream_record(
     }
 
 
-def envelope(event: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "version": "0",
-        "id": str(uuid.uuid4()),
-        "detail-type": event["type"],
-        "source": "casework",
-        "account": DEFAULT_ACCOUNT_ID,
-        "time": event["occurred_at"][:19] + "Z",
-        "region": REGION,
-        "resources": [],
-        "detail": event,
-    }
-
-
-def sqs_record(body: str, message_id: str | None = None) -> dict[str, Any]:
-    return {
-        "messageId": message_id or str(uuid.uuid4()),
-        "receiptHandle": "AQEB" + uuid.uuid4().hex,
-        "body": body,
-        "attributes": {
-            "ApproximateReceiveCount": "1",
-            "SentTimestamp": "1741000000000",
-            "SenderId": "AIDAIENQZJOLO23YVJ4VO",
-            "ApproximateFirstReceiveTimestamp": "1741000000001",
-        },
-        "messageAttributes": {},
-        "md5OfBody": hashlib.md5(body.encode()).hexdigest(),
-        "eventSource": "aws:sqs",
-        "eventSourceARN": f"arn:aws:sqs:{REGION}:{DEFAULT_ACCOUNT_ID}:casework-fn-NotifyQueue",
-        "awsRegion": REGION,
-    }
-
-
 def sqs_event(*records: dict[str, Any]) -> dict[str, Any]:
     return {"Records": list(records)}
-
-
-def for_event(event: dict[str, Any]) -> dict[str, Any]:
-    return sqs_record(json.dumps(envelope(event)))
 
 
 def sent() -> list[email.message.EmailMessage]:

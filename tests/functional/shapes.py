@@ -1,0 +1,55 @@
+"""Real-shaped events for invoking queue consumers directly: an EventBridge envelope around one of our
+domain events, inside an SQS record, as Lambda's SQS event source delivers it."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from typing import Any
+
+from moto.core import DEFAULT_ACCOUNT_ID
+
+REGION = "eu-west-1"
+
+
+def envelope(event: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": event["type"],
+        "source": "casework",
+        "account": DEFAULT_ACCOUNT_ID,
+        "time": event["occurred_at"][:19] + "Z",
+        "region": REGION,
+        "resources": [],
+        "detail": event,
+    }
+
+
+def sqs_record(
+    body: str, message_id: str | None = None, queue: str = "casework-NotifyQueue"
+) -> dict[str, Any]:
+    return {
+        "messageId": message_id or str(uuid.uuid4()),
+        "receiptHandle": "AQEB" + uuid.uuid4().hex,
+        "body": body,
+        "attributes": {
+            "ApproximateReceiveCount": "1",
+            "SentTimestamp": "1741000000000",
+            "SenderId": "AIDAIENQZJOLO23YVJ4VO",
+            "ApproximateFirstReceiveTimestamp": "1741000000001",
+        },
+        "messageAttributes": {},
+        "md5OfBody": hashlib.md5(body.encode()).hexdigest(),
+        "eventSource": "aws:sqs",
+        "eventSourceARN": f"arn:aws:sqs:{REGION}:{DEFAULT_ACCOUNT_ID}:{queue}",
+        "awsRegion": REGION,
+    }
+
+
+def for_event(
+    event: dict[str, Any], message_id: str | None = None, queue: str = "casework-NotifyQueue"
+) -> dict:
+    """The SQS record carrying ``event`` as the EventBridge rule delivers it."""
+    return sqs_record(json.dumps(envelope(event)), message_id, queue)
