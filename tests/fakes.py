@@ -356,3 +356,71 @@ CSR_OPEN_STATUSES = (
     "Under Implementation",
     "Implemented",
 )
+
+
+# A small hand-written definition with a contact acceptance step, for the communication and link tests.
+CARE_ACCEPTANCE = {
+    "step": "response",
+    "label": "Response",
+    "category_field": "response_category",
+    "categories": ["NEEDS_OK"],
+    "watch": ["response_category", "response"],
+}
+
+
+def care_request_definition(
+    notifications: list[dict[str, Any]] | None = None, name: str = "care_request"
+) -> dict[str, Any]:
+    """A small care request: Pending -> Responded (the contact accepts a NEEDS_OK response) -> Completed."""
+    return {
+        "name": name,
+        "version": 1,
+        "title": "Care Request",
+        "type_name": "Technical issue",
+        "id_prefix": "CR",
+        "states": ["pending", "responded", "completed"],
+        "terminal_states": ["completed"],
+        "fields": {
+            "response_category": {
+                "type": "choice",
+                "label": "Response Category",
+                "choices": ["NEEDS_OK", "INFO"],
+            },
+            "response": {"type": "text", "label": "Response"},
+        },
+        "create": {
+            "allowed": [{"role": "Team Lead", "any_unit": True}],
+            "requires": ["title"],
+            "assign": "given",
+        },
+        "statuses": [
+            {"name": "Pending", "state": "pending"},
+            {
+                "name": "Responded",
+                "state": "responded",
+                "acceptance": CARE_ACCEPTANCE,
+                "edits": [{"fields": ["response_category", "response"], "allowed": [{"role": "Team Lead"}]}],
+            },
+            {"name": "Completed", "state": "completed"},
+        ],
+        "initial_status": "Pending",
+        "transitions": [
+            {
+                "name": "respond",
+                "from": ["Pending"],
+                "to": "Responded",
+                "allowed": [{"relation": "assignee"}, {"role": "Team Lead"}],
+                "accepts": ["response_category", "response"],
+                "requires": ["response_category", "response"],
+            },
+            {
+                "name": "complete",
+                "from": ["Responded"],
+                "to": "Completed",
+                "allowed": [{"role": "Team Lead"}],
+            },
+        ],
+        "notifications": notifications
+        if notifications is not None
+        else [{"event": "AcceptanceRequested", "to": "contact", "template": "acceptance_requested"}],
+    }

@@ -37,6 +37,7 @@ from casework.services.ports import ApprovalToken
 from infra.local.functions import LambdaContext, import_file
 from infra.local.template import LocalResources, create_resources, load_template
 from infra.seed import seed, verify_sender
+from tests.fakes import care_request_definition
 from tests.functional.shapes import for_event
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -53,57 +54,7 @@ ALICE = {
     "life_cycle_state": "Prospect",
 }
 
-DEFINITION: dict[str, Any] = {
-    "name": "acceptance_test",
-    "version": 1,
-    "title": "Care Request",
-    "type_name": "Technical issue",
-    "id_prefix": "AT",
-    "states": ["pending", "responded", "completed"],
-    "terminal_states": ["completed"],
-    "fields": {
-        "response_category": {
-            "type": "choice",
-            "label": "Response Category",
-            "choices": ["NEEDS_OK", "INFO"],
-        },
-        "response": {"type": "text", "label": "Response"},
-    },
-    "create": {
-        "allowed": [{"role": "Team Lead", "any_unit": True}],
-        "requires": ["title"],
-        "assign": "given",
-    },
-    "statuses": [
-        {"name": "Pending", "state": "pending"},
-        {
-            "name": "Responded",
-            "state": "responded",
-            "acceptance": {
-                "step": "response",
-                "label": "Response",
-                "category_field": "response_category",
-                "categories": ["NEEDS_OK"],
-                "watch": ["response_category", "response"],
-            },
-            "edits": [{"fields": ["response_category", "response"], "allowed": [{"role": "Team Lead"}]}],
-        },
-        {"name": "Completed", "state": "completed"},
-    ],
-    "initial_status": "Pending",
-    "transitions": [
-        {
-            "name": "respond",
-            "from": ["Pending"],
-            "to": "Responded",
-            "allowed": [{"relation": "assignee"}, {"role": "Team Lead"}],
-            "accepts": ["response_category", "response"],
-            "requires": ["response_category", "response"],
-        },
-        {"name": "complete", "from": ["Responded"], "to": "Completed", "allowed": [{"role": "Team Lead"}]},
-    ],
-    "notifications": [{"event": "AcceptanceRequested", "to": "contact", "template": "acceptance_requested"}],
-}
+DEFINITION = care_request_definition(name="acceptance_test")
 
 
 # --- fixtures -----------------------------------------------------------------------------------------------

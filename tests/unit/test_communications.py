@@ -18,79 +18,23 @@ from casework.services.acceptance import AcceptanceLinks
 from casework.services.cases import CaseService, hash_token
 from casework.services.notify import Notifier
 from casework.services.ports import ApprovalToken
-from tests.fakes import FixedClock, InMemoryDirectory, InMemoryRepository, InMemoryWorkflows, demo_data
+from tests.fakes import (
+    FixedClock,
+    InMemoryDirectory,
+    InMemoryRepository,
+    InMemoryWorkflows,
+    care_request_definition,
+    demo_data,
+)
 
 BASE_URL = "https://casework.example"
 ACCEPTANCE_LINK = re.compile(r"https://casework\.example/acceptances/([A-Za-z0-9_-]+)")
-ACCEPTANCE = {
-    "step": "response",
-    "label": "Response",
-    "category_field": "response_category",
-    "categories": ["NEEDS_OK"],
-    "watch": ["response_category", "response"],
-}
 UPDATE_SUBJECT = "Update on {{ case.number }}: {{ case.title }}"
 UPDATE_BODY = """Dear {{ contact.name }},
 
 {{ assignee.name }} answered your {{ case.type_name }} request ({{ status }}, {{ state }}):
 {{ case.fields.response }}
 {{ contact.nickname }}{{ no.such.tag }}<b>Care team</b>"""
-
-
-def definition(notifications: list[dict[str, Any]] | None = None) -> dict[str, Any]:
-    """A small care request: Pending -> Responded (the contact accepts a NEEDS_OK response) -> Completed."""
-    return {
-        "name": "care_request",
-        "version": 1,
-        "title": "Care Request",
-        "type_name": "Technical issue",
-        "id_prefix": "CR",
-        "states": ["pending", "responded", "completed"],
-        "terminal_states": ["completed"],
-        "fields": {
-            "response_category": {
-                "type": "choice",
-                "label": "Response Category",
-                "choices": ["NEEDS_OK", "INFO"],
-            },
-            "response": {"type": "text", "label": "Response"},
-        },
-        "create": {
-            "allowed": [{"role": "Team Lead", "any_unit": True}],
-            "requires": ["title"],
-            "assign": "given",
-        },
-        "statuses": [
-            {"name": "Pending", "state": "pending"},
-            {
-                "name": "Responded",
-                "state": "responded",
-                "acceptance": ACCEPTANCE,
-                "edits": [{"fields": ["response_category", "response"], "allowed": [{"role": "Team Lead"}]}],
-            },
-            {"name": "Completed", "state": "completed"},
-        ],
-        "initial_status": "Pending",
-        "transitions": [
-            {
-                "name": "respond",
-                "from": ["Pending"],
-                "to": "Responded",
-                "allowed": [{"relation": "assignee"}, {"role": "Team Lead"}],
-                "accepts": ["response_category", "response"],
-                "requires": ["response_category", "response"],
-            },
-            {
-                "name": "complete",
-                "from": ["Responded"],
-                "to": "Completed",
-                "allowed": [{"role": "Team Lead"}],
-            },
-        ],
-        "notifications": notifications
-        if notifications is not None
-        else [{"event": "AcceptanceRequested", "to": "contact", "template": "acceptance_requested"}],
-    }
 
 
 @dataclass
@@ -173,7 +117,7 @@ def world(
 ) -> World:
     repo = InMemoryRepository()
     people = InMemoryDirectory(directory)
-    workflows = InMemoryWorkflows([definition(notifications)])
+    workflows = InMemoryWorkflows([care_request_definition(notifications)])
     clock = FixedClock()
     mail = Outbox()
     tokens: list[str] = []
