@@ -423,3 +423,14 @@ def test_a_team_lead_sees_the_summary_of_their_own_units_only() -> None:
     assert care(svc).summary("admin")["open"] == 2
     with pytest.raises(Forbidden):
         care(svc).summary("tina", business_unit="FIELD")
+
+
+def test_lists_show_whether_a_case_is_overdue_now() -> None:
+    from casework.services.ports import CaseQuery
+
+    svc, _, clock = service()
+    case = new_sr(svc, assignee="dave", fields={"impact": 1, "urgency": 1})  # 4 hours
+    clock.advance(5 * 3600)
+    listed = svc.list_cases("dave", CaseQuery(type="service_request"))
+    item = next(i for i in listed.items if i["id"] == case["id"])
+    assert item["dates"]["overdue"] is True and item["dates"]["time_overdue_seconds"] == 3600

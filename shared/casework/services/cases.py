@@ -8,7 +8,7 @@ nothing else.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Any
@@ -65,14 +65,14 @@ def history_view(entry: HistoryEntry) -> dict[str, Any]:
     }
 
 
-def dates_view(case: Case, now: datetime | None) -> dict[str, Any]:
-    """Key dates: the stored ones, and what follows from them at ``now`` (time to completion, overdue)."""
-    dates = case.dates
+def dates_view(dates: Mapping[str, Any], created_at: str, now: datetime | None) -> dict[str, Any]:
+    """Key dates: the stored ones, and what follows from them at ``now`` (time to completion, overdue).
+    ``dates`` may be a case's stored dates or a view's (lists refresh a stored view's at read time)."""
 
     def instant(name: str) -> datetime | None:
         return datetime.fromisoformat(dates[name]) if dates.get(name) else None
 
-    start = instant("start_date") or datetime.fromisoformat(case.created_at)
+    start = instant("start_date") or datetime.fromisoformat(created_at)
     return durations.key_dates(
         start,
         instant("expected_completion_date"),
@@ -130,7 +130,7 @@ def case_view(case: Case, now: datetime | None = None) -> dict[str, Any]:
         "contact_id": case.contact_id,
         "parent_id": case.parent_id,
         "parent_type": case.parent_type,
-        "dates": dates_view(case, now),
+        "dates": dates_view(case.dates, case.created_at, now),
         "acceptance": None
         if acceptance is None
         else {
@@ -718,7 +718,11 @@ class CaseService:
             raise ValidationFailed("INVALID_LIMIT", f"limit must be between 1 and {MAX_PAGE}.")
         if query.type is not None:
             self.workflows.get(query.type)  # NotFound for an unknown type, rather than an empty list
-        return self.repo.list_cases(query)
+        page = self.repo.list_cases(query)
+        now = self.clock()
+        for item in page.items:  # overdue is a matter of when you look
+            item["dates"] = dates_view(item["dates"], item["created_at"], now)
+        return page
 
     # Reads are one Query each. An empty first page may mean an unknown case, and only then do we spend a
     # GetItem to tell "no entries yet" from 404 (a case always has its registration in the history).
