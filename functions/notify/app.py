@@ -15,26 +15,11 @@ from functools import cache
 from typing import Any
 
 from aws_lambda_powertools import Logger
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
-from aws_lambda_powertools.utilities.idempotency import (
-    DynamoDBPersistenceLayer,
-    IdempotencyConfig,
-    idempotent_function,
-)
-from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from casework.adapters.events import domain_event
+from casework.adapters.consumer import event_consumer
 from casework.services.notify import Notifier
 
 logger = Logger(service="casework")
-processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
-persistence = DynamoDBPersistenceLayer(
-    table_name=os.environ["TABLE_NAME"], key_attr="pk", sort_key_attr="sk", expiry_attr="expires_at"
-)
-config = IdempotencyConfig(
-    event_key_jmespath="id", expires_after_seconds=7 * 86400, raise_on_no_idempotency_key=True
-)
 
 
 @cache
@@ -55,10 +40,7 @@ def notifier() -> Notifier:
     )
 
 
-@idempotent_function(
-    data_keyword_argument="event", persistence_store=persistence, config=config, key_prefix="notify"
-)
-def notify(event: dict[str, Any]) -> list[str]:
+def _notify(event: dict[str, Any]) -> list[str]:
     recipients = notifier().handle(event)
     logger.info(
         "event handled",
@@ -67,13 +49,6 @@ def notify(event: dict[str, Any]) -> list[str]:
     return recipients
 
 
-def record_handler(record: SQSRecord) -> list[str]:
-    return notify(event=domain_event(record.body, record.message_id))
-
-
-@logger.inject_lambda_context
-def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    config.register_lambda_context(context)
-    return process_partial_response(
-        event=event, record_handler=record_handler, processor=processor, context=context
-    )
+consumer = event_consumer(_notify, key_prefix="notify", logger=logger)
+handler = consumer.handler
+notify = consumer.once

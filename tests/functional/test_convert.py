@@ -72,7 +72,9 @@ def convert_fn(stack: LocalResources, monkeypatch: pytest.MonkeyPatch) -> Module
     """A fresh import per test, so each sees this test's environment."""
     module = import_file(ROOT / "functions" / "convert" / "app.py", "fn_convert")
     monkeypatch.setitem(sys.modules, module.__name__, module)
-    module.config.register_lambda_context(LambdaContext("casework-test"))  # for direct calls of convert()
+    module.consumer.config.register_lambda_context(
+        LambdaContext("casework-test")
+    )  # for direct calls of convert()
     return module
 
 
