@@ -23,6 +23,7 @@ import json
 import os
 import threading
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import botocore.session
@@ -597,13 +598,66 @@ def _check_template(raw: dict[str, Any]) -> None:
         compile_definition(raw, config, t.code, 0)
 
 
-def _latest_version(model: type[Item], pk: str) -> int | None:
-    """The highest ``V#<n>`` under ``pk`` (immutable versions: definitions, configurations); one Query."""
-    iterator = model.query(
-        pk, range_key_condition=Item.sk.startswith("V#"), scan_index_forward=False, page_size=1
-    )
-    items, _ = _one_page(iterator, model)
-    return int(items[0].sk[2:]) if items else None
+class _Versions:
+    """Immutable versions of named documents (``<PREFIX>#name`` / ``V#<n>``: workflow definitions and module
+    templates, module configurations). Each version is read once per process; "latest" is cached for a while
+    (one Query to find it); ``missing`` makes the NotFound a reader sees."""
+
+    def __init__(
+        self,
+        model: type[Item],
+        prefix: str,
+        ttl_seconds: float,
+        missing: Callable[[str, int | None], NotFound],
+    ) -> None:
+        self.model, self.prefix, self.missing = model, prefix, missing
+        self.bodies: dict[tuple[str, int], dict[str, Any]] = {}
+        self.latest = _TtlCache(ttl_seconds)
+
+    def newest(self, name: str) -> int | None:
+        """The highest stored version, read now (not cached); None when there is none."""
+        iterator = self.model.query(
+            f"{self.prefix}#{name}",
+            range_key_condition=Item.sk.startswith("V#"),
+            scan_index_forward=False,
+            page_size=1,
+        )
+        items, _ = _one_page(iterator, self.model)
+        return int(items[0].sk[2:]) if items else None
+
+    def _latest(self, name: str) -> int:
+        version = self.newest(name)
+        if version is None:
+            raise self.missing(name, None)
+        return version
+
+    def get(self, name: str, version: int | None = None) -> tuple[dict[str, Any], int]:
+        if version is None:
+            version = self.latest.get(name, lambda: self._latest(name))
+        key = (name, version)
+        if key not in self.bodies:
+            try:
+                item = self.model.get(f"{self.prefix}#{name}", f"V#{version:04d}")
+            except (DoesNotExist, ValueError):
+                raise self.missing(name, version) from None
+            self.bodies[key] = plain(item.body.as_dict())
+        return self.bodies[key], version
+
+    def forget_latest(self) -> None:
+        """This process has stored a new version: see it at once."""
+        self.latest = _TtlCache(self.latest.ttl)
+
+
+def _no_configuration(module: str, version: int | None) -> NotFound:
+    if version is None:
+        return NotFound("UNKNOWN_CONFIGURATION", f"{module} is not configured.", {"module": module})
+    return NotFound("UNKNOWN_CONFIGURATION", f"There is no {module} configuration version {version}.")
+
+
+def _no_case_type(name: str, version: int | None) -> NotFound:
+    if version is None:
+        return NotFound("UNKNOWN_CASE_TYPE", f"There is no case type {name!r}.", {"type": name})
+    return NotFound("UNKNOWN_CASE_TYPE", f"There is no case type {name!r} (version {version}).")
 
 
 class DynamoConfigStore:
@@ -611,37 +665,20 @@ class DynamoConfigStore:
     for a minute, versions for the life of the process."""
 
     def __init__(self, latest_ttl_seconds: float = 60.0) -> None:
-        self.versions: dict[tuple[str, int], ModuleConfig] = {}
-        self.latest = _TtlCache(latest_ttl_seconds)
+        self.stored = _Versions(ConfigItem, "CONFIG", latest_ttl_seconds, _no_configuration)
+        self.parsed: dict[tuple[str, int], ModuleConfig] = {}
 
     def get(self, module: str, version: int | None = None) -> tuple[ModuleConfig, int]:
-        if version is None:
-            version = self.latest.get(module, lambda: self._latest_version(module))
+        body, version = self.stored.get(module, version)
         key = (module, version)
-        if key not in self.versions:
-            try:
-                item = ConfigItem.get(f"CONFIG#{module}", f"V#{version:04d}")
-            except (DoesNotExist, ValueError):
-                raise NotFound(
-                    "UNKNOWN_CONFIGURATION", f"There is no {module} configuration version {version}."
-                ) from None
+        if key not in self.parsed:
             from casework.domain.care.config import parse_config  # only care modules pay for its import
 
-            self.versions[key] = parse_config(module, plain(item.body.as_dict()))
-        return self.versions[key], version
-
-    @staticmethod
-    def _latest_version(module: str) -> int:
-        version = _latest_version(ConfigItem, f"CONFIG#{module}")
-        if version is None:
-            raise NotFound("UNKNOWN_CONFIGURATION", f"{module} is not configured.", {"module": module})
-        return version
+            self.parsed[key] = parse_config(module, body)
+        return self.parsed[key], version
 
     def put(self, module: str, config: ModuleConfig, expected_version: int | None) -> int:
-        try:
-            latest = self._latest_version(module)
-        except NotFound:
-            latest = 0
+        latest = self.stored.newest(module) or 0
         if expected_version is not None and expected_version != latest:
             raise Conflict(
                 "STALE_VERSION",
@@ -659,8 +696,8 @@ class DynamoConfigStore:
                     "CONCURRENT_UPDATE", "Somebody saved the configuration at the same time."
                 ) from None
             raise
-        self.versions[(module, version)] = config
-        self.latest = _TtlCache(self.latest.ttl)  # this process sees its own change at once
+        self.parsed[(module, version)] = config
+        self.stored.forget_latest()
         return version
 
 
@@ -671,24 +708,9 @@ class DynamoWorkflowStore:
     version for a type (see casework.domain.care.compile)."""
 
     def __init__(self, latest_ttl_seconds: float = 60.0, configs: DynamoConfigStore | None = None) -> None:
-        self.versions: dict[tuple[str, int], dict[str, Any]] = {}
+        self.stored = _Versions(WorkflowItem, "WORKFLOW", latest_ttl_seconds, _no_case_type)
         self.parsed: dict[tuple[Any, ...], WorkflowDefinition] = {}
-        self.latest = _TtlCache(latest_ttl_seconds)
         self.configs = configs or DynamoConfigStore(latest_ttl_seconds)
-
-    def _raw(self, name: str, version: int | None) -> tuple[dict[str, Any], int]:
-        if version is None:
-            version = self.latest.get(name, lambda: self._latest_version(name))
-        key = (name, version)
-        if key not in self.versions:
-            try:
-                item = WorkflowItem.get(f"WORKFLOW#{name}", f"V#{version:04d}")
-            except (DoesNotExist, ValueError):
-                raise NotFound(
-                    "UNKNOWN_CASE_TYPE", f"There is no case type {name!r} (version {version})."
-                ) from None
-            self.versions[key] = plain(item.body.as_dict())
-        return self.versions[key], version
 
     def get(
         self,
@@ -698,7 +720,7 @@ class DynamoWorkflowStore:
         subtype: str | None = None,
         config_version: int | None = None,
     ) -> WorkflowDefinition:
-        raw, version = self._raw(name, version)
+        raw, version = self.stored.get(name, version)
         if raw.get("kind") != "module":
             key: tuple[Any, ...] = (name, version)
             if key not in self.parsed:
@@ -720,14 +742,7 @@ class DynamoWorkflowStore:
         return self.parsed[key]
 
     def template(self, name: str, version: int | None = None) -> dict[str, Any]:
-        return self._raw(name, version)[0]
-
-    @staticmethod
-    def _latest_version(name: str) -> int:
-        version = _latest_version(WorkflowItem, f"WORKFLOW#{name}")
-        if version is None:
-            raise NotFound("UNKNOWN_CASE_TYPE", f"There is no case type {name!r}.", {"type": name})
-        return version
+        return self.stored.get(name, version)[0]
 
     @staticmethod
     def publish(raw: dict[str, Any]) -> bool:
