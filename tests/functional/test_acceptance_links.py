@@ -13,7 +13,6 @@ import email
 import email.policy
 import itertools
 import re
-import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -24,7 +23,6 @@ from types import ModuleType
 from typing import Any
 
 import pytest
-from moto import mock_aws
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.ses.models import ses_backends
 
@@ -34,10 +32,11 @@ from casework.domain.model import Case, Change
 from casework.http.wiring import case_service
 from casework.services.cases import hash_token
 from casework.services.ports import ApprovalToken
-from infra.local.functions import LambdaContext, import_file
-from infra.local.template import LocalResources, create_resources, load_template
+from infra.local.functions import LambdaContext
+from infra.local.template import LocalResources
 from infra.seed import seed, verify_sender
 from tests.fakes import care_request_definition
+from tests.functional.moto_account import load_function, moto_account
 from tests.functional.shapes import for_event
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -62,27 +61,14 @@ DEFINITION = care_request_definition(name="acceptance_test")
 
 @pytest.fixture
 def stack(monkeypatch: pytest.MonkeyPatch) -> Iterator[LocalResources]:
-    for key, value in {
-        "AWS_DEFAULT_REGION": REGION,
-        "AWS_REGION": REGION,
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_SESSION_TOKEN": "testing",
+    env = {
         "MAIL_FROM": MAIL_FROM,
         "PUBLIC_BASE_URL": BASE_URL + "/",
         "APPROVAL_TOKEN_TTL_HOURS": "168",
-        "POWERTOOLS_SERVICE_NAME": "casework",
         "LOG_LEVEL": "WARNING",
         "USERNAME_CLAIM": "username",
-    }.items():
-        monkeypatch.setenv(key, value)
-    for key in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "POWERTOOLS_IDEMPOTENCY_DISABLED"):
-        monkeypatch.delenv(key, raising=False)
-    with mock_aws():
-        res = create_resources(load_template(), stage="acc")
-        monkeypatch.setenv("TABLE_NAME", res.table_name)
-        monkeypatch.setenv("EVENT_BUS_NAME", res.event_bus_name)
-        dynamo.configure(res.table_name)
+    }
+    with moto_account(monkeypatch, "acc", **env) as res:
         seed()
         verify_sender(MAIL_FROM)
         dynamo.DynamoWorkflowStore.publish(DEFINITION)
@@ -93,9 +79,7 @@ def stack(monkeypatch: pytest.MonkeyPatch) -> Iterator[LocalResources]:
 
 
 def _load(function: str, monkeypatch: pytest.MonkeyPatch) -> ModuleType:
-    module = import_file(ROOT / "functions" / function / "app.py", f"fn_acceptance_{function}")
-    monkeypatch.setitem(sys.modules, module.__name__, module)
-    return module
+    return load_function(function, monkeypatch, "fn_acceptance")
 
 
 @pytest.fixture

@@ -16,7 +16,6 @@ from typing import Any
 
 import boto3
 import pytest
-from moto import mock_aws
 from pynamodb.exceptions import CancellationReason, TransactWriteError, VerboseClientError
 
 from casework.adapters import dynamo
@@ -24,9 +23,10 @@ from casework.adapters.contacts import DynamoConversionStore
 from casework.adapters.events import EventBridgePublisher
 from casework.domain.errors import Conflict, NotFound
 from infra.local.dispatcher import build_dispatcher
-from infra.local.functions import LambdaContext, import_file, load_functions
-from infra.local.template import LocalResources, create_resources, load_template
+from infra.local.functions import LambdaContext, load_functions
+from infra.local.template import LocalResources, load_template
 from tests.functional import shapes
+from tests.functional.moto_account import load_function, moto_account
 from tests.functional.shapes import envelope, sqs_record
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -44,24 +44,8 @@ CONVERSION = {"account_classification": "Business", "credit_rating": "A"}
 
 @pytest.fixture
 def stack(monkeypatch: pytest.MonkeyPatch) -> Iterator[LocalResources]:
-    for key, value in {
-        "AWS_DEFAULT_REGION": REGION,
-        "AWS_REGION": REGION,
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_SESSION_TOKEN": "testing",
-        "MAIL_FROM": "casework@casework.example",
-        "PUBLIC_BASE_URL": "http://127.0.0.1:3000",
-        "POWERTOOLS_SERVICE_NAME": "casework",
-    }.items():
-        monkeypatch.setenv(key, value)
-    for key in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "POWERTOOLS_IDEMPOTENCY_DISABLED"):
-        monkeypatch.delenv(key, raising=False)
-    with mock_aws():
-        res = create_resources(TEMPLATE, stage="cv")
-        monkeypatch.setenv("TABLE_NAME", res.table_name)
-        monkeypatch.setenv("EVENT_BUS_NAME", res.event_bus_name)
-        dynamo.configure(res.table_name)
+    env = {"MAIL_FROM": "casework@casework.example", "PUBLIC_BASE_URL": "http://127.0.0.1:3000"}
+    with moto_account(monkeypatch, "cv", **env) as res:
         dynamo.put_directory_record("CONTACT#CON-1", "CONTACT", contact("CON-1", "Dana Prospect"))
         dynamo.put_directory_record("CONTACT#CON-2", "CONTACT", contact("CON-2", "Eli Prospect"))
         yield res
@@ -69,12 +53,9 @@ def stack(monkeypatch: pytest.MonkeyPatch) -> Iterator[LocalResources]:
 
 @pytest.fixture
 def convert_fn(stack: LocalResources, monkeypatch: pytest.MonkeyPatch) -> ModuleType:
-    """A fresh import per test, so each sees this test's environment."""
-    module = import_file(ROOT / "functions" / "convert" / "app.py", "fn_convert")
-    monkeypatch.setitem(sys.modules, module.__name__, module)
-    module.consumer.config.register_lambda_context(
-        LambdaContext("casework-test")
-    )  # for direct calls of convert()
+    """A fresh import per test; its idempotency knows a Lambda context, for direct calls of convert()."""
+    module = load_function("convert", monkeypatch)
+    module.consumer.config.register_lambda_context(LambdaContext("casework-test"))
     return module
 
 

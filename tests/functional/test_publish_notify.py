@@ -12,7 +12,6 @@ import email.policy
 import itertools
 import json
 import re
-import sys
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -23,16 +22,16 @@ from typing import Any
 import boto3
 import pytest
 from boto3.dynamodb.types import TypeDeserializer
-from moto import mock_aws
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.ses.models import ses_backends
 
 from casework.adapters import dynamo
 from casework.adapters.codec import plain
 from casework.services.cases import CaseService, hash_token
-from infra.local.functions import LambdaContext, import_file
-from infra.local.template import LocalResources, create_resources, load_template
+from infra.local.functions import LambdaContext
+from infra.local.template import LocalResources
 from infra.seed import seed, verify_sender
+from tests.functional.moto_account import load_function, moto_account
 from tests.functional.shapes import envelope, for_event, sqs_record
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -47,35 +46,15 @@ LINK = re.compile(r"http://127\.0\.0\.1:3000/approvals/([A-Za-z0-9_-]+)")
 
 @pytest.fixture
 def stack(monkeypatch: pytest.MonkeyPatch) -> Iterator[LocalResources]:
-    for key, value in {
-        "AWS_DEFAULT_REGION": REGION,
-        "AWS_REGION": REGION,
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_SESSION_TOKEN": "testing",
-        "MAIL_FROM": MAIL_FROM,
-        "PUBLIC_BASE_URL": BASE_URL + "/",
-        "APPROVAL_TOKEN_TTL_HOURS": "168",
-        "POWERTOOLS_SERVICE_NAME": "casework",
-    }.items():
-        monkeypatch.setenv(key, value)
-    for key in ("AWS_PROFILE", "POWERTOOLS_IDEMPOTENCY_DISABLED"):
-        monkeypatch.delenv(key, raising=False)
-    with mock_aws():
-        res = create_resources(load_template(), stage="fn")
-        monkeypatch.setenv("TABLE_NAME", res.table_name)
-        monkeypatch.setenv("EVENT_BUS_NAME", res.event_bus_name)
-        dynamo.configure(res.table_name)
+    env = {"MAIL_FROM": MAIL_FROM, "PUBLIC_BASE_URL": BASE_URL + "/", "APPROVAL_TOKEN_TTL_HOURS": "168"}
+    with moto_account(monkeypatch, "fn", **env) as res:
         seed()
         verify_sender(MAIL_FROM)
         yield res
 
 
 def _load(function: str, monkeypatch: pytest.MonkeyPatch) -> ModuleType:
-    """A fresh import per test, so each sees this test's environment."""
-    module = import_file(ROOT / "functions" / function / "app.py", f"fn_{function}")
-    monkeypatch.setitem(sys.modules, module.__name__, module)
-    return module
+    return load_function(function, monkeypatch)
 
 
 @pytest.fixture
