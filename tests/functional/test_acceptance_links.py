@@ -16,7 +16,6 @@ import re
 import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from types import ModuleType
@@ -38,13 +37,13 @@ from infra.seed import seed, verify_sender
 from tests.fakes import care_request_definition
 from tests.functional.moto_account import load_function, moto_account
 from tests.functional.shapes import for_event
+from tests.functional.test_api_handlers import Reply, http_event
 
 ROOT = Path(__file__).resolve().parents[2]
 REGION = "eu-west-1"
 MAIL_FROM = "casework@casework.example"
 BASE_URL = "http://127.0.0.1:3000"
 LINK = re.compile(r"http://127\.0\.0\.1:3000/acceptances/([A-Za-z0-9_-]+)")
-DOMAIN = f"a1b2c3d4e5.execute-api.{REGION}.amazonaws.com"
 ALICE = {
     "id": "CON-2001",
     "name": "Alice Brown",
@@ -161,64 +160,15 @@ def cases(stack: LocalResources) -> Cases:
 # --- events and replies -------------------------------------------------------------------------------------
 
 
-def http_event(method: str, path: str, token: str, form: str | None = None) -> dict[str, Any]:
-    """An API Gateway HTTP API payload 2.0 event for a public route (no authorizer context). A browser's form
-    POST reaches Lambda base64-encoded."""
-    route_key = f"{method} {path}"
-    raw_path = path.format(token=token)
-    now = time.time()
-    headers = {
-        "accept": "text/html,application/xhtml+xml",
-        "host": DOMAIN,
-        "user-agent": "Mozilla/5.0 (casework-tests)",
-        "x-forwarded-for": "203.0.113.7",
-        "x-forwarded-port": "443",
-        "x-forwarded-proto": "https",
-    }
-    event: dict[str, Any] = {
-        "version": "2.0",
-        "routeKey": route_key,
-        "rawPath": raw_path,
-        "rawQueryString": "",
-        "headers": headers,
-        "pathParameters": {"token": token},
-        "requestContext": {
-            "accountId": DEFAULT_ACCOUNT_ID,
-            "apiId": DOMAIN.split(".")[0],
-            "domainName": DOMAIN,
-            "domainPrefix": DOMAIN.split(".")[0],
-            "http": {
-                "method": method,
-                "path": raw_path,
-                "protocol": "HTTP/1.1",
-                "sourceIp": "203.0.113.7",
-                "userAgent": "Mozilla/5.0 (casework-tests)",
-            },
-            "requestId": base64.b32encode(uuid.uuid4().bytes)[:16].decode(),
-            "routeKey": route_key,
-            "stage": "$default",
-            "time": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(now)),
-            "timeEpoch": int(now * 1000),
-        },
-        "isBase64Encoded": False,
-    }
-    if form is not None:
-        headers["content-type"] = "application/x-www-form-urlencoded"
-        headers["content-length"] = str(len(form.encode()))
-        event["body"] = base64.b64encode(form.encode()).decode()
-        event["isBase64Encoded"] = True
-    return event
-
-
-@dataclass
-class Reply:
-    status: int
-    headers: dict[str, str]
-    text: str
-
-
 def call(fn: ModuleType, method: str, path: str, token: str, form: str | None = None) -> Reply:
-    result = fn.handler(http_event(method, path, token, form), LambdaContext("casework-test"))
+    # a browser's form POST reaches Lambda base64-encoded, as bytes do here
+    event = http_event(
+        f"{method} {path}",
+        {"token": token},
+        raw_body=form.encode() if form is not None else None,
+        content_type="application/x-www-form-urlencoded",
+    )
+    result = fn.handler(event, LambdaContext("casework-test"))
     body = result["body"] or ""
     text = base64.b64decode(body).decode() if result["isBase64Encoded"] else body
     return Reply(result["statusCode"], {k.lower(): v for k, v in (result.get("headers") or {}).items()}, text)
