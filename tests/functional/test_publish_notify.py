@@ -486,6 +486,18 @@ def test_subject_cannot_inject_headers(stack: LocalResources) -> None:
 # --- a service request waiting in a unit ------------------------------------------------------------------
 
 
+def faulty_item(service: CaseService, title: str, assignee: str | None = None) -> dict[str, Any]:
+    """A FAULTY_ITEM request of Alice (North: routed to Customer Care: carol, dave, tina), by carol."""
+    return service.register(
+        "carol",
+        type="service_request",
+        subtype="FAULTY_ITEM",
+        title=title,
+        contact_id="CON-2001",
+        assignee=assignee,
+    )
+
+
 def _deliver(notify_fn: ModuleType, events: list[dict[str, Any]]) -> None:
     result = notify_fn.handler(sqs_event(*map(for_event, events)), LambdaContext("casework-test"))
     assert result == {"batchItemFailures": []}
@@ -523,14 +535,7 @@ def test_a_request_waiting_in_its_unit_is_told_to_the_units_members_once(
 def test_an_assigned_request_is_told_to_its_assignee_not_the_unit(
     stack: LocalResources, service: CaseService, notify_fn: ModuleType
 ) -> None:
-    case = service.register(
-        "carol",
-        type="service_request",
-        subtype="FAULTY_ITEM",
-        title="Router rattles",
-        contact_id="CON-2001",
-        assignee="dave",
-    )
+    case = faulty_item(service, "Router rattles", assignee="dave")
     _deliver(notify_fn, history_events(stack.table_name, case["id"], 1))
     subjects = sorted((m["To"], m["Subject"].split(":")[0]) for m in sent())
     assert subjects == [
@@ -591,14 +596,7 @@ def test_a_communication_goes_to_the_contact_once_and_is_marked_sent(
 def test_a_communication_from_a_template_is_rendered_with_the_cases_tags(
     stack: LocalResources, service: CaseService, notify_fn: ModuleType
 ) -> None:
-    case = service.register(
-        "carol",
-        type="service_request",
-        subtype="FAULTY_ITEM",
-        title="Dead router",
-        contact_id="CON-2001",
-        assignee="carol",
-    )
+    case = faulty_item(service, "Dead router", assignee="carol")
     template = next(
         n.template
         for n in service.definition_of(service.repo.get(case["id"])).notifications
