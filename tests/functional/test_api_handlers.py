@@ -914,6 +914,19 @@ def test_openapi_describes_every_template_route(api: Api) -> None:
     assert "requestBody" in spec["paths"]["/cases"]["post"]
 
 
+def test_the_openapi_document_is_valid_and_documents_the_errors(api: Api) -> None:
+    """Schema-driven clients and fuzzers resolve every reference and check error responses too."""
+    from openapi_spec_validator import validate
+
+    spec = _openapi(api)
+    validate(spec)  # raises on a dangling $ref (it did: #/$defs/ErrorBody, 160 times) or any other fault
+    assert "$defs" not in json.dumps(spec["paths"])
+    responses = spec["paths"]["/cases"]["post"]["responses"]
+    for status in ("400", "401", "403", "404", "409", "415", "422", "503"):
+        error = responses[status]["content"]["application/json"]["schema"]
+        assert error["properties"]["error"]["required"] == ["code", "message"], status
+
+
 def test_openapi_documents_each_routes_success_response(api: Api) -> None:
     """A client generator needs the 200/201 body. (Fails today: routes pass responses=ERRORS, and Powertools
     then leaves the success response out.)"""

@@ -45,7 +45,15 @@ from pynamodb.transactions import TransactWrite
 
 from casework.adapters.codec import case_from_dict, case_to_dict, plain
 from casework.domain.directory import actor_from_record, unit_from_record
-from casework.domain.errors import Conflict, NotFound, ValidationFailed, link_expired, link_used
+from casework.domain.errors import (
+    THROTTLING_CODES,
+    Conflict,
+    NotFound,
+    ValidationFailed,
+    busy,
+    link_expired,
+    link_used,
+)
 from casework.domain.model import Actor, BusinessUnit, Case, Change, DomainEvent
 from casework.domain.workflow import WorkflowDefinition, parse_definition
 from casework.services.cases import case_view, history_view
@@ -398,9 +406,12 @@ class DynamoCaseRepository:
                         link_used() if "used_at" in (reason.raw_item or {"used_at": None}) else link_expired()
                     )
                 return Conflict(code, message)
-        if exc.cause_response_code in ("TransactionCanceledException", "TransactionConflictException"):
+        codes = {reason.code for reason in reasons if reason is not None}
+        if codes & THROTTLING_CODES or exc.cause_response_code in THROTTLING_CODES:
+            return busy()  # throttled even after the SDK's retries: nothing written, safe to send again
+        if "TransactionConflict" in codes or exc.cause_response_code == "TransactionConflictException":
             return Conflict("CONCURRENT_UPDATE", "Somebody changed the case at the same time; reload.")
-        return exc
+        return exc  # anything else is a fault of ours: logged as such (500)
 
     def list_cases(self, query: CaseQuery) -> Page:
         prefix = (

@@ -3,7 +3,7 @@ function so every resolver (a function's own, and the docs function's combined o
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 from urllib.parse import unquote
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
@@ -39,17 +39,37 @@ from casework.http.wiring import care_service, case_service
 from casework.services.ports import CaseQuery
 
 CaseId = str
+
+
+def self_contained(schema: dict) -> dict:
+    """A pydantic JSON Schema with its ``$defs`` written in place: Powertools puts a ``responses`` schema into
+    the document as given, where a ``#/$defs/...`` reference would point at nothing."""
+    defs = schema.pop("$defs", {})
+
+    def resolve(node: Any) -> Any:
+        if isinstance(node, dict):
+            if "$ref" in node:
+                return resolve(defs[node["$ref"].rsplit("/", 1)[-1]])
+            return {key: resolve(value) for key, value in node.items()}
+        if isinstance(node, list):
+            return [resolve(value) for value in node]
+        return node
+
+    return resolve(schema)
+
+
+ERROR_SCHEMA = self_contained(ErrorResponse.model_json_schema())
 ERRORS = {
-    status: {
-        "description": text,
-        "content": {"application/json": {"schema": ErrorResponse.model_json_schema()}},
-    }
+    status: {"description": text, "content": {"application/json": {"schema": ERROR_SCHEMA}}}
     for status, text in {
+        400: "The body is not JSON (INVALID_JSON) or is nested too deeply (JSON_TOO_DEEP)",
         401: "No or invalid token",
         403: "Not allowed for you",
         404: "No such case",
         409: "Not possible in the case's current state, or a stale version",
+        415: "The body is not application/json (UNSUPPORTED_MEDIA_TYPE)",
         422: "Missing or invalid fields",
+        503: "Busy: nothing was changed; send the same request again after Retry-After seconds (RETRY_LATER)",
     }.items()
 }
 
