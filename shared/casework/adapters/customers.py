@@ -20,23 +20,25 @@ from __future__ import annotations
 from typing import Any
 
 from pynamodb.constants import ALL_OLD
-from pynamodb.exceptions import DoesNotExist, TransactWriteError
+from pynamodb.exceptions import DoesNotExist, PutError, TransactWriteError
 from pynamodb.transactions import TransactWrite
 
 from casework.adapters.codec import plain
 from casework.adapters.dynamo import (
     CaseItem,
+    ConfigItem,
     DirectoryItem,
     HistoryItem,
     Item,
     RelatedItem,
     _one_page,
     _tx_connection,
+    _Versions,
     decode_cursor,
 )
 from casework.domain.customers import name_key
 from casework.domain.errors import Conflict, DomainError, NotFound, ValidationFailed
-from casework.services.ports import Page, RecordWrite
+from casework.services.ports import Page, RecordWrite, SubItem
 
 RECORD_KEYS = {"customer": ("ACCOUNT", "ACCOUNT"), "contact": ("CONTACT", "CONTACT")}
 OWNER_FIELD = {"customer": "customer_id", "contact": "contact_id"}
@@ -104,6 +106,9 @@ def _checked_cursor(cursor: str | None, **expected: str) -> dict[str, Any] | Non
 
 
 class DynamoCustomerStore:
+    def __init__(self, latest_ttl_seconds: float = 60.0) -> None:
+        self.question_sets = _Versions(ConfigItem, "PROFILESET", latest_ttl_seconds, _no_question_set)
+
     def get(self, kind: str, record_id: str) -> dict[str, Any] | None:
         try:
             item = DirectoryItem.get(*record_key(kind, record_id), consistent_read=True)
@@ -167,7 +172,8 @@ class DynamoCustomerStore:
                     HistoryItem(pk=pk, sk=f"HIST#{change.history['version']:08d}", body=change.history),
                     condition=HistoryItem.pk.does_not_exist(),
                 )
-                meanings["put"].append(concurrent)
+                # a record created again after a delete: its history goes on where it stopped
+                meanings["put"].append(Conflict("HISTORY_EXISTS", "The record has history already."))
         except TransactWriteError as exc:
             raise self._meaning(exc, meanings, concurrent) from None
 
@@ -263,6 +269,15 @@ class DynamoCustomerStore:
             return None
         return plain(item.body.as_dict())
 
+    def add_sub_item(self, customer_id: str, sub: SubItem) -> None:
+        pk = record_key("customer", customer_id)[0]
+        try:
+            RelatedItem(pk=pk, sk=sub.sk, body=sub.body).save(condition=RelatedItem.pk.does_not_exist())
+        except PutError as exc:
+            if exc.cause_response_code == "ConditionalCheckFailedException":
+                raise Conflict(f"{sub.code}_EXISTS", f"{sub.sk} exists already.", {"key": sub.sk}) from None
+            raise
+
     def _listed(self, partition: str, sort_prefix: str, cursor: str | None, limit: int) -> Page:
         iterator = DirectoryItem.directory_lists.query(
             partition,
@@ -298,3 +313,69 @@ class DynamoCustomerStore:
         iterator = CaseItem.by_account.query(f"ACCOUNT#{account_id}", page_size=1)
         items, _ = _one_page(iterator, CaseItem)
         return bool(items)
+
+    # --- profiling question sets: PROFILESET#<code> / V#<version:04d>, immutable ---
+
+    def question_set(self, code: str, version: int | None = None) -> tuple[dict[str, Any], int]:
+        return self.question_sets.get(code, version)
+
+    def put_question_set(self, code: str, body: dict[str, Any], expected_version: int) -> int:
+        latest = self.question_sets.newest(code) or 0
+        if expected_version != latest:
+            raise Conflict(
+                "STALE_VERSION",
+                "The question set has changed since you read it; reload and try again.",
+                {"expected_version": expected_version, "current_version": latest},
+            )
+        version = latest + 1
+        try:
+            ConfigItem(pk=f"PROFILESET#{code}", sk=f"V#{version:04d}", body=body).save(
+                condition=ConfigItem.pk.does_not_exist()
+            )
+        except PutError as exc:
+            if exc.cause_response_code == "ConditionalCheckFailedException":
+                raise Conflict("STALE_VERSION", "Somebody saved the question set at the same time.") from None
+            raise
+        self.question_sets.forget_latest()
+        return version
+
+
+def _no_question_set(code: str, version: int | None) -> NotFound:
+    suffix = "" if version is None else f" version {version}"
+    return NotFound(
+        "UNKNOWN_PROFILE_SET", f"There is no profiling question set {code!r}{suffix}.", {"set": code}
+    )
+
+
+def seed_customers(customers: list[dict[str, Any]], contacts: list[dict[str, Any]], at: str) -> int:
+    """Seed customers and contacts as valid records of the current model (version 1, a "created" history
+    entry, list keys and identifier items), in batches. Returns how many records."""
+    from casework.domain.customers import changes, contact_fields, customer_fields
+
+    records, histories = [], []
+    for kind, given, validate in (
+        ("customer", customers, customer_fields),
+        ("contact", contacts, contact_fields),
+    ):
+        for data in given:
+            fields = validate(data)
+            record = {**fields, "version": 1, "created_at": at, "created_by": "seed"}
+            record |= {"updated_at": at, "updated_by": "seed"}
+            records += [directory_item(kind, record), *identifier_items(kind, record)]
+            entry = {
+                "version": 1,
+                "at": at,
+                "by": "seed",
+                "action": "created",
+                "changes": changes(None, fields),
+            }
+            histories.append(
+                HistoryItem(pk=record_key(kind, record["id"])[0], sk="HIST#00000001", body=entry)
+            )
+    with DirectoryItem.batch_write() as batch:
+        for item in records:
+            batch.save(item)
+    with HistoryItem.batch_write() as batch:
+        for item in histories:
+            batch.save(item)
+    return len(histories)
