@@ -29,7 +29,7 @@ from moto.core import DEFAULT_ACCOUNT_ID
 from moto.dynamodb.models import dynamodb_backends
 
 from casework.adapters import dynamo
-from casework.http.wiring import case_service
+from casework.http.wiring import case_service, customer_service
 from casework.services.cases import hash_token
 from casework.services.ports import ApprovalToken
 from infra.local.functions import LambdaContext, import_file
@@ -323,6 +323,7 @@ def stack(aws: tuple[LocalResources, Any]) -> LocalResources:
     res, seeded = aws
     _moto_tables()[res.table_name] = copy.deepcopy(seeded)
     case_service.cache_clear()  # a cold service (and its directory and workflow caches) per test
+    customer_service.cache_clear()
     return res
 
 

@@ -602,3 +602,28 @@ def test_an_admin_versions_question_sets_and_users_answer_them_per_customer(api:
         404,
         "UNKNOWN_PROFILE_SET",
     )
+
+
+def test_a_won_leads_account_is_a_customer_listing_its_contact_and_editable(api: Api) -> None:
+    from casework.adapters.contacts import DynamoConversionStore
+
+    account = {"id": "ACC-LEAD1", "name": "Chen Li", "contact_id": "CON-2003", "created_from_lead": "lead1"}
+    assert DynamoConversionStore().convert(account, "CON-2003", "2026-11-30T10:00:00+00:00") is True
+
+    assert ok(api("GET /customers", query={"name": "chen"}))["items"][0]["id"] == "ACC-LEAD1"
+    customer = ok(api("GET /customers/{customer_id}", {"customer_id": "ACC-LEAD1"}))
+    assert customer["contacts"]["items"] == [
+        {
+            "id": "CON-2003",
+            "name": "Chen Li",
+            "type": "PERSON",
+            "email": "chen@customer.example",
+            "life_cycle_state": "Financial",
+            "account_id": "ACC-LEAD1",
+            "geographic_area": "West",
+        }
+    ]
+    edited = ok(
+        api("PATCH /customers/{customer_id}", {"customer_id": "ACC-LEAD1"}, body={"credit_rating": "B"})
+    )
+    assert edited["version"] == 1 and edited["created_from_lead"] == "lead1"

@@ -193,11 +193,13 @@ class CustomerService:
         record_id: str,
         given: dict[str, Any],
         expected_version: int | None,
+        stored: dict[str, Any] | None = None,
         **options: Any,
     ) -> dict[str, Any]:
-        """One API change on the version the client read (the latest when it names none). A concurrent write
-        between the read and the write is STALE_VERSION too: the client reloads, nothing is retried for it."""
-        stored = self._existing(kind, record_id)
+        """One API change on the version the client read (the latest when it names none; ``stored`` when the
+        caller has just read it). A concurrent write between the read and the write is STALE_VERSION too: the
+        client reloads, nothing is retried for it."""
+        stored = stored or self._existing(kind, record_id)
         self._expect(kind, stored, expected_version)
         try:
             return self._save(kind, actor, record_id, given, stored, **options)[1]
@@ -348,20 +350,28 @@ class CustomerService:
             if not cursor or len(keys) > MAX_ENTRIES_DELETED:
                 return keys
 
+    def _list(self, kind: str, record_id: str, page: Page, cursor: str | None) -> Page:
+        """One Query answers a list; only an empty first page asks whether the record exists (404)."""
+        if not page.items and not page.next_cursor and not cursor:
+            self._existing(kind, record_id)
+        return page
+
     def customer_history(self, username: str, customer_id: str, cursor: str | None, limit: int) -> Page:
+        """Newest first. A deleted customer's history stays readable: it is the audit trail."""
         self.actor(username)
-        self._existing("customer", customer_id)
-        return self.store.history("customer", customer_id, cursor, limit)
+        return self._list(
+            "customer", customer_id, self.store.history("customer", customer_id, cursor, limit), cursor
+        )
 
     def customer_contacts(self, username: str, customer_id: str, cursor: str | None, limit: int) -> Page:
         self.actor(username)
-        self._existing("customer", customer_id)
-        return self.store.contacts_of(customer_id, cursor, limit)
+        return self._list("customer", customer_id, self.store.contacts_of(customer_id, cursor, limit), cursor)
 
     def customer_cases(self, username: str, customer_id: str, cursor: str | None, limit: int) -> Page:
         self.actor(username)
-        self._existing("customer", customer_id)
-        return self.store.open_cases_of(customer_id, cursor, limit)
+        return self._list(
+            "customer", customer_id, self.store.open_cases_of(customer_id, cursor, limit), cursor
+        )
 
     # --- a customer's entries -------------------------------------------------------------------------------
 
@@ -385,6 +395,7 @@ class CustomerService:
             customer_id,
             {},
             stored.get("version", 0),
+            stored,
             action=f"{kind}_added",
             sub_items=(SubItem(sk=key, body=body, must_exist=False, code=spec.code),),
             entry_changes={key: {"before": None, "after": fields}},
@@ -405,6 +416,7 @@ class CustomerService:
             customer_id,
             {},
             stored.get("version", 0),
+            stored,
             action=f"{kind}_removed",
             sub_items=(SubItem(sk=key, body=None, must_exist=True, code=spec.code),),
             entry_changes={key: {"before": stored_entry(before), "after": None}},
@@ -414,8 +426,8 @@ class CustomerService:
         self, username: str, customer_id: str, kind: str, cursor: str | None, limit: int, within: str = ""
     ) -> Page:
         self.actor(username)
-        self._existing("customer", customer_id)
-        return self.store.sub_items(customer_id, ENTRIES[kind].prefix + within, cursor, limit)
+        page = self.store.sub_items(customer_id, ENTRIES[kind].prefix + within, cursor, limit)
+        return self._list("customer", customer_id, page, cursor)
 
     def _known_product(self, code: str) -> None:
         if self.directory.product(code) is None:
@@ -518,8 +530,9 @@ class CustomerService:
 
     def contact_history(self, username: str, contact_id: str, cursor: str | None, limit: int) -> Page:
         self.actor(username)
-        self._existing("contact", contact_id)
-        return self.store.history("contact", contact_id, cursor, limit)
+        return self._list(
+            "contact", contact_id, self.store.history("contact", contact_id, cursor, limit), cursor
+        )
 
     # --- profiling ------------------------------------------------------------------------------------------
 
@@ -570,6 +583,7 @@ class CustomerService:
             customer_id,
             {"profile": profile},
             stored.get("version", 0),
+            stored,
             action="profile_answered",
             sub_items=(SubItem(sk=key, body={**answered, "key": key}, must_exist=False, code="ANSWERS"),),
         )
