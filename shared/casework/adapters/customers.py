@@ -36,14 +36,12 @@ from casework.adapters.dynamo import (
     _Versions,
     decode_cursor,
 )
-from casework.domain.customers import name_key
+from casework.domain.customers import CONTACT_LISTING, CUSTOMER_LISTING, listing, name_key
 from casework.domain.errors import Conflict, DomainError, NotFound, ValidationFailed
 from casework.services.ports import Page, RecordWrite, SubItem
 
 RECORD_KEYS = {"customer": ("ACCOUNT", "ACCOUNT"), "contact": ("CONTACT", "CONTACT")}
 OWNER_FIELD = {"customer": "customer_id", "contact": "contact_id"}
-CUSTOMER_LISTING = ("id", "name", "vat_number", "status", "classification")
-CONTACT_LISTING = ("id", "name", "type", "email", "life_cycle_state", "account_id", "geographic_area")
 
 
 def record_key(kind: str, record_id: str) -> tuple[str, str]:
@@ -61,17 +59,17 @@ def directory_item(kind: str, record: dict[str, Any]) -> DirectoryItem:
     key = f"{name_key(record.get('name') or '')}#{record['id']}"
     if kind == "customer":
         list_pk: str | None = f"CUSTNAME#{name_key(record.get('name') or '')[:2]}"
-        listing = {k: record[k] for k in CUSTOMER_LISTING if record.get(k) is not None}
+        shown = listing(record, CUSTOMER_LISTING)
     else:
         list_pk = f"CONTACTS#{record['account_id']}" if record.get("account_id") else None
-        listing = {k: record[k] for k in CONTACT_LISTING if record.get(k) is not None}
+        shown = listing(record, CONTACT_LISTING)
     return DirectoryItem(
         pk=pk,
         sk=sk,
         body=record,
         dirpk=list_pk,
         dirsk=key if list_pk else None,
-        listing=listing if list_pk else None,
+        listing=shown if list_pk else None,
     )
 
 

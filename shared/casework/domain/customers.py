@@ -36,6 +36,9 @@ UNASSIGNED = "Unassigned"
 BOOKKEEPING = ("version", "source_version", "created_at", "created_by", "updated_at", "updated_by")
 # derived from other fields (kept for existing readers), so never taken from input either
 CONTACT_DERIVED = ("name", "email")
+# what the lists show of a record (the name index projects only this)
+CUSTOMER_LISTING = ("id", "name", "vat_number", "status", "classification")
+CONTACT_LISTING = ("id", "name", "type", "email", "life_cycle_state", "account_id", "geographic_area")
 MIN_PREFIX = 2  # the name index is partitioned by the first two characters of the name key
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
@@ -137,6 +140,10 @@ _IDENTIFIERS = TypeAdapter(dict[IdentifierType, ShortText])
 def normalise_identifier(value: str) -> str:
     """Identifiers compare as typed on a passport or a VAT certificate: no surrounding space, upper case."""
     return value.strip().upper()
+
+
+def listing(record: dict[str, Any], names: tuple[str, ...]) -> dict[str, Any]:
+    return {k: record[k] for k in names if record.get(k) is not None}
 
 
 def name_key(name: str) -> str:

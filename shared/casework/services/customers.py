@@ -17,6 +17,7 @@ from typing import Any, Final
 from casework.domain.customers import (
     CODE_PATTERN,
     CONTACT_DERIVED,
+    CUSTOMER_LISTING,
     IDENTIFIER_TYPES,
     Comment,
     CrossReference,
@@ -27,6 +28,7 @@ from casework.domain.customers import (
     contact_identifiers,
     customer_fields,
     entry,
+    listing,
     name_prefix,
     normalise_identifier,
     profile_answers,
@@ -55,7 +57,6 @@ EDIT_ROLES = frozenset(
     }
 )
 ADMIN_ROLES = frozenset({"Admin"})
-CUSTOMER_LISTING = ("id", "name", "vat_number", "status", "classification")
 MAX_ENTRIES_DELETED = 90  # a delete is one transaction (100 items at most) with the record, its VAT, history
 WRITE_ATTEMPTS = 3  # an upsert that meets a concurrent write reads again and retries; API edits never do
 
@@ -84,10 +85,6 @@ ENTRIES = {
     "answers": EntryKind("ANSWERS#", dict, "ANSWERS", ("set", "at")),
 }
 ENTRY_PREFIXES = ("SHIPTO#", "PRICE#", "XREF#", "COMMENT#", "ANSWERS#")
-
-
-def listing(record: dict[str, Any], names: tuple[str, ...]) -> dict[str, Any]:
-    return {k: record[k] for k in names if record.get(k) is not None}
 
 
 def stored_entry(body: dict[str, Any]) -> dict[str, Any]:
