@@ -539,7 +539,7 @@ def test_an_admin_versions_question_sets_and_users_answer_them_per_customer(api:
     first = ok(
         api("PUT /profiling/{set_code}", path, user="admin", body={**QUESTIONS, "expected_version": 0})
     )
-    assert first["version"] == 1
+    assert first["version"] == 1 and first["questions"]["saved_by"] == "admin"
     refused(
         api("PUT /profiling/{set_code}", path, user="admin", body={**QUESTIONS, "expected_version": 0}),
         409,

@@ -549,7 +549,7 @@ class CustomerService:
         actor = self.actor(username)
         require_role(actor, ADMIN_ROLES, "change profiling question sets")
         _set_code(code)
-        body = question_set(data)
+        body = {**question_set(data), "saved_by": actor.username, "saved_at": self.clock().isoformat()}
         version = self.store.put_question_set(code, body, expected_version)
         return {"set": code, "version": version, "questions": body}
 
