@@ -212,6 +212,8 @@ def test_an_activity_can_be_linked_to_a_contact_directly(api: Api) -> None:
         )
     )
     assert call["contact_id"] == "CON-2002" and call["type"] == "activity"
+    # Bob is Acme's: the activity is on Acme's page too
+    assert [c["id"] for c in ok(api("GET /customers/{customer_id}/cases", ACME))["items"]] == [call["id"]]
 
 
 def test_only_an_admin_deletes_and_never_a_customer_with_cases_or_contacts(api: Api) -> None:
