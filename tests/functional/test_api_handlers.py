@@ -823,6 +823,8 @@ def test_approval_link_get_shows_a_page_and_changes_nothing(api: Api) -> None:
         page = api("GET /approvals/{token}", {"token": token})
         _assert_page(page, 200)
         assert "John Supply" in page.text and "Pre-approval" in page.text
+        # names as the email shows them, not the username and the unit's code
+        assert "<dd>Mary Sales</dd>" in page.text and "<dd>Specialty Polymers</dd>" in page.text
         assert "Halogen-free &lt;grade&gt;" in page.text and "<grade>" not in page.text
         assert '<form method="post">' in page.text
 
@@ -900,7 +902,7 @@ API_ROUTES = {key: route for key, route in ROUTES.items() if route.function != "
 CREATED = {"POST /cases", "POST /cases/{case_id}/products", "POST /cases/{case_id}/accounts"}
 CREATED |= {"POST /cases/{case_id}/notes", "POST /cases/{case_id}/activities"}
 CREATED |= {"POST /cases/{case_id}/feedback"}
-CREATED |= {"POST /cases/{case_id}/service_requests"}
+CREATED |= {"POST /cases/{case_id}/service_requests", "POST /cases/{case_id}/communications"}
 CREATED |= {"POST /customers", "POST /contacts", "POST /customers/{customer_id}/comments"}
 CREATED |= {f"POST /customers/{{customer_id}}/{kind}" for kind in ("ship-to", "prices", "cross-references")}
 CREATED |= {"POST /customers/{customer_id}/profile/{set_code}"}

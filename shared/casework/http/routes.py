@@ -17,6 +17,8 @@ from casework.http.schemas import (
     ApprovalDecision,
     AssignRequest,
     CaseResponse,
+    CommunicationRequest,
+    CommunicationResponse,
     ConfigurationRequest,
     ConfigurationResponse,
     CreateCase,
@@ -143,6 +145,15 @@ def read_routes() -> Router:
     @router.get("/cases/<case_id>/notes", tags=["notes"], summary="Shared notes", responses=ok())
     def notes(case_id: CaseId, cursor: Cursor = None, limit: Limit = 100) -> PageResponse:
         return page(case_service().notes(caller(router), case_id, cursor, limit))
+
+    @router.get(
+        "/cases/<case_id>/communications",
+        tags=["notes"],
+        summary="Emails written to the case's contact: who, when, to whom, what, and when it went out",
+        responses=ok(),
+    )
+    def communications(case_id: CaseId, cursor: Cursor = None, limit: Limit = 100) -> PageResponse:
+        return page(case_service().communications(caller(router), case_id, cursor, limit))
 
     for path, (kind, label) in READABLE_LISTS.items():
         _related_read_route(router, path, kind, label)
@@ -331,6 +342,18 @@ def change_routes() -> Router:
     )
     def add_note(case_id: CaseId, body: NoteRequest) -> NoteResponse:
         return case_service().add_note(caller(router), case_id, body.text)
+
+    @router.post(
+        "/cases/<case_id>/communications",
+        status_code=201,
+        tags=["notes"],
+        summary="Email the case's contact (free text, or one of the type's communication templates)",
+        responses=ok(201),
+    )
+    def communicate(case_id: CaseId, body: CommunicationRequest) -> CommunicationResponse:
+        return case_service().communicate(
+            caller(router), case_id, subject=body.subject, text=body.text, template=body.template
+        )
 
     return router
 
