@@ -6,7 +6,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: run test lint unit functional e2e bench coldstart clean
+.PHONY: run test lint unit functional e2e bench coldstart events clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -37,6 +37,9 @@ e2e: $(STAMP)
 bench: $(STAMP)  ## DynamoDB requests per API operation, and cold-start import times
 	$(PY) scripts/count_requests.py
 	$(PY) scripts/cold_start.py
+
+events: $(STAMP)  ## regenerate docs/events/ and the template's schema registry from the event models
+	$(PY) scripts/generate_event_catalogue.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis .aws-sam

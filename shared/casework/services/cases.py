@@ -623,6 +623,7 @@ class CaseService:
             workflow_version=case.workflow_version,
             subtype=case.subtype,
             config_version=case.config_version,
+            case_version=case.version,
         )
         self.repo.save_feedback(feedback, event)
         return {
@@ -773,6 +774,9 @@ class CaseService:
             actor=actor.username,
             data={"note_id": note.id, "status": case.status, "state": case.state},
             workflow_version=case.workflow_version,
+            subtype=case.subtype,
+            config_version=case.config_version,
+            case_version=case.version,
         )
         self.repo.add_note(note, event)
         return {"id": note.id, "case_id": case.id, "text": note.text, "author": note.author, "at": note.at}
