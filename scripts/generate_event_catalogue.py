@@ -20,10 +20,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "shared")]
 
 from casework.events.catalogue import (  # noqa: E402
-    CATALOGUE,
     Envelope,
     EventType,
     entries,
+    envelope_schema,
     json_schema,
 )
 
@@ -80,26 +80,29 @@ what the outbox holds). Each event type has a versioned JSON Schema (draft 4) he
 in the EventBridge schema registry `casework-<stage>` as `casework@<Type>.v<version>` (template.yaml), so
 code bindings can be downloaded from there.
 
-## Delivery: at least once, in order per case only by `case_version`
+## Delivery: at least once, ordered per case by `case_version`
 
-The event leaves through an outbox: the change and its history item (which carries the events) commit in
-one DynamoDB transaction, the table's stream delivers the history items of one case in commit order, and
-the publish function puts the events of one stream record on the bus in their order. From there, however,
-EventBridge and SQS standard queues (the ERP subscription included) **do not keep order**, and deliver
-**at least once**: a retry republishes the same events with the same ids. So a subscriber:
+Every commit of a case (one DynamoDB transaction: the change and its history item, which carries the
+events) raises at least one event, and all its events carry the version it gave the case: `case_version`
+runs 1, 2, 3, ... without gaps (`NoteAdded` and `FeedbackGiven` are not commits of the case: they carry the
+version they were added to). The table's stream hands each history item to the publish function, which
+puts its events on the bus in their order. But the way to a subscriber does not keep order: stream records
+of different items, publish retries, EventBridge and SQS standard queues (the ERP subscription included)
+may each reorder, and every step delivers **at least once** (a retry republishes the same events with the
+same ids). A FIFO queue would not help: it keeps the order events arrive in, which is already shuffled.
+So a subscriber:
 
-1. drops duplicates by `id` (it is stable: `<case id>:<case version>:<index>`);
-2. orders a case's events by `(case_version, index in the id)`: keep, per `case_id`, the highest
-   `case_version` applied; an event with a lower version is older than what you hold (drop it, or park it
-   if you build a history); an event with a higher version than the next one expected may be applied if
-   you keep only the latest state (each event carries the case's `status` and `state` after its commit),
-   or parked until the gap fills if you need every step;
-3. treats `NoteAdded` and `FeedbackGiven` as not moving the case: they carry the version they were added
-   to, so an equal `case_version` is not a duplicate (their ids differ);
-4. handles `CaseDeleted` as the case's last event: nothing newer will come.
-
-A FIFO queue cannot restore order here (EventBridge sends in arrival order, and the bus may already have
-reordered), which is why the version travels in the envelope.
+1. drops duplicates by `id`: it is stable (`<case id>:<case version>:<index>`, `<case id>:note:<note id>`,
+   `<case id>:feedback`);
+2. keeps, per `case_id`, the highest `case_version` it has applied, and orders a case's events by
+   `(case_version, index in the id)`;
+3. drops (or parks, if it keeps a history) an event whose `case_version` is lower than that: it is older
+   than what it holds;
+4. for an event more than one version ahead: applies it if it keeps only the latest state (every event
+   carries the case's `status` and `state` after its commit), or parks it until the versions in between
+   arrive if it needs every step (they will: nothing is lost, only late);
+5. applies `NoteAdded` and `FeedbackGiven` whatever the version (they do not move the case; an equal
+   version is no duplicate, their ids differ), and treats `CaseDeleted` as the case's last event.
 
 ## Subscribing
 
@@ -130,7 +133,7 @@ when the engine or the services emit an event type or a field that is not catalo
 
 def readme() -> str:
     lines = [INTRO]
-    envelope = json_schema(next(iter(CATALOGUE)))
+    envelope = envelope_schema()
     lines += [
         "## The envelope",
         "",

@@ -42,7 +42,7 @@ class CaseData(Payload):
 
 
 class Envelope(Payload):
-    """What every casework event carries around its ``data``."""
+    """What every casework event carries around its `data`."""
 
     id: str = Field(
         description="Stable event id (`<case id>:<case version>:<index>`, `<case id>:note:<note id>`, "
@@ -183,6 +183,12 @@ def _draft4(node: Any, *, names: bool = False) -> Any:
         else:
             out[key] = _draft4(value, names=key in ("properties", "definitions"))
     return out
+
+
+def envelope_schema() -> dict[str, Any]:
+    """The JSON Schema (draft 4) of the envelope every event type shares (``data`` left generic)."""
+    schema = _draft4(Envelope.model_json_schema(ref_template="#/definitions/{model}"))
+    return {"$schema": JSON_SCHEMA_DRAFT4, **schema}
 
 
 def json_schema(key: str) -> dict[str, Any]:
