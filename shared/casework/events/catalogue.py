@@ -117,12 +117,6 @@ def event(name: str, *, version: int = 1, when: str, example: dict[str, Any]) ->
     return register
 
 
-def latest(name: str) -> EventType | None:
-    """The newest catalogued version of event type ``name``."""
-    versions = [e for e in CATALOGUE.values() if e.name == name]
-    return max(versions, key=lambda e: e.version) if versions else None
-
-
 def entries() -> Iterator[EventType]:
     return iter(CATALOGUE.values())
 
