@@ -9,7 +9,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: run test lint unit functional e2e bench coldstart clean
+.PHONY: run test lint unit functional e2e bench coldstart events clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -41,6 +41,9 @@ bench: $(STAMP)  ## DynamoDB requests per API operation, cold-start import times
 	$(PY) scripts/count_requests.py
 	$(PY) scripts/cold_start.py
 	$(PY) scripts/bench_local_stack.py --requests 2000
+
+events: $(STAMP)  ## regenerate docs/events/ and the template's schema registry from the event models
+	$(PY) scripts/generate_event_catalogue.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis .aws-sam
