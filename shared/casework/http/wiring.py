@@ -12,6 +12,7 @@ from casework.services.cases import CaseService
 if TYPE_CHECKING:
     from casework.services.acceptance import AcceptanceLinks
     from casework.services.care import CareService
+    from casework.services.erp import ErpReader
 
 
 def now() -> datetime:
@@ -58,3 +59,12 @@ def acceptance_links() -> AcceptanceLinks:
 
     cases = case_service()
     return AcceptanceLinks(repo=cases.repo, directory=cases.directory, workflows=cases.workflows, clock=now)
+
+
+def erp_reader() -> ErpReader:
+    """Cheap to build (the store holds no state); the caller and case checks are case_service()'s."""
+    from casework.adapters.erp import DynamoErpStore
+    from casework.services.erp import ErpReader
+
+    cases = case_service()
+    return ErpReader(store=DynamoErpStore(), actor=cases.actor, case=cases.get)

@@ -1,0 +1,45 @@
+"""ERP events (EventBridge, source ``erp`` -> SQS) -> customers, contacts, products and orders upserted.
+
+Each SQS message is an EventBridge event from the ERP: detail-type CustomerUpserted | ContactUpserted |
+ProductUpserted | OrderUpserted, detail {"event_id", "version" | "updated_at", "data"} (the contract:
+casework.services.erp).
+Exactly once in effect: Powertools idempotency keyed on the ERP's event_id drops redeliveries, and every write
+is conditional on the record's source version, so an older update never overwrites a newer one ("stale": a
+success that writes nothing). A malformed message, an unknown detail-type or invalid data is a batch item
+failure with its reason logged: retried, then parked in the dead-letter queue, alone.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+from aws_lambda_powertools import Logger
+
+from casework.adapters.consumer import event_consumer
+from casework.adapters.erp import erp_event
+from casework.services.erp import ErpIngest
+
+logger = Logger(service="casework")
+
+
+@cache
+def ingest() -> ErpIngest:
+    """Built on first use; the adapters and their clients are reused by warm invocations."""
+    from casework.adapters.erp import DynamoErpStore
+
+    try:
+        from casework.http.wiring import customer_service  # branch `customers` (the customer store)
+    except ImportError:  # until it is merged, customer and contact events fail as transient: retried
+        return ErpIngest(customers=None, store=DynamoErpStore())
+    return ErpIngest(customers=customer_service(), store=DynamoErpStore())
+
+
+def _ingest(event: dict[str, Any]) -> dict[str, Any]:
+    result = ingest().handle(event["detail_type"], event["detail"])
+    logger.info("ERP event handled", extra={"event_id": event["event_id"], **result})
+    return result
+
+
+consumer = event_consumer(_ingest, key_prefix="ingest", logger=logger, read=erp_event, key="event_id")
+handler = consumer.handler
