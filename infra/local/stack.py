@@ -149,6 +149,9 @@ class LocalStack:
     def start(self) -> LocalStack:
         from moto.server import ThreadedMotoServer
 
+        from infra.local import moto_patches
+
+        moto_patches.install()  # transactions without a copy of the whole table (memory, speed)
         self._moto = ThreadedMotoServer(
             ip_address=self.config.host, port=self.config.moto_port, verbose=False
         )
