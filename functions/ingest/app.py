@@ -27,11 +27,8 @@ logger = Logger(service="casework")
 def ingest() -> ErpIngest:
     """Built on first use; the adapters and their clients are reused by warm invocations."""
     from casework.adapters.erp import DynamoErpStore
+    from casework.http.wiring import customer_service
 
-    try:
-        from casework.http.wiring import customer_service  # branch `customers` (the customer store)
-    except ImportError:  # until it is merged, customer and contact events fail as transient: retried
-        return ErpIngest(customers=None, store=DynamoErpStore())
     return ErpIngest(customers=customer_service(), store=DynamoErpStore())
 
 

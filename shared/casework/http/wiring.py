@@ -12,6 +12,7 @@ from casework.services.cases import CaseService
 if TYPE_CHECKING:
     from casework.services.acceptance import AcceptanceLinks
     from casework.services.care import CareService
+    from casework.services.customers import CustomerService
     from casework.services.erp import ErpReader
 
 
@@ -68,3 +69,14 @@ def erp_reader() -> ErpReader:
 
     cases = case_service()
     return ErpReader(store=DynamoErpStore(), actor=cases.actor, case=cases.get)
+
+
+@cache
+def customer_service() -> CustomerService:
+    """Customers and contacts (API, ERP ingest, imports). Shares case_service()'s directory cache."""
+    from casework.adapters.customers import DynamoCustomerStore
+    from casework.services.customers import CustomerService
+
+    return CustomerService(
+        store=DynamoCustomerStore(), directory=case_service().directory, clock=now, new_id=new_id
+    )

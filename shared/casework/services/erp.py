@@ -246,7 +246,7 @@ class ErpIngest:
     an event that can never succeed: the consumer reports it as a batch item failure and it ends in the DLQ.
     """
 
-    def __init__(self, customers: CustomerUpserts | None, store: ErpStore, actor: Actor = ERP_ACTOR) -> None:
+    def __init__(self, customers: CustomerUpserts, store: ErpStore, actor: Actor = ERP_ACTOR) -> None:
         self.customers = customers
         self.store = store
         self.actor = actor
@@ -260,8 +260,6 @@ class ErpIngest:
             order = valid_order(detail.data)
             return self._result(detail_type, order["order_id"], self.store.put_order(order, version))
         if detail_type in (CUSTOMER_UPSERTED, CONTACT_UPSERTED):
-            if self.customers is None:  # wiring mistake, not the event's: raise as transient (retried)
-                raise RuntimeError("no customer store wired")
             upsert = (
                 self.customers.upsert_customer
                 if detail_type == CUSTOMER_UPSERTED
