@@ -105,6 +105,15 @@ def care_steps(run, temperature: str) -> None:
 
 
 ERP_RECORDS = {
+    "CustomerUpserted": {"id": "ACC-900", "name": "Bench customer", "classification": "Business"},
+    "ContactUpserted": {
+        "id": "CON-900",
+        "type": "PERSON",
+        "first_name": "Bench",
+        "last_name": "Contact",
+        "identifiers": {"id_number": "B900"},
+        "account_id": "ACC-900",
+    },
     "ProductUpserted": {"code": "P-900", "name": "Bench product", "price": 9.5, "currency": "EUR"},
     "OrderUpserted": {
         "order_id": "SO-900",
@@ -148,8 +157,8 @@ def erp_message(detail_type: str, data: dict, event_id: str, version: int) -> di
 
 
 def erp_events(functions: dict, counter) -> list[tuple[str, dict[str, int]]]:
-    """DynamoDB requests per ERP event (one event per invocation, the function warm): the first delivery,
-    the same event delivered again, and an older version arriving after a newer one."""
+    """DynamoDB requests per ERP event (one event per invocation, the function warm): the first delivery of an
+    update, the same event delivered again, and an older version arriving after a newer one."""
     from infra.bench import dynamodb_calls
 
     ingest = functions["IngestFunction"]
@@ -158,7 +167,7 @@ def erp_events(functions: dict, counter) -> list[tuple[str, dict[str, int]]]:
         kind = detail_type.removesuffix("Upserted").lower()
         ingest.invoke({"Records": [erp_message(detail_type, data, f"warm-{kind}", 1)]})  # warms the container
         deliveries = [
-            ("first delivery", f"{kind}-2", 2),
+            ("first delivery (an update)", f"{kind}-2", 2),
             ("duplicate delivery", f"{kind}-2", 2),
             ("stale (older) delivery", f"{kind}-older", 1),
         ]

@@ -19,10 +19,12 @@ from typing import Any
 
 import boto3
 import pytest
+from boto3.dynamodb.conditions import Key
 from botocore.exceptions import ClientError
 from moto.core import DEFAULT_ACCOUNT_ID
 
 from casework.adapters import erp
+from casework.http.wiring import customer_service
 from infra.bench import CallCounter, dynamodb_calls
 from infra.local.dispatcher import build_dispatcher
 from infra.local.functions import LambdaContext, LocalFunction, import_file
@@ -71,6 +73,13 @@ def ingest_fn(aws: tuple[LocalResources, Any]) -> Iterator[ModuleType]:
         module = import_file(ROOT / "functions" / "ingest" / "app.py", "casework_ingest_test_fn")
         mp.setitem(sys.modules, module.__name__, module)
         yield module
+
+
+@pytest.fixture(autouse=True)
+def fresh_services(ingest_fn: ModuleType) -> None:
+    """A new container's services per test (the table under them is restored per test)."""
+    customer_service.cache_clear()
+    ingest_fn.ingest.cache_clear()
 
 
 def erp_body(
@@ -205,6 +214,95 @@ def test_timestamps_order_updates_when_the_erp_has_no_versions(
     )
     assert invoke(ingest_fn, late, early) == OK
     assert stored(stack.table_name, "ORDER#SO-9001", "ORDER")["body"]["status"] == "invoiced"
+
+
+def history(table: str, pk: str) -> list[dict[str, Any]]:
+    items = (
+        boto3.resource("dynamodb")
+        .Table(table)
+        .query(KeyConditionExpression=Key("pk").eq(pk) & Key("sk").begins_with("HIST#"), ConsistentRead=True)[
+            "Items"
+        ]
+    )
+    return json.loads(json.dumps(items, default=float))
+
+
+CUSTOMER = {"id": "ACC-7001", "name": "Initech", "vat_number": "DE123456789", "classification": "Business"}
+PERSON = {
+    "type": "PERSON",
+    "first_name": "Peter",
+    "last_name": "Gibbons",
+    "identifiers": {"id_number": "X1234567"},
+    "emails": [{"type": "WORK", "address": "peter@initech.example"}],
+    "account_id": "ACC-7001",
+}
+
+
+def test_a_customer_is_created_then_updated_by_the_erp_with_its_history(
+    stack: LocalResources, ingest_fn: ModuleType
+) -> None:
+    assert invoke(ingest_fn, erp_message("CustomerUpserted", CUSTOMER, version=1)) == OK
+    assert (
+        invoke(ingest_fn, erp_message("CustomerUpserted", {**CUSTOMER, "credit_rating": "B"}, version=2))
+        == OK
+    )
+
+    body = stored(stack.table_name, "ACCOUNT#ACC-7001", "ACCOUNT")["body"]
+    assert body["name"] == "Initech" and body["vat_number"] == "DE123456789" and body["credit_rating"] == "B"
+    assert body["source_version"] == 2 and body["created_by"] == body["updated_by"] == "erp"
+    entries = history(stack.table_name, "ACCOUNT#ACC-7001")
+    assert [(e["body"]["by"], e["body"]["source_version"]) for e in entries] == [("erp", 1), ("erp", 2)]
+
+
+def test_a_contact_without_an_id_is_found_by_its_identifiers_never_duplicated(
+    stack: LocalResources, ingest_fn: ModuleType
+) -> None:
+    assert invoke(ingest_fn, erp_message("CustomerUpserted", CUSTOMER)) == OK
+    assert invoke(ingest_fn, erp_message("ContactUpserted", PERSON, version=1)) == OK
+    moved = {**PERSON, "geographic_area": "North", "emails": [{"address": "peter.g@initech.example"}]}
+    assert invoke(ingest_fn, erp_message("ContactUpserted", moved, version=2)) == OK
+
+    (ident,) = [i for i in _partition_items(stack.table_name, "IDENT#id_number#X1234567")]
+    contact_id = ident["body"]["contact_id"]
+    assert contact_id.startswith("CON-")
+    contact = stored(stack.table_name, f"CONTACT#{contact_id}", "CONTACT")["body"]
+    assert contact["name"] == "Peter Gibbons" and contact["email"] == "peter.g@initech.example"
+    assert contact["account_id"] == "ACC-7001" and contact["source_version"] == 2
+    assert len(history(stack.table_name, f"CONTACT#{contact_id}")) == 2
+
+
+def test_customer_events_out_of_order_and_twice_have_the_newest_ones_effect(
+    stack: LocalResources, ingest_fn: ModuleType
+) -> None:
+    newer = erp_body("CustomerUpserted", {**CUSTOMER, "name": "Initech v2"}, event_id="c-2", version=2)
+    older = erp_body("CustomerUpserted", {**CUSTOMER, "name": "Initech v1"}, event_id="c-1", version=1)
+    assert invoke(ingest_fn, message(newer), message(older), message(newer)) == OK
+
+    assert stored(stack.table_name, "ACCOUNT#ACC-7001", "ACCOUNT")["body"]["name"] == "Initech v2"
+    assert len(history(stack.table_name, "ACCOUNT#ACC-7001")) == 1  # one write: nothing stale, nothing twice
+
+
+def test_invalid_customers_and_contacts_fail_alone_with_the_customer_stores_code(
+    stack: LocalResources, ingest_fn: ModuleType, log: Log
+) -> None:
+    no_name = erp_message("CustomerUpserted", {"id": "ACC-7002"})
+    company_without_name = erp_message("ContactUpserted", {"id": "CON-7002", "type": "COMPANY"})
+    good = erp_message("CustomerUpserted", CUSTOMER)
+
+    result = invoke(ingest_fn, no_name, good, company_without_name)
+
+    assert {f["itemIdentifier"] for f in result["batchItemFailures"]} == {
+        no_name["messageId"],
+        company_without_name["messageId"],
+    }
+    assert stored(stack.table_name, "ACCOUNT#ACC-7002", "ACCOUNT") is None
+    assert stored(stack.table_name, "ACCOUNT#ACC-7001", "ACCOUNT") is not None
+    codes = {line["message_id"]: line["code"] for line in log.lines("message rejected")}
+    assert codes[no_name["messageId"]] == codes[company_without_name["messageId"]] == "MISSING_FIELDS"
+
+
+def _partition_items(table: str, pk: str) -> list[dict[str, Any]]:
+    return boto3.resource("dynamodb").Table(table).query(KeyConditionExpression=Key("pk").eq(pk))["Items"]
 
 
 # --- exactly once in effect ---------------------------------------------------------------------------------
