@@ -12,24 +12,33 @@ failure with its reason logged: retried, then parked in the dead-letter queue, a
 from __future__ import annotations
 
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger
 
 from casework.adapters.consumer import event_consumer
-from casework.adapters.erp import erp_event
-from casework.services.erp import ErpIngest
+
+if TYPE_CHECKING:
+    from casework.services.erp import ErpIngest
 
 logger = Logger(service="casework")
 
 
 @cache
 def ingest() -> ErpIngest:
-    """Built on first use; the adapters and their clients are reused by warm invocations."""
+    """Built on first use (the models and the table adapters are imported then, not at cold start); reused by
+    warm invocations."""
     from casework.adapters.erp import DynamoErpStore
     from casework.http.wiring import customer_service
+    from casework.services.erp import ErpIngest
 
     return ErpIngest(customers=customer_service(), store=DynamoErpStore())
+
+
+def _read(body: str | None, message_id: str) -> dict[str, Any]:
+    from casework.adapters.erp import erp_event
+
+    return erp_event(body, message_id)
 
 
 def _ingest(event: dict[str, Any]) -> dict[str, Any]:
@@ -38,5 +47,5 @@ def _ingest(event: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
-consumer = event_consumer(_ingest, key_prefix="ingest", logger=logger, read=erp_event, key="event_id")
+consumer = event_consumer(_ingest, key_prefix="ingest", logger=logger, read=_read, key="event_id")
 handler = consumer.handler
