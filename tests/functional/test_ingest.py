@@ -283,6 +283,18 @@ def test_customer_events_out_of_order_and_twice_have_the_newest_ones_effect(
     assert len(history(stack.table_name, "ACCOUNT#ACC-7001")) == 1  # one write: nothing stale, nothing twice
 
 
+def test_a_contact_before_its_customer_goes_in_on_redelivery_once_the_customer_is_there(
+    stack: LocalResources, ingest_fn: ModuleType, log: Log
+) -> None:
+    contact = erp_message("ContactUpserted", {**PERSON, "id": "CON-7001"})
+    assert invoke(ingest_fn, contact) == {"batchItemFailures": [{"itemIdentifier": contact["messageId"]}]}
+    assert [line["code"] for line in log.lines("message rejected")] == ["UNKNOWN_CUSTOMER"]
+
+    assert invoke(ingest_fn, erp_message("CustomerUpserted", CUSTOMER)) == OK
+    assert invoke(ingest_fn, contact) == OK  # SQS delivers it again
+    assert stored(stack.table_name, "CONTACT#CON-7001", "CONTACT")["body"]["account_id"] == "ACC-7001"
+
+
 def test_invalid_customers_and_contacts_fail_alone_with_the_customer_stores_code(
     stack: LocalResources, ingest_fn: ModuleType, log: Log
 ) -> None:

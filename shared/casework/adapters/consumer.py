@@ -27,8 +27,8 @@ from aws_lambda_powertools.utilities.idempotency import (
 )
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from casework.adapters.events import domain_event
-from casework.domain.errors import DomainError
+from casework.adapters.events import PoisonMessage, domain_event
+from casework.domain.errors import DomainError, ErrorKind
 
 IDEMPOTENCY_DAYS = 7
 
@@ -50,9 +50,12 @@ def _log_failure(logger: Logger, record: SQSRecord, exc: Exception) -> None:
     extra = {"message_id": record.message_id, "code": code or type(exc).__name__, "reason": str(exc)}
     if isinstance(exc, DomainError):
         extra["details"] = exc.details
-    if code:  # a message that can never succeed (PoisonMessage, a domain refusal): it ends in the DLQ
+    if isinstance(exc, PoisonMessage) or (isinstance(exc, DomainError) and exc.kind is ErrorKind.INVALID):
+        # refused as it is: retried, it ends in the DLQ unless what it lacks (a customer) arrives meanwhile
         logger.warning("message rejected", extra=extra)
-    else:  # anything else may be transient (throttling, a concurrent delivery in progress): retried
+    elif isinstance(exc, DomainError):  # a conflict or a missing record: a later delivery may succeed
+        logger.warning("message failed", extra=extra)
+    else:  # throttling, a concurrent delivery in progress, a bug: retried, with the traceback logged
         logger.exception("message failed", extra=extra)
 
 
