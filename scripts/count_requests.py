@@ -104,6 +104,81 @@ def care_steps(run, temperature: str) -> None:
     run("lead register", temperature, "POST", "/cases", 201, body=lead)
 
 
+ERP_RECORDS = {
+    "CustomerUpserted": {"id": "ACC-900", "name": "Bench customer", "classification": "Business"},
+    "ContactUpserted": {
+        "id": "CON-900",
+        "type": "PERSON",
+        "first_name": "Bench",
+        "last_name": "Contact",
+        "identifiers": {"id_number": "B900"},
+        "account_id": "ACC-900",
+    },
+    "ProductUpserted": {"code": "P-900", "name": "Bench product", "price": 9.5, "currency": "EUR"},
+    "OrderUpserted": {
+        "order_id": "SO-900",
+        "kind": "sales_order",
+        "number": "900",
+        "account_id": "ACC-1001",
+        "status": "open",
+        "order_date": "2026-11-30",
+        "currency": "EUR",
+        "lines": [{"line": 1, "product_code": "P-100", "quantity": 2, "unit_price": 3.5}],
+    },
+}
+
+
+def erp_message(detail_type: str, data: dict, event_id: str, version: int) -> dict:
+    """An SQS record carrying the ERP's EventBridge event, as the ingest function receives it."""
+    import json
+    import uuid
+
+    envelope = {
+        "version": "0",
+        "id": str(uuid.uuid4()),  # EventBridge: a new envelope per delivery
+        "detail-type": detail_type,
+        "source": "erp",
+        "account": "123456789012",
+        "time": "2026-11-30T09:00:00Z",
+        "region": "eu-west-1",
+        "resources": [],
+        "detail": {"event_id": event_id, "version": version, "data": data},
+    }
+    arn = "arn:aws:sqs:eu-west-1:123456789012:bench-IngestQueue"
+    return {
+        "messageId": str(uuid.uuid4()),
+        "receiptHandle": "r",
+        "body": json.dumps(envelope),
+        "attributes": {},
+        "messageAttributes": {},
+        "eventSource": "aws:sqs",
+        "eventSourceARN": arn,
+    }
+
+
+def erp_events(functions: dict, counter) -> list[tuple[str, dict[str, int]]]:
+    """DynamoDB requests per ERP event (one event per invocation, the function warm): the first delivery of an
+    update, the same event delivered again, and an older version arriving after a newer one."""
+    from infra.bench import dynamodb_calls
+
+    ingest = functions["IngestFunction"]
+    rows = []
+    for detail_type, data in ERP_RECORDS.items():
+        kind = detail_type.removesuffix("Upserted").lower()
+        ingest.invoke({"Records": [erp_message(detail_type, data, f"warm-{kind}", 1)]})  # warms the container
+        deliveries = [
+            ("first delivery (an update)", f"{kind}-2", 2),
+            ("duplicate delivery", f"{kind}-2", 2),
+            ("stale (older) delivery", f"{kind}-older", 1),
+        ]
+        for label, event_id, version in deliveries:
+            with counter.counting() as calls:
+                result = ingest.invoke({"Records": [erp_message(detail_type, data, event_id, version)]})
+            assert result == {"batchItemFailures": []}, (kind, label, result)
+            rows.append((f"ERP {kind}: {label}", dynamodb_calls(calls)))
+    return rows
+
+
 def main() -> int:
     with mock_aws():
         from casework.http.wiring import case_service, customer_service
@@ -154,6 +229,11 @@ def main() -> int:
             detail = ", ".join(f"{op} {n}" for op, n in warm.items())
             print(f"{name:30} {sum(cold.values()):>5} {sum(warm.values()):>5}  {detail}")
         print(f"\nScan requests in all of the above: {scans}")
+
+        print(f"\n{'ERP event (ingest function, warm)':40} {'requests':>8}  breakdown")
+        for name, calls in erp_events(api.functions, counter):
+            detail = ", ".join(f"{op} {n}" for op, n in calls.items())
+            print(f"{name:40} {sum(calls.values()):>8}  {detail}")
     return 0
 
 

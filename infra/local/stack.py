@@ -5,7 +5,9 @@
     gateway  127.0.0.1:3000    <- API Gateway + JWT authorizer emulation, invoking the template's functions
     dispatcher                 <- table stream -> PublishFunction, and every SQS-triggered function's
                                   queue -> that function (NotifyQueue -> NotifyFunction, ConvertQueue ->
-                                  ConvertFunction), as the template's event sources say
+                                  ConvertFunction, IngestQueue -> IngestFunction), as the template's event
+                                  sources say
+    POST /_dev/events          <- puts ERP events on the bus (Source = the template's ErpEventSource)
 
 This is a development harness; the product runs on Lambda (template.yaml).
 """
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+import json
 import os
 import threading
 from dataclasses import dataclass
@@ -91,6 +94,48 @@ def sent_mail() -> list[dict[str, Any]]:
     return out
 
 
+def erp_source(template: dict[str, Any]) -> str:
+    """The EventBridge source the template's IngestRule listens to (parameter ErpEventSource)."""
+    return template.get("Parameters", {}).get("ErpEventSource", {}).get("Default") or "erp"
+
+
+def put_erp_events(body: Any, source: str, bus_name: str) -> tuple[int, Any]:
+    """``POST /_dev/events``: put events on the bus as the ERP would (Source = the ERP's). The body is one
+    ``{"detail-type", "detail"}`` or a list of them; the rule routes them to the ingest queue, and the
+    dispatcher delivers that to the ingest function."""
+    import boto3
+
+    entries = body if isinstance(body, list) else [body]
+    problems = [
+        f"entry {n}: give a 'detail-type' (string) and a 'detail' (object)"
+        for n, entry in enumerate(entries)
+        if not isinstance(entry, dict)
+        or not isinstance(entry.get("detail-type"), str)
+        or not isinstance(entry.get("detail"), dict)
+    ]
+    if not entries or problems:
+        error = {"code": "INVALID_EVENTS", "message": "Give one event or a list of events."}
+        return 422, {"error": {**error, "details": {"problems": problems}}}
+    events = boto3.client("events")
+    results = []
+    for start in range(0, len(entries), 10):  # PutEvents takes at most 10 entries
+        chunk = entries[start : start + 10]
+        response = events.put_events(
+            Entries=[
+                {
+                    "Source": source,
+                    "DetailType": e["detail-type"],
+                    "Detail": json.dumps(e["detail"]),
+                    "EventBusName": bus_name,
+                }
+                for e in chunk
+            ]
+        )
+        results += response.get("Entries", [])
+    failed = sum(1 for r in results if r.get("ErrorCode"))
+    return (502 if failed else 202), {"source": source, "entries": results, "failed": failed}
+
+
 class LocalStack:
     def __init__(self, config: StackConfig) -> None:
         self.config = config
@@ -99,6 +144,7 @@ class LocalStack:
         self._moto = None
         self.dispatcher = None
         self.summary: dict[str, Any] = {}
+        self.erp_source = "erp"
 
     def start(self) -> LocalStack:
         from moto.server import ThreadedMotoServer
@@ -114,6 +160,7 @@ class LocalStack:
         from infra.local.template import create_resources, load_template
 
         template = load_template()
+        self.erp_source = erp_source(template)
         resources = create_resources(
             template, stage=self.config.stage, endpoint_url=os.environ["AWS_ENDPOINT_URL"]
         )
@@ -170,7 +217,15 @@ class LocalStack:
         def health(_body: dict, _query: dict) -> tuple[int, Any]:
             return 200, {"ok": True, "delivered": self.dispatcher.delivered if self.dispatcher else 0}
 
-        return {("POST", "/_dev/token"): token, ("GET", "/_dev/mail"): mail, ("GET", "/_dev/health"): health}
+        def erp_events(body: Any, _query: dict) -> tuple[int, Any]:
+            return put_erp_events(body, self.erp_source, os.environ["EVENT_BUS_NAME"])
+
+        return {
+            ("POST", "/_dev/token"): token,
+            ("GET", "/_dev/mail"): mail,
+            ("GET", "/_dev/health"): health,
+            ("POST", "/_dev/events"): erp_events,
+        }
 
     def serve_forever(self) -> None:
         self._server.serve_forever(poll_interval=0.2)

@@ -102,7 +102,8 @@ def test_without_the_parameter_the_local_stack_has_no_erp_subscription(aws: None
     local = create_resources(TEMPLATE, stage="plain")
 
     assert not ERP_RESOURCES & set(local.physical)
-    assert _rules(local.event_bus_name) == {"casework-plain-NotifyRule", "casework-plain-ConvertRule"}
+    rules = {"casework-plain-NotifyRule", "casework-plain-ConvertRule", "casework-plain-IngestRule"}
+    assert _rules(local.event_bus_name) == rules  # IngestRule takes the ERP's events in, nothing out
 
 
 def test_with_the_parameter_every_casework_event_reaches_the_erp_queue(aws: None) -> None:

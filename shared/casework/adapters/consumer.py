@@ -3,7 +3,11 @@
 Each SQS message is an EventBridge envelope whose ``detail`` is one of our DomainEvent dicts. Delivery is at
 least once, so each event goes through Powertools idempotency keyed on the event id (records in the case
 table, expiring through its TTL attribute). A message that cannot be read, or whose handling raises, is
-reported as a batch item failure: retried, then parked in the dead-letter queue, alone.
+reported as a batch item failure: retried, then parked in the dead-letter queue, alone; its reason (a stable
+code and a message) is logged.
+
+Other queues of events (the ERP's) use the same machinery with their own ``read`` of a message and their own
+idempotency key.
 """
 
 from __future__ import annotations
@@ -24,7 +28,8 @@ from aws_lambda_powertools.utilities.idempotency import (
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from casework import correlation
-from casework.adapters.events import domain_event
+from casework.adapters.events import PoisonMessage, domain_event
+from casework.domain.errors import DomainError, ErrorKind
 
 IDEMPOTENCY_DAYS = 7
 
@@ -36,14 +41,42 @@ class EventConsumer:
     config: IdempotencyConfig  # register a LambdaContext here to call ``once`` outside ``handler``
 
 
-def event_consumer(handle: Callable[..., Any], *, key_prefix: str, logger: Logger) -> EventConsumer:
-    """The Lambda handler for a queue of domain events, around ``handle`` made idempotent.
-    ``key_prefix`` keeps each consumer's idempotency records apart in the shared table."""
+def read_domain_event(body: str | None, message_id: str) -> dict[str, Any]:
+    return domain_event(body, message_id)
+
+
+def _log_failure(logger: Logger, record: SQSRecord, exc: Exception) -> None:
+    """Why a message failed, once, where it failed: the DLQ keeps the message, the log keeps the reason."""
+    code = getattr(exc, "code", None)
+    extra = {"message_id": record.message_id, "code": code or type(exc).__name__, "reason": str(exc)}
+    if isinstance(exc, DomainError):
+        extra["details"] = exc.details
+    if isinstance(exc, PoisonMessage) or (isinstance(exc, DomainError) and exc.kind is ErrorKind.INVALID):
+        # refused as it is: retried, it ends in the DLQ unless what it lacks (a customer) arrives meanwhile
+        logger.warning("message rejected", extra=extra)
+    elif isinstance(exc, DomainError):  # a conflict or a missing record: a later delivery may succeed
+        logger.warning("message failed", extra=extra)
+    else:  # throttling, a concurrent delivery in progress, a bug: retried, with the traceback logged
+        logger.exception("message failed", extra=extra)
+
+
+def event_consumer(
+    handle: Callable[..., Any],
+    *,
+    key_prefix: str,
+    logger: Logger,
+    read: Callable[[str | None, str], dict[str, Any]] = read_domain_event,
+    key: str = "id",
+) -> EventConsumer:
+    """The Lambda handler for a queue of events, around ``handle`` made idempotent.
+    ``key_prefix`` keeps each consumer's idempotency records apart in the shared table; ``read`` turns a
+    message body into the event dict ``handle`` gets (raising PoisonMessage if it cannot), and ``key`` is the
+    JMESPath of the event's idempotency key in it."""
     persistence = DynamoDBPersistenceLayer(
         table_name=os.environ["TABLE_NAME"], key_attr="pk", sort_key_attr="sk", expiry_attr="expires_at"
     )
     config = IdempotencyConfig(
-        event_key_jmespath="id",
+        event_key_jmespath=key,
         expires_after_seconds=IDEMPOTENCY_DAYS * 86400,
         raise_on_no_idempotency_key=True,
     )
@@ -53,12 +86,16 @@ def event_consumer(handle: Callable[..., Any], *, key_prefix: str, logger: Logge
     )(handle)
 
     def record_handler(record: SQSRecord) -> Any:
-        event = domain_event(record.body, record.message_id)
-        # What this handling writes (and logs) carries the correlation id of the event it handles.
-        correlation_id = event.get("correlation_id") or event["id"]
-        logger.set_correlation_id(correlation_id)
-        with correlation.bound(correlation_id):
-            return once(event=event)
+        try:
+            event = read(record.body, record.message_id)
+            # What this handling writes (and logs) carries the correlation id of the event it handles.
+            correlation_id = str(event.get("correlation_id") or event.get("id") or record.message_id)
+            logger.set_correlation_id(correlation_id)
+            with correlation.bound(correlation_id):
+                return once(event=event)
+        except Exception as exc:
+            _log_failure(logger, record, exc)
+            raise
 
     @logger.inject_lambda_context
     def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:

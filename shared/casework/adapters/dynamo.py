@@ -209,11 +209,15 @@ _ITEM_CLASSES = (
 _connection: Connection | None = None
 
 
+def _item_subclasses(cls: type[Item]) -> set[type[Item]]:
+    return {sub for direct in cls.__subclasses__() for sub in (direct, *_item_subclasses(direct))}
+
+
 def configure(table_name: str | None = None) -> None:
     """Point every model at ``table_name`` (and the current endpoint settings). For tests and the local stack;
     Lambda gets TABLE_NAME in its environment and never needs this."""
     global _connection
-    for cls in _ITEM_CLASSES:
+    for cls in {*_ITEM_CLASSES, *_item_subclasses(Item)}:  # and models other adapters define (orders, ...)
         if table_name:
             cls.Meta.table_name = table_name
         cls.Meta.region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or REGION

@@ -93,7 +93,12 @@ class EventBridgePublisher:
 
 
 class PoisonMessage(ValueError):
-    """A queued message carries no event we can process; retrying will not help (it ends in the DLQ)."""
+    """A queued message carries no event we can process; retrying will not help (it ends in the DLQ).
+    ``code`` names the reason in the consumer's log."""
+
+    def __init__(self, message: str, code: str = "MALFORMED_MESSAGE") -> None:
+        super().__init__(message)
+        self.code = code
 
 
 def domain_event(body: str | None, message_id: str) -> dict[str, Any]:

@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from casework.services.acceptance import AcceptanceLinks
     from casework.services.care import CareService
     from casework.services.customers import CustomerService
+    from casework.services.erp import ErpReader
 
 
 def now() -> datetime:
@@ -59,6 +60,15 @@ def acceptance_links() -> AcceptanceLinks:
 
     cases = case_service()
     return AcceptanceLinks(repo=cases.repo, directory=cases.directory, workflows=cases.workflows, clock=now)
+
+
+def erp_reader() -> ErpReader:
+    """Cheap to build (the store holds no state); the caller and case checks are case_service()'s."""
+    from casework.adapters.erp import DynamoErpStore
+    from casework.services.erp import ErpReader
+
+    cases = case_service()
+    return ErpReader(store=DynamoErpStore(), actor=cases.actor, case=cases.get)
 
 
 @cache

@@ -1,0 +1,176 @@
+"""ERP events at the edge: the queued message read into an ErpDetail, and products and orders on the table.
+
+    PRODUCT#<code>     / PRODUCT   the directory's product (cases read code and name); body carries the ERP's
+                                   fields and source_version
+    ORDER#<order_id>   / ORDER     a quote, sales order or loaner order; gsi3 (the by-account index) lists a
+                                   customer's orders under gsi3pk ORDERS#<account_id>, gsi3sk
+                                   <order_date>#<order_id> (the ORDERS# prefix keeps them apart from the case
+                                   lists on the same index, keyed ACCOUNT#<id>)
+
+Each upsert is one PutItem with the condition ``attribute_not_exists(pk) OR attribute_not_exists
+(body.source_version) OR body.source_version < :v``, returning the old item either way (ReturnValues and
+ReturnValuesOnConditionCheckFailure): created / updated on success, unchanged / stale on a failed condition,
+with no second request.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+from botocore.exceptions import ClientError
+from pydantic import ValidationError
+from pynamodb.attributes import UnicodeAttribute
+from pynamodb.exceptions import DoesNotExist
+
+from casework.adapters.codec import plain
+from casework.adapters.customers import _checked_cursor
+from casework.adapters.dynamo import DirectoryItem, Item, _index, _one_page
+from casework.adapters.events import PoisonMessage
+from casework.domain.errors import ValidationFailed
+from casework.services.erp import EVENT_TYPES, ErpDetail, Outcome, UnknownEventType, problems
+from casework.services.ports import Page
+
+CONDITION_FAILED = "ConditionalCheckFailedException"
+
+
+# --- the queued message -------------------------------------------------------------------------------------
+
+
+@cache
+def _envelope_model() -> type[Any]:
+    """Powertools' EventBridge model; ``account`` optional, as moto's EventBridge (the local stack) leaves it
+    out. Built on first use: the parser models cost import time the read paths never need."""
+    from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
+
+    class ErpEnvelope(EventBridgeModel):
+        account: str | None = None  # type: ignore[assignment]
+
+    return ErpEnvelope
+
+
+def erp_event(body: str | None, message_id: str) -> dict[str, Any]:
+    """An SQS message body (an EventBridge event from the ERP) -> {"event_id", "detail_type", "detail"}.
+
+    Raises PoisonMessage (retrying cannot help; it ends in the DLQ) with a stable code: MALFORMED_MESSAGE (not
+    JSON, or not an EventBridge event), UNKNOWN_EVENT_TYPE, INVALID_ERP_EVENT (no event_id, no version or
+    updated_at, no data)."""
+    try:
+        envelope = _envelope_model().model_validate_json(body or "")
+    except ValidationError as exc:
+        raise PoisonMessage(
+            f"message {message_id} is not an EventBridge event: {problems(exc)[:3]}", code="MALFORMED_MESSAGE"
+        ) from None
+    if envelope.detail_type not in EVENT_TYPES:
+        raise PoisonMessage(UnknownEventType(envelope.detail_type).message, code="UNKNOWN_EVENT_TYPE")
+    try:
+        detail = ErpDetail.model_validate(envelope.detail)
+    except ValidationError as exc:
+        raise PoisonMessage(
+            f"message {message_id} ({envelope.detail_type}) breaks the ERP event contract: {problems(exc)}",
+            code="INVALID_ERP_EVENT",
+        ) from None
+    # The idempotency key is the ERP's event id: EventBridge gives a re-sent event a new envelope id.
+    return {"event_id": detail.event_id, "detail_type": envelope.detail_type, "detail": detail}
+
+
+# --- the table ----------------------------------------------------------------------------------------------
+
+
+class OrderItem(Item, discriminator="order"):
+    gsi3pk = UnicodeAttribute()
+    gsi3sk = UnicodeAttribute()
+    by_account = _index("gsi3", "gsi3pk", "gsi3sk")()
+
+
+def product_key(code: str) -> tuple[str, str]:
+    return f"PRODUCT#{code}", "PRODUCT"
+
+
+def order_key(order_id: str) -> tuple[str, str]:
+    return f"ORDER#{order_id}", "ORDER"
+
+
+def orders_partition(account_id: str) -> str:
+    return f"ORDERS#{account_id}"
+
+
+def _newer_only(source_version: int) -> Any:
+    stored = Item.body["source_version"]
+    return Item.pk.does_not_exist() | stored.does_not_exist() | (stored < source_version)
+
+
+def _stored_version(raw_item: dict[str, Any] | None) -> int | None:
+    value = ((raw_item or {}).get("body") or {}).get("M", {}).get("source_version") or {}
+    return int(value["N"]) if "N" in value else None
+
+
+def conditional_put(item: Item, source_version: int) -> Outcome:
+    """One PutItem that holds only over an older (or no) ERP version; what it replaced tells the outcome."""
+    kwargs = item.get_save_kwargs_from_instance(
+        condition=_newer_only(source_version), return_values_on_condition_failure="ALL_OLD"
+    )
+    kwargs["ReturnValues"] = "ALL_OLD"
+    # The botocore client itself: PynamoDB's error wrapper drops the old item a failed condition returns.
+    client = item._get_connection().connection.client
+    try:
+        old = client.put_item(**kwargs).get("Attributes")
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") != CONDITION_FAILED:
+            raise  # throttling and the like: transient, the message is retried
+        stored = _stored_version(exc.response.get("Item"))
+        return "unchanged" if stored == source_version else "stale"
+    return "updated" if old else "created"
+
+
+class DynamoErpStore:
+    def put_product(self, product: dict[str, Any], source_version: int) -> Outcome:
+        body = {**product, "source_version": source_version}
+        return conditional_put(DirectoryItem(*product_key(product["code"]), body=body), source_version)
+
+    def put_order(self, order: dict[str, Any], source_version: int) -> Outcome:
+        body = {**order, "source_version": source_version}
+        item = OrderItem(
+            *order_key(order["order_id"]),
+            body=body,
+            gsi3pk=orders_partition(order["account_id"]),
+            gsi3sk=f"{order['order_date']}#{order['order_id']}",
+        )
+        return conditional_put(item, source_version)
+
+    def product(self, code: str) -> dict[str, Any] | None:
+        return self._body(DirectoryItem, *product_key(code))
+
+    def order(self, order_id: str) -> dict[str, Any] | None:
+        return self._body(OrderItem, *order_key(order_id))
+
+    @staticmethod
+    def _body(model: type[Item], pk: str, sk: str) -> dict[str, Any] | None:
+        try:
+            item = model.get(pk, sk)
+        except (DoesNotExist, ValueError):  # ValueError: the key holds another kind of item
+            return None
+        return plain(item.body.as_dict()) if item.body is not None else None
+
+    def customer_orders(self, account_id: str, cursor: str | None, limit: int) -> Page:
+        partition = orders_partition(account_id)
+        iterator = OrderItem.by_account.query(
+            partition,
+            scan_index_forward=False,  # newest order date first
+            page_size=limit,
+            last_evaluated_key=_orders_cursor(cursor, partition),
+        )
+        items, next_cursor = _one_page(iterator, OrderItem)
+        return Page([plain(i.body.as_dict()) for i in items], next_cursor)
+
+
+ORDERS_CURSOR_KEYS = {"pk", "sk", "gsi3pk", "gsi3sk"}
+
+
+def _orders_cursor(cursor: str | None, partition: str) -> dict[str, Any] | None:
+    """Only a cursor this customer's list returned: another list's (or a forged) start key would make DynamoDB
+    answer with a ValidationException, a 500 for the client's mistake."""
+    key = _checked_cursor(cursor, gsi3pk=partition)
+    if key is not None and set(key) != ORDERS_CURSOR_KEYS:
+        raise ValidationFailed("INVALID_CURSOR", "The cursor is not one this API returned for this list.")
+    return key
