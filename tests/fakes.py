@@ -359,6 +359,25 @@ class SequentialIds:
         return f"{self.prefix}-{self.n:04d}"
 
 
+class InMemoryDelegations:
+    """The delegation store: one record per user who delegated."""
+
+    def __init__(self) -> None:
+        self.records: dict[str, Any] = {}
+
+    def get(self, username: str) -> Any:
+        return self.records.get(username)
+
+    def many(self, usernames: Iterable[str]) -> dict[str, Any]:
+        return {u: self.records[u] for u in usernames if u in self.records}
+
+    def put(self, delegation: Any) -> None:
+        self.records[delegation.owner] = delegation
+
+    def delete(self, username: str) -> bool:
+        return self.records.pop(username, None) is not None
+
+
 def make_service(**overrides: Any) -> tuple[CaseService, InMemoryRepository]:
     """A CaseService over fresh fakes and the demo directory; any constructor argument can be overridden."""
     kwargs: dict[str, Any] = {
@@ -367,6 +386,7 @@ def make_service(**overrides: Any) -> tuple[CaseService, InMemoryRepository]:
         "workflows": InMemoryWorkflows(),
         "clock": FixedClock(),
         "new_id": SequentialIds(),
+        "delegations": InMemoryDelegations(),
     }
     kwargs.update(overrides)
     kwargs.setdefault("configs", getattr(kwargs["workflows"], "configs", None))

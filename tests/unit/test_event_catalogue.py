@@ -140,7 +140,11 @@ def _csr_story(svc: CaseService) -> None:
     svc.change_related("mary", case_id, kind="accounts", key="ACC-1002", added=True)
     svc.change_related("mary", case_id, kind="accounts", key="ACC-1002", added=False)
     svc.transition("mary", case_id, to="Pending Pre-Approval")
-    svc.decide("john", case_id, decision="approve")
+    svc.recall("mary", case_id, comment="Wrong product")  # and submitted again
+    today = svc.clock().date()
+    svc.set_delegation("john", delegate="susan", starts=today, until=today)
+    svc.transition("mary", case_id, to="Pending Pre-Approval")
+    svc.decide("susan", case_id, decision="approve")  # on behalf of john
     svc.add_note("frank", case_id, "Feasible with the PA66 grade.")
     svc.transition("frank", case_id, to="Approval Pending", fields={"global_feasibility_conclusion": "OK"})
     svc.decide("peter", case_id, decision="approve")

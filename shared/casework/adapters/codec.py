@@ -29,6 +29,8 @@ def case_to_dict(case: Case) -> dict[str, Any]:
             **asdict(case.approval),
             "mode": case.approval.mode.value,
             "decisions": dict(case.approval.decisions),
+            "delegates": dict(case.approval.delegates),
+            "decided_by": dict(case.approval.decided_by),
         }
     data["fields"] = dict(case.fields)
     data["related_counts"] = dict(case.related_counts)
@@ -51,5 +53,9 @@ def case_from_dict(data: dict[str, Any]) -> Case:
             mode=ApprovalMode(approval["mode"]),
             decisions=approval["decisions"],
             requested_at=approval["requested_at"],
+            delegates=approval.get("delegates") or {},
+            decided_by=approval.get("decided_by") or {},
+            submitted_by=approval.get("submitted_by"),
+            submitted_from=approval.get("submitted_from"),
         ),
     )

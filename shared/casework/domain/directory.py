@@ -39,6 +39,9 @@ def unit_from_record(record: Mapping[str, Any]) -> BusinessUnit:
             users=tuple(rule.get("users", ())),
             role=rule.get("role"),
             mode=ApprovalMode(rule.get("mode", "any")),
+            remind_after_hours=None
+            if rule.get("remind_after_hours") is None
+            else int(rule["remind_after_hours"]),
         )
         for step, rule in record.get("approval_rules", {}).items()
     }

@@ -154,6 +154,7 @@ class _Draft:
     comment: str | None = None
     closed_children: tuple[str, ...] = ()
     deleted: bool = False
+    on_behalf_of: str | None = None  # the approver a delegate acted for
 
     @property
     def at(self) -> str:
@@ -223,7 +224,7 @@ class _Draft:
 
         self._assign_on_entry(target.assign.to, target.assign.value)
         if target.approval:
-            self._request_approval(target.approval)
+            self._request_approval(target.approval, previous, by)
         if rules is not None:
             rules.entered(self, target)
 
@@ -334,7 +335,7 @@ class _Draft:
                 )
         self.assign(username, reason=f"entered {self.case.status}", announce_unchanged=True)
 
-    def _request_approval(self, spec: ApprovalSpec) -> None:
+    def _request_approval(self, spec: ApprovalSpec, previous: str, by: Actor) -> None:
         rule = self.unit.approval_rules.get(spec.step) or ApprovalRule(
             kind="group", role=spec.approvers_role, mode=spec.mode
         )
@@ -372,6 +373,8 @@ class _Draft:
                 mode=mode,
                 decisions=dict.fromkeys(approvers),
                 requested_at=self.at,
+                submitted_by=(self.actor if by is SYSTEM else by).username,
+                submitted_from=previous,
             ),
         )
         for approver in approvers:
@@ -397,6 +400,7 @@ class _Draft:
             changes=self.changes,
             comment=self.comment,
             path=tuple(self.path),
+            on_behalf_of=self.on_behalf_of,
         )
         closed_now = not self.defn.is_terminal(self.before.status) and (
             self.deleted or self.defn.is_terminal(case.status)
@@ -726,8 +730,12 @@ def decide(
     comment: str | None,
     now: datetime,
     via: str = "api",
+    on_behalf_of: str | None = None,
 ) -> Change:
-    """Record ``approver``'s decision on the pending step; move the case when the step's mode says so."""
+    """Record ``approver``'s decision on the pending step; move the case when the step's mode says so.
+
+    A delegate decides for the approver who delegated to them (``on_behalf_of`` names which, when several
+    did): the decision counts as that approver's, once, and records who gave it."""
     if decision not in (APPROVE, REJECT):
         raise ValidationFailed("INVALID_DECISION", "decision must be 'approve' or 'reject'.")
     _ensure_open(defn, case)
@@ -739,14 +747,18 @@ def decide(
             f"The case is {case.status}; no approval is pending.",
             {"status": case.status},
         )
-    if approver.username not in pending.decisions:
-        raise Forbidden("NOT_AN_APPROVER", f"You are not an approver of {status.approval.label}.")
-    if pending.decisions[approver.username] is not None:
-        raise Conflict(
-            "ALREADY_DECIDED",
-            "You have already decided on this approval.",
-            {"decision": pending.decisions[approver.username]},
+    principal = pending.principal_for(approver.username, on_behalf_of)
+    if principal is None:
+        asked = approver.username in pending.decisions or approver.username in pending.delegates.values()
+        if not asked or (on_behalf_of and on_behalf_of not in pending.decisions):
+            raise Forbidden("NOT_AN_APPROVER", f"You are not an approver of {status.approval.label}.")
+        decided = pending.decisions.get(on_behalf_of or approver.username) or next(
+            (pending.decisions[p] for p, d in pending.delegates.items() if d == approver.username), None
         )
+        raise Conflict(
+            "ALREADY_DECIDED", "This approval has already been decided for you.", {"decision": decided}
+        )
+    delegated = principal != approver.username
     comment = (comment or "").strip() or None
     if decision == REJECT and status.approval.reason_field and not comment:
         raise ValidationFailed(
@@ -754,7 +766,7 @@ def decide(
             "Say why you reject: the comment is kept as the reason.",
             {"fields": ["comment"]},
         )
-    decisions = {**pending.decisions, approver.username: decision}
+    decisions = {**pending.decisions, principal: decision}
     if decision == REJECT or pending.mode is ApprovalMode.ANY:
         outcome = decision
     else:
@@ -762,7 +774,9 @@ def decide(
 
     draft = _draft(defn, case, approver, unit, now, "approval_decided")
     draft.comment = comment
-    draft.case = replace(case, approval=replace(pending, decisions=decisions))
+    decided_by = {**pending.decided_by, principal: approver.username} if delegated else pending.decided_by
+    draft.case = replace(case, approval=replace(pending, decisions=decisions, decided_by=decided_by))
+    draft.on_behalf_of = principal if delegated else None
     draft.emit(
         "ApprovalDecided",
         step=pending.step,
@@ -772,6 +786,7 @@ def decide(
         outcome=outcome,
         comment=comment,
         via=via,
+        **({"on_behalf_of": principal} if delegated else {}),
     )
     if outcome == APPROVE:
         draft.enter(status.approval.on_approve, approver)
@@ -780,6 +795,115 @@ def decide(
             draft.set_values({status.approval.reason_field: comment})
         draft.enter(status.approval.on_reject, approver)
     return draft.finish()
+
+
+def approvers_just_asked(change: Change) -> list[str]:
+    """The approvers a change asked in a new round (their delegations are what the service looks up)."""
+    pending = change.case.approval
+    if pending is None:
+        return []
+    return [
+        str(e.data["approver"])
+        for e in change.events
+        if e.type == "ApprovalRequested" and e.data.get("round") == pending.round
+    ]
+
+
+def with_delegates(change: Change, delegates: Mapping[str, str]) -> Change:
+    """Ask the delegates of the approvers a change just asked, too (``delegates``: approver -> the delegate
+    of their current delegation, as the directory holds it). Each delegate gets an ApprovalRequested of their
+    own, right after their approver's, saying on whose behalf. A delegate who is an approver of the step
+    already is not asked twice (they decide for themselves)."""
+    pending = change.case.approval
+    asked = approvers_just_asked(change)
+    chosen = {
+        approver: delegates[approver]
+        for approver in asked
+        if delegates.get(approver)
+        and delegates[approver] != approver
+        and delegates[approver] not in pending.decisions  # type: ignore[union-attr]
+    }
+    if not chosen or pending is None:
+        return change
+    events: list[DomainEvent] = []
+    for event in change.events:
+        events.append(event)
+        approver = event.data.get("approver")
+        if (
+            event.type == "ApprovalRequested"
+            and approver in chosen
+            and event.data.get("round") == pending.round
+        ):
+            events.append(
+                replace(event, data={**event.data, "approver": chosen[approver], "on_behalf_of": approver})
+            )
+    version = change.case.version
+    events = [replace(e, id=f"{e.case_id}:{version}:{index}") for index, e in enumerate(events)]
+    case = replace(change.case, approval=replace(pending, delegates={**pending.delegates, **chosen}))
+    return replace(change, case=case, events=tuple(events))
+
+
+def recall(
+    defn: WorkflowDefinition,
+    case: Case,
+    actor: Actor,
+    unit: BusinessUnit,
+    *,
+    comment: str | None = None,
+    now: datetime,
+) -> Change:
+    """The submitter (whoever moved the case into the approval status) or the case's creator takes a pending
+    approval back: the round closes (its links answer "no longer waiting"), the case returns to the status
+    it was submitted from, and every approver and delegate still asked is told (ApprovalRecalled)."""
+    pending = case.approval
+    if pending is None or defn.is_terminal(case.status) or defn.status(case.status).approval is None:
+        raise Conflict(
+            "NOT_PENDING", f"The case is {case.status}; no approval is pending.", {"status": case.status}
+        )
+    if actor.username not in {pending.submitted_by, case.created_by}:
+        raise Forbidden(
+            "NOT_SUBMITTER",
+            "Only who submitted the case for approval, or its creator, may recall the approval.",
+            {"submitted_by": pending.submitted_by, "created_by": case.created_by},
+        )
+    back_to = pending.submitted_from
+    if back_to is None or back_to not in defn.statuses:  # submitted before casework recorded it
+        earlier = [p.status for p in case.key_dates[:-1]]
+        back_to = earlier[-1] if earlier else None
+    if back_to is None:
+        raise Conflict("NOT_PENDING", "The status before submission is not known.", {"status": case.status})
+    told = sorted({person for person, _ in pending.waiting_on()})
+    draft = _draft(defn, case, actor, unit, now, "approval_recalled")
+    draft.comment = (comment or "").strip() or None
+    draft.emit(
+        "ApprovalRecalled",
+        step=pending.step,
+        round=pending.round,
+        approvers=told,
+        returned_to=back_to,
+        comment=draft.comment,
+    )
+    draft.enter(back_to, actor)
+    return draft.finish()
+
+
+DEFAULT_REMIND_AFTER_HOURS = 48
+
+
+def reminders_due(
+    case: Case, unit: BusinessUnit, *, now: datetime, default_hours: int = DEFAULT_REMIND_AFTER_HOURS
+) -> list[tuple[str, str | None]]:
+    """Who to remind of the case's pending approval at ``now``: everybody it still waits for (approvers and
+    their delegates, as (person, on behalf of)), once the approval has waited longer than the unit's
+    ``remind_after_hours`` for the step (else ``default_hours``); nobody before. 0 turns reminders off."""
+    pending = case.approval
+    if pending is None:
+        return []
+    rule = unit.approval_rules.get(pending.step)
+    hours = rule.remind_after_hours if rule and rule.remind_after_hours is not None else default_hours
+    if hours <= 0 or (now - _instant(pending.requested_at)).total_seconds() < hours * 3600:
+        return []
+    return pending.waiting_on()
 
 
 def change_related(

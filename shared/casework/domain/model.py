@@ -43,6 +43,7 @@ class ApprovalRule:
     users: tuple[str, ...] = ()
     role: str | None = None
     mode: ApprovalMode = ApprovalMode.ANY
+    remind_after_hours: int | None = None  # remind approvers once a day after this long; None: the default
 
 
 @dataclass(frozen=True)
@@ -78,9 +79,38 @@ class PendingApproval:
     mode: ApprovalMode
     decisions: Mapping[str, str | None]  # approver -> None (pending) | "approve" | "reject"
     requested_at: str
+    # Delegation: approver -> the delegate also asked while the approver is away (their decision counts as the
+    # approver's, once), and approver -> the delegate who decided for them.
+    delegates: Mapping[str, str] = field(default_factory=dict)
+    decided_by: Mapping[str, str] = field(default_factory=dict)
+    # Who moved the case into the approval status, and the status it came from: a recall goes back there.
+    submitted_by: str | None = None
+    submitted_from: str | None = None
 
-    def is_pending_for(self, username: str) -> bool:
-        return username in self.decisions and self.decisions[username] is None
+    def principal_for(self, username: str, on_behalf_of: str | None = None) -> str | None:
+        """Whose pending decision ``username`` may give: their own, else that of an approver who delegated to
+        them (``on_behalf_of`` picks one when several did). None when nothing waits for them."""
+        if on_behalf_of in (None, username) and self.decisions.get(username, "") is None:
+            return username
+        for principal, delegate in self.delegates.items():
+            pending = self.decisions.get(principal, "") is None
+            if delegate == username and pending and on_behalf_of in (None, principal):
+                return principal
+        return None
+
+    def is_pending_for(self, username: str, on_behalf_of: str | None = None) -> bool:
+        return self.principal_for(username, on_behalf_of) is not None
+
+    def waiting_on(self) -> list[tuple[str, str | None]]:
+        """Everybody a decision still waits for, as (person, on behalf of): each pending approver, and the
+        delegate of each pending approver."""
+        out: list[tuple[str, str | None]] = []
+        for principal, decision in self.decisions.items():
+            if decision is None:
+                out.append((principal, None))
+                if self.delegates.get(principal):
+                    out.append((self.delegates[principal], principal))
+        return out
 
 
 @dataclass(frozen=True)
@@ -160,6 +190,7 @@ class HistoryEntry:
     changes: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # field -> {"from", "to"}
     comment: str | None = None
     path: tuple[str, ...] = ()  # statuses passed through, when automatic steps chained
+    on_behalf_of: str | None = None  # ``by`` acted as delegate of this approver
 
 
 @dataclass(frozen=True)

@@ -385,6 +385,11 @@ class ApprovalRequestedData(CaseData):
     mode: Literal["any", "all"] = Field(
         description="`any`: the first decision decides; `all`: every approver must approve."
     )
+    on_behalf_of: str | None = Field(
+        default=None,
+        description="Set when `approver` is asked as the delegate of this approver (who is away): their "
+        "decision counts as that approver's.",
+    )
 
 
 @event(
@@ -421,6 +426,40 @@ class ApprovalDecidedData(CaseData):
     via: Literal["api", "email"] | None = Field(
         default=None, description="How the decision came in; absent for automatic approvals."
     )
+    on_behalf_of: str | None = Field(
+        default=None,
+        description="Set when `approver` decided as the delegate of this approver "
+        '("Dave on behalf of Peter").',
+    )
+
+
+@event(
+    "ApprovalRecalled",
+    when="The submitter (or the case's creator) took a pending approval back: the round is closed (its links "
+    "no longer decide), the case returned to the status it was submitted from, and the notify function tells "
+    "every approver and delegate still asked.",
+    example=_example(
+        "ApprovalRecalled",
+        3,
+        {
+            "status": "Registration",
+            "state": "open",
+            "step": "pre_approval",
+            "round": 1,
+            "approvers": ["john", "susan"],
+            "returned_to": "Registration",
+            "comment": "Wrong account, I will resubmit",
+        },
+    ),
+)
+class ApprovalRecalledData(CaseData):
+    step: str = Field(description="The approval step recalled.")
+    round: int = Field(ge=1, description="The round closed by the recall.")
+    approvers: list[str] = Field(
+        description="Everybody the approval still waited for (approvers and delegates)."
+    )
+    returned_to: str = Field(description="The status the case returned to (the one it was submitted from).")
+    comment: str | None = Field(description="Why, as the submitter said.")
 
 
 @event(

@@ -33,6 +33,7 @@ from casework.services.ports import (
     ConfigStore,
     ConsumeToken,
     CounterDelta,
+    DelegationStore,
     Directory,
     Feedback,
     IdFactory,
@@ -63,6 +64,7 @@ def history_view(entry: HistoryEntry) -> dict[str, Any]:
         "changes": dict(entry.changes),
         "comment": entry.comment,
         "path": list(entry.path),
+        **({"on_behalf_of": entry.on_behalf_of} if entry.on_behalf_of else {}),
     }
 
 
@@ -170,6 +172,7 @@ class CaseService:
     clock: Clock
     new_id: IdFactory
     configs: ConfigStore | None = None
+    delegations: DelegationStore | None = None
 
     # --- people and context ---
 
@@ -253,6 +256,7 @@ class CaseService:
             contact_id=contact_id,
             assignee=assignee,
         )
+        change = self._delegated(change)
         self.repo.commit(change)
         return self.view(change.case, actor, defn, self._unit(change.case.business_unit))
 
@@ -347,6 +351,7 @@ class CaseService:
         change = decide(defn, case, actor, unit, self.clock())
         if change is None:  # nothing to change: nothing written
             return self.view(case, actor, defn, unit)
+        change = self._delegated(change)
         self.repo.commit(change, self._with_parent(change, side))
         if change.deleted:
             return {"id": case.id, "deleted": True, "version": change.case.version}
@@ -651,15 +656,82 @@ class CaseService:
         decision: str,
         comment: str | None = None,
         expected_version: int | None = None,
+        on_behalf_of: str | None = None,
     ) -> dict[str, Any]:
         return self._command(
             username,
             case_id,
             expected_version,
             lambda defn, case, actor, unit, now: engine.decide(
-                defn, case, actor, unit, decision=decision, comment=comment, now=now
+                defn,
+                case,
+                actor,
+                unit,
+                decision=decision,
+                comment=comment,
+                now=now,
+                on_behalf_of=on_behalf_of,
             ),
         )
+
+    def recall(
+        self, username: str, case_id: str, *, comment: str | None = None, expected_version: int | None = None
+    ) -> dict[str, Any]:
+        """The submitter takes a pending approval back (engine.recall)."""
+        return self._command(
+            username,
+            case_id,
+            expected_version,
+            lambda defn, case, actor, unit, now: engine.recall(
+                defn, case, actor, unit, comment=comment, now=now
+            ),
+        )
+
+    # --- delegation ---
+
+    def _delegated(self, change: Change) -> Change:
+        """Ask the delegates of approvers the change just asked, if they delegated for today. Reads only when
+        an approval was requested (one BatchGetItem), so every other command costs what it did."""
+        asked = engine.approvers_just_asked(change)
+        if not asked or self.delegations is None:
+            return change
+        today = self.clock().date()
+        delegates = {}
+        for owner, delegation in self.delegations.many(asked).items():
+            delegate = self.directory.user(delegation.delegate)
+            if delegation.covers(today) and delegate is not None and delegate.active:
+                delegates[owner] = delegation.delegate
+        return engine.with_delegates(change, delegates)
+
+    def _delegation_store(self) -> DelegationStore:
+        if self.delegations is None:
+            raise NotFound("NO_DELEGATION", "Delegation is not available here.")
+        return self.delegations
+
+    def delegation(self, username: str) -> dict[str, Any]:
+        actor = self.actor(username)
+        found = self._delegation_store().get(actor.username)
+        if found is None:
+            raise NotFound("NO_DELEGATION", "You have not delegated your approvals.")
+        return found.to_dict()
+
+    def set_delegation(self, username: str, *, delegate: str, starts: date, until: date) -> dict[str, Any]:
+        """Name (or replace) who is asked with you for approvals requested from ``starts`` to ``until``."""
+        from casework.domain import delegation
+
+        actor = self.actor(username)
+        now = self.clock()
+        other = self.directory.user(delegate) if delegate != actor.username else actor
+        delegation.check(actor, delegate, other, starts, until, now)
+        record = delegation.Delegation(actor.username, delegate, starts, until, timestamp(now))
+        self._delegation_store().put(record)
+        return record.to_dict()
+
+    def end_delegation(self, username: str) -> dict[str, Any]:
+        actor = self.actor(username)
+        if not self._delegation_store().delete(actor.username):
+            raise NotFound("NO_DELEGATION", "You have not delegated your approvals.")
+        return {"owner": actor.username, "deleted": True}
 
     # --- approval links ---
 
@@ -677,7 +749,7 @@ class CaseService:
             pending is None
             or pending.step != token.step
             or pending.round != token.round
-            or not pending.is_pending_for(token.approver)
+            or not pending.is_pending_for(token.approver, token.on_behalf_of)
         ):
             raise Gone(
                 "APPROVAL_NOT_PENDING",
@@ -708,8 +780,17 @@ class CaseService:
         token, case, defn, unit, approver = self._token_context(raw_token)
         now = self.clock()
         change = engine.decide(
-            defn, case, approver, unit, decision=decision, comment=comment, now=now, via="email"
+            defn,
+            case,
+            approver,
+            unit,
+            decision=decision,
+            comment=comment,
+            now=now,
+            via="email",
+            on_behalf_of=token.on_behalf_of,
         )
+        change = self._delegated(change)
         consume = ConsumeToken(token.token_hash, timestamp(now), int(now.timestamp()), decision)
         self.repo.commit(change, SideWrites(tokens=[consume]))
         return {"case": case_view(change.case), "decision": decision, "approver": approver.name}

@@ -12,6 +12,7 @@ from casework.domain.workflow import WorkflowDefinition
 
 if TYPE_CHECKING:  # the configuration models cost import time that most functions never need
     from casework.domain.care.config import ModuleConfig
+    from casework.domain.delegation import Delegation
 
 Clock = Callable[[], datetime]
 IdFactory = Callable[[], str]
@@ -113,6 +114,7 @@ class ApprovalToken:
     used_at: str | None = None
     decision: str | None = None
     purpose: str = "approval"
+    on_behalf_of: str | None = None  # a delegate's link decides for this approver
 
 
 @dataclass(frozen=True)
@@ -239,6 +241,23 @@ class Directory(Protocol):
 
     def unit_codes(self) -> tuple[str, ...]:
         """Every business unit's code (e.g. for an Admin's company-wide summary)."""
+        ...
+
+
+class DelegationStore(Protocol):
+    """Who stands in for whom: one record per user who delegated (``USER#<name>/DELEGATION``), never cached,
+    so a change applies to the next approval request."""
+
+    def get(self, username: str) -> Delegation | None: ...
+
+    def many(self, usernames: Sequence[str]) -> dict[str, Delegation]:
+        """The delegations of those of ``usernames`` who have one (one BatchGetItem)."""
+        ...
+
+    def put(self, delegation: Delegation) -> None: ...
+
+    def delete(self, username: str) -> bool:
+        """True when there was one."""
         ...
 
 
