@@ -8,6 +8,7 @@
                                   ConvertFunction, IngestQueue -> IngestFunction), as the template's event
                                   sources say
     POST /_dev/events          <- puts ERP events on the bus (Source = the template's ErpEventSource)
+    POST /_dev/remind          <- runs the approval reminder, as its schedule would (or hours later)
 
 This is a development harness; the product runs on Lambda (template.yaml).
 """
@@ -136,6 +137,32 @@ def put_erp_events(body: Any, source: str, bus_name: str) -> tuple[int, Any]:
     return (502 if failed else 202), {"source": source, "entries": results, "failed": failed}
 
 
+def run_reminders(body: Any, functions: dict[str, Any]) -> tuple[int, Any]:
+    """``POST /_dev/remind``: run the approval reminder now, as its schedule would (``{}``), or as if
+    ``hours_later`` hours had passed (``{"hours_later": 49}``), so a walk-through need not wait two days.
+    Answers what the run did (cases, sent, already_sent, not_emailed, failed)."""
+    import sys
+    from dataclasses import replace
+    from datetime import UTC, datetime, timedelta
+
+    hours = (body or {}).get("hours_later", 0) if isinstance(body, dict) else None
+    if not isinstance(hours, int | float) or isinstance(hours, bool) or not 0 <= hours <= 24 * 366:
+        error = {"code": "INVALID_HOURS", "message": "hours_later is a number of hours (0 to 8784)."}
+        return 422, {"error": {**error, "details": {}}}
+    if "RemindFunction" not in functions:
+        return 404, {
+            "error": {"code": "NO_REMIND_FUNCTION", "message": "The template has none.", "details": {}}
+        }
+    if not hours:
+        return 200, functions["RemindFunction"].invoke({"source": "casework.reminders"})
+    from infra.local.functions import INVOKE_LOCK
+
+    module = sys.modules["local_fn_RemindFunction"]  # the function's own module, as load_functions named it
+    later = datetime.now(UTC) + timedelta(hours=hours)
+    with INVOKE_LOCK:
+        return 200, replace(module.reminders(), clock=lambda: later).run()
+
+
 class LocalStack:
     def __init__(self, config: StackConfig) -> None:
         self.config = config
@@ -145,6 +172,7 @@ class LocalStack:
         self.dispatcher = None
         self.summary: dict[str, Any] = {}
         self.erp_source = "erp"
+        self._functions: dict[str, Any] = {}
 
     def start(self) -> LocalStack:
         from moto.server import ThreadedMotoServer
@@ -178,6 +206,7 @@ class LocalStack:
         from infra.local.gateway import DevTokens, make_server
 
         functions, routes = load_functions(template)
+        self._functions = functions
         tokens = DevTokens(os.environ.get("CASEWORK_LOCAL_JWT_SECRET", LOCAL_JWT_SECRET))
         self.dispatcher = build_dispatcher(functions, resources, REGION)
         self.dispatcher.start()
@@ -220,11 +249,15 @@ class LocalStack:
         def erp_events(body: Any, _query: dict) -> tuple[int, Any]:
             return put_erp_events(body, self.erp_source, os.environ["EVENT_BUS_NAME"])
 
+        def remind(body: Any, _query: dict) -> tuple[int, Any]:
+            return run_reminders(body, self._functions)
+
         return {
             ("POST", "/_dev/token"): token,
             ("GET", "/_dev/mail"): mail,
             ("GET", "/_dev/health"): health,
             ("POST", "/_dev/events"): erp_events,
+            ("POST", "/_dev/remind"): remind,
         }
 
     def serve_forever(self) -> None:

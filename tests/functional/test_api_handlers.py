@@ -391,7 +391,7 @@ def test_register_returns_201_with_the_callers_view(api: Api) -> None:
     assert reply.status == 201
     assert reply.headers["content-type"].startswith("application/json")
     case = reply.json
-    assert case["id"] and case["type"] == "csr" and case["workflow_version"] == 1
+    assert case["id"] and case["type"] == "csr" and case["workflow_version"] == 2
     assert case["status"] == "Registration" and case["state"] == "open" and case["version"] == 1
     assert case["assignee"] == case["created_by"] == case["updated_by"] == "mary"
     assert case["gbu"] == case["business_unit"] == "SP"  # mary's default

@@ -40,7 +40,7 @@ def transition_entry(raw: dict[str, Any], name: str) -> dict[str, Any]:
 
 def test_shipped_csr_parses_with_its_statuses_and_states():
     defn = parse_definition(shipped()["csr"])
-    assert defn.name == "csr" and defn.version == 1 and defn.id_prefix == "CSR"
+    assert defn.name == "csr" and defn.version == 2 and defn.id_prefix == "CSR"
     assert defn.initial_status == "Registration"
     assert {n: s.state for n, s in defn.statuses.items()} == {
         "Registration": "open",

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import json
 import os
 import threading
@@ -117,6 +118,26 @@ class Item(Model):
     body = MapAttribute(null=True)  # the entity as a plain dict (readable in the console and the stream)
 
 
+class PendingApprovalIndex(GlobalSecondaryIndex):
+    """Cases waiting for an approval decision (the reminders read it), keys (and ``kind``, which PynamoDB
+    filters a model's queries on) only: the reminder reads each case itself, consistently. Sharded by case id
+    so approvals requested at once spread over partitions."""
+
+    class Meta:
+        index_name = "pending_approvals"
+        projection = IncludeProjection(["kind"])
+
+    remindpk = UnicodeAttribute(hash_key=True)
+    remindsk = UnicodeAttribute(range_key=True)
+
+
+APPROVAL_SHARDS = 8
+
+
+def approval_shard(case_id: str) -> str:
+    return f"APPROVALS#{int(hashlib.sha256(case_id.encode()).hexdigest(), 16) % APPROVAL_SHARDS}"
+
+
 class CaseItem(Item, discriminator="case"):
     version = NumberAttribute()
     gsi1pk = UnicodeAttribute(null=True)
@@ -131,6 +152,10 @@ class CaseItem(Item, discriminator="case"):
     by_assignee = _index("gsi2", "gsi2pk", "gsi2sk")()
     by_account = _index("gsi3", "gsi3pk", "gsi3sk")()
     open_by_due = _index("gsi4", "gsi4pk", "gsi4sk")()  # sparse: open cases only, by expected completion
+    # sparse: only cases waiting for an approval, in APPROVAL_SHARDS partitions, oldest request first
+    remindpk = UnicodeAttribute(null=True)
+    remindsk = UnicodeAttribute(null=True)
+    pending_approvals = PendingApprovalIndex()
 
 
 class CounterItem(Item, discriminator="counters"):
@@ -243,6 +268,9 @@ OPEN_STATES_LAST = "9999"  # open cases without an expected completion sort afte
 def _case_item(case: Case, is_open: bool) -> CaseItem:
     sort = _sort_key(case)
     due = case.dates.get("expected_completion_date") or OPEN_STATES_LAST
+    waiting = (
+        is_open and case.approval is not None and any(d is None for d in case.approval.decisions.values())
+    )
     return CaseItem(
         pk=f"CASE#{case.id}",
         sk="CASE",
@@ -256,6 +284,8 @@ def _case_item(case: Case, is_open: bool) -> CaseItem:
         gsi3sk=sort if case.account_id else None,
         gsi4pk=open_key(case.type, case.business_unit) if is_open else None,
         gsi4sk=f"{due}#{case.id}" if is_open else None,
+        remindpk=approval_shard(case.id) if waiting else None,
+        remindsk=f"{case.approval.requested_at}#{case.id}" if case.approval and waiting else None,
     )
 
 
@@ -546,6 +576,7 @@ class DynamoCaseRepository:
             used_at=item.used_at,
             decision=body.get("decision"),
             purpose=body.get("purpose", "approval"),
+            on_behalf_of=body.get("on_behalf_of"),
         )
 
     def save_token(self, token: ApprovalToken) -> None:
@@ -560,6 +591,7 @@ class DynamoCaseRepository:
                 "round": token.round,
                 "approver": token.approver,
                 "purpose": token.purpose,
+                **({"on_behalf_of": token.on_behalf_of} if token.on_behalf_of else {}),
             },
         ).save(condition=TokenItem.pk.does_not_exist())
 

@@ -22,6 +22,8 @@ from casework.http.schemas import (
     ConfigurationRequest,
     ConfigurationResponse,
     CreateCase,
+    DelegationEnded,
+    DelegationResponse,
     DeletedResponse,
     EditCase,
     ErrorResponse,
@@ -30,8 +32,10 @@ from casework.http.schemas import (
     NoteRequest,
     NoteResponse,
     PageResponse,
+    RecallRequest,
     ReturnCheck,
     ScheduleChild,
+    SetDelegation,
     TransitionRequest,
     VersionOnly,
 )
@@ -396,11 +400,53 @@ def approval_routes() -> Router:
             expected_version=body.expected_version,
         )
 
+    @router.post(
+        "/cases/<case_id>/recall",
+        tags=["approvals"],
+        summary="Recall the pending approval (who submitted it, or the creator): back to the status before",
+        responses=ok(),
+    )
+    def recall(case_id: CaseId, body: RecallRequest) -> CaseResponse:
+        return case_service().recall(
+            caller(router), case_id, comment=body.comment, expected_version=body.expected_version
+        )
+
+    delegation_routes(router)
     from casework.http.pages import acceptance_link_routes, approval_link_routes
 
     approval_link_routes(router)
     acceptance_link_routes(router)
     return router
+
+
+def delegation_routes(router: Router) -> None:
+    """Your own delegation: who is asked with you for approvals requested while you are away."""
+
+    @router.get(
+        "/users/me/delegation",
+        tags=["approvals"],
+        summary="Your delegation (404 NO_DELEGATION)",
+        responses=ok(),
+    )
+    def get_delegation() -> DelegationResponse:
+        return case_service().delegation(caller(router))
+
+    @router.put(
+        "/users/me/delegation",
+        tags=["approvals"],
+        summary="Name a delegate for a period (replaces yours); 422 INVALID_DELEGATION lists every problem",
+        responses=ok(),
+    )
+    def put_delegation(body: SetDelegation) -> DelegationResponse:
+        return case_service().set_delegation(
+            caller(router), delegate=body.delegate, starts=body.starts, until=body.until
+        )
+
+    @router.delete(
+        "/users/me/delegation", tags=["approvals"], summary="End your delegation now", responses=ok()
+    )
+    def delete_delegation() -> DelegationEnded:
+        return case_service().end_delegation(caller(router))
 
 
 def admin_routes() -> Router:

@@ -152,6 +152,34 @@ class ApprovalDecision(_Body):
     expected_version: int | None = ExpectedVersion
 
 
+class SetDelegation(_Body):
+    delegate: str = Field(
+        min_length=1, max_length=128, description="The user asked with you while you are away."
+    )
+    starts: date = Field(alias="from", description="First day (UTC) of the period, included.")
+    until: date = Field(description="Last day (UTC) of the period, included; at most 366 days after `from`.")
+
+
+class DelegationResponse(BaseModel):
+    owner: str
+    delegate: str
+    starts: date = Field(alias="from")
+    until: date
+    set_at: str
+
+    model_config = ConfigDict(serialize_by_alias=True)
+
+
+class DelegationEnded(BaseModel):
+    owner: str
+    deleted: bool
+
+
+class RecallRequest(_Body):
+    comment: str | None = Field(None, max_length=4000, description="Why (the approvers are told).")
+    expected_version: int | None = ExpectedVersion
+
+
 class ErrorBody(BaseModel):
     code: str = Field(examples=["ILLEGAL_TRANSITION"])
     message: str

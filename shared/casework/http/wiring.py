@@ -27,6 +27,7 @@ def new_id() -> str:
 
 @cache
 def case_service() -> CaseService:
+    from casework.adapters.approvals import DynamoDelegations
     from casework.adapters.dynamo import (
         DynamoCaseRepository,
         DynamoConfigStore,
@@ -42,6 +43,7 @@ def case_service() -> CaseService:
         clock=now,
         new_id=new_id,
         configs=configs,
+        delegations=DynamoDelegations(),
     )
 
 

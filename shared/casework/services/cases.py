@@ -759,6 +759,13 @@ class CaseService:
         approver = self.actor(token.approver)
         return token, case, defn, unit, approver
 
+    def _acting_as(self, token: Any, approver: Actor) -> str:
+        """ "Dave", or "Dave on behalf of Peter" on a delegate's link."""
+        if not token.on_behalf_of:
+            return approver.name
+        principal = self.directory.user(token.on_behalf_of)
+        return f"{approver.name} on behalf of {principal.name if principal else token.on_behalf_of}"
+
     def approval_page(self, raw_token: str) -> dict[str, Any]:
         """What the confirm page shows. Changes nothing: mail scanners open links."""
         token, case, defn, unit, approver = self._token_context(raw_token)
@@ -768,7 +775,7 @@ class CaseService:
             "case": case_view(case),
             "step": token.step,
             "step_label": step.label if step else token.step,
-            "approver": approver.name,
+            "approver": self._acting_as(token, approver),
             # names, as the email shows them, not usernames and unit codes
             "requested_by": creator.name if creator else case.created_by,
             "business_unit_name": unit.name or unit.code,
@@ -793,7 +800,11 @@ class CaseService:
         change = self._delegated(change)
         consume = ConsumeToken(token.token_hash, timestamp(now), int(now.timestamp()), decision)
         self.repo.commit(change, SideWrites(tokens=[consume]))
-        return {"case": case_view(change.case), "decision": decision, "approver": approver.name}
+        return {
+            "case": case_view(change.case),
+            "decision": decision,
+            "approver": self._acting_as(token, approver),
+        }
 
     # --- reads ---
 

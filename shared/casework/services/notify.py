@@ -39,7 +39,7 @@ ACCEPTANCE_REQUESTED = "AcceptanceRequested"
 CONTACT = "contact"
 UNIT = "unit"  # the members (or the "queue" responsible) of the unit a case waits in without a user
 SELF_SKIPPED = frozenset(
-    {"assignee", "creator", CONTACT, UNIT}
+    {"assignee", "creator", CONTACT, UNIT, "approvers"}
 )  # nobody needs an email about their own action
 
 
@@ -181,6 +181,8 @@ class Notifier:
             return [contact_key(contact_id) if contact_id else None]
         if rule.recipient == "approver":
             return [data.get("approver")]
+        if rule.recipient == "approvers":  # e.g. a recall tells everybody the approval waited for
+            return list(data.get("approvers") or [None])
         if rule.recipient == "assignee":
             return [data.get("assignee", case.assignee)]
         if rule.recipient == UNIT:
@@ -269,7 +271,7 @@ class Notifier:
             pending is not None
             and pending.step == data.get("step")
             and pending.round == data.get("round")
-            and pending.is_pending_for(username)
+            and pending.is_pending_for(username, data.get("on_behalf_of"))
         )
 
     @staticmethod
@@ -285,7 +287,9 @@ class Notifier:
             and pending.round == data.get("round")
         )
 
-    def _link(self, case: Case, data: Mapping[str, Any], person: str, purpose: str) -> tuple[str, str]:
+    def _link(
+        self, case: Case, data: Mapping[str, Any], person: str, purpose: str, on_behalf_of: str | None = None
+    ) -> tuple[str, str]:
         """Mint a single-use token; (raw token, when it expires). Only its hash is stored."""
         now = self.clock()
         expires = now + timedelta(hours=self.token_ttl_hours)
@@ -299,13 +303,19 @@ class Notifier:
                 approver=person,
                 expires_at=int(expires.timestamp()),
                 purpose=purpose,
+                on_behalf_of=on_behalf_of,
             )
         )
         return raw, _when(expires)
 
     def _approval_link(self, case: Case, data: Mapping[str, Any], approver: str) -> dict[str, Any]:
-        raw, expires_at = self._link(case, data, approver, "approval")
-        return {"approval_url": f"{self.public_base_url}/approvals/{raw}", "expires_at": expires_at}
+        on_behalf_of = data.get("on_behalf_of")
+        raw, expires_at = self._link(case, data, approver, "approval", on_behalf_of)
+        return {
+            "approval_url": f"{self.public_base_url}/approvals/{raw}",
+            "expires_at": expires_at,
+            "on_behalf_of": self._assignee(on_behalf_of),  # a delegate decides for this approver
+        }
 
     def _acceptance_link(self, case: Case, data: Mapping[str, Any], contact: str) -> dict[str, Any]:
         raw, expires_at = self._link(case, data, contact, "acceptance")
@@ -376,6 +386,48 @@ class Notifier:
             or (step.approval.label if step and step.approval else data.get("step", "")),
             "rejection_reason": self._rejection_reason(case, defn, status),
             "approval_url": "",
+            "on_behalf_of": {},
             "acceptance_url": "",
             "expires_at": "",
         }
+
+
+def remind(notifier: Notifier, case: Case, person: str, on_behalf_of: str | None) -> str | None:
+    """Email ``person`` a reminder of the case's pending approval with a fresh link (the earlier link keeps
+    working until used or expired). Returns the username when it went out, None when they cannot be emailed
+    (the reason logged). Not an event rule: reminders come from the schedule, not from a change."""
+    pending = case.approval
+    if pending is None or not pending.is_pending_for(person, on_behalf_of):
+        return None
+    event = {
+        "id": f"{case.id}:reminder",
+        "type": "ApprovalReminder",
+        "case_type": case.type,
+        "workflow_version": case.workflow_version,
+        "subtype": case.subtype,
+        "config_version": case.config_version,
+        "actor": "system",
+        "occurred_at": timestamp(notifier.clock()),
+    }
+    where = {"case_id": case.id, "template": "approval_reminder", "recipient": person}
+    user = notifier.directory.user(person)
+    if user is None or not user.active or not user.email:
+        logger.warning("recipient unknown, inactive or without email; not reminded", extra=where)
+        return None
+    defn = notifier.definition_of(event)
+    spec = defn.statuses[case.status].approval if case.status in defn.statuses else None
+    data = {
+        "step": pending.step,
+        "round": pending.round,
+        "step_label": spec.label if spec else pending.step,
+        "on_behalf_of": on_behalf_of,
+    }
+    contact = (notifier.directory.contact(case.contact_id) if case.contact_id else None) or {}
+    recipient = Recipient(person, user.name, user.email)
+    context = notifier._context(recipient, event, data, case, defn, contact)
+    context.update(notifier._approval_link(case, data, person))
+    context["requested_on"] = _when(datetime.fromisoformat(pending.requested_at))
+    subject, text, html = notifier.renderer.render("approval_reminder", context)
+    message_id = notifier.mailer.send(user.email, subject, text, html)
+    logger.info("reminder sent", extra={**where, "message_id": message_id})
+    return person
