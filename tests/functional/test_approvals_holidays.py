@@ -222,7 +222,11 @@ def test_the_delegate_is_emailed_and_decides_by_link_on_behalf_of_the_approver(
 def test_the_delegate_decides_in_the_api_and_a_stranger_still_cannot(api: Api) -> None:
     assert delegate(api, "john", "susan").status == 200
     case = api.submitted()
-    assert api.get(case["id"], user="susan")["can_decide_approval"] is True
+    seen = api.get(case["id"], user="susan")
+    assert seen["can_decide_approval"] is True
+    assert seen["pending_approval"]["approvers"] == [
+        {"username": "john", "decision": None, "delegate": "susan"}
+    ]
     stranger = api(
         "POST /cases/{case_id}/approvals", {"case_id": case["id"]}, user="dave", body={"decision": "approve"}
     )

@@ -206,6 +206,15 @@ class KeyDate(BaseModel):
 class ApproverDecision(BaseModel):
     username: str
     decision: Literal["approve", "reject"] | None
+    # Present only when there is one (most approvals have no delegate).
+    delegate: str | None = Field(
+        None,
+        exclude_if=lambda v: v is None,
+        description="Also asked, while the approver is away; decides for them.",
+    )
+    decided_by: str | None = Field(
+        None, exclude_if=lambda v: v is None, description="The delegate who gave this approver's decision."
+    )
 
 
 class PendingApprovalOut(BaseModel):

@@ -126,7 +126,15 @@ def case_view(case: Case, now: datetime | None = None) -> dict[str, Any]:
             "round": approval.round,
             "mode": approval.mode.value,
             "requested_at": approval.requested_at,
-            "approvers": [{"username": u, "decision": d} for u, d in approval.decisions.items()],
+            "approvers": [
+                {
+                    "username": u,
+                    "decision": d,
+                    **({"delegate": approval.delegates[u]} if u in approval.delegates else {}),
+                    **({"decided_by": approval.decided_by[u]} if u in approval.decided_by else {}),
+                }
+                for u, d in approval.decisions.items()
+            ],
         },
         "subtype": case.subtype,
         "config_version": case.config_version,
