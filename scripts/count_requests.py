@@ -7,6 +7,7 @@ read plus one TransactWriteItems. No Scan, ever.
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -49,6 +50,53 @@ def steps(case_id: str) -> list[tuple[str, str, str, int, dict]]:
         ("list assigned to me", "GET", "/cases", 200, {"query": {"assignee": "me"}}),
         ("history", "GET", f"/cases/{case_id}/history", 200, {}),
     ]
+
+
+def holiday_steps(run, temperature: str) -> None:
+    """Approvals that survive holidays (issue 8): a delegation, an approval request that asks the delegate,
+    a recall."""
+    from datetime import UTC, datetime, timedelta
+
+    today = datetime.now(UTC).date()
+    period = {
+        "delegate": "susan",
+        "from": today.isoformat(),
+        "until": (today + timedelta(days=3)).isoformat(),
+    }
+    run("delegation set (PUT)", temperature, "PUT", "/users/me/delegation", 200, user="john", body=period)
+    run("delegation read (GET)", temperature, "GET", "/users/me/delegation", 200, user="john")
+    case = run("register", temperature, "POST", "/cases", 201, body=NEW_CASE)["id"]
+    run("add product", temperature, "POST", f"/cases/{case}/products", 201, body={"product_code": "P-100"})
+    submit = {"to": "Pending Pre-Approval"}
+    run("submit (delegate asked too)", temperature, "POST", f"/cases/{case}/transitions", 200, body=submit)
+    run("recall", temperature, "POST", f"/cases/{case}/recall", 200, body={"comment": "c"})
+    run("delegation end (DELETE)", temperature, "DELETE", "/users/me/delegation", 200, user="john")
+
+
+def reminder_run(api, counter, pending: int = 3) -> list[tuple[dict[str, int], dict[str, int]]]:
+    """``pending`` CSRs left waiting for John's pre-approval, then one reminder run as if two days had passed
+    (the remind function, as its schedule runs it) and the same run again that day: (counts, requests)."""
+    from dataclasses import replace
+    from datetime import UTC, datetime, timedelta
+
+    from infra.bench import dynamodb_calls
+    from infra.seed import verify_sender
+
+    verify_sender(os.environ["MAIL_FROM"])
+    for _ in range(pending):
+        case = api.call("POST", "/cases", body=NEW_CASE)[1]
+        api.call("POST", f"/cases/{case['id']}/products", body={"product_code": "P-100"})
+        api.call("POST", f"/cases/{case['id']}/transitions", body={"to": "Pending Pre-Approval"})
+
+    module = sys.modules["local_fn_RemindFunction"]
+    later = datetime.now(UTC) + timedelta(hours=49)
+    out = []
+    for _ in range(2):
+        reminders = replace(module.reminders(), clock=lambda: later)
+        with counter.counting() as calls:
+            counts = reminders.run()
+        out.append((counts, dynamodb_calls(calls)))
+    return out
 
 
 NEW_SR = {"type": "service_request", "title": "Bench", "contact_id": "CON-2001"}
@@ -217,6 +265,7 @@ def main() -> int:
                 form={"decision": "approve"},
             )
 
+            holiday_steps(run, temperature)
             care_steps(run, temperature)
             for name, method, path, expect, kwargs, _ in customer_steps(n):
                 run(name, temperature, method, path, expect, **kwargs)
@@ -229,6 +278,11 @@ def main() -> int:
             detail = ", ".join(f"{op} {n}" for op, n in warm.items())
             print(f"{name:30} {sum(cold.values()):>5} {sum(warm.values()):>5}  {detail}")
         print(f"\nScan requests in all of the above: {scans}")
+
+        print(f"\n{'approval reminder run (+49 h)':40} {'requests':>8}  breakdown")
+        for counts, calls in reminder_run(api, counter):
+            detail = ", ".join(f"{op} {n}" for op, n in calls.items())
+            print(f"{counts!s:40} {sum(calls.values()):>8}  {detail}")
 
         print(f"\n{'ERP event (ingest function, warm)':40} {'requests':>8}  breakdown")
         for name, calls in erp_events(api.functions, counter):
