@@ -38,7 +38,7 @@ from pynamodb.connection import Connection, TableConnection
 from pynamodb.constants import ALL_OLD
 from pynamodb.exceptions import DoesNotExist, PutError, TransactWriteError
 from pynamodb.expressions.operand import Path
-from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, IncludeProjection
 from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
@@ -138,8 +138,24 @@ class TokenItem(Item, discriminator="token"):
     expires_at = NumberAttribute()  # TTL: kept 30 days past validity so late clicks still see "expired"
 
 
+class DirectoryListIndex(GlobalSecondaryIndex):
+    """Sparse lists of directory records (casework.adapters.customers): customers by name
+    (``CUSTNAME#<first two characters of the name key>``) and a customer's contacts (``CONTACTS#<account>``),
+    sorted ``<name key>#<id>``. Projects only the short ``listing`` the lists show."""
+
+    class Meta:
+        index_name = "directory"
+        projection = IncludeProjection(["kind", "listing"])
+
+    dirpk = UnicodeAttribute(hash_key=True)
+    dirsk = UnicodeAttribute(range_key=True)
+
+
 class DirectoryItem(Item, discriminator="directory"):
-    pass
+    dirpk = UnicodeAttribute(null=True)
+    dirsk = UnicodeAttribute(null=True)
+    listing = MapAttribute(null=True)
+    directory_lists = DirectoryListIndex()
 
 
 class WorkflowItem(Item, discriminator="workflow"):

@@ -12,6 +12,7 @@ from casework.services.cases import CaseService
 if TYPE_CHECKING:
     from casework.services.acceptance import AcceptanceLinks
     from casework.services.care import CareService
+    from casework.services.customers import CustomerService
 
 
 def now() -> datetime:
@@ -58,3 +59,14 @@ def acceptance_links() -> AcceptanceLinks:
 
     cases = case_service()
     return AcceptanceLinks(repo=cases.repo, directory=cases.directory, workflows=cases.workflows, clock=now)
+
+
+@cache
+def customer_service() -> CustomerService:
+    """Customers and contacts (API, ERP ingest, imports). Shares case_service()'s directory cache."""
+    from casework.adapters.customers import DynamoCustomerStore
+    from casework.services.customers import CustomerService
+
+    return CustomerService(
+        store=DynamoCustomerStore(), directory=case_service().directory, clock=now, new_id=new_id
+    )

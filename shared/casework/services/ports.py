@@ -217,3 +217,81 @@ class WorkflowStore(Protocol):
     def template(self, name: str, version: int | None = None) -> dict[str, Any]:
         """A care module's template (its raw form), latest version when ``version`` is None."""
         ...
+
+
+# --- customers and contacts (casework.services.customers) ---------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SubItem:
+    """An item under a customer's own partition (``SHIPTO#<code>``, ``PRICE#...``, ``ANSWERS#...``), written
+    with the record's change. ``body`` None deletes it; ``must_exist`` True/False makes the commit hold only
+    if it does/does not exist already (None: either)."""
+
+    sk: str
+    body: dict[str, Any] | None
+    must_exist: bool | None = None
+    code: str = "ENTRY"  # a failed condition is <code>_EXISTS (409) or <code>_NOT_FOUND (404)
+
+
+@dataclass(frozen=True)
+class RecordWrite:
+    """One change of a customer or a contact: the record, the uniqueness items of its identifiers and its
+    history entry, in one transaction or not at all.
+
+    The record is written only if it is still at ``expected_version`` (None: only if it does not exist), and,
+    with ``source_version`` (ERP events), only if the stored one is absent or lower."""
+
+    kind: str  # "customer" | "contact"
+    id: str
+    record: dict[str, Any] | None  # the new body; None deletes the record (the history stays)
+    expected_version: int | None  # 0: a record stored before records had a version (seed, lead conversion)
+    history: dict[str, Any]
+    source_version: int | None = None
+    claim: Sequence[tuple[str, str]] = ()  # (identifier type, value): must be free or this record's
+    release: Sequence[tuple[str, str]] = ()  # identifiers this record gives up
+    customer_must_exist: str | None = None  # a contact's account_id: UNKNOWN_CUSTOMER otherwise
+    sub_items: Sequence[SubItem] = ()
+
+
+class CustomerStore(Protocol):
+    """Customers, contacts and their identifiers, sub-items and history (casework.adapters.customers)."""
+
+    def get(self, kind: str, record_id: str) -> dict[str, Any] | None:
+        """A customer or contact as stored now (strongly consistent), or None."""
+        ...
+
+    def identifier_owner(self, identifier_type: str, value: str) -> str | None:
+        """The id of the record that holds an identifier (one GetItem), or None."""
+        ...
+
+    def write(self, change: RecordWrite) -> None:
+        """Commit the change. Conflict CONCURRENT_UPDATE when the record's condition fails (version moved on,
+        exists already, or an equal or newer source_version is stored), Conflict DUPLICATE_IDENTIFIER when
+        another record holds a claimed identifier, ValidationFailed UNKNOWN_CUSTOMER for a missing account,
+        Conflict with the sub-item's code (see casework.adapters.customers) for a sub-item condition."""
+        ...
+
+    def history(self, kind: str, record_id: str, cursor: str | None, limit: int) -> Page: ...
+
+    def sub_items(self, customer_id: str, prefix: str, cursor: str | None, limit: int) -> Page:
+        """Bodies of a customer's sub-items whose sort key starts with ``prefix``, in key order."""
+        ...
+
+    def sub_item(self, customer_id: str, sk: str) -> dict[str, Any] | None: ...
+
+    def customers_by_name(self, key_prefix: str, cursor: str | None, limit: int) -> Page:
+        """Customers whose name key starts with ``key_prefix`` (at least two characters): one Query."""
+        ...
+
+    def contacts_of(self, account_id: str, cursor: str | None, limit: int) -> Page:
+        """A customer's contacts by name: one Query (Unassigned contacts are in no such list)."""
+        ...
+
+    def open_cases_of(self, account_id: str, cursor: str | None, limit: int) -> Page:
+        """Open cases of every type on the customer's account: one Query."""
+        ...
+
+    def has_cases(self, account_id: str) -> bool:
+        """Whether any case (open or closed) names the account."""
+        ...

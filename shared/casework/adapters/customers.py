@@ -1,0 +1,300 @@
+"""Customers and contacts on the single table (casework.services.ports.CustomerStore).
+
+    ACCOUNT#<id>   / ACCOUNT              a customer (the account number is its id)
+    ACCOUNT#<id>   / HIST#<version:08d>   its audit history: who, when, each changed field before/after
+    ACCOUNT#<id>   / SHIPTO#<code>, PRICE#<product>#<valid_from>, XREF#<customer item code>,
+                     COMMENT#<at>#<id>, ANSWERS#<set>#<at>     its sub-items
+    CONTACT#<id>   / CONTACT, HIST#<version:08d>
+    IDENT#<type>#<value> / IDENT          one identifier of one record ({contact_id} or, for a customer's
+                                          vat_number, {customer_id}): uniqueness, and lookup by one GetItem
+
+Records carry the sparse ``directory`` index keys: a customer ``CUSTNAME#<2 chars>`` / ``<name key>#<id>``, a
+contact with a customer ``CONTACTS#<account>`` / ``<name key>#<id>``; the index projects only ``listing``.
+
+A write is one TransactWriteItems. When DynamoDB cancels it, its reasons come one per item in the order
+PynamoDB sends them (condition checks, deletes, puts, updates); each failed condition says what it means.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pynamodb.constants import ALL_OLD
+from pynamodb.exceptions import DoesNotExist, TransactWriteError
+from pynamodb.transactions import TransactWrite
+
+from casework.adapters.codec import plain
+from casework.adapters.dynamo import (
+    CaseItem,
+    DirectoryItem,
+    HistoryItem,
+    Item,
+    RelatedItem,
+    _one_page,
+    _tx_connection,
+    decode_cursor,
+)
+from casework.domain.customers import name_key
+from casework.domain.errors import Conflict, DomainError, NotFound, ValidationFailed
+from casework.services.ports import Page, RecordWrite
+
+RECORD_KEYS = {"customer": ("ACCOUNT", "ACCOUNT"), "contact": ("CONTACT", "CONTACT")}
+OWNER_FIELD = {"customer": "customer_id", "contact": "contact_id"}
+CUSTOMER_LISTING = ("id", "name", "vat_number", "status", "classification")
+CONTACT_LISTING = ("id", "name", "type", "email", "life_cycle_state", "account_id", "geographic_area")
+
+
+def record_key(kind: str, record_id: str) -> tuple[str, str]:
+    prefix, sk = RECORD_KEYS[kind]
+    return f"{prefix}#{record_id}", sk
+
+
+def identifier_key(identifier_type: str, value: str) -> tuple[str, str]:
+    return f"IDENT#{identifier_type}#{value}", "IDENT"
+
+
+def directory_item(kind: str, record: dict[str, Any]) -> DirectoryItem:
+    """The stored item of a record, with its list keys (also used by the seed)."""
+    pk, sk = record_key(kind, record["id"])
+    key = f"{name_key(record.get('name') or '')}#{record['id']}"
+    if kind == "customer":
+        list_pk: str | None = f"CUSTNAME#{name_key(record.get('name') or '')[:2]}"
+        listing = {k: record[k] for k in CUSTOMER_LISTING if record.get(k) is not None}
+    else:
+        list_pk = f"CONTACTS#{record['account_id']}" if record.get("account_id") else None
+        listing = {k: record[k] for k in CONTACT_LISTING if record.get(k) is not None}
+    return DirectoryItem(
+        pk=pk,
+        sk=sk,
+        body=record,
+        dirpk=list_pk,
+        dirsk=key if list_pk else None,
+        listing=listing if list_pk else None,
+    )
+
+
+def identifier_items(kind: str, record: dict[str, Any]) -> list[DirectoryItem]:
+    """The uniqueness items a record's identifiers need (the seed writes them with the record)."""
+    return [
+        DirectoryItem(*identifier_key(t, v), body={"type": t, "value": v, OWNER_FIELD[kind]: record["id"]})
+        for t, v in identifiers_of(kind, record)
+    ]
+
+
+def identifiers_of(kind: str, record: dict[str, Any] | None) -> list[tuple[str, str]]:
+    if not record:
+        return []
+    if kind == "customer":
+        return [("vat_number", record["vat_number"])] if record.get("vat_number") else []
+    return sorted((record.get("identifiers") or {}).items())
+
+
+def _checked_cursor(cursor: str | None, **expected: str) -> dict[str, Any] | None:
+    """A cursor is only good for the list that returned it: DynamoDB would answer a start key from another
+    list (or a forged one) with a 500-worthy ValidationException, so refuse it as the client's mistake."""
+    key = decode_cursor(cursor)
+    if key is None:
+        return None
+    for name, value in expected.items():
+        if key.get(name) != {"S": value}:
+            raise ValidationFailed("INVALID_CURSOR", "The cursor is not one this API returned for this list.")
+    if not all(set(v) == {"S"} for v in key.values()):
+        raise ValidationFailed("INVALID_CURSOR", "The cursor is not one this API returned for this list.")
+    return key
+
+
+class DynamoCustomerStore:
+    def get(self, kind: str, record_id: str) -> dict[str, Any] | None:
+        try:
+            item = DirectoryItem.get(*record_key(kind, record_id), consistent_read=True)
+        except (DoesNotExist, ValueError):
+            return None
+        return plain(item.body.as_dict()) if item.body is not None else None
+
+    def identifier_owner(self, identifier_type: str, value: str) -> str | None:
+        try:
+            item = DirectoryItem.get(*identifier_key(identifier_type, value), consistent_read=True)
+        except (DoesNotExist, ValueError):
+            return None
+        body = item.body.as_dict() if item.body is not None else {}
+        return body.get("contact_id") or body.get("customer_id")
+
+    def write(self, change: RecordWrite) -> None:
+        meanings: dict[str, list[DomainError]] = {"check": [], "delete": [], "put": [], "update": []}
+        pk, sk = record_key(change.kind, change.id)
+        concurrent = Conflict(
+            "CONCURRENT_UPDATE", f"The {change.kind} changed meanwhile; reload.", {"id": change.id}
+        )
+        version = DirectoryItem.body["version"]
+        try:
+            with TransactWrite(connection=_tx_connection()) as tx:
+                if change.customer_must_exist:
+                    tx.condition_check(
+                        DirectoryItem,
+                        *record_key("customer", change.customer_must_exist),
+                        condition=DirectoryItem.pk.exists(),
+                    )
+                    meanings["check"].append(
+                        ValidationFailed(
+                            "UNKNOWN_CUSTOMER",
+                            f"There is no customer {change.customer_must_exist!r}.",
+                            {"account_id": change.customer_must_exist},
+                        )
+                    )
+                if change.record is None:
+                    tx.delete(
+                        DirectoryItem(pk, sk),
+                        condition=version.does_not_exist()
+                        if change.expected_version == 0
+                        else version == change.expected_version,
+                    )
+                    meanings["delete"].append(concurrent)
+                else:
+                    if change.expected_version is None:
+                        condition = DirectoryItem.pk.does_not_exist()
+                    elif change.expected_version == 0:  # stored before records had versions
+                        condition = DirectoryItem.pk.exists() & version.does_not_exist()
+                    else:
+                        condition = version == change.expected_version
+                    if change.source_version is not None:
+                        stored_source = DirectoryItem.body["source_version"]
+                        condition &= stored_source.does_not_exist() | (stored_source < change.source_version)
+                    tx.save(directory_item(change.kind, change.record), condition=condition)
+                    meanings["put"].append(concurrent)
+                self._identifiers(tx, change, meanings)
+                self._sub_items(tx, change, meanings)
+                tx.save(
+                    HistoryItem(pk=pk, sk=f"HIST#{change.history['version']:08d}", body=change.history),
+                    condition=HistoryItem.pk.does_not_exist(),
+                )
+                meanings["put"].append(concurrent)
+        except TransactWriteError as exc:
+            raise self._meaning(exc, meanings, concurrent) from None
+
+    @staticmethod
+    def _identifiers(tx: TransactWrite, change: RecordWrite, meanings: dict[str, list[DomainError]]) -> None:
+        owner = DirectoryItem.body[OWNER_FIELD[change.kind]]
+        for identifier_type, value in change.release:
+            tx.delete(
+                DirectoryItem(*identifier_key(identifier_type, value)),
+                condition=DirectoryItem.pk.does_not_exist() | (owner == change.id),
+            )
+            meanings["delete"].append(
+                Conflict("CONCURRENT_UPDATE", f"The {change.kind} changed meanwhile; reload.")
+            )
+        for identifier_type, value in change.claim:
+            body = {"type": identifier_type, "value": value, OWNER_FIELD[change.kind]: change.id}
+            tx.save(
+                DirectoryItem(*identifier_key(identifier_type, value), body=body),
+                condition=DirectoryItem.pk.does_not_exist() | (owner == change.id),
+                return_values=ALL_OLD,
+            )
+            meanings["put"].append(
+                Conflict(
+                    "DUPLICATE_IDENTIFIER",
+                    f"{identifier_type} {value} belongs to another {change.kind}.",
+                    {"type": identifier_type, "value": value},
+                )
+            )
+
+    @staticmethod
+    def _sub_items(tx: TransactWrite, change: RecordWrite, meanings: dict[str, list[DomainError]]) -> None:
+        pk = record_key(change.kind, change.id)[0]
+        for sub in change.sub_items:
+            exists = Conflict(f"{sub.code}_EXISTS", f"{sub.sk} exists already.", {"key": sub.sk})
+            missing = NotFound(f"{sub.code}_NOT_FOUND", f"{sub.sk} does not exist.", {"key": sub.sk})
+            if sub.body is None:
+                tx.delete(RelatedItem(pk=pk, sk=sub.sk), condition=RelatedItem.pk.exists())
+                meanings["delete"].append(missing)
+                continue
+            condition = None
+            if sub.must_exist is True:
+                condition = RelatedItem.pk.exists()
+            elif sub.must_exist is False:
+                condition = RelatedItem.pk.does_not_exist()
+            tx.save(RelatedItem(pk=pk, sk=sub.sk, body=sub.body), condition=condition)
+            meanings["put"].append(missing if sub.must_exist else exists)
+
+    @staticmethod
+    def _meaning(
+        exc: TransactWriteError, meanings: dict[str, list[DomainError]], concurrent: Conflict
+    ) -> Exception:
+        order = meanings["check"] + meanings["delete"] + meanings["put"] + meanings["update"]
+        reasons = getattr(exc, "cancellation_reasons", None) or []
+        for index, reason in enumerate(reasons):
+            if reason is not None and reason.code == "ConditionalCheckFailed" and index < len(order):
+                error = order[index]
+                if error.code == "DUPLICATE_IDENTIFIER" and reason.raw_item:
+                    held = (reason.raw_item.get("body") or {}).get("M", {})
+                    owner = held.get("contact_id") or held.get("customer_id") or {}
+                    error.details["owner"] = owner.get("S")
+                return error
+        if exc.cause_response_code in ("TransactionCanceledException", "TransactionConflictException"):
+            return concurrent
+        return exc
+
+    def history(self, kind: str, record_id: str, cursor: str | None, limit: int) -> Page:
+        pk = record_key(kind, record_id)[0]
+        iterator = HistoryItem.query(
+            pk,
+            range_key_condition=Item.sk.startswith("HIST#"),
+            scan_index_forward=False,
+            page_size=limit,
+            last_evaluated_key=_checked_cursor(cursor, pk=pk),
+        )
+        items, next_cursor = _one_page(iterator, HistoryItem)
+        return Page([plain(i.body.as_dict()) for i in items], next_cursor)
+
+    def sub_items(self, customer_id: str, prefix: str, cursor: str | None, limit: int) -> Page:
+        pk = record_key("customer", customer_id)[0]
+        iterator = RelatedItem.query(
+            pk,
+            range_key_condition=Item.sk.startswith(prefix),
+            page_size=limit,
+            last_evaluated_key=_checked_cursor(cursor, pk=pk),
+        )
+        items, next_cursor = _one_page(iterator, RelatedItem)
+        return Page([plain(i.body.as_dict()) for i in items], next_cursor)
+
+    def sub_item(self, customer_id: str, sk: str) -> dict[str, Any] | None:
+        try:
+            item = RelatedItem.get(record_key("customer", customer_id)[0], sk, consistent_read=True)
+        except (DoesNotExist, ValueError):
+            return None
+        return plain(item.body.as_dict())
+
+    def _listed(self, partition: str, sort_prefix: str, cursor: str | None, limit: int) -> Page:
+        iterator = DirectoryItem.directory_lists.query(
+            partition,
+            range_key_condition=DirectoryItem.dirsk.startswith(sort_prefix) if sort_prefix else None,
+            page_size=limit,
+            last_evaluated_key=_checked_cursor(cursor, dirpk=partition),
+        )
+        items, next_cursor = _one_page(iterator, DirectoryItem)
+        return Page([plain(i.listing.as_dict()) for i in items if i.listing is not None], next_cursor)
+
+    def customers_by_name(self, key_prefix: str, cursor: str | None, limit: int) -> Page:
+        return self._listed(f"CUSTNAME#{key_prefix[:2]}", key_prefix, cursor, limit)
+
+    def contacts_of(self, account_id: str, cursor: str | None, limit: int) -> Page:
+        return self._listed(f"CONTACTS#{account_id}", "", cursor, limit)
+
+    def open_cases_of(self, account_id: str, cursor: str | None, limit: int) -> Page:
+        from casework.adapters.codec import case_from_dict
+        from casework.services.cases import case_view
+
+        partition = f"ACCOUNT#{account_id}"
+        iterator = CaseItem.by_account.query(
+            partition,
+            filter_condition=CaseItem.gsi4pk.exists(),  # only open cases carry the open-cases index key
+            scan_index_forward=False,
+            page_size=limit,
+            last_evaluated_key=_checked_cursor(cursor, gsi3pk=partition),
+        )
+        items, next_cursor = _one_page(iterator, CaseItem)
+        return Page([case_view(case_from_dict(i.body.as_dict())) for i in items], next_cursor)
+
+    def has_cases(self, account_id: str) -> bool:
+        iterator = CaseItem.by_account.query(f"ACCOUNT#{account_id}", page_size=1)
+        items, _ = _one_page(iterator, CaseItem)
+        return bool(items)
