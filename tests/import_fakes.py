@@ -1,7 +1,5 @@
-"""In-memory stand-ins for the import service's ports (files, jobs, queue, the customer store) and helpers
-that build import files. The customer store keeps the shared customers contract: contacts found by any of
-their identifiers, outcomes created/updated/unchanged, DUPLICATE_IDENTIFIER when an identifier belongs to
-another contact, ValidationFailed for bad data, nothing written on a refusal."""
+"""In-memory stand-ins for the import service's ports (files, jobs, queue, and the customer store under the
+real CustomerService) and helpers that build import files."""
 
 from __future__ import annotations
 
@@ -14,8 +12,9 @@ from typing import Any
 from casework.domain import imports
 from casework.domain.errors import Conflict, NotFound, ValidationFailed
 from casework.domain.imports import ImportJob
-from casework.domain.model import Actor
+from casework.services.customers import CustomerService
 from casework.services.imports import ImportService
+from casework.services.ports import RecordWrite
 from tests.fakes import FixedClock, InMemoryDirectory, SequentialIds, make_service
 
 BUCKET = "casework-test-importbucket"
@@ -81,80 +80,57 @@ class MemoryQueue:
         self.messages.append(json.loads(json.dumps(message)))
 
 
-class MemoryCustomers:
-    """The customers contract, in memory."""
+class MemoryCustomerStore:
+    """casework.services.ports.CustomerStore in memory, over the directory's own contacts and accounts (so
+    the case service sees the contacts an import writes, as it does on the table)."""
 
-    def __init__(self, contacts: Iterable[dict[str, Any]] = ()) -> None:
-        self.contacts: dict[str, dict[str, Any]] = {}
+    def __init__(self, directory: InMemoryDirectory) -> None:
+        self.records = {"contact": directory.contacts, "customer": directory.accounts}
         self.identifiers: dict[tuple[str, str], str] = {}
-        self.customers: dict[str, dict[str, Any]] = {}
         self.writes = 0
-        for contact in contacts:
-            self._store(dict(contact))
 
-    def _store(self, contact: dict[str, Any]) -> None:
-        self.contacts[contact["id"]] = contact
-        for kind, value in (contact.get("identifiers") or {}).items():
-            self.identifiers[(kind, value)] = contact["id"]
+    def get(self, kind: str, record_id: str) -> dict[str, Any] | None:
+        record = self.records[kind].get(record_id)
+        return copy.deepcopy(record) if record is not None else None
 
-    def contact_by_identifiers(self, identifiers: Mapping[str, str]) -> dict[str, Any] | None:
-        for kind, value in identifiers.items():
-            contact_id = self.identifiers.get((kind, value))
-            if contact_id:
-                return copy.deepcopy(self.contacts[contact_id])
-        return None
+    def identifier_owner(self, identifier_type: str, value: str) -> str | None:
+        return self.identifiers.get((identifier_type, value))
 
-    def upsert_contact(self, actor: Actor, data: dict[str, Any], *, source_version: int | None = None):
-        if data.get("type") not in ("PERSON", "COMPANY"):
-            raise ValidationFailed("INVALID_CONTACT", "type must be PERSON or COMPANY")
-        existing = (
-            self.contacts.get(data["id"])
-            if data.get("id")
-            else self.contact_by_identifiers(data.get("identifiers") or {})
-        )
-        contact_id = existing["id"] if existing else f"CON-{len(self.contacts) + 1:012X}"
-        for kind, value in (data.get("identifiers") or {}).items():
-            owner = self.identifiers.get((kind, value))
-            if owner and owner != contact_id:
-                raise Conflict("DUPLICATE_IDENTIFIER", f"{kind} {value} belongs to contact {owner}.")
-        merged = {**(existing or {}), **data, "id": contact_id}
-        merged["identifiers"] = {
-            **((existing or {}).get("identifiers") or {}),
-            **(data.get("identifiers") or {}),
-        }
-        if existing and {k: v for k, v in merged.items() if k != "version"} == {
-            k: v for k, v in existing.items() if k != "version"
-        }:
-            return "unchanged", copy.deepcopy(existing)
-        merged["version"] = (existing or {}).get("version", 0) + 1
-        merged.setdefault("life_cycle_state", "Prospect")
+    def write(self, change: RecordWrite) -> None:
+        stored = self.records[change.kind].get(change.id)
+        if (stored is None) != (change.expected_version is None) or (
+            stored is not None and stored.get("version", 0) != change.expected_version
+        ):
+            raise Conflict("CONCURRENT_UPDATE", "The record changed meanwhile.")
+        for claim in change.claim:
+            if self.identifiers.get(claim, change.id) != change.id:
+                raise Conflict("DUPLICATE_IDENTIFIER", f"{claim[0]} {claim[1]} belongs to another record.")
+        if change.customer_must_exist and change.customer_must_exist not in self.records["customer"]:
+            raise ValidationFailed("UNKNOWN_CUSTOMER", f"There is no customer {change.customer_must_exist}.")
+        for claim in change.release:
+            self.identifiers.pop(claim, None)
+        for claim in change.claim:
+            self.identifiers[claim] = change.id
+        self.records[change.kind][change.id] = copy.deepcopy(change.record)
         self.writes += 1
-        self._store(merged)
-        return ("updated" if existing else "created"), copy.deepcopy(merged)
-
-    def upsert_customer(self, actor: Actor, data: dict[str, Any], *, source_version: int | None = None):
-        if not data.get("id") or not data.get("name"):
-            raise ValidationFailed("INVALID_CUSTOMER", "A customer needs id and name.")
-        existing = self.customers.get(data["id"])
-        merged = {**(existing or {}), **data}
-        if existing == merged:
-            return "unchanged", copy.deepcopy(existing)
-        self.writes += 1
-        self.customers[data["id"]] = merged
-        return ("updated" if existing else "created"), copy.deepcopy(merged)
 
 
 def make_import_service(**overrides: Any):
     """(service, parts) with the demo directory, the shipped lead configuration and empty stores."""
-    customers = MemoryCustomers()
     directory = InMemoryDirectory()
-    customers.contacts = directory.contacts  # the directory sees the contacts the customer store writes
+    store = MemoryCustomerStore(directory)
+    customers = CustomerService(
+        store=store, directory=directory, clock=FixedClock(), new_id=SequentialIds("C")
+    )
     cases, repo = make_service(directory=directory)
     parts = {
         "files": MemoryFiles(),
         "jobs": MemoryJobs(),
         "queue": MemoryQueue(),
         "customers": customers,
+        "store": store,
+        "contacts": directory.contacts,
+        "accounts": directory.accounts,
         "repo": repo,
     }
     service = ImportService(

@@ -33,7 +33,7 @@ def test_a_lead_row_of_the_template_becomes_a_typed_lead():
     )
     assert lead.contact.new is True
     assert lead.contact.identifiers == {"id_number": "123456", "passport_number": "222"}
-    assert lead.contact.data["name"] == "Ann Lee 7"
+    assert lead.contact.name == "Ann Lee 7"
     assert lead.contact.data["emails"] == [{"type": "WORK", "address": "ann7@customer.example"}]
     assert lead.fields == {
         "category": "BUSINESS_SME",

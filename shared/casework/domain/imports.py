@@ -308,6 +308,13 @@ class ContactRow:
     def identifiers(self) -> dict[str, str]:
         return dict(self.data.get("identifiers") or {})
 
+    @property
+    def name(self) -> str | None:
+        """The display name the customer store derives (first and last name, or the company name)."""
+        if self.data.get("type") == "COMPANY":
+            return self.data.get("company_name")
+        return " ".join(p for p in (self.data.get("first_name"), self.data.get("last_name")) if p) or None
+
 
 @dataclass(frozen=True)
 class LeadRow:
@@ -460,7 +467,6 @@ def _address_phone_email(row: _Row, data: dict[str, Any]) -> None:
         if not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", email):
             row.problems.append(f"Email Address: '{email}' is not an email address")
         data["emails"] = [{"type": row.text("Email Type") or "WORK", "address": email}]
-        data["email"] = email
 
 
 def _contact(row: _Row, *, new_required: bool) -> ContactRow:
@@ -478,9 +484,8 @@ def _contact(row: _Row, *, new_required: bool) -> ContactRow:
     first, last, company = row.text("First Name"), row.text("Last Name"), row.text("Company Name")
     if kind == "PERSON":
         data |= {"first_name": first, "last_name": last}
-        data["name"] = " ".join(p for p in (first, last) if p) or None
     elif kind == "COMPANY":
-        data |= {"company_name": company, "name": company}
+        data |= {"company_name": company}
     _address_phone_email(row, data)
     account = row.text("Account Number", limit=80)
     if account:
@@ -575,7 +580,6 @@ def parse_customer(values: Mapping[str, str]) -> CustomerRow:
         "status": row.text("Status", limit=40),
     }
     _address_phone_email(row, data)
-    data.pop("email", None)  # a customer keeps emails[] only
     if row.problems:
         raise RowRefused(row.problems)
     return CustomerRow({k: v for k, v in data.items() if v is not None})
@@ -610,12 +614,48 @@ def lead_code_problems(
     return problems
 
 
+# Record fields (the customers contract's body, the lead's fields) -> the columns they come from.
+RECORD_FIELD_COLUMNS = {
+    **LEAD_FIELD_COLUMNS,
+    "type": "Contact Type",
+    "first_name": "First Name",
+    "last_name": "Last Name",
+    "company_name": "Company Name",
+    "identifiers": "Identifiers",
+    "phones": "Phone Number",
+    "emails": "Email Address",
+    "address": "Address",
+    "id": "Account Number",
+    "name": "Name",
+    "vat_number": "VAT Registration Number",
+    "classification": "Classification",
+    "credit_rating": "Credit Rating",
+    "status": "Status",
+}
+
+
+def _column_of(location: str) -> str:
+    parts = location.split(".")
+    if parts[0] == "address" and len(parts) > 1:
+        return "Address " + parts[1].replace("_", " ").title()
+    if parts[0] == "identifiers" and len(parts) > 1:
+        return f"Identifiers ({parts[1]})"
+    return RECORD_FIELD_COLUMNS.get(parts[0], location)
+
+
 def field_problems(details: Mapping[str, Any]) -> list[str]:
-    """A ValidationFailed's ``details.fields`` ({field: message}) as column-named problems."""
+    """A ValidationFailed's details as column-named problems: the engine's ``fields`` ({field: message} or
+    [field, ...]) and the customer store's ``problems`` ([{location, message}])."""
     fields = details.get("fields")
+    out = []
     if isinstance(fields, Mapping):
-        return [f"{LEAD_FIELD_COLUMNS.get(k, k)}: {v}" for k, v in fields.items()]
-    return []
+        out += [f"{_column_of(k)}: {v}" for k, v in fields.items()]
+    elif isinstance(fields, list):
+        out += [f"{_column_of(str(k))}: a value is required" for k in fields]
+    for problem in details.get("problems") or []:
+        if isinstance(problem, Mapping):
+            out.append(f"{_column_of(str(problem.get('location', '')))}: {problem.get('message')}")
+    return out
 
 
 def lead_case_id(contact_id: str, lead: LeadRow) -> str:

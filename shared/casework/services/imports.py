@@ -389,7 +389,7 @@ class ImportService:
             return  # refused by _contact: the contact must exist
         try:
             self.cases.register(
-                actor.username, title=row.title(row.contact.data.get("name")), validate_only=True, **register
+                actor.username, title=row.title(row.contact.name), validate_only=True, **register
             )
         except ValidationFailed as exc:
             if exc.code != "MISSING_FIELDS" or list(exc.details.get("fields") or []) != ["contact_id"]:
