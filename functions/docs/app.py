@@ -3,6 +3,7 @@
 from aws_lambda_powertools.event_handler import Response, content_types
 
 from casework.http.api import API_TITLE, API_VERSION, describe_api, lambda_handler, make_app
+from casework.http.import_routes import import_routes
 from casework.http.routes import (
     admin_routes,
     approval_routes,
@@ -11,7 +12,9 @@ from casework.http.routes import (
     register_routes,
 )
 
-app = make_app(register_routes(), read_routes(), change_routes(), approval_routes(), admin_routes())
+app = make_app(
+    register_routes(), read_routes(), change_routes(), approval_routes(), admin_routes(), import_routes()
+)
 describe_api(app)
 app.enable_swagger(path="/docs", title=API_TITLE, version=API_VERSION)
 
