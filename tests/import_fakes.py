@@ -39,6 +39,12 @@ class MemoryFiles:
         self.puts += 1
         self.objects[(bucket, key)] = data
 
+    def download_url(self, bucket: str, key: str, seconds: int) -> str:
+        return f"https://{bucket}.s3.example/{key}?get&expires={seconds}"
+
+    def upload_url(self, bucket: str, key: str, seconds: int) -> str:
+        return f"https://{bucket}.s3.example/{key}?put&expires={seconds}"
+
     def list(self, bucket: str, prefix: str) -> list[tuple[str, str]]:
         return [
             (k, self.etag(b, k) or "")
@@ -50,13 +56,19 @@ class MemoryFiles:
 class MemoryJobs:
     def __init__(self) -> None:
         self.jobs: dict[str, dict[str, Any]] = {}
+        self.latest: dict[tuple[str, str], str] = {}
         self.saves = 0
 
     def create(self, job: ImportJob) -> bool:
         if job.id in self.jobs:
             return False
         self.jobs[job.id] = job.to_dict()
+        self.latest[(job.bucket, job.key)] = job.id
         return True
+
+    def latest_for(self, bucket: str, key: str) -> ImportJob | None:
+        job_id = self.latest.get((bucket, key))
+        return self.get(job_id) if job_id else None
 
     def get(self, job_id: str) -> ImportJob | None:
         body = self.jobs.get(job_id)

@@ -900,6 +900,7 @@ CREATED = {"POST /cases", "POST /cases/{case_id}/products", "POST /cases/{case_i
 CREATED |= {"POST /cases/{case_id}/notes", "POST /cases/{case_id}/activities"}
 CREATED |= {"POST /cases/{case_id}/feedback"}
 CREATED |= {"POST /cases/{case_id}/service_requests"}
+CREATED |= {"POST /imports/uploads"}
 ACCEPTED = {"POST /imports"}  # 202: the import job runs asynchronously
 
 

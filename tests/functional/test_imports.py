@@ -83,9 +83,11 @@ class Imports:
         self.s3.put_object(Bucket=self.bucket, Key=key, Body=data)
         return key
 
-    def dropped_job(self, key: str) -> str:
-        etag = self.s3.head_object(Bucket=self.bucket, Key=key)["ETag"].strip('"')
-        return imports.dropped_job_id(self.bucket, key, etag, imports.kind_of_key(key))
+    def job_of(self, key: str, user: str = "admin") -> dict[str, Any]:
+        """GET /imports?key=: the newest job of a file (how an uploader finds their upload's job)."""
+        reply = self.api("GET /imports", query={"key": key}, user=user)
+        assert reply.status == 200, reply.text
+        return reply.json
 
     def receive(self) -> list[dict[str, Any]]:
         response = self.sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10)
@@ -145,8 +147,8 @@ def table_items(res: LocalResources) -> dict[str, int]:
 
 
 def data_items(res: LocalResources) -> dict[str, int]:
-    """Everything but the import jobs themselves."""
-    return {k: v for k, v in table_items(res).items() if k != "IMPORT"}
+    """Everything but the import jobs themselves (and their files' pointers to them)."""
+    return {k: v for k, v in table_items(res).items() if k not in ("IMPORT", "IMPORTFILE")}
 
 
 def contact_with(res: LocalResources, identifier: str) -> dict[str, Any] | None:
@@ -164,7 +166,9 @@ def contact_with(res: LocalResources, identifier: str) -> dict[str, Any] | None:
 def test_an_uploaded_file_creates_contacts_and_leads_and_the_job_shows_it(io: Imports):
     key = io.upload("leads", table_bytes([lead_row(1), lead_row(2)]))
     assert [o["batchItemFailures"] for o in io.drain()] == [[]]  # the S3 event started the job
-    job = io.job(io.dropped_job(key))
+    job = io.job_of(key)
+    etag = io.s3.head_object(Bucket=io.bucket, Key=key)["ETag"].strip('"')
+    assert job["id"] == imports.dropped_job_id(io.bucket, key, etag, "leads") == io.job(job["id"])["id"]
     assert job["state"] == "succeeded" and job["key"] == key
     assert job["counts"] == {"read": 2, "created": 2, "updated": 0, "unchanged": 0, "failed": 0}
     assert job["contacts"] == {"created": 2}
@@ -206,7 +210,7 @@ def test_failed_rows_come_back_in_an_error_file_that_can_be_fixed_and_imported(i
     ]
     key = io.upload("leads", table_bytes(rows))
     io.drain()
-    job = io.job(io.dropped_job(key))
+    job = io.job_of(key)
     assert job["state"] == "completed_with_errors"
     assert job["counts"] == {"read": 4, "created": 1, "updated": 0, "unchanged": 0, "failed": 3}
     assert contact_with(io.res, "ID000002") is None and contact_with(io.res, "ID000004") is None
@@ -228,7 +232,7 @@ def test_failed_rows_come_back_in_an_error_file_that_can_be_fixed_and_imported(i
     failed[2]["Account Number"] = "ACC-1001"
     fixed = io.upload("leads", table_bytes(failed), "fixed.csv")
     io.drain()
-    again = io.job(io.dropped_job(fixed))
+    again = io.job_of(fixed)
     assert again["counts"] == {"read": 3, "created": 3, "updated": 0, "unchanged": 0, "failed": 0}
     assert contact_with(io.res, "ID000004")["account_id"] == "ACC-1001"
 
@@ -260,7 +264,7 @@ def test_customers_and_contacts_files_upsert_by_account_number_and_identifiers(i
     ]
     key = io.upload("contacts", table_bytes(contacts, columns=imports.CONTACTS_FILE_COLUMNS))
     io.drain()
-    job = io.job(io.dropped_job(key))
+    job = io.job_of(key)
     assert job["counts"] == {"read": 2, "created": 1, "updated": 0, "unchanged": 0, "failed": 1}
     assert contact_with(io.res, "INI-1")["account_id"] == "ACC-9001"
     message = next(io.read(job["error_file"]).rows())[-1]
@@ -314,6 +318,10 @@ def test_a_job_is_shown_only_to_its_requester_and_managers(io: Imports):
     for user, job_id in (("mary", job["id"]), ("admin", "IMP-NOSUCHJOB")):
         reply = io.api("GET /imports/{job_id}", {"job_id": job_id}, user=user)
         assert (reply.status, reply.error["code"]) == (404, "IMPORT_NOT_FOUND")
+    for user, key in (("mary", job["key"]), ("admin", "uploads/never.csv")):
+        reply = io.api("GET /imports", query={"key": key}, user=user)
+        assert (reply.status, reply.error["code"]) == (404, "IMPORT_NOT_FOUND")
+    assert io.api("GET /imports", user="admin").status == 422  # the key is required
 
 
 def test_an_unreadable_message_fails_alone_and_the_batch_goes_on(io: Imports):
@@ -343,7 +351,7 @@ def test_a_file_continues_across_invocations_when_time_runs_low(io: Imports, mon
     key = io.upload("leads", table_bytes([lead_row(n) for n in range(7)]))
     results = io.drain(ShortLivedContext(seconds=5))  # less than the reserve: one chunk per invocation
     assert len(results) == 4 and all(r["batchItemFailures"] == [] for r in results)
-    job = io.job(io.dropped_job(key))
+    job = io.job_of(key)
     assert job["state"] == "succeeded"
     assert job["counts"] == {"read": 7, "created": 7, "updated": 0, "unchanged": 0, "failed": 0}
 
@@ -355,6 +363,42 @@ def test_the_schedule_imports_files_that_have_no_job_yet(io: Imports):
     assert schedule["Target"]["Arn"] == io.res.physical["ImportQueue"]["Arn"]
     io.invoke([schedule["Target"]["Input"]])
     io.drain()
-    assert io.job(io.dropped_job(key))["state"] == "succeeded"
+    assert io.job_of(key)["state"] == "succeeded"
     io.invoke([schedule["Target"]["Input"]])  # the next tick: every file has its job
     assert io.receive() == []
+
+
+def test_an_upload_link_takes_the_file_and_it_imports_on_arrival(io: Imports):
+    import requests
+
+    reply = io.api(
+        "POST /imports/uploads", user="peter", body={"kind": "leads", "filename": "June leads.xlsx"}
+    )
+    assert reply.status == 201, reply.text
+    upload = reply.json
+    assert upload["key"].startswith("incoming/leads/") and upload["key"].endswith("-June-leads.xlsx")
+    rows = [lead_row(1), lead_row(2, **{"Lead Priority Level": "0"})]
+    put = requests.put(upload["upload_url"], data=table_bytes(rows, "xlsx"), timeout=5)
+    assert put.status_code == 200
+    io.drain()
+    job = io.job_of(upload["key"])
+    assert job["counts"]["created"] == 1 and job["counts"]["failed"] == 1
+    errors = requests.get(job["error_file_url"], timeout=5)
+    assert errors.status_code == 200
+    table = imports.read_table(errors.content)
+    assert table.format == "xlsx"
+    assert next(table.rows())[-1] == "Lead Priority Level: '0' is not a whole number from 1 to 10"
+
+
+@pytest.mark.parametrize(
+    ("user", "body", "status", "code"),
+    [
+        ("admin", {"kind": "leads", "filename": "scan.pdf"}, 422, "UNSUPPORTED_FILE"),
+        ("admin", {"kind": "orders", "filename": "a.csv"}, 422, "INVALID_REQUEST"),
+        ("admin", {"kind": "leads"}, 422, "INVALID_REQUEST"),
+        ("mary", {"kind": "leads", "filename": "a.csv"}, 403, "NOT_ALLOWED"),
+    ],
+)
+def test_bad_upload_requests_get_a_clear_4xx(io: Imports, user, body, status, code):
+    reply = io.api("POST /imports/uploads", user=user, body=body)
+    assert (reply.status, reply.error["code"]) == (status, code)

@@ -237,6 +237,9 @@ def test_a_job_is_shown_to_its_requester_and_managers_only():
         service.job("mary", job_id)
     with pytest.raises(NotFound):
         service.job("admin", "IMP-NOPE")
+    assert service.job_of_file("peter", "incoming/leads/june.csv")["id"] == job_id
+    with pytest.raises(NotFound):
+        service.job_of_file("mary", "incoming/leads/june.csv")
 
 
 # --- checkpoints, continuation, redelivery ------------------------------------------------------------------
@@ -359,3 +362,26 @@ def test_a_hundred_thousand_rows_finish_across_invocations(benchmark_rows=100_00
     errors = imports.read_table(parts["files"].get(BUCKET, view["error_file"]))
     assert len(list(errors.rows())) == 10
     assert json.loads(json.dumps(view))["progress"]["percent"] == 100.0
+
+
+def test_an_upload_link_puts_a_safe_name_under_the_kinds_incoming_folder():
+    service, _ = make_import_service()
+    upload = service.upload("admin", kind="contacts", filename="C:\\tmp/../June leads (v2).XLSX")
+    assert upload["key"].startswith("incoming/contacts/2025-03-03/")
+    assert upload["key"].endswith("-June-leads-v2.xlsx")
+    assert imports.kind_of_key(upload["key"]) == "contacts"
+    assert upload["upload_url"].endswith("?put&expires=900") and upload["method"] == "PUT"
+    for filename, error in (("notes.pdf", ValidationFailed), ("noextension", ValidationFailed)):
+        with pytest.raises(error) as caught:
+            service.upload("admin", kind="leads", filename=filename)
+        assert caught.value.code == "UNSUPPORTED_FILE"
+    with pytest.raises(Forbidden):
+        service.upload("mary", kind="leads", filename="a.csv")
+
+
+def test_a_finished_job_links_its_error_file():
+    service, parts = make_import_service()
+    job_id = start(service, parts, table_bytes([lead_row(1, **{"Contact Type": "X"})]))
+    run_all(service, parts, job_id)
+    view = job(service, job_id)
+    assert view["error_file_url"] == f"https://{BUCKET}.s3.example/{view['error_file']}?get&expires=900"

@@ -4,6 +4,7 @@ queue (SQS), and the messages that queue carries.
     IMPORT#<job_id> / JOB     an import job (casework.domain.imports.ImportJob as ``body``; ``version`` is
                               the optimistic lock every checkpoint is written under). A key per job: no
                               constant partition key, however many imports run.
+    IMPORTFILE#<bucket>/<key> / LATEST   the newest job of a file {job_id}: an upload's job found by the file
 
 The queue carries three kinds of message (``ImportMessage``): an S3 "Object Created" event (EventBridge, for
 ``incoming/``), the schedule's tick (``{"action": "scan", "bucket", "prefix"}``) and a job's own
@@ -19,10 +20,11 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, TypeAdapter
 from pynamodb.attributes import NumberAttribute
-from pynamodb.exceptions import DoesNotExist, PutError
+from pynamodb.exceptions import DoesNotExist, PutError, TransactWriteError
+from pynamodb.transactions import TransactWrite
 
 from casework.adapters.codec import plain
-from casework.adapters.dynamo import REGION, Item
+from casework.adapters.dynamo import REGION, Item, _tx_connection
 from casework.domain.errors import Conflict, NotFound
 from casework.domain.imports import ImportJob
 
@@ -31,8 +33,16 @@ class ImportJobItem(Item, discriminator="import_job"):
     version = NumberAttribute()
 
 
+class ImportFileItem(Item, discriminator="import_file"):
+    pass
+
+
 def job_key(job_id: str) -> tuple[str, str]:
     return f"IMPORT#{job_id}", "JOB"
+
+
+def file_key(bucket: str, key: str) -> tuple[str, str]:
+    return f"IMPORTFILE#{bucket}/{key}", "LATEST"
 
 
 def _conditional_failed(exc: PutError) -> bool:
@@ -41,15 +51,27 @@ def _conditional_failed(exc: PutError) -> bool:
 
 class DynamoJobStore:
     def create(self, job: ImportJob) -> bool:
+        """The job and its file's pointer to it, in one transaction (a job that exists already: neither)."""
         try:
-            ImportJobItem(*job_key(job.id), version=job.version, body=job.to_dict()).save(
-                condition=ImportJobItem.pk.does_not_exist()
-            )
-        except PutError as exc:
-            if _conditional_failed(exc):
+            with TransactWrite(connection=_tx_connection()) as tx:
+                tx.save(
+                    ImportJobItem(*job_key(job.id), version=job.version, body=job.to_dict()),
+                    condition=ImportJobItem.pk.does_not_exist(),
+                )
+                tx.save(ImportFileItem(*file_key(job.bucket, job.key), body={"job_id": job.id}))
+        except TransactWriteError as exc:
+            reasons = getattr(exc, "cancellation_reasons", None) or []
+            if reasons and reasons[0] is not None and reasons[0].code == "ConditionalCheckFailed":
                 return False
             raise
         return True
+
+    def latest_for(self, bucket: str, key: str) -> ImportJob | None:
+        try:
+            pointer = ImportFileItem.get(*file_key(bucket, key), consistent_read=True)
+        except (DoesNotExist, ValueError):
+            return None
+        return self.get(pointer.body["job_id"])
 
     def get(self, job_id: str) -> ImportJob | None:
         try:
@@ -103,6 +125,14 @@ class S3Files:
     def list(self, bucket: str, prefix: str) -> list[tuple[str, str]]:
         pages = _client("s3").get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
         return [(o["Key"], o["ETag"].strip('"')) for page in pages for o in page.get("Contents", [])]
+
+    def download_url(self, bucket: str, key: str, seconds: int) -> str:
+        params = {"Bucket": bucket, "Key": key}
+        return _client("s3").generate_presigned_url("get_object", Params=params, ExpiresIn=seconds)
+
+    def upload_url(self, bucket: str, key: str, seconds: int) -> str:
+        params = {"Bucket": bucket, "Key": key}
+        return _client("s3").generate_presigned_url("put_object", Params=params, ExpiresIn=seconds)
 
 
 class SqsJobQueue:

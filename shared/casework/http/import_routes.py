@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
+from aws_lambda_powertools.event_handler.openapi.params import Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from casework.http.api import caller
@@ -30,6 +31,23 @@ class CreateImport(BaseModel):
     )
 
 
+class CreateUpload(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["leads", "customers", "contacts"]
+    filename: str = Field(min_length=1, max_length=200, examples=["leads-june.xlsx"])
+
+
+class UploadResponse(BaseModel):
+    """PUT the file's bytes to ``upload_url`` (it expires): it imports on arrival; GET /imports?key=<key>
+    shows its job."""
+
+    key: str
+    upload_url: str
+    method: str
+    expires_in: int
+
+
 class ImportJobResponse(BaseModel):
     """An import job: state, counts (read, created, updated, unchanged, failed), progress and error file."""
 
@@ -47,6 +65,7 @@ class ImportJobResponse(BaseModel):
     error_file: str | None = Field(
         description="key of the failed rows, in the file's format, when any failed"
     )
+    error_file_url: str | None = Field(None, description="a link that downloads the error file (it expires)")
     message: str | None
     requested_by: str
     created_at: str
@@ -72,6 +91,31 @@ def import_routes() -> Router:
         return import_service().request(
             caller(router), kind=body.kind, key=body.key, bucket=body.bucket, dry_run=body.dry_run
         )
+
+    @router.post(
+        "/imports/uploads",
+        status_code=201,
+        tags=["imports"],
+        summary="A link to upload a file that imports on arrival",
+        responses=ok(201),
+    )
+    def create_upload(body: CreateUpload) -> UploadResponse:
+        from casework.http.wiring import import_service
+
+        return import_service().upload(caller(router), kind=body.kind, filename=body.filename)
+
+    @router.get(
+        "/imports",
+        tags=["imports"],
+        summary="The newest import job of a file (e.g. one uploaded under incoming/<kind>/)",
+        responses=ok(),
+    )
+    def get_import_of_file(
+        key: Annotated[str, Query(min_length=1, max_length=1024, description="the file's key in the bucket")],
+    ) -> ImportJobResponse:
+        from casework.http.wiring import import_service
+
+        return import_service().job_of_file(caller(router), key)
 
     @router.get(
         "/imports/<job_id>",

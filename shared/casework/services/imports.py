@@ -14,6 +14,7 @@ A refused row writes nothing: every check that can refuse it runs before its fir
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -37,6 +38,8 @@ from casework.services.ports import Clock, IdFactory
 
 IMPORT_ROLES = ("Admin", "Sales Manager")  # who may start an import over the API
 MANAGER_ROLES = ("Admin", "Sales Manager")  # who may see every import job
+URL_SECONDS = 900  # presigned upload and error-file links
+_SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 
 
 class FileStore(Protocol):
@@ -54,6 +57,14 @@ class FileStore(Protocol):
         """(key, etag) of every object under ``prefix``."""
         ...
 
+    def download_url(self, bucket: str, key: str, seconds: int) -> str:
+        """A URL that GETs the object for ``seconds`` (presigned)."""
+        ...
+
+    def upload_url(self, bucket: str, key: str, seconds: int) -> str:
+        """A URL that PUTs the object for ``seconds`` (presigned)."""
+        ...
+
 
 class JobStore(Protocol):
     def create(self, job: ImportJob) -> bool:
@@ -61,6 +72,10 @@ class JobStore(Protocol):
         ...
 
     def get(self, job_id: str) -> ImportJob | None: ...
+
+    def latest_for(self, bucket: str, key: str) -> ImportJob | None:
+        """The newest job of a file (an upload's job is found by its key)."""
+        ...
 
     def save(self, job: ImportJob) -> ImportJob:
         """Store ``job`` if the stored one is still at ``job.version``; returns it at the next version.
@@ -135,10 +150,7 @@ class ImportService:
 
     # --- the API ---
 
-    def request(
-        self, username: str, *, kind: str, key: str, bucket: str | None = None, dry_run: bool = False
-    ) -> dict[str, Any]:
-        """A job for a file already in the import bucket; it runs asynchronously (GET shows how far)."""
+    def _importer(self, username: str, kind: str) -> Actor:
         actor = self.cases.actor(username)
         if not set(IMPORT_ROLES) & actor.roles:
             raise Forbidden(
@@ -150,6 +162,32 @@ class ImportService:
             raise ValidationFailed(
                 "UNKNOWN_IMPORT_KIND", f"There is no {kind!r} import.", {"kinds": list(imports.KINDS)}
             )
+        return actor
+
+    def upload(self, username: str, *, kind: str, filename: str) -> dict[str, Any]:
+        """Where to PUT a file so that it imports on arrival: a key under ``incoming/<kind>/`` and a presigned
+        URL for it (the upload event then starts the job; GET /imports?key= finds it)."""
+        self._importer(username, kind)
+        stem, dot, ext = re.split(r"[/\\]", filename)[-1].rpartition(".")
+        if not dot or ext.lower() not in imports.FORMATS:
+            raise ValidationFailed(
+                "UNSUPPORTED_FILE", "Imports read .csv and .xlsx files.", {"filename": filename}
+            )
+        safe = _SAFE_NAME.sub("-", stem).strip("-.")[:80] or "import"
+        day = timestamp(self.clock())[:10]
+        key = f"incoming/{kind}/{day}/{self.new_id()[:8]}-{safe}.{ext.lower()}"
+        return {
+            "key": key,
+            "upload_url": self.files.upload_url(self.bucket, key, URL_SECONDS),
+            "method": "PUT",
+            "expires_in": URL_SECONDS,
+        }
+
+    def request(
+        self, username: str, *, kind: str, key: str, bucket: str | None = None, dry_run: bool = False
+    ) -> dict[str, Any]:
+        """A job for a file already in the import bucket; it runs asynchronously (GET shows how far)."""
+        actor = self._importer(username, kind)
         if bucket not in (None, self.bucket):
             raise ValidationFailed(
                 "UNKNOWN_BUCKET",
@@ -168,11 +206,21 @@ class ImportService:
         return job.view()
 
     def job(self, username: str, job_id: str) -> dict[str, Any]:
+        return self._visible(username, self.jobs.get(job_id), job_id)
+
+    def job_of_file(self, username: str, key: str) -> dict[str, Any]:
+        """The newest job of a file in the import bucket (an upload's job, by the key it was put under)."""
+        return self._visible(username, self.jobs.latest_for(self.bucket, key), key)
+
+    def _visible(self, username: str, job: ImportJob | None, asked: str) -> dict[str, Any]:
+        """The requester and managers see a job; to anybody else it does not exist."""
         actor = self.cases.actor(username)
-        job = self.jobs.get(job_id)
         if job is None or (job.requested_by != actor.username and not set(MANAGER_ROLES) & actor.roles):
-            raise NotFound("IMPORT_NOT_FOUND", f"Import {job_id} does not exist.", {"job_id": job_id})
-        return job.view()
+            raise NotFound("IMPORT_NOT_FOUND", f"There is no import {asked!r}.", {"import": asked})
+        view = job.view()
+        if job.error_file:
+            view["error_file_url"] = self.files.download_url(job.bucket, job.error_file, URL_SECONDS)
+        return view
 
     # --- files dropped in the bucket, and the schedule ---
 
