@@ -34,9 +34,10 @@ functional: $(STAMP)
 e2e: $(STAMP)
 	$(PY) -m pytest tests/e2e
 
-bench: $(STAMP)  ## DynamoDB requests per API operation, and cold-start import times
+bench: $(STAMP)  ## DynamoDB requests per API operation, cold-start import times, a 10,000-row import
 	$(PY) scripts/count_requests.py
 	$(PY) scripts/cold_start.py
+	$(PY) scripts/bench_import.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis .aws-sam

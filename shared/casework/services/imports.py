@@ -34,6 +34,7 @@ from casework.domain.imports import (
 )
 from casework.domain.model import Actor, timestamp
 from casework.services.cases import CaseService
+from casework.services.customers import new_contact_id
 from casework.services.ports import Clock, IdFactory
 
 IMPORT_ROLES = ("Admin", "Sales Manager")  # who may start an import over the API
@@ -358,7 +359,7 @@ class ImportService:
             if isinstance(parsed, CustomerRow):
                 return self._customer(parsed, actor, job.dry_run), None
             if isinstance(parsed, ContactRow):
-                return self._contact(parsed, actor, job.dry_run)[0], None
+                return self._contact(parsed, actor, job.dry_run, self._found(parsed))[0], None
             return self._lead(parsed, actor, job.dry_run, rules)
         except DomainError as exc:  # the customer store's or the engine's refusal of this row
             raise RowRefused([exc.message, *imports.field_problems(exc.details)]) from None
@@ -369,16 +370,23 @@ class ImportService:
         outcome, _ = self.customers.upsert_customer(actor, dict(row.data))
         return outcome
 
-    def _contact(self, row: ContactRow, actor: Actor, dry_run: bool) -> tuple[str, dict[str, Any] | None]:
-        """(outcome, the stored contact); in a dry run the contact found, or None for a new one."""
-        found = self.customers.contact_by_identifiers(row.identifiers) if row.identifiers else None
+    def _found(self, row: ContactRow) -> dict[str, Any] | None:
+        """The contact that holds any of the row's identifiers, if one does."""
+        return self.customers.contact_by_identifiers(row.identifiers) if row.identifiers else None
+
+    def _contact(
+        self, row: ContactRow, actor: Actor, dry_run: bool, found: dict[str, Any] | None
+    ) -> tuple[str, dict[str, Any] | None]:
+        """(outcome, the stored contact); in a dry run the contact found, or None for a new one. ``found``:
+        the contact that holds the row's identifiers (``_found``), None when none does."""
         if found is None and not row.new:
             shown = ", ".join(f"{k}|{v}" for k, v in row.identifiers.items())
             raise RowRefused([f"Identifiers: no contact has {shown} (New Contact is F)"])
         if dry_run:
             return ("updated", found) if found else ("created", None)
-        data = {**row.data, "id": found["id"]} if found else dict(row.data)
-        return self.customers.upsert_contact(actor, data)
+        # A new contact gets its id here: the customer store would otherwise look the identifiers up again.
+        contact_id = found["id"] if found else new_contact_id(self.new_id)
+        return self.customers.upsert_contact(actor, {**row.data, "id": contact_id})
 
     def _lead(self, row: LeadRow, actor: Actor, dry_run: bool, rules: _LeadRules) -> tuple[str, str]:
         problems = imports.lead_code_problems(row, rules.type_codes, rules.choices(row.lead_type))
@@ -402,7 +410,9 @@ class ImportService:
         if found is not None:
             case_id = imports.lead_case_id(found["id"], row)
             if self._case_exists(case_id):
-                contact_outcome = "unchanged" if dry_run else self._contact(row.contact, actor, False)[0]
+                contact_outcome = (
+                    "unchanged" if dry_run else self._contact(row.contact, actor, False, found)[0]
+                )
                 return "unchanged", contact_outcome
             self.cases.register(
                 actor.username,
@@ -414,7 +424,7 @@ class ImportService:
             )
         else:
             self._check_lead_for_new_contact(actor, row, register)
-        contact_outcome, contact = self._contact(row.contact, actor, dry_run)
+        contact_outcome, contact = self._contact(row.contact, actor, dry_run, found)
         if dry_run or contact is None:
             return "created", contact_outcome
         try:
