@@ -385,3 +385,25 @@ def test_a_finished_job_links_its_error_file():
     run_all(service, parts, job_id)
     view = job(service, job_id)
     assert view["error_file_url"] == f"https://{BUCKET}.s3.example/{view['error_file']}?get&expires=900"
+
+
+def test_a_job_whose_continuation_was_lost_is_taken_on_by_the_redelivered_message():
+    service, parts = make_import_service(chunk_rows=2)
+    job_id = start(service, parts, table_bytes([lead_row(n) for n in range(6)]))
+    assert service.run(job_id, 0, Budget(1)) == "continued"
+    parts["queue"].messages.clear()  # the continuation (checkpoint 4) never reached the queue
+    assert service.run(job_id, 0, PLENTY) == "stale"  # a duplicate while the job is fresh
+    service.clock.advance(21 * 60)  # the first message comes back after its visibility timeout
+    assert service.run(job_id, 0, PLENTY) == "finished"
+    assert job(service, job_id)["counts"]["created"] == 6 and len(leads(parts)) == 6
+
+
+def test_the_schedule_queues_again_a_job_whose_first_message_was_lost():
+    service, parts = make_import_service()
+    parts["files"].put(BUCKET, "incoming/leads/a.csv", table_bytes([lead_row(1)]))
+    (queued,) = service.scan(BUCKET, "incoming/", "admin")
+    parts["queue"].messages.clear()  # sending it failed after the job was created
+    assert service.scan(BUCKET, "incoming/", "admin") == []  # a tick soon after: it may still be on its way
+    service.clock.advance(21 * 60)
+    assert service.scan(BUCKET, "incoming/", "admin") == [queued]
+    assert parts["queue"].messages == [{"action": "run", "job_id": queued, "checkpoint": 0}]

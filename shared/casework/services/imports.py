@@ -18,6 +18,7 @@ import re
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from functools import cached_property
 from itertools import islice
 from typing import Any, Protocol
@@ -40,6 +41,8 @@ from casework.services.ports import Clock, IdFactory
 IMPORT_ROLES = ("Admin", "Sales Manager")  # who may start an import over the API
 MANAGER_ROLES = ("Admin", "Sales Manager")  # who may see every import job
 URL_SECONDS = 900  # presigned upload and error-file links
+# Longer than an invocation can last (900 s): a running job untouched for this long has lost its message.
+STALLED_AFTER = timedelta(minutes=20)
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 
 
@@ -251,7 +254,19 @@ class ImportService:
             if self.jobs.create(job):
                 self.queue.send(run_message(job))
                 queued.append(job.id)
+                continue
+            existing = self.jobs.get(job.id)
+            if (
+                existing is not None
+                and existing.state == imports.QUEUED
+                and self._idle(existing) > STALLED_AFTER
+            ):
+                self.queue.send(run_message(existing))  # created by a tick whose message was never sent
+                queued.append(existing.id)
         return queued
+
+    def _idle(self, job: ImportJob) -> timedelta:
+        return self.clock() - datetime.fromisoformat(job.updated_at.replace("Z", "+00:00"))
 
     def _new_job(self, job_id: str, kind: str, bucket: str, key: str, dry_run: bool, by: str) -> ImportJob:
         at = timestamp(self.clock())
@@ -275,7 +290,7 @@ class ImportService:
         job = self.jobs.get(job_id)
         if job is None:
             raise NotFound("IMPORT_NOT_FOUND", f"Import {job_id} does not exist.", {"job_id": job_id})
-        if job.finished or job.checkpoint != checkpoint:
+        if job.finished or (job.checkpoint != checkpoint and not self._stalled(job, checkpoint)):
             return "stale"
         now = timestamp(self.clock())
         try:
@@ -298,6 +313,15 @@ class ImportService:
                 return "stale"
             raise
         return "finished"
+
+    def _stalled(self, job: ImportJob, checkpoint: int) -> bool:
+        """A job past this message's checkpoint that nobody has moved on for longer than an invocation can
+        last: its continuation message was lost (queued after the checkpoint, then the send failed). The
+        redelivered earlier message takes it on from the job's own checkpoint; a duplicate arriving while the
+        job is being worked on finds it recently updated, and stays stale."""
+        if job.state != imports.RUNNING or checkpoint > job.checkpoint:
+            return False
+        return self._idle(job) > STALLED_AFTER
 
     def _chunks(
         self, job: ImportJob, table: Table, actor: Actor, time_left: Callable[[], float]
