@@ -175,8 +175,12 @@ class InMemoryRepository:
     def feedback(self, case_id: str) -> dict[str, Any] | None:
         return self.feedbacks.get(case_id)
 
-    def open_cases(self, case_type: str, cursor: str | None, limit: int) -> Page:
-        open_cases = [c for c in self.cases.values() if c.type == case_type and "closed_at" not in c.dates]
+    def open_cases(self, case_type: str, business_unit: str, cursor: str | None, limit: int) -> Page:
+        open_cases = [
+            c
+            for c in self.cases.values()
+            if c.type == case_type and c.business_unit == business_unit and "closed_at" not in c.dates
+        ]
         open_cases.sort(key=lambda c: (c.dates.get("expected_completion_date") or "9999", c.id))
         return _page([case_view(c) for c in open_cases], cursor, limit)
 
@@ -239,6 +243,9 @@ class InMemoryDirectory:
 
     def area_unit(self, area: str) -> str | None:
         return self.area_units.get(area)
+
+    def unit_codes(self) -> tuple[str, ...]:
+        return tuple(self.units)
 
 
 class InMemoryWorkflows:

@@ -19,7 +19,12 @@ def demo_directory() -> dict[str, Any]:
 
 def seed(directory: dict[str, Any] | None = None) -> dict[str, int]:
     """Write workflows and directory records through the adapters (the table must be configured)."""
-    from casework.adapters.dynamo import DynamoConfigStore, DynamoWorkflowStore, put_directory_records
+    from casework.adapters.dynamo import (
+        UNIT_REGISTRY,
+        DynamoConfigStore,
+        DynamoWorkflowStore,
+        put_directory_records,
+    )
     from casework.domain.care.config import parse_config
     from casework.domain.directory import members_by_role
     from casework.domain.errors import NotFound
@@ -46,6 +51,8 @@ def seed(directory: dict[str, Any] | None = None) -> dict[str, int]:
         (f"UNIT#{unit['code']}", "UNIT", {**unit, "members": members_by_role(users, unit["code"])})
         for unit in directory.get("business_units", [])
     ]
+    codes = sorted(unit["code"] for unit in directory.get("business_units", []))
+    records.append((*UNIT_REGISTRY, {"codes": codes}))
     records += [(f"ACCOUNT#{a['id']}", "ACCOUNT", a) for a in directory.get("accounts", [])]
     records += [(f"PRODUCT#{p['code']}", "PRODUCT", p) for p in directory.get("products", [])]
     records += [(f"CONTACT#{c['id']}", "CONTACT", c) for c in directory.get("contacts", [])]

@@ -461,8 +461,9 @@ def test_a_service_request_is_cancelled_only_while_pending_and_with_a_reason(api
     )
 
 
-def test_the_summary_counts_open_service_requests_for_team_leads_only(api):
-    api.error("GET", "/summaries/service_request", "carol", 403, "NOT_ALLOWED")
+def test_the_summary_counts_open_service_requests_of_the_callers_units(api):
+    api.error("GET", "/summaries/service_request", "carol", 403, "NOT_ALLOWED", params={"gbu": "FIELD"})
+    api.error("GET", "/summaries/no_such_type", "carol", 404, "UNKNOWN_CASE_TYPE")
     before = api.ok("GET", "/summaries/service_request", "tina")
     new_service_request(api)  # waits for somebody of Customer Care
     new_service_request(api, "dave", assignee="dave", fields={"impact": 1, "urgency": 1})
@@ -474,6 +475,9 @@ def test_the_summary_counts_open_service_requests_for_team_leads_only(api):
     assert after["by_assignee"]["(unassigned)"] == before["by_assignee"].get("(unassigned)", 0) + 1
     assert sum(after["by_priority"].values()) == after["open"]
     assert after["by_priority"]["1"] == before["by_priority"].get("1", 0) + 1  # impact 1 x urgency 1
+    # a care agent's own view: their unit's open work, and theirs
+    mine = api.ok("GET", "/summaries/service_request", "dave")["mine"]
+    assert mine["open"] >= 1 and all(item["assignee"] == "dave" for item in mine["items"])
 
 
 def test_activity_services_are_checked_and_types_restricted_by_the_parent(api):

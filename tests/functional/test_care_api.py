@@ -244,16 +244,32 @@ def test_a_product_lines_return_is_checked_against_the_coverage_reason(api: Api)
     assert unknown.status == 422 and unknown.error["code"] == "UNKNOWN_COVERAGE_REASON"
 
 
-def test_summary_counts_open_requests_for_team_leads_only(api: Api) -> None:
+def summary_of(api: Api, user: str, case_type: str = "service_request", **query: str) -> Reply:
+    return api("GET /summaries/{case_type}", {"case_type": case_type}, user=user, query=query or None)
+
+
+def test_summary_counts_the_open_requests_of_the_callers_units_and_their_own_work(api: Api) -> None:
     sr(api)
-    sr(api, assignee="dave", fields={"impact": 1, "urgency": 1})
-    assert api("GET /summaries/{case_type}", {"case_type": "service_request"}, user="carol").status == 403
-    summary = api("GET /summaries/{case_type}", {"case_type": "service_request"}, user="tina")
+    urgent = sr(api, assignee="dave", fields={"impact": 1, "urgency": 1})
+    sr(api, contact_id="CON-2003")  # West: routed to FIELD, which neither tina nor dave belong to
+    summary = summary_of(api, "tina")
     assert summary.status == 200, summary.text
     body = summary.json
+    assert body["business_units"] == ["CARE"]
     assert body["open"] == 2 and body["by_state"] == {"pending": 2}
     assert body["by_assignee"] == {"dave": 1, "(unassigned)": 1}
     assert sum(body["by_priority"].values()) == 2
+    assert body["mine"] == {"open": 0, "overdue": 0, "items": []}
+    # an agent sees their unit's open work and their own (seed 003: the dashboard is for ordinary users too)
+    agent = summary_of(api, "dave").json
+    assert agent["open"] == 2 and [c["id"] for c in agent["mine"]["items"]] == [urgent["id"]]
+    assert summary_of(api, "admin").json["open"] == 3  # every unit
+    assert summary_of(api, "dave", gbu="FIELD").error["code"] == "NOT_ALLOWED"
+
+
+def test_summary_of_an_unknown_case_type_is_404(api: Api) -> None:
+    reply = summary_of(api, "tina", "no_such_type")
+    assert reply.status == 404 and reply.error["code"] == "UNKNOWN_CASE_TYPE"
 
 
 # --- activities ---------------------------------------------------------------------------------------------
@@ -369,6 +385,13 @@ def test_customer_request_approval_then_automatic_resolution(api: Api) -> None:
     assert full.status == 200 and full.json["status"] == "Resolved"
     closed = move(api, case["id"], "Closed/Completed", "susan")
     assert closed.status == 200 and closed.json["state"] == "closed"
+    # seed 001's key dates: completing records when; closing as stopped does not
+    assert closed.json["dates"]["actual_completion_date"] == closed.json["updated_at"]
+    assert closed.json["dates"]["time_to_completion_seconds"] is not None
+    stopped = move(api, cr(api, "susan")["id"], "Closed/Stopped", "susan", closure_reason="Gone")
+    assert stopped.status == 200, stopped.text
+    assert stopped.json["dates"]["actual_completion_date"] is None
+    assert stopped.json["dates"]["closed_at"] == stopped.json["updated_at"]
 
 
 def test_a_sample_request_is_its_own_type_and_creates_no_customer_request(api: Api) -> None:

@@ -206,6 +206,24 @@ def test_priority_drives_expected_completion_and_responding_recalculates_it() ->
     )
 
 
+@pytest.mark.parametrize(
+    ("subtype", "impact_urgency", "expected"),
+    [
+        ("GENERAL", (3, 3), timedelta(days=2)),  # the type's 2 days; "Normal" (5 days) does not extend it
+        ("GENERAL", (1, 1), timedelta(hours=4)),  # "Critical" (4 hours) brings it forward
+        ("FAULTY_ITEM", (2, 2), timedelta(days=2)),  # the type's 5 days, "High" (2 days) sooner
+        ("FAULTY_ITEM", (3, 3), timedelta(days=5)),
+    ],
+)
+def test_the_type_sets_the_expected_completion_and_a_priority_can_only_bring_it_forward(
+    subtype: str, impact_urgency: tuple[int, int], expected: timedelta
+) -> None:
+    svc, _, _ = service()
+    impact, urgency = impact_urgency
+    case = new_sr(svc, subtype=subtype, assignee="dave", fields={"impact": impact, "urgency": urgency})
+    assert _at(case["dates"]["expected_completion_date"]) - _at(case["dates"]["start_date"]) == expected
+
+
 def test_overdue_and_time_to_completion() -> None:
     svc, _, clock = service()
     case = new_sr(svc, assignee="dave", fields={"impact": 1, "urgency": 1})  # 4 hours
@@ -398,13 +416,15 @@ def test_summary_counts_open_requests_and_lists_the_overdue_first() -> None:
     closed = new_sr(svc, assignee="dave")
     svc.transition("dave", closed["id"], to="Cancelled", fields={"cancellation_reason": "DUPLICATE"})
     clock.advance(6 * 3600)
-    with pytest.raises(Forbidden):
-        care(svc).summary("carol")
     summary = care(svc).summary("tina")
     assert summary["open"] == 2 and summary["by_state"] == {"pending": 2}
     assert summary["by_assignee"] == {"dave": 1, "(unassigned)": 1}
     assert [o["id"] for o in summary["overdue"]] == [urgent["id"]]
     assert summary["overdue"][0]["overdue_seconds"] == 2 * 3600
+    assert summary["mine"] == {"open": 0, "overdue": 0, "items": []}
+    agent = care(svc).summary("dave")
+    assert agent["open"] == 2 and agent["mine"]["open"] == 1 and agent["mine"]["overdue"] == 1
+    assert agent["mine"]["items"][0]["id"] == urgent["id"]
 
 
 def test_only_the_business_units_a_type_names_may_create_it() -> None:

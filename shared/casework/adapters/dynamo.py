@@ -227,9 +227,15 @@ def _case_item(case: Case, is_open: bool) -> CaseItem:
         gsi2sk=sort if case.assignee else None,
         gsi3pk=f"ACCOUNT#{case.account_id}" if case.account_id else None,
         gsi3sk=sort if case.account_id else None,
-        gsi4pk=f"OPEN#{case.type}" if is_open else None,
+        gsi4pk=open_key(case.type, case.business_unit) if is_open else None,
         gsi4sk=f"{due}#{case.id}" if is_open else None,
     )
+
+
+def open_key(case_type: str, business_unit: str) -> str:
+    """gsi4's partition: the open cases of one type in one business unit. Keyed by unit, a summary reads only
+    the units its reader may see, and no single partition takes every open case's writes."""
+    return f"OPEN#{case_type}#{business_unit}"
 
 
 def encode_cursor(key: dict[str, Any] | None) -> str | None:
@@ -524,9 +530,9 @@ class DynamoCaseRepository:
         except (DoesNotExist, ValueError):
             return None
 
-    def open_cases(self, case_type: str, cursor: str | None, limit: int) -> Page:
+    def open_cases(self, case_type: str, business_unit: str, cursor: str | None, limit: int) -> Page:
         iterator = CaseItem.open_by_due.query(
-            f"OPEN#{case_type}", page_size=limit, last_evaluated_key=decode_cursor(cursor)
+            open_key(case_type, business_unit), page_size=limit, last_evaluated_key=decode_cursor(cursor)
         )
         items, next_cursor = _one_page(iterator, CaseItem)
         return Page([case_view(case_from_dict(i.body.as_dict())) for i in items], next_cursor)
@@ -590,6 +596,13 @@ class DynamoDirectory:
     def area_unit(self, area: str) -> str | None:
         record = self._cached(f"AREA#{area}", "AREA")
         return record.get("business_unit") if record else None
+
+    def unit_codes(self) -> tuple[str, ...]:
+        record = self._cached(*UNIT_REGISTRY)
+        return tuple(record.get("codes", ())) if record else ()
+
+
+UNIT_REGISTRY = ("DIRECTORY", "UNITS")  # {"codes": [...]}: every business unit, one GetItem
 
 
 def put_directory_record(pk: str, sk: str, body: dict[str, Any]) -> None:

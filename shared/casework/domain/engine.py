@@ -245,20 +245,18 @@ class _Draft:
             return
         if restart:
             self._set_dates(clock_from=self.at)
-        within = rules.duration_for(self.case.fields)
-        start = self.case.dates.get("clock_from") or self.case.dates.get("start_date") or self.at
-        expected = (
-            timestamp(durations.add(_instant(start), durations.Duration.from_dict(within)))
-            if within
-            else None
-        )
-        self._set_dates(expected_completion_date=expected)
+        start = _instant(self.case.dates.get("clock_from") or self.case.dates.get("start_date") or self.at)
+        ends = [
+            durations.add(start, durations.Duration.from_dict(d))
+            for d in rules.durations_for(self.case.fields)
+        ]
+        self._set_dates(expected_completion_date=timestamp(min(ends)) if ends else None)
 
     def _date_on_entry(self, target: Status) -> None:
         rules = self.defn.key_date_rules
         if rules is not None and target.state in rules.restart_on:
             self.schedule(restart=True)
-        if rules is not None and target.state in rules.completed_on:
+        if rules is not None and rules.completes(target.name, target.state):
             self._set_dates(actual_completion_date=self.at)
         if target.state in self.defn.terminal_states:
             self._set_dates(closed_at=self.at)

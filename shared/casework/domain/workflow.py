@@ -188,9 +188,12 @@ class Derivation:
 
 @dataclass(frozen=True)
 class KeyDateRules:
-    """Expected completion = start + "to be completed within" (per type, or per value of a field such as the
-    priority). Entering a ``restart_on`` state recalculates it from then; entering a ``completed_on`` state
-    records the actual completion."""
+    """Expected completion = start + the type's "to be completed within". A field such as the priority may
+    bring it forward (its own time limit, when shorter) but never push it back: the type says how long this
+    kind of case takes, and an urgent one must be done sooner, while a "Normal" priority of 5 days does not
+    give a two-day question five. Entering a ``restart_on`` state recalculates it from then; entering a
+    ``completed_on`` state (or status, where several statuses share a state) records the actual completion.
+    """
 
     complete_within: Mapping[str, Any] | None = None
     by_field: str | None = None
@@ -198,12 +201,15 @@ class KeyDateRules:
     restart_on: tuple[str, ...] = ()
     completed_on: tuple[str, ...] = ()
 
-    def duration_for(self, case_fields: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    def durations_for(self, case_fields: Mapping[str, Any]) -> tuple[Mapping[str, Any], ...]:
+        """Every time limit that applies now (the type's, the field value's); the earliest end wins."""
+        chosen = None
         if self.by_field and case_fields.get(self.by_field) is not None:
             chosen = self.durations.get(str(case_fields[self.by_field]))
-            if chosen:
-                return chosen
-        return self.complete_within
+        return tuple(d for d in (self.complete_within, chosen) if d)
+
+    def completes(self, status: str, state: str) -> bool:
+        return state in self.completed_on or status in self.completed_on
 
 
 @dataclass(frozen=True)
@@ -581,7 +587,8 @@ def _parse(raw: Mapping[str, Any]) -> WorkflowDefinition:
             restart_on=tuple(k.get("restart_on", ())),
             completed_on=tuple(k.get("completed_on", ())),
         )
-        unknown_states = set(key_date_rules.restart_on + key_date_rules.completed_on) - set(states)
+        unknown_states = set(key_date_rules.restart_on) - set(states)
+        unknown_states |= set(key_date_rules.completed_on) - set(states) - set(statuses)
         if unknown_states:
             raise InvalidDefinition(f"key_dates: unknown states {sorted(unknown_states)}")
     create_assign = create.get("assign", "creator")

@@ -17,7 +17,6 @@ from casework.services.cases import CaseService
 from casework.services.ports import ConfigStore
 
 ADMIN_ROLES = frozenset({"Admin"})
-MANAGER_ROLES = frozenset({"Team Lead", "Sales Manager", "Admin"})
 SUMMARY_PAGE = 500
 SUMMARY_MAX_PAGES = 40  # 20 000 open requests; beyond that the summary says it is partial
 OVERDUE_LISTED = 50
@@ -140,49 +139,60 @@ class CareService:
     # --- the service request summary ---
 
     def summary(self, username: str, case_type: str = "service_request", business_unit: str | None = None):
-        """Open requests counted by state, status, priority, assignee and unit, and the overdue ones, from
-        the index that holds only open cases (ordered by expected completion). No Scan. A manager sees the
-        business units they belong to (an Admin every unit), or one of them given as ``business_unit``."""
-        actor = self._actor_with(username, MANAGER_ROLES, "see the summary")
-        if business_unit and "Admin" not in actor.roles and business_unit not in actor.business_units:
+        """Open cases of a type counted by state, status, priority, assignee and unit, the overdue ones, and
+        the caller's own open work (``mine``), from the index that holds only open cases, keyed by type and
+        business unit: one Query per unit (per 500 cases), never a Scan, never another unit's cases.
+
+        Every user sees the units they belong to (a manager their teams', an agent their own and their unit's
+        work); an Admin every unit; ``business_unit`` narrows it to one of those."""
+        actor = self.cases.actor(username)
+        self.cases.workflows.get(case_type)  # 404 UNKNOWN_CASE_TYPE rather than a summary of nothing
+        is_admin = bool(ADMIN_ROLES & actor.roles)
+        if business_unit and not is_admin and business_unit not in actor.business_units:
             raise Forbidden(
                 "NOT_ALLOWED", f"You see the summary of your own business units, not {business_unit}."
             )
         if business_unit:
-            units: frozenset[str] | None = frozenset({business_unit})
+            units: tuple[str, ...] = (business_unit,)
         else:
-            units = None if "Admin" in actor.roles else actor.business_units
+            units = self.cases.directory.unit_codes() if is_admin else tuple(sorted(actor.business_units))
         now = self.cases.clock()
         counts: dict[str, Counter[str]] = {
             k: Counter() for k in ("state", "status", "priority", "assignee", "business_unit")
         }
         overdue: list[dict[str, Any]] = []
-        total, cursor, pages = 0, None, 0
-        while True:
-            page = self.cases.repo.open_cases(case_type, cursor, SUMMARY_PAGE)
-            pages += 1
-            for case in page.items:
-                if units is not None and case["business_unit"] not in units:
-                    continue
-                total += 1
-                counts["state"][case["state"]] += 1
-                counts["status"][case["status"]] += 1
-                counts["priority"][str(case["fields"].get("priority", "none"))] += 1
-                counts["assignee"][case["assignee"] or "(unassigned)"] += 1
-                counts["business_unit"][case["business_unit"]] += 1
-                expected = case["dates"]["expected_completion_date"]
-                if expected and expected < timestamp(now):
-                    overdue.append(_overdue_entry(case, expected, now))
-            cursor = page.next_cursor
-            if cursor is None or pages >= SUMMARY_MAX_PAGES:
-                break
+        mine: list[dict[str, Any]] = []
+        total, complete = 0, True
+        for unit in units:
+            cursor, pages = None, 0
+            while True:
+                page = self.cases.repo.open_cases(case_type, unit, cursor, SUMMARY_PAGE)
+                pages += 1
+                for case in page.items:
+                    total += 1
+                    counts["state"][case["state"]] += 1
+                    counts["status"][case["status"]] += 1
+                    counts["priority"][str(case["fields"].get("priority", "none"))] += 1
+                    counts["assignee"][case["assignee"] or "(unassigned)"] += 1
+                    counts["business_unit"][case["business_unit"]] += 1
+                    entry = _open_entry(case, now)
+                    if entry["overdue_seconds"] > 0:
+                        overdue.append(entry)
+                    if case["assignee"] == actor.username:
+                        mine.append(entry)
+                cursor = page.next_cursor
+                if cursor is None or pages >= SUMMARY_MAX_PAGES:
+                    complete = complete and cursor is None
+                    break
         overdue.sort(key=lambda c: c["expected_completion_date"])
+        mine.sort(key=lambda c: c["expected_completion_date"] or "9999")
         return {
             "case_type": case_type,
             "business_unit": business_unit,
+            "business_units": list(units),
             "at": timestamp(now),
             "open": total,
-            "complete": cursor is None,
+            "complete": complete,
             "by_state": dict(counts["state"]),
             "by_status": dict(counts["status"]),
             "by_priority": dict(counts["priority"]),
@@ -190,11 +200,18 @@ class CareService:
             "by_business_unit": dict(counts["business_unit"]),
             "overdue_count": len(overdue),
             "overdue": overdue[:OVERDUE_LISTED],
+            "mine": {
+                "open": len(mine),
+                "overdue": sum(1 for c in mine if c["overdue_seconds"] > 0),
+                "items": mine[:OVERDUE_LISTED],
+            },
         }
 
 
-def _overdue_entry(case: dict[str, Any], expected: str, now: datetime) -> dict[str, Any]:
-    late = now - datetime.fromisoformat(expected)
+def _open_entry(case: dict[str, Any], now: datetime) -> dict[str, Any]:
+    """One open case as the summary lists it; ``overdue_seconds`` is 0 unless it is late at ``now``."""
+    expected = case["dates"]["expected_completion_date"]
+    late = (now - datetime.fromisoformat(expected)).total_seconds() if expected else 0
     return {
         "id": case["id"],
         "title": case["title"],
@@ -203,5 +220,5 @@ def _overdue_entry(case: dict[str, Any], expected: str, now: datetime) -> dict[s
         "assignee": case["assignee"],
         "business_unit": case["business_unit"],
         "expected_completion_date": expected,
-        "overdue_seconds": int(late.total_seconds()),
+        "overdue_seconds": max(0, int(late)),
     }

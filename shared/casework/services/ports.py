@@ -164,8 +164,9 @@ class CaseRepository(Protocol):
 
     def feedback(self, case_id: str) -> dict[str, Any] | None: ...
 
-    def open_cases(self, case_type: str, cursor: str | None, limit: int) -> Page:
-        """Open cases of a type (an index that holds only open cases), oldest expected completion first."""
+    def open_cases(self, case_type: str, business_unit: str, cursor: str | None, limit: int) -> Page:
+        """Open cases of a type in one business unit (an index that holds only open cases, keyed by type and
+        unit), oldest expected completion first."""
         ...
 
 
@@ -187,6 +188,10 @@ class Directory(Protocol):
 
     def area_unit(self, area: str) -> str | None:
         """The business unit an automatic collaboration rule gives a geographic area's cases, if any."""
+        ...
+
+    def unit_codes(self) -> tuple[str, ...]:
+        """Every business unit's code (e.g. for an Admin's company-wide summary)."""
         ...
 
 
