@@ -64,11 +64,12 @@ class ApiDriver:
         resources = create_resources(template, stage=stage)
         os.environ.update(TABLE_NAME=resources.table_name, EVENT_BUS_NAME=resources.event_bus_name)
         from casework.adapters import dynamo
-        from casework.http.wiring import case_service
+        from casework.http.wiring import case_service, customer_service
         from infra.seed import seed
 
         dynamo.configure(resources.table_name)
         case_service.cache_clear()
+        customer_service.cache_clear()
         seed()
         self.functions, self.routes = load_functions(template)
         self.resources = resources
@@ -135,3 +136,105 @@ class ApiDriver:
             )
         )
         return f"/approvals/{raw}"
+
+
+ONE_CHANGE = {"GetItem": 1, "TransactWriteItems": 1}
+
+
+def customer_steps(n: int) -> list[tuple[str, str, str, int, dict[str, Any], dict[str, int]]]:
+    """Customers and contacts over the API, pass ``n`` (fresh ids): (name, method, path, status, call kwargs,
+    warm budget). The question set "bench" must exist (``PUT /profiling/bench`` by admin)."""
+    account, contact = f"ACC-B{n}", f"CON-B{n}"
+    price = {"product_code": "P-100", "price": 9.5, "valid_from": "2026-01-01"}
+    person = {"id": contact, "type": "PERSON", "first_name": "Ben", "last_name": f"Ch{n}"}
+    person["identifiers"] = {"id_number": f"BID{n}"}
+    return [
+        (
+            "customer create",
+            "POST",
+            "/customers",
+            201,
+            {"body": {"id": account, "name": f"Bench {n}"}},
+            ONE_CHANGE,
+        ),
+        ("customer page", "GET", f"/customers/{account}", 200, {}, {"GetItem": 1, "Query": 2}),
+        ("customer find: name", "GET", "/customers", 200, {"query": {"name": "bench"}}, {"Query": 1}),
+        (
+            "customer find: VAT",
+            "GET",
+            "/customers",
+            200,
+            {"query": {"vat_number": "GB100200300"}},
+            {"GetItem": 2},
+        ),
+        (
+            "customer find: account",
+            "GET",
+            "/customers",
+            200,
+            {"query": {"account_number": account}},
+            {"GetItem": 1},
+        ),
+        (
+            "customer edit",
+            "PATCH",
+            f"/customers/{account}",
+            200,
+            {"body": {"vat_number": f"BV{n}"}},
+            ONE_CHANGE,
+        ),
+        (
+            "ship-to add",
+            "POST",
+            f"/customers/{account}/ship-to",
+            201,
+            {"body": {"code": "D1", "address": {"town": "Hull"}}},
+            ONE_CHANGE,
+        ),
+        (
+            "special price add",
+            "POST",
+            f"/customers/{account}/prices",
+            201,
+            {"body": price},
+            {**ONE_CHANGE, "Query": 1},
+        ),
+        (
+            "comment add",
+            "POST",
+            f"/customers/{account}/comments",
+            201,
+            {"body": {"text": "x"}},
+            {"GetItem": 1, "PutItem": 1},
+        ),
+        (
+            "profile answer",
+            "POST",
+            f"/customers/{account}/profile/bench",
+            201,
+            {"body": {"answers": {"size": 3}}},
+            ONE_CHANGE,
+        ),
+        ("customer history", "GET", f"/customers/{account}/history", 200, {}, {"Query": 1}),
+        ("contact create", "POST", "/contacts", 201, {"body": person}, ONE_CHANGE),
+        (
+            "contact find: identifier",
+            "GET",
+            "/contacts",
+            200,
+            {"query": {"id_number": f"BID{n}"}},
+            {"GetItem": 2},
+        ),
+        (
+            "contact move",
+            "POST",
+            f"/contacts/{contact}/move",
+            200,
+            {"body": {"account_id": account}},
+            ONE_CHANGE,
+        ),
+        ("customer contacts", "GET", f"/customers/{account}/contacts", 200, {}, {"Query": 1}),
+    ]
+
+
+BENCH_QUESTIONS = {"title": "Bench", "questions": [{"code": "size", "text": "Size", "type": "number"}]}

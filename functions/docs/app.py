@@ -3,6 +3,7 @@
 from aws_lambda_powertools.event_handler import Response, content_types
 
 from casework.http.api import API_TITLE, API_VERSION, describe_api, lambda_handler, make_app
+from casework.http.customer_routes import customer_routes
 from casework.http.import_routes import import_routes
 from casework.http.routes import (
     admin_routes,
@@ -13,7 +14,13 @@ from casework.http.routes import (
 )
 
 app = make_app(
-    register_routes(), read_routes(), change_routes(), approval_routes(), admin_routes(), import_routes()
+    register_routes(),
+    read_routes(),
+    change_routes(),
+    approval_routes(),
+    admin_routes(),
+    customer_routes(),
+    import_routes(),
 )
 describe_api(app)
 app.enable_swagger(path="/docs", title=API_TITLE, version=API_VERSION)

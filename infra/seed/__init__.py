@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ def demo_directory() -> dict[str, Any]:
 
 def seed(directory: dict[str, Any] | None = None) -> dict[str, int]:
     """Write workflows and directory records through the adapters (the table must be configured)."""
+    from casework.adapters.customers import seed_customers
     from casework.adapters.dynamo import (
         UNIT_REGISTRY,
         DynamoConfigStore,
@@ -53,13 +55,15 @@ def seed(directory: dict[str, Any] | None = None) -> dict[str, int]:
     ]
     codes = sorted(unit["code"] for unit in directory.get("business_units", []))
     records.append((*UNIT_REGISTRY, {"codes": codes}))
-    records += [(f"ACCOUNT#{a['id']}", "ACCOUNT", a) for a in directory.get("accounts", [])]
     records += [(f"PRODUCT#{p['code']}", "PRODUCT", p) for p in directory.get("products", [])]
-    records += [(f"CONTACT#{c['id']}", "CONTACT", c) for c in directory.get("contacts", [])]
     records += [
         (f"AREA#{rule['geographic_area']}", "AREA", rule) for rule in directory.get("collaboration_rules", [])
     ]
     put_directory_records(records)
+    # customers and contacts as records of their model: validated, versioned, listed, identifiers unique
+    seed_customers(
+        directory.get("accounts", []), directory.get("contacts", []), datetime.now(UTC).isoformat()
+    )
     return {
         "workflows": len(shipped()) + len(module_templates()),
         "configurations": len(default_configs()),

@@ -143,3 +143,34 @@ def test_care_operations_keep_the_budget(api):
             got, body = api.call(method, path, **kwargs)
         assert got == status, body
         assert dynamodb_calls(calls) == budget, (method, path)
+
+
+def test_customer_operations_keep_the_budget(api):
+    """Customers and contacts: a read is one GetItem or Query (the customer's page: one GetItem and one Query
+    each for its contacts and open cases), a change one read plus one transaction; the ERP's upserts too."""
+    from casework.domain.model import Actor
+    from casework.http.wiring import customer_service
+    from infra.bench import BENCH_QUESTIONS, customer_steps
+
+    body = {**BENCH_QUESTIONS, "expected_version": 0}
+    assert api.call("PUT", "/profiling/bench", user="admin", body=body)[0] == 200
+    for _, method, path, status, kwargs, _ in customer_steps(1):  # warm the caches as a live container would
+        assert api.call(method, path, **kwargs)[0] == status
+    counter = CallCounter()
+    for name, method, path, status, kwargs, budget in customer_steps(2):
+        with counter.counting() as calls:
+            got, reply = api.call(method, path, **kwargs)
+        assert got == status, (name, reply)
+        assert dynamodb_calls(calls) == budget, name
+
+    erp, service = Actor(username="erp"), customer_service()
+    service.upsert_customer(erp, {"id": "ACC-ERP", "name": "Erp Co"}, source_version=2)
+    with counter.counting() as calls:
+        assert (
+            service.upsert_customer(erp, {"id": "ACC-ERP", "name": "Erp Co 2"}, source_version=3)[0]
+            == "updated"
+        )
+    assert dynamodb_calls(calls) == {"GetItem": 1, "TransactWriteItems": 1}
+    with counter.counting() as calls:
+        assert service.upsert_customer(erp, {"id": "ACC-ERP", "name": "Old"}, source_version=1)[0] == "stale"
+    assert dynamodb_calls(calls) == {"GetItem": 1}

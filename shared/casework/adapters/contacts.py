@@ -19,6 +19,7 @@ from pynamodb.exceptions import DoesNotExist, TransactWriteError
 from pynamodb.transactions import TransactWrite
 
 from casework.adapters.codec import plain
+from casework.adapters.customers import directory_item
 from casework.adapters.dynamo import DirectoryItem, _tx_connection
 from casework.domain.errors import Conflict, NotFound
 from casework.services.conversion import FINANCIAL
@@ -53,10 +54,16 @@ class DynamoConversionStore:
     def convert(self, account: dict[str, Any], contact_id: str, at: str) -> bool:
         lead_id = account.get("created_from_lead")
         body = DirectoryItem.body
+        # the customer's contact list shows the contact: its list keys and listing as they will be
+        listed = directory_item(
+            "contact",
+            {**(self.contact(contact_id) or {"id": contact_id}), "account_id": account["id"]}
+            | {"life_cycle_state": FINANCIAL},
+        )
         try:
             with TransactWrite(connection=_tx_connection()) as tx:
                 tx.save(  # reason 0
-                    DirectoryItem(*account_key(account["id"]), body=account),
+                    directory_item("customer", account),
                     condition=DirectoryItem.pk.does_not_exist(),
                     return_values=ALL_OLD,  # tells this lead's account from an id collision
                 )
@@ -67,6 +74,9 @@ class DynamoConversionStore:
                         body["account_id"].set(account["id"]),
                         # A contact that was Financial already keeps the date it became one.
                         body["financial_since"].set(body["financial_since"] | at),
+                        DirectoryItem.dirpk.set(listed.dirpk),
+                        DirectoryItem.dirsk.set(listed.dirsk),
+                        DirectoryItem.listing.set(listed.listing),
                     ],
                     # never re-link a customer: another lead's account wins; this delivery retries, finds it
                     condition=DirectoryItem.pk.exists()

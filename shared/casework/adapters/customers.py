@@ -20,28 +20,28 @@ from __future__ import annotations
 from typing import Any
 
 from pynamodb.constants import ALL_OLD
-from pynamodb.exceptions import DoesNotExist, TransactWriteError
+from pynamodb.exceptions import DoesNotExist, PutError, TransactWriteError
 from pynamodb.transactions import TransactWrite
 
 from casework.adapters.codec import plain
 from casework.adapters.dynamo import (
     CaseItem,
+    ConfigItem,
     DirectoryItem,
     HistoryItem,
     Item,
     RelatedItem,
     _one_page,
     _tx_connection,
+    _Versions,
     decode_cursor,
 )
-from casework.domain.customers import name_key
+from casework.domain.customers import CONTACT_LISTING, CUSTOMER_LISTING, listing, name_key
 from casework.domain.errors import Conflict, DomainError, NotFound, ValidationFailed
-from casework.services.ports import Page, RecordWrite
+from casework.services.ports import Page, RecordWrite, SubItem
 
 RECORD_KEYS = {"customer": ("ACCOUNT", "ACCOUNT"), "contact": ("CONTACT", "CONTACT")}
 OWNER_FIELD = {"customer": "customer_id", "contact": "contact_id"}
-CUSTOMER_LISTING = ("id", "name", "vat_number", "status", "classification")
-CONTACT_LISTING = ("id", "name", "type", "email", "life_cycle_state", "account_id", "geographic_area")
 
 
 def record_key(kind: str, record_id: str) -> tuple[str, str]:
@@ -59,17 +59,17 @@ def directory_item(kind: str, record: dict[str, Any]) -> DirectoryItem:
     key = f"{name_key(record.get('name') or '')}#{record['id']}"
     if kind == "customer":
         list_pk: str | None = f"CUSTNAME#{name_key(record.get('name') or '')[:2]}"
-        listing = {k: record[k] for k in CUSTOMER_LISTING if record.get(k) is not None}
+        shown = listing(record, CUSTOMER_LISTING)
     else:
         list_pk = f"CONTACTS#{record['account_id']}" if record.get("account_id") else None
-        listing = {k: record[k] for k in CONTACT_LISTING if record.get(k) is not None}
+        shown = listing(record, CONTACT_LISTING)
     return DirectoryItem(
         pk=pk,
         sk=sk,
         body=record,
         dirpk=list_pk,
         dirsk=key if list_pk else None,
-        listing=listing if list_pk else None,
+        listing=shown if list_pk else None,
     )
 
 
@@ -104,6 +104,9 @@ def _checked_cursor(cursor: str | None, **expected: str) -> dict[str, Any] | Non
 
 
 class DynamoCustomerStore:
+    def __init__(self, latest_ttl_seconds: float = 60.0) -> None:
+        self.question_sets = _Versions(ConfigItem, "PROFILESET", latest_ttl_seconds, _no_question_set)
+
     def get(self, kind: str, record_id: str) -> dict[str, Any] | None:
         try:
             item = DirectoryItem.get(*record_key(kind, record_id), consistent_read=True)
@@ -167,7 +170,8 @@ class DynamoCustomerStore:
                     HistoryItem(pk=pk, sk=f"HIST#{change.history['version']:08d}", body=change.history),
                     condition=HistoryItem.pk.does_not_exist(),
                 )
-                meanings["put"].append(concurrent)
+                # a record created again after a delete: its history goes on where it stopped
+                meanings["put"].append(Conflict("HISTORY_EXISTS", "The record has history already."))
         except TransactWriteError as exc:
             raise self._meaning(exc, meanings, concurrent) from None
 
@@ -263,6 +267,15 @@ class DynamoCustomerStore:
             return None
         return plain(item.body.as_dict())
 
+    def add_sub_item(self, customer_id: str, sub: SubItem) -> None:
+        pk = record_key("customer", customer_id)[0]
+        try:
+            RelatedItem(pk=pk, sk=sub.sk, body=sub.body).save(condition=RelatedItem.pk.does_not_exist())
+        except PutError as exc:
+            if exc.cause_response_code == "ConditionalCheckFailedException":
+                raise Conflict(f"{sub.code}_EXISTS", f"{sub.sk} exists already.", {"key": sub.sk}) from None
+            raise
+
     def _listed(self, partition: str, sort_prefix: str, cursor: str | None, limit: int) -> Page:
         iterator = DirectoryItem.directory_lists.query(
             partition,
@@ -298,3 +311,73 @@ class DynamoCustomerStore:
         iterator = CaseItem.by_account.query(f"ACCOUNT#{account_id}", page_size=1)
         items, _ = _one_page(iterator, CaseItem)
         return bool(items)
+
+    # --- profiling question sets: PROFILESET#<code> / V#<version:04d>, immutable ---
+
+    def question_set(self, code: str, version: int | None = None) -> tuple[dict[str, Any], int]:
+        return self.question_sets.get(code, version)
+
+    def put_question_set(self, code: str, body: dict[str, Any], expected_version: int) -> int:
+        latest = self.question_sets.newest(code) or 0
+        if expected_version != latest:
+            raise Conflict(
+                "STALE_VERSION",
+                "The question set has changed since you read it; reload and try again.",
+                {"expected_version": expected_version, "current_version": latest},
+            )
+        version = latest + 1
+        try:
+            ConfigItem(pk=f"PROFILESET#{code}", sk=f"V#{version:04d}", body=body).save(
+                condition=ConfigItem.pk.does_not_exist()
+            )
+        except PutError as exc:
+            if exc.cause_response_code == "ConditionalCheckFailedException":
+                raise Conflict("STALE_VERSION", "Somebody saved the question set at the same time.") from None
+            raise
+        self.question_sets.forget_latest()
+        return version
+
+
+def _no_question_set(code: str, version: int | None) -> NotFound:
+    suffix = "" if version is None else f" version {version}"
+    return NotFound(
+        "UNKNOWN_PROFILE_SET", f"There is no profiling question set {code!r}{suffix}.", {"set": code}
+    )
+
+
+def seed_customers(customers: list[dict[str, Any]], contacts: list[dict[str, Any]], at: str) -> int:
+    """Seed customers and contacts as valid records of the current model (version 1, a "created" history
+    entry, list keys and identifier items), in batches. Returns how many records."""
+    from casework.domain.customers import CONTACT_DERIVED, changes, contact_fields, customer_fields
+
+    records, histories = [], []
+    for kind, given, validate in (
+        ("customer", customers, customer_fields),
+        ("contact", contacts, contact_fields),
+    ):
+        for data in given:
+            # the demo file shows contacts as stored, with their derived name and email: they must agree
+            derived = {k: data[k] for k in CONTACT_DERIVED if kind == "contact" and k in data}
+            fields = validate({k: v for k, v in data.items() if k not in derived})
+            if any(fields.get(k) != v for k, v in derived.items()):
+                raise ValueError(f"seed contact {data['id']}: {derived} is not what its fields give")
+            record = {**fields, "version": 1, "created_at": at, "created_by": "seed"}
+            record |= {"updated_at": at, "updated_by": "seed"}
+            records += [directory_item(kind, record), *identifier_items(kind, record)]
+            entry = {
+                "version": 1,
+                "at": at,
+                "by": "seed",
+                "action": "created",
+                "changes": changes(None, fields),
+            }
+            histories.append(
+                HistoryItem(pk=record_key(kind, record["id"])[0], sk="HIST#00000001", body=entry)
+            )
+    with DirectoryItem.batch_write() as batch:
+        for item in records:
+            batch.save(item)
+    with HistoryItem.batch_write() as batch:
+        for item in histories:
+            batch.save(item)
+    return len(histories)

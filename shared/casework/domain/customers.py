@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from datetime import date
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -21,6 +22,7 @@ from pydantic import (
     TypeAdapter,
     ValidationError,
     field_validator,
+    model_validator,
 )
 
 from casework.domain.errors import ValidationFailed
@@ -34,6 +36,9 @@ UNASSIGNED = "Unassigned"
 BOOKKEEPING = ("version", "source_version", "created_at", "created_by", "updated_at", "updated_by")
 # derived from other fields (kept for existing readers), so never taken from input either
 CONTACT_DERIVED = ("name", "email")
+# what the lists show of a record (the name index projects only this)
+CUSTOMER_LISTING = ("id", "name", "vat_number", "status", "classification")
+CONTACT_LISTING = ("id", "name", "type", "email", "life_cycle_state", "account_id", "geographic_area")
 MIN_PREFIX = 2  # the name index is partitioned by the first two characters of the name key
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
@@ -137,6 +142,10 @@ def normalise_identifier(value: str) -> str:
     return value.strip().upper()
 
 
+def listing(record: dict[str, Any], names: tuple[str, ...]) -> dict[str, Any]:
+    return {k: record[k] for k in names if record.get(k) is not None}
+
+
 def name_key(name: str) -> str:
     """The form names are searched in: accents dropped, case folded, inner whitespace collapsed."""
     decomposed = unicodedata.normalize("NFKD", name)
@@ -197,7 +206,7 @@ def _validate(model: type[_Strict], data: Any, reserved: tuple[str, ...]) -> dic
         raise ValidationFailed("INVALID_FIELDS", "A record is a JSON object.", {"problems": []})
     forbidden = _reject_given(data, reserved, "set by casework, not given")
     try:
-        fields = model.model_validate(data).model_dump(exclude_none=True)
+        fields = model.model_validate(data).model_dump(mode="json", exclude_none=True)
     except ValidationError as exc:
         error = _problems(exc)
         if forbidden:
@@ -251,3 +260,132 @@ def changes(before: dict[str, Any] | None, after: dict[str, Any] | None) -> dict
         for name in sorted(set(before) | set(after))
         if name not in BOOKKEEPING and before.get(name) != after.get(name)
     }
+
+
+# --- a customer's entries: ship-to addresses, special prices, cross references, comments ------------------
+
+
+class ShipTo(_Strict):
+    code: Code
+    name: Text | None = None
+    address: Address
+    phone: Phone | None = None
+
+
+class SpecialPrice(_Strict):
+    product_code: Code
+    price: float = Field(gt=0, le=1e12)
+    currency: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")] = "EUR"
+    valid_from: date
+    valid_to: date | None = None
+
+    @model_validator(mode="after")
+    def _period(self) -> SpecialPrice:
+        if self.valid_to is not None and self.valid_to < self.valid_from:
+            raise ValueError("valid_to is before valid_from")
+        return self
+
+    def overlaps(self, other: dict[str, Any]) -> bool:
+        """Whether another entry of the same product is valid on a day this one is (open ends run forever)."""
+        start, end = date.fromisoformat(other["valid_from"]), other.get("valid_to")
+        ends_after_start = end is None or date.fromisoformat(end) >= self.valid_from
+        return ends_after_start and (self.valid_to is None or start <= self.valid_to)
+
+
+class CrossReference(_Strict):
+    customer_item_code: Code
+    product_code: Code
+    description: Text | None = None
+
+
+class Comment(_Strict):
+    text: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=4000)]
+
+
+def entry(model: type[_Strict], data: Any) -> dict[str, Any]:
+    """A customer entry's fields, normalised; ValidationFailed listing every problem."""
+    return _validate(model, data, ())
+
+
+# --- profiling: versioned question sets, answered per customer ---------------------------------------------
+
+
+class Question(_Strict):
+    code: Code
+    text: Text
+    type: Literal["text", "number", "boolean", "choice", "multiple_choice"] = "text"
+    choices: list[ShortText] = Field(default_factory=list, max_length=100)
+    required: bool = False
+
+    @model_validator(mode="after")
+    def _choices(self) -> Question:
+        if self.type in ("choice", "multiple_choice") and not self.choices:
+            raise ValueError(f"a {self.type} question lists its choices")
+        if self.type not in ("choice", "multiple_choice") and self.choices:
+            raise ValueError(f"a {self.type} question has no choices")
+        return self
+
+
+class QuestionSet(_Strict):
+    title: Text
+    description: Annotated[str, StringConstraints(max_length=2000)] | None = None
+    questions: list[Question] = Field(min_length=1, max_length=200)
+
+    @model_validator(mode="after")
+    def _unique_codes(self) -> QuestionSet:
+        codes = [q.code for q in self.questions]
+        if len(codes) != len(set(codes)):
+            raise ValueError("question codes are unique within a set")
+        return self
+
+
+def question_set(data: Any) -> dict[str, Any]:
+    return _validate(QuestionSet, data, ())
+
+
+def profile_answers(questions: dict[str, Any], answers: Any) -> dict[str, Any]:
+    """Answers checked against one version of a question set: known questions, values of their type, the
+    required ones given. Every problem is listed."""
+    if not isinstance(answers, dict):
+        raise ValidationFailed(
+            "INVALID_FIELDS", "answers is an object of question code -> answer.", {"problems": []}
+        )
+    by_code = {q["code"]: q for q in questions["questions"]}
+    problems = [
+        {"location": f"answers.{code}", "message": "no such question in this set"}
+        for code in answers
+        if code not in by_code
+    ]
+    missing = [
+        {"location": f"answers.{code}", "message": "required"}
+        for code, q in by_code.items()
+        if q.get("required") and answers.get(code) in (None, "", [])
+    ]
+    for code, value in answers.items():
+        question = by_code.get(code)
+        if question is not None and value is not None and not _answers(question, value):
+            problems.append({"location": f"answers.{code}", "message": _expected(question)})
+    if problems or missing:
+        code = "MISSING_FIELDS" if not problems else "INVALID_FIELDS"
+        raise ValidationFailed(code, "Some answers are missing or invalid.", {"problems": problems + missing})
+    return {code: value for code, value in answers.items() if value is not None}
+
+
+def _answers(question: dict[str, Any], value: Any) -> bool:
+    kind = question["type"]
+    if kind == "text":
+        return isinstance(value, str) and 0 < len(value) <= 4000
+    if kind == "number":
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    if kind == "boolean":
+        return isinstance(value, bool)
+    if kind == "choice":
+        return value in question["choices"]
+    return isinstance(value, list) and all(v in question["choices"] for v in value)
+
+
+def _expected(question: dict[str, Any]) -> str:
+    kind = question["type"]
+    if kind in ("choice", "multiple_choice"):
+        return f"{'one' if kind == 'choice' else 'a list'} of: {', '.join(question['choices'])}"
+    return f"a {kind}" if kind != "text" else "a text (up to 4,000 characters)"

@@ -285,6 +285,10 @@ class CustomerStore(Protocol):
 
     def sub_item(self, customer_id: str, sk: str) -> dict[str, Any] | None: ...
 
+    def add_sub_item(self, customer_id: str, sub: SubItem) -> None:
+        """A sub-item outside the customer's versioned changes (a comment); Conflict <code>_EXISTS."""
+        ...
+
     def customers_by_name(self, key_prefix: str, cursor: str | None, limit: int) -> Page:
         """Customers whose name key starts with ``key_prefix`` (at least two characters): one Query."""
         ...
@@ -299,4 +303,13 @@ class CustomerStore(Protocol):
 
     def has_cases(self, account_id: str) -> bool:
         """Whether any case (open or closed) names the account."""
+        ...
+
+    def question_set(self, code: str, version: int | None = None) -> tuple[dict[str, Any], int]:
+        """A profiling question set (latest when ``version`` is None) and its version, or NotFound."""
+        ...
+
+    def put_question_set(self, code: str, body: dict[str, Any], expected_version: int) -> int:
+        """Store a new, immutable version; Conflict STALE_VERSION unless ``expected_version`` is the latest
+        (0: none yet)."""
         ...
