@@ -95,12 +95,25 @@ def test_a_file_that_is_not_csv_or_xlsx_or_is_empty_is_refused(data, code):
     assert caught.value.code == code
 
 
-def test_a_zip_that_is_not_a_workbook_is_refused():
+@pytest.mark.parametrize(
+    "parts",
+    [{"notes.txt": "hello"}, {"[Content_Types].xml": "<Types/>", "word/document.xml": "<w/>"}],
+    ids=["zip", "docx"],
+)
+def test_a_zip_that_is_not_a_workbook_is_refused(parts):
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w") as archive:
-        archive.writestr("notes.txt", "hello")
+        for name, text in parts.items():
+            archive.writestr(name, text)
     with pytest.raises(ValidationFailed) as caught:
         imports.read_table(out.getvalue())
+    assert caught.value.code == "UNSUPPORTED_FILE"
+
+
+def test_a_truncated_workbook_is_refused():
+    data = imports.write_table("xlsx", ["New Contact"], [["T"]])
+    with pytest.raises(ValidationFailed) as caught:
+        imports.read_table(data[: len(data) // 2])
     assert caught.value.code == "UNSUPPORTED_FILE"
 
 

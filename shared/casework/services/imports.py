@@ -294,13 +294,13 @@ class ImportService:
             return "stale"
         now = timestamp(self.clock())
         try:
-            table = imports.read_table(self.files.get(job.bucket, job.key))
-            imports.check_header(job.kind, table.header)
-            actor = self.cases.actor(job.requested_by)
-        except (ValidationFailed, NotFound, Forbidden) as exc:
-            self.jobs.save(job.failed(exc.message, now))
-            return "failed"
-        try:
+            try:
+                table = imports.read_table(self.files.get(job.bucket, job.key))
+                imports.check_header(job.kind, table.header)
+                actor = self.cases.actor(job.requested_by)
+            except (ValidationFailed, NotFound, Forbidden) as exc:  # the file's (or its importer's) fault
+                self.jobs.save(job.failed(exc.message, now))
+                return "failed"
             if job.state == imports.QUEUED:
                 total = sum(1 for _ in table.rows())
                 job = self.jobs.save(job.started(table.format, total, now))
