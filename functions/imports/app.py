@@ -21,11 +21,11 @@ from casework.http.wiring import import_service
 
 logger = Logger(service="casework")
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
-_context: dict[str, LambdaContext] = {}
+_invocation: dict[str, LambdaContext] = {}  # the current invocation's context: its time left
 
 
 def _time_left() -> float:
-    return _context["now"].get_remaining_time_in_millis() / 1000
+    return _invocation["context"].get_remaining_time_in_millis() / 1000
 
 
 def handle(record: SQSRecord) -> str:
@@ -60,5 +60,5 @@ def handle(record: SQSRecord) -> str:
 
 @logger.inject_lambda_context
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    _context["now"] = context
+    _invocation["context"] = context
     return process_partial_response(event=event, record_handler=handle, processor=processor, context=context)
