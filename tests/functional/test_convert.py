@@ -366,6 +366,7 @@ def test_every_sqs_function_is_delivered_from_its_own_queue(
     assert {q.function.logical_id: q.queue_url.rsplit("/", 1)[-1] for q in dispatcher.queues} == {
         "NotifyFunction": "casework-cv-NotifyQueue",
         "ConvertFunction": "casework-cv-ConvertQueue",
+        "ImportFunction": "casework-cv-ImportQueue",
     }
     arns = {q.function.logical_id: q.queue_arn for q in dispatcher.queues}
     assert arns["ConvertFunction"] == stack.physical["ConvertQueue"]["Arn"]
