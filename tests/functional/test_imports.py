@@ -164,7 +164,7 @@ def contact_with(res: LocalResources, identifier: str) -> dict[str, Any] | None:
 
 
 def test_an_uploaded_file_creates_contacts_and_leads_and_the_job_shows_it(io: Imports):
-    key = io.upload("leads", table_bytes([lead_row(1), lead_row(2)]))
+    key = io.upload("leads", table_bytes([lead_row(1, **{"Product Code": "P-100,P-200"}), lead_row(2)]))
     assert [o["batchItemFailures"] for o in io.drain()] == [[]]  # the S3 event started the job
     job = io.job_of(key)
     etag = io.s3.head_object(Bucket=io.bucket, Key=key)["ETag"].strip('"')
@@ -185,8 +185,12 @@ def test_an_uploaded_file_creates_contacts_and_leads_and_the_job_shows_it(io: Im
         "BUSINESS_SME",
         "admin",
     )
-    (registered,) = io.api.history(lead["id"])  # its history as any lead's: registered by the importer
+    # its history as any lead's: registered by the importer, then its products of interest added
+    registered, *added = io.api.history(lead["id"])
     assert (registered["action"], registered["by"], registered["to_status"]) == ("registered", "admin", "New")
+    assert [h["action"] for h in added] == ["related_added", "related_added"]
+    products = io.api("GET /cases/{case_id}/products", {"case_id": lead["id"]}, user="mary").json["items"]
+    assert sorted(p["key"] for p in products) == ["P-100", "P-200"]
 
 
 def test_importing_the_same_file_again_creates_nothing_new(io: Imports):

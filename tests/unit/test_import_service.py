@@ -407,3 +407,38 @@ def test_the_schedule_queues_again_a_job_whose_first_message_was_lost():
     service.clock.advance(21 * 60)
     assert service.scan(BUCKET, "incoming/", "admin") == [queued]
     assert parts["queue"].messages == [{"action": "run", "job_id": queued, "checkpoint": 0}]
+
+
+REFERRAL = {"Lead Type": "REFERRAL", "Lead Category": "PERSON", "Lead Source Type": "recommended_by_contact"}
+
+
+def test_a_leads_products_of_interest_are_linked_and_a_reimport_adds_only_new_ones():
+    service, parts = make_import_service()
+    rows = [
+        lead_row(1, **{"Product Code": "P-100, P-200"}),
+        lead_row(2, **{"Product Code": "SVC-REPAIR"}),
+        lead_row(3, **REFERRAL, **{"Product Code": "P-999"}),  # a type that names no products
+    ]
+    job_id = start(service, parts, table_bytes(rows))
+    run_all(service, parts, job_id)
+    view = job(service, job_id)
+    assert view["counts"] == {"read": 3, "created": 1, "updated": 0, "unchanged": 0, "failed": 2}
+    (lead,) = [parts["repo"].get(c.id) for c in leads(parts)]
+    assert lead.related_counts["products"] == 2
+    assert set(parts["repo"].links[(lead.id, "products")]) == {"P-100", "P-200"}
+    failed = [
+        dict(zip(t.header, r, strict=True))
+        for t in [imports.read_table(parts["files"].get(BUCKET, view["error_file"]))]
+        for r in t.rows()
+    ]
+    assert failed[0]["Error Message"] == "Product Code: 'SVC-REPAIR' is not one of P-100, P-200, SVC-INSTALL"
+    assert failed[1]["Error Message"] == "Product Code: 'P-999' is not a known product"
+
+    again = start(service, parts, table_bytes([lead_row(1, **{"Product Code": "P-100,SVC-INSTALL"})]))
+    run_all(service, parts, again)
+    assert job(service, again)["counts"]["updated"] == 1  # the same lead, one product more
+    assert set(parts["repo"].links[(lead.id, "products")]) == {"P-100", "P-200", "SVC-INSTALL"}
+    assert len(leads(parts)) == 1
+    same = start(service, parts, table_bytes([lead_row(1, **{"Product Code": "P-100,SVC-INSTALL"})]))
+    run_all(service, parts, same)
+    assert job(service, same)["counts"]["unchanged"] == 1

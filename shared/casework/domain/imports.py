@@ -606,6 +606,10 @@ def lead_code_problems(
         if allowed is not None and value not in allowed:
             shown = ", ".join(map(str, allowed)) or "none (the type allows no values)"
             problems.append(f"{LEAD_FIELD_COLUMNS[name]}: '{value}' is not one of {shown}")
+    products = choices.get("products")
+    for code in lead.lists.get("products", []):
+        if products is not None and code not in products:
+            problems.append(f"Product Code: '{code}' is not one of {', '.join(map(str, products))}")
     competitors = choices.get("competitor")
     for code in lead.lists.get("competitors", []):
         if competitors is not None and code not in competitors:

@@ -133,9 +133,10 @@ class _LeadRules:
     def choices(self, lead_type: str | None) -> dict[str, tuple[Any, ...]]:
         if lead_type not in self.by_type:
             defn = self.cases.workflows.get("lead", subtype=lead_type)
-            self.by_type[lead_type] = {
-                name: spec.choices for name, spec in defn.fields.items() if spec.type == "choice"
-            }
+            choices = {name: spec.choices for name, spec in defn.fields.items() if spec.type == "choice"}
+            if defn.related_keys.get("products"):  # a type that names its products allows only those
+                choices["products"] = defn.related_keys["products"]
+            self.by_type[lead_type] = choices
         return self.by_type[lead_type]
 
 
@@ -414,13 +415,15 @@ class ImportService:
 
     def _lead(self, row: LeadRow, actor: Actor, dry_run: bool, rules: _LeadRules) -> tuple[str, str]:
         problems = imports.lead_code_problems(row, rules.type_codes, rules.choices(row.lead_type))
+        listed = rules.choices(row.lead_type).get("products")  # a type's own list: known products already
+        problems += [
+            f"Product Code: '{code}' is not a known product"
+            for code in row.lists.get("products", [])
+            if listed is None and self.cases.directory.product(code) is None
+        ]
         if problems:
             raise RowRefused(problems)
-        found = (
-            self.customers.contact_by_identifiers(row.contact.identifiers)
-            if row.contact.identifiers
-            else None
-        )
+        found = self._found(row.contact)
         register = dict(
             type="lead",
             subtype=row.lead_type,
@@ -434,10 +437,11 @@ class ImportService:
         if found is not None:
             case_id = imports.lead_case_id(found["id"], row)
             if self._case_exists(case_id):
-                contact_outcome = (
-                    "unchanged" if dry_run else self._contact(row.contact, actor, False, found)[0]
-                )
-                return "unchanged", contact_outcome
+                if dry_run:
+                    return "unchanged", "unchanged"
+                linked = self._link_products(actor, case_id, row)
+                contact_outcome = self._contact(row.contact, actor, False, found)[0]
+                return ("updated" if linked else "unchanged"), contact_outcome
             self.cases.register(
                 actor.username,
                 title=row.title(found.get("name")),
@@ -451,19 +455,39 @@ class ImportService:
         contact_outcome, contact = self._contact(row.contact, actor, dry_run, found)
         if dry_run or contact is None:
             return "created", contact_outcome
+        case_id = imports.lead_case_id(contact["id"], row)
+        outcome = "created"
         try:
             self.cases.register(
                 actor.username,
                 title=row.title(contact.get("name")),
                 contact_id=contact["id"],
-                case_id=imports.lead_case_id(contact["id"], row),
+                case_id=case_id,
                 **register,
             )
         except Conflict as exc:
-            if exc.code == "CASE_EXISTS":
-                return "unchanged", contact_outcome
-            raise
-        return "created", contact_outcome
+            if exc.code != "CASE_EXISTS":
+                raise
+            outcome = "unchanged"
+        if self._link_products(actor, case_id, row) and outcome == "unchanged":
+            outcome = "updated"
+        return outcome, contact_outcome
+
+    def _link_products(self, actor: Actor, case_id: str, row: LeadRow) -> int:
+        """The row's products of interest on the lead's related list, each added once (a change of the lead
+        of its own, as adding one by hand is): a re-import adds only those the lead does not have yet."""
+        added = 0
+        for code in row.lists.get("products", []):
+            if self.cases.repo.related_entry(case_id, "products", code) is not None:
+                continue
+            try:
+                self.cases.change_related(actor.username, case_id, kind="products", key=code, added=True)
+            except Conflict as exc:
+                if exc.code != "ALREADY_LINKED":
+                    raise
+                continue
+            added += 1
+        return added
 
     def _check_lead_for_new_contact(self, actor: Actor, row: LeadRow, register: dict[str, Any]) -> None:
         """The engine's checks of a lead whose contact does not exist yet: all of them but the contact."""
