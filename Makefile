@@ -2,6 +2,9 @@
 # Both create the virtualenv on first use, so a fresh machine needs only Python 3.11+ and pip.
 
 PYTHON ?= python3
+# make run PORT=3001 MOTO_PORT=5056: the API and moto on other ports
+PORT ?= 3000
+MOTO_PORT ?= 5055
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
@@ -14,8 +17,8 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e ".[dev]"
 	@rm -f $(VENV)/.installed-* && touch $@
 
-run: $(STAMP)  ## start the local stack on http://127.0.0.1:3000
-	$(PY) -m infra.local
+run: $(STAMP)  ## start the local stack on http://127.0.0.1:$(PORT)
+	$(PY) -m infra.local --port $(PORT) --moto-port $(MOTO_PORT)
 
 test: $(STAMP) lint  ## lint, every test, cfn-lint on template.yaml
 	$(PY) -m pytest
@@ -34,9 +37,10 @@ functional: $(STAMP)
 e2e: $(STAMP)
 	$(PY) -m pytest tests/e2e
 
-bench: $(STAMP)  ## DynamoDB requests per API operation, cold-start import times, a 10,000-row import
+bench: $(STAMP)  ## requests per API operation, cold-start times, the local stack under load, a 10,000-row import
 	$(PY) scripts/count_requests.py
 	$(PY) scripts/cold_start.py
+	$(PY) scripts/bench_local_stack.py --requests 2000
 	$(PY) scripts/bench_import.py
 
 clean:

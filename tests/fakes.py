@@ -21,7 +21,7 @@ from casework.domain.errors import Conflict, NotFound, ValidationFailed, link_ex
 from casework.domain.model import Actor, BusinessUnit, Case, Change, DomainEvent
 from casework.domain.workflow import WorkflowDefinition, parse_definition
 from casework.services.cases import CaseService, case_view, history_view
-from casework.services.ports import ApprovalToken, CaseQuery, Note, Page, SideWrites
+from casework.services.ports import ApprovalToken, CaseQuery, Communication, Note, Page, SideWrites
 from casework.workflows import default_configs, module_templates, shipped
 
 DEMO_PATH = Path(__file__).resolve().parent.parent / "infra" / "seed" / "demo.json"
@@ -45,6 +45,7 @@ class InMemoryRepository:
         self.entries: dict[str, list[dict[str, Any]]] = {}
         self.links: dict[tuple[str, str], dict[str, str | None]] = {}
         self.note_items: dict[str, list[Note]] = {}
+        self.communication_items: dict[str, list[dict[str, Any]]] = {}
         self.tokens: dict[str, ApprovalToken] = {}
         self.outbox: list[DomainEvent] = []
         self.commits = 0
@@ -194,6 +195,24 @@ class InMemoryRepository:
             for n in self.note_items.get(case_id, [])
         ]
         return _page(items, cursor, limit)
+
+    def add_communication(self, communication: Communication, event: DomainEvent) -> None:
+        self.communication_items.setdefault(communication.case_id, []).append(communication.to_dict())
+        self.outbox.append(event)
+
+    def communications(self, case_id: str, cursor: str | None, limit: int) -> Page:
+        return _page(list(self.communication_items.get(case_id, [])), cursor, limit)
+
+    def communication(self, case_id: str, communication_id: str, at: str) -> dict[str, Any] | None:
+        items = self.communication_items.get(case_id, [])
+        return next((dict(c) for c in items if c["id"] == communication_id and c["at"] == at), None)
+
+    def communication_sent(
+        self, case_id: str, communication_id: str, at: str, sent_at: str, message_id: str
+    ) -> None:
+        for item in self.communication_items.get(case_id, []):
+            if item["id"] == communication_id and item["at"] == at:
+                item.update(sent_at=sent_at, message_id=message_id)
 
     def token(self, token_hash: str) -> ApprovalToken | None:
         return self.tokens.get(token_hash)

@@ -37,6 +37,7 @@ def notifier() -> Notifier:
         clock=lambda: datetime.now(UTC),
         public_base_url=os.environ["PUBLIC_BASE_URL"].rstrip("/"),
         token_ttl_hours=int(os.environ.get("APPROVAL_TOKEN_TTL_HOURS") or 168),
+        case_url_template=os.environ.get("CASE_URL_TEMPLATE", ""),
     )
 
 

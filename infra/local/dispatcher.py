@@ -66,9 +66,11 @@ class Dispatcher:
     def start(self) -> None:
         self._thread.start()
 
-    def stop(self) -> None:
+    def stop(self, wait: bool = True) -> None:
+        """Stop after the invocation under way (each round checks between deliveries)."""
         self._stop.set()
-        self._thread.join(timeout=5)
+        if wait:
+            self._thread.join(timeout=5)
 
     def _run(self) -> None:
         last_shard_refresh = 0.0
@@ -99,7 +101,7 @@ class Dispatcher:
     def _pump_stream(self, source: StreamSource) -> int:
         handled = 0
         for shard in source.shards.values():
-            if not shard.iterator:
+            if not shard.iterator or self._stop.is_set():
                 continue
             response = self._ddbs.get_records(ShardIterator=shard.iterator, Limit=source.batch_size)
             records = [self._stream_record(r, source.stream_arn) for r in response.get("Records", [])]
@@ -179,7 +181,7 @@ class Dispatcher:
 
     def pump_queues(self) -> int:
         """One receive-and-invoke round over every queue; how many messages were handed to functions."""
-        return sum(self._pump_queue(q) for q in self.queues)
+        return sum(self._pump_queue(q) for q in self.queues if not self._stop.is_set())
 
     def _pump_queue(self, source: QueueSource) -> int:
         response = self._sqs.receive_message(

@@ -120,6 +120,16 @@ def api_event(
     return event
 
 
+class GatewayServer(ThreadingHTTPServer):
+    """One thread per connection, as many connections waiting as a browser and a test client open at once
+    (socketserver's default backlog of 5 resets the 6th). Requests still run one at a time per function
+    (infra.local.functions.INVOKE_LOCK), as on one warm container."""
+
+    request_queue_size = 128
+    daemon_threads = True
+    allow_reuse_address = True
+
+
 def make_server(
     host: str,
     port: int,
@@ -220,6 +230,4 @@ def make_server(
 
         do_GET = do_POST = do_PATCH = do_PUT = do_DELETE = do_OPTIONS = _handle
 
-    server = ThreadingHTTPServer((host, port), Handler)
-    server.daemon_threads = True
-    return server
+    return GatewayServer((host, port), Handler)

@@ -450,3 +450,56 @@ def test_configuration_is_versioned_and_invalid_documents_are_refused(api: Api) 
     )
     assert stale.status == 409 and stale.error["code"] == "STALE_VERSION"
     assert api.get(old_case["id"], user="carol")["config_version"] == 1  # a case keeps its version
+
+
+# --- communicate (seed 003: Actions > Communicate) ------------------------------------------------------
+
+
+def communicate(api: Api, case_id: str, user: str = "carol", **body: Any) -> Reply:
+    return api("POST /cases/{case_id}/communications", {"case_id": case_id}, user=user, body=body)
+
+
+def test_an_agent_writes_to_the_contact_and_the_case_keeps_it(api: Api) -> None:
+    case = sr(api)
+    reply = communicate(api, case["id"], subject="Your modem", text="Please restart it <now>.")
+    assert reply.status == 201, reply.text
+    sent = reply.json
+    assert sent["to"] == {"contact_id": "CON-2001", "name": "Alice Brown", "email": "alice@customer.example"}
+    assert (sent["subject"], sent["text"], sent["by"]) == ("Your modem", "Please restart it <now>.", "carol")
+    assert sent["templated"] is False and sent["sent_at"] is None  # notify sends it from the outbox
+    listed = api("GET /cases/{case_id}/communications", {"case_id": case["id"]}, user="dave")
+    assert listed.status == 200 and [c["id"] for c in listed.json["items"]] == [sent["id"]]
+
+
+def test_a_communication_from_one_of_the_types_templates(api: Api) -> None:
+    case = sr(api, subtype="FAULTY_ITEM", assignee="dave")
+    described = api(
+        "GET /case-types/{case_type}",
+        {"case_type": "service_request"},
+        user="dave",
+        query={"subtype": "FAULTY_ITEM"},
+    ).json
+    template = next(c for c in described["communications"] if c["to"] == "contact")
+    reply = communicate(api, case["id"], user="dave", template=template["template"])
+    assert reply.status == 201, reply.text
+    assert reply.json["templated"] is True and reply.json["subject"] == template["subject"]
+    unknown = communicate(api, case["id"], user="dave", template="no-such-template")
+    assert unknown.status == 422 and unknown.error["code"] == "UNKNOWN_TEMPLATE"
+    assert template["template"] in unknown.error["details"]["templates"]
+
+
+def test_communications_refused_write_nothing(api: Api) -> None:
+    case = sr(api)
+    empty = communicate(api, case["id"], subject="  ", text="")
+    assert empty.status == 422 and empty.error["code"] == "MISSING_FIELDS"
+    assert empty.error["details"]["fields"] == ["subject", "text"]
+    outsider = communicate(api, case["id"], user="fred", subject="Hi", text="x")  # FIELD, not on the case
+    assert outsider.status == 403 and outsider.error["code"] == "NOT_ALLOWED"
+    csr = api.register()  # a CSR has no contact
+    assert communicate(api, csr["id"], user="mary", subject="Hi", text="x").error["code"] == "NO_CONTACT"
+    unknown = communicate(api, "no-such-case", subject="Hi", text="x")
+    assert unknown.status == 404 and unknown.error["code"] == "CASE_NOT_FOUND"
+    too_long = communicate(api, case["id"], subject="x" * 201, text="x")
+    assert too_long.status == 422 and too_long.error["code"] == "INVALID_REQUEST"
+    listed = api("GET /cases/{case_id}/communications", {"case_id": case["id"]}, user="carol")
+    assert listed.json["items"] == []

@@ -212,6 +212,8 @@ def test_an_activity_can_be_linked_to_a_contact_directly(api: Api) -> None:
         )
     )
     assert call["contact_id"] == "CON-2002" and call["type"] == "activity"
+    # Bob is Acme's: the activity is on Acme's page too
+    assert [c["id"] for c in ok(api("GET /customers/{customer_id}/cases", ACME))["items"]] == [call["id"]]
 
 
 def test_only_an_admin_deletes_and_never_a_customer_with_cases_or_contacts(api: Api) -> None:
@@ -539,7 +541,7 @@ def test_an_admin_versions_question_sets_and_users_answer_them_per_customer(api:
     first = ok(
         api("PUT /profiling/{set_code}", path, user="admin", body={**QUESTIONS, "expected_version": 0})
     )
-    assert first["version"] == 1
+    assert first["version"] == 1 and first["questions"]["saved_by"] == "admin"
     refused(
         api("PUT /profiling/{set_code}", path, user="admin", body={**QUESTIONS, "expected_version": 0}),
         409,
@@ -627,3 +629,28 @@ def test_a_won_leads_account_is_a_customer_listing_its_contact_and_editable(api:
         api("PATCH /customers/{customer_id}", {"customer_id": "ACC-LEAD1"}, body={"credit_rating": "B"})
     )
     assert edited["version"] == 1 and edited["created_from_lead"] == "lead1"
+
+
+def test_a_cursor_of_one_list_is_refused_by_another_and_overlong_ids_are_unknown(api: Api) -> None:
+    for n in range(2):
+        created(api("POST /customers/{customer_id}/comments", ACME, body={"text": f"c{n}"}))
+        body = {"code": f"D{n}", "address": {"town": "Hull"}}
+        created(api("POST /customers/{customer_id}/ship-to", ACME, body=body))
+    comments = ok(api("GET /customers/{customer_id}/comments", ACME, query={"limit": "1"}))
+    assert comments["next_cursor"]
+    refused(
+        api("GET /customers/{customer_id}/ship-to", ACME, query={"cursor": comments["next_cursor"]}),
+        422,
+        "INVALID_CURSOR",
+    )
+    for n in range(2):
+        new_customer(api, id=f"ACC-50{n}", name=f"Acorn {n}", vat_number=f"AC{n}")
+    names = ok(api("GET /customers", query={"name": "ac", "limit": "1"}))
+    refused(
+        api("GET /customers", query={"name": "acz", "cursor": names["next_cursor"]}), 422, "INVALID_CURSOR"
+    )
+
+    refused(api("GET /customers/{customer_id}", {"customer_id": "A" * 3000}), 404, "CUSTOMER_NOT_FOUND")
+    long_key = {**ACME, "key": "K" * 3000}
+    refused(api("DELETE /customers/{customer_id}/ship-to/{key}", long_key), 404, "SHIP_TO_NOT_FOUND")
+    refused(api("GET /profiling/{set_code}", {"set_code": "no such set!"}), 422, "INVALID_SET_CODE")

@@ -38,6 +38,7 @@ ROOT = Path(__file__).resolve().parents[2]
 REGION = "eu-west-1"
 MAIL_FROM = "casework@casework.example"
 BASE_URL = "http://127.0.0.1:3000"
+FRONT_END = "https://crm.example.com/cases/{id}"  # the template parameter CaseUrlTemplate
 LINK = re.compile(r"http://127\.0\.0\.1:3000/approvals/([A-Za-z0-9_-]+)")
 
 
@@ -46,7 +47,12 @@ LINK = re.compile(r"http://127\.0\.0\.1:3000/approvals/([A-Za-z0-9_-]+)")
 
 @pytest.fixture
 def stack(monkeypatch: pytest.MonkeyPatch) -> Iterator[LocalResources]:
-    env = {"MAIL_FROM": MAIL_FROM, "PUBLIC_BASE_URL": BASE_URL + "/", "APPROVAL_TOKEN_TTL_HOURS": "168"}
+    env = {
+        "MAIL_FROM": MAIL_FROM,
+        "PUBLIC_BASE_URL": BASE_URL + "/",
+        "APPROVAL_TOKEN_TTL_HOURS": "168",
+        "CASE_URL_TEMPLATE": FRONT_END,
+    }
     with moto_account(monkeypatch, "fn", **env) as res:
         seed()
         verify_sender(MAIL_FROM)
@@ -376,15 +382,36 @@ def test_assignment_emails_the_assignee_unless_they_did_it(
     assert message["To"] == "frank@casework.example"
     assert message["Subject"] == f"Assigned to you: Halogen-free grade for Acme ({case_id})"
     text, html = parts(message)
-    for expected in ("Under Assessment", "entered Under Assessment", f"{BASE_URL}/cases/{case_id}"):
+    # "Open the case" goes to the front end's page, never to the API (a browser would get 401 JSON there)
+    for expected in (
+        "Under Assessment",
+        "entered Under Assessment",
+        f"https://crm.example.com/cases/{case_id}",
+    ):
         assert expected in text and expected in html
-    assert not LINK.search(text)
+    assert not LINK.search(text) and f"{BASE_URL}/cases/" not in text + html
 
     own = {**assigned, "id": f"{case_id}:99:0", "actor": "frank"}
     assert notify_fn.handler(sqs_event(for_event(own)), LambdaContext("casework-test")) == {
         "batchItemFailures": []
     }
     assert len(sent()) == 1
+
+
+def test_without_a_front_end_the_emails_carry_no_case_link(
+    stack: LocalResources, service: CaseService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CASE_URL_TEMPLATE", "")
+    notify_fn = _load("notify", monkeypatch)
+    case_id = submitted_case(service)
+    service.decide("john", case_id, decision="approve")  # -> assigned to frank
+    events = history_events(stack.table_name, case_id, 4)
+    assert notify_fn.handler(sqs_event(*map(for_event, events)), LambdaContext("casework-test")) == {
+        "batchItemFailures": []
+    }
+    (message,) = sent()
+    text, html = parts(message)
+    assert case_id in text and "Open the case" not in text + html and "/cases/" not in text + html
 
 
 def test_closing_emails_the_creator_with_the_reason(
@@ -454,3 +481,129 @@ def test_subject_cannot_inject_headers(stack: LocalResources) -> None:
     )
     assert message["Subject"] == "Hi Bcc: evil@x.example there"
     assert message["Bcc"] is None
+
+
+# --- a service request waiting in a unit ------------------------------------------------------------------
+
+
+def faulty_item(service: CaseService, title: str, assignee: str | None = None) -> dict[str, Any]:
+    """A FAULTY_ITEM request of Alice (North: routed to Customer Care: carol, dave, tina), by carol."""
+    return service.register(
+        "carol",
+        type="service_request",
+        subtype="FAULTY_ITEM",
+        title=title,
+        contact_id="CON-2001",
+        assignee=assignee,
+    )
+
+
+def _deliver(notify_fn: ModuleType, events: list[dict[str, Any]]) -> None:
+    result = notify_fn.handler(sqs_event(*map(for_event, events)), LambdaContext("casework-test"))
+    assert result == {"batchItemFailures": []}
+
+
+def test_a_request_waiting_in_its_unit_is_told_to_the_units_members_once(
+    stack: LocalResources, service: CaseService, notify_fn: ModuleType
+) -> None:
+    case = service.register(
+        "carol",
+        type="service_request",
+        subtype="FAULTY_ITEM",
+        title="Router dead on arrival",
+        contact_id="CON-2001",  # North -> Customer Care (carol, dave, tina), nobody assigned
+    )
+    assert case["assignee"] is None and case["business_unit"] == "CARE"
+    registered = history_events(stack.table_name, case["id"], 1)
+    # dave takes it before the registration's email goes out: the email still goes where the event meant
+    service.take("dave", case["id"])
+
+    _deliver(notify_fn, registered)
+    _deliver(notify_fn, registered)  # a redelivery: nobody is told twice
+
+    mails = sent()
+    assert sorted(m["To"] for m in mails) == ["dave@casework.example", "tina@casework.example"]  # not carol
+    assert all(
+        m["Subject"].startswith("Waiting for someone in Customer Care: Router dead on arrival") for m in mails
+    )
+    # the type's "new faulty item" email to the assignee: the event had none, so it goes to nobody
+    assert not any("New faulty item report" in m["Subject"] for m in mails)
+    text, html = parts(mails[0])
+    assert "Alice Brown" in text and "Alice Brown" in html and case["id"] in text
+
+
+def test_an_assigned_request_is_told_to_its_assignee_not_the_unit(
+    stack: LocalResources, service: CaseService, notify_fn: ModuleType
+) -> None:
+    case = faulty_item(service, "Router rattles", assignee="dave")
+    _deliver(notify_fn, history_events(stack.table_name, case["id"], 1))
+    subjects = sorted((m["To"], m["Subject"].split(":")[0]) for m in sent())
+    assert subjects == [
+        ("dave@casework.example", "Assigned to you"),
+        ("dave@casework.example", "New faulty item report"),
+    ]
+
+
+def test_moving_a_request_to_another_unit_without_a_user_tells_that_unit(
+    stack: LocalResources, service: CaseService, notify_fn: ModuleType
+) -> None:
+    case = service.register(
+        "carol", type="service_request", title="Site survey", contact_id="CON-2001", assignee="dave"
+    )
+    moved = service.reassign("tina", case["id"], business_unit="FIELD")
+    assert moved["business_unit"] == "FIELD" and moved["assignee"] is None
+    _deliver(notify_fn, history_events(stack.table_name, case["id"], 2))
+    assert [(m["To"], m["Subject"].split(":")[0]) for m in sent()] == [
+        ("fred@casework.example", "Waiting for someone in Field Service")
+    ]
+
+
+# --- an agent's communication -----------------------------------------------------------------------------
+
+
+def _communication_events(table: str, case_id: str) -> list[dict[str, Any]]:
+    items = boto3.client("dynamodb").query(
+        TableName=table,
+        KeyConditionExpression="pk = :pk AND begins_with(sk, :comm)",
+        ExpressionAttributeValues={":pk": {"S": f"CASE#{case_id}"}, ":comm": {"S": "COMM#"}},
+    )["Items"]
+    return [e for item in items for e in plain(TypeDeserializer().deserialize({"L": item["events"]["L"]}))]
+
+
+def test_a_communication_goes_to_the_contact_once_and_is_marked_sent(
+    stack: LocalResources, service: CaseService, notify_fn: ModuleType
+) -> None:
+    case = service.register(
+        "carol", type="service_request", title="Modem reboots", contact_id="CON-2001", assignee="carol"
+    )
+    written = service.communicate(
+        "carol", case["id"], subject="About your modem", text="Line 1\n<b>not bold</b>"
+    )
+    (event,) = _communication_events(stack.table_name, case["id"])
+    assert event["type"] == "CommunicationRequested"
+
+    _deliver(notify_fn, [event])
+    _deliver(notify_fn, [{**event}])  # redelivered: not sent twice
+
+    (message,) = sent()
+    assert message["To"] == "alice@customer.example" and message["Subject"] == "About your modem"
+    text, html = parts(message)
+    assert "<b>not bold</b>" in text and "&lt;b&gt;not bold&lt;/b&gt;" in html  # written, not markup
+    (listed,) = service.communications("carol", case["id"]).items
+    assert listed["id"] == written["id"] and listed["sent_at"] and listed["message_id"]
+
+
+def test_a_communication_from_a_template_is_rendered_with_the_cases_tags(
+    stack: LocalResources, service: CaseService, notify_fn: ModuleType
+) -> None:
+    case = faulty_item(service, "Dead router", assignee="carol")
+    template = next(
+        n.template
+        for n in service.definition_of(service.repo.get(case["id"])).notifications
+        if n.recipient == "contact" and n.subject
+    )
+    service.communicate("carol", case["id"], template=template)
+    _deliver(notify_fn, _communication_events(stack.table_name, case["id"]))
+    (message,) = sent()
+    text, _ = parts(message)
+    assert "Dear Alice Brown" in text and case["id"] in text and "{{" not in text

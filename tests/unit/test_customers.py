@@ -327,6 +327,16 @@ def test_erp_versions_newer_wins_equal_is_unchanged_older_is_stale(
     }
 
 
+def test_a_newer_erp_version_without_changes_is_unchanged_but_remembered(
+    service: CustomerService, store: InMemoryCustomerStore
+) -> None:
+    """Else an older event arriving after it (but newer than the stored one) would overwrite newer data."""
+    service.upsert_customer(ERP, {"id": "A1", "name": "Acme"}, source_version=1)
+    assert service.upsert_customer(ERP, {"id": "A1", "name": "Acme"}, source_version=5)[0] == "unchanged"
+    assert store.records[("customer", "A1")]["source_version"] == 5
+    assert service.upsert_customer(ERP, {"id": "A1", "name": "Acme 3"}, source_version=3)[0] == "stale"
+
+
 def test_an_upsert_without_changes_writes_nothing(
     service: CustomerService, store: InMemoryCustomerStore
 ) -> None:

@@ -89,16 +89,21 @@ def identifiers_of(kind: str, record: dict[str, Any] | None) -> list[tuple[str, 
     return sorted((record.get("identifiers") or {}).items())
 
 
-def _checked_cursor(cursor: str | None, **expected: str) -> dict[str, Any] | None:
-    """A cursor is only good for the list that returned it: DynamoDB would answer a start key from another
-    list (or a forged one) with a 500-worthy ValidationException, so refuse it as the client's mistake."""
+def _checked_cursor(
+    cursor: str | None, sort: tuple[str, str] | None = None, **expected: str
+) -> dict[str, Any] | None:
+    """A cursor is only good for the list that returned it: DynamoDB answers a start key from another list,
+    or outside the Query's sort key prefix (``sort``: attribute, prefix), with a ValidationException (a 500),
+    so refuse it here as the client's mistake."""
     key = decode_cursor(cursor)
     if key is None:
         return None
-    for name, value in expected.items():
-        if key.get(name) != {"S": value}:
-            raise ValidationFailed("INVALID_CURSOR", "The cursor is not one this API returned for this list.")
-    if not all(set(v) == {"S"} for v in key.values()):
+    fits = all(set(v) == {"S"} for v in key.values()) and all(
+        key.get(k) == {"S": v} for k, v in expected.items()
+    )
+    if sort is not None:
+        fits = fits and str(key.get(sort[0], {}).get("S", "")).startswith(sort[1])
+    if not fits:
         raise ValidationFailed("INVALID_CURSOR", "The cursor is not one this API returned for this list.")
     return key
 
@@ -244,7 +249,7 @@ class DynamoCustomerStore:
             range_key_condition=Item.sk.startswith("HIST#"),
             scan_index_forward=False,
             page_size=limit,
-            last_evaluated_key=_checked_cursor(cursor, pk=pk),
+            last_evaluated_key=_checked_cursor(cursor, ("sk", "HIST#"), pk=pk),
         )
         items, next_cursor = _one_page(iterator, HistoryItem)
         return Page([plain(i.body.as_dict()) for i in items], next_cursor)
@@ -255,7 +260,7 @@ class DynamoCustomerStore:
             pk,
             range_key_condition=Item.sk.startswith(prefix),
             page_size=limit,
-            last_evaluated_key=_checked_cursor(cursor, pk=pk),
+            last_evaluated_key=_checked_cursor(cursor, ("sk", prefix), pk=pk),
         )
         items, next_cursor = _one_page(iterator, RelatedItem)
         return Page([plain(i.body.as_dict()) for i in items], next_cursor)
@@ -281,7 +286,7 @@ class DynamoCustomerStore:
             partition,
             range_key_condition=DirectoryItem.dirsk.startswith(sort_prefix) if sort_prefix else None,
             page_size=limit,
-            last_evaluated_key=_checked_cursor(cursor, dirpk=partition),
+            last_evaluated_key=_checked_cursor(cursor, ("dirsk", sort_prefix), dirpk=partition),
         )
         items, next_cursor = _one_page(iterator, DirectoryItem)
         return Page([plain(i.listing.as_dict()) for i in items if i.listing is not None], next_cursor)

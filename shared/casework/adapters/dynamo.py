@@ -4,6 +4,7 @@ Item layout (pk / sk):
     CASE#<id>     / CASE                 the case; gsi1..3 keys for the lists
     CASE#<id>     / HIST#<version:08d>   history entry + the events it raised (the outbox, via the stream)
     CASE#<id>     / NOTE#<at>#<id>       shared note + its NoteAdded event (outbox too)
+    CASE#<id>     / COMM#<at>#<id>       an agent's email to the contact + its CommunicationRequested event
     CASE#<id>     / REL#<kind>#<key>     related list entry (products, accounts)
     TOKEN#<sha256>/ TOKEN                approval link (hash only; the raw token lives in one email)
     USER#<name>   / PROFILE              directory: people
@@ -44,11 +45,27 @@ from pynamodb.transactions import TransactWrite
 
 from casework.adapters.codec import case_from_dict, case_to_dict, plain
 from casework.domain.directory import actor_from_record, unit_from_record
-from casework.domain.errors import Conflict, NotFound, ValidationFailed, link_expired, link_used
+from casework.domain.errors import (
+    THROTTLING_CODES,
+    Conflict,
+    NotFound,
+    ValidationFailed,
+    busy,
+    link_expired,
+    link_used,
+)
 from casework.domain.model import Actor, BusinessUnit, Case, Change, DomainEvent
 from casework.domain.workflow import WorkflowDefinition, parse_definition
 from casework.services.cases import case_view, history_view
-from casework.services.ports import ApprovalToken, CaseQuery, Feedback, Note, Page, SideWrites
+from casework.services.ports import (
+    ApprovalToken,
+    CaseQuery,
+    Communication,
+    Feedback,
+    Note,
+    Page,
+    SideWrites,
+)
 
 if TYPE_CHECKING:
     from casework.domain.care.config import ModuleConfig
@@ -132,6 +149,10 @@ class RelatedItem(Item, discriminator="related"):
     pass
 
 
+class CommunicationItem(Item, discriminator="communication"):
+    events = ListAttribute(null=True)  # CommunicationRequested: notify sends it
+
+
 class TokenItem(Item, discriminator="token"):
     valid_until = NumberAttribute()
     used_at = UnicodeAttribute(null=True)
@@ -176,6 +197,7 @@ _ITEM_CLASSES = (
     HistoryItem,
     NoteItem,
     RelatedItem,
+    CommunicationItem,
     TokenItem,
     DirectoryItem,
     WorkflowItem,
@@ -400,9 +422,12 @@ class DynamoCaseRepository:
                         link_used() if "used_at" in (reason.raw_item or {"used_at": None}) else link_expired()
                     )
                 return Conflict(code, message)
-        if exc.cause_response_code in ("TransactionCanceledException", "TransactionConflictException"):
+        codes = {reason.code for reason in reasons if reason is not None}
+        if codes & THROTTLING_CODES or exc.cause_response_code in THROTTLING_CODES:
+            return busy()  # throttled even after the SDK's retries: nothing written, safe to send again
+        if "TransactionConflict" in codes or exc.cause_response_code == "TransactionConflictException":
             return Conflict("CONCURRENT_UPDATE", "Somebody changed the case at the same time; reload.")
-        return exc
+        return exc  # anything else is a fault of ours: logged as such (500)
 
     def list_cases(self, query: CaseQuery) -> Page:
         prefix = (
@@ -465,6 +490,37 @@ class DynamoCaseRepository:
         NoteItem(
             pk=f"CASE#{note.case_id}", sk=f"NOTE#{note.at}#{note.id}", body=body, events=[event.to_dict()]
         ).save(condition=NoteItem.pk.does_not_exist())
+
+    def add_communication(self, communication: Communication, event: DomainEvent) -> None:
+        CommunicationItem(
+            pk=f"CASE#{communication.case_id}",
+            sk=f"COMM#{communication.at}#{communication.id}",
+            body=communication.to_dict(),
+            events=[event.to_dict()],
+        ).save(condition=CommunicationItem.pk.does_not_exist())
+
+    def communications(self, case_id: str, cursor: str | None, limit: int) -> Page:
+        return self._children(CommunicationItem, case_id, "COMM#", cursor, limit)
+
+    def communication(self, case_id: str, communication_id: str, at: str) -> dict[str, Any] | None:
+        try:
+            item = CommunicationItem.get(
+                f"CASE#{case_id}", f"COMM#{at}#{communication_id}", consistent_read=True
+            )
+        except (DoesNotExist, ValueError):
+            return None
+        return plain(item.body.as_dict())
+
+    def communication_sent(
+        self, case_id: str, communication_id: str, at: str, sent_at: str, message_id: str
+    ) -> None:
+        CommunicationItem(pk=f"CASE#{case_id}", sk=f"COMM#{at}#{communication_id}").update(
+            actions=[
+                CommunicationItem.body["sent_at"].set(sent_at),
+                CommunicationItem.body["message_id"].set(message_id),
+            ],
+            condition=CommunicationItem.pk.exists(),
+        )
 
     def token(self, token_hash: str) -> ApprovalToken | None:
         try:

@@ -118,8 +118,13 @@ class EmailRenderer:
     def render_inline(self, subject: str, body: str, context: dict[str, Any]) -> tuple[str, str, str]:
         """(subject, text, html) from a business's own templates (see the module's docstring). Raises
         InlineTemplateError (a ValueError) when they cannot be rendered."""
-        subject_text = clean_subject(render_sandboxed(subject, context))
-        text = render_sandboxed(body, context)
+        return self.render_message(
+            render_sandboxed(subject, context), render_sandboxed(body, context), context
+        )
+
+    def render_message(self, subject: str, text: str, context: dict[str, Any]) -> tuple[str, str, str]:
+        """(subject, text, html) of a message as a person wrote it: nothing in it is a template."""
+        subject_text = clean_subject(subject)
         if self._inline_html is None:
             self._inline_html = self.env.from_string(_INLINE_HTML)
         html = self._inline_html.render({**context, "subject": subject_text, "body_html": text_to_html(text)})

@@ -858,7 +858,10 @@ def reassign(
         draft.changes["business_unit"] = {"from": case.business_unit, "to": target_unit.code}
         draft.case = replace(draft.case, business_unit=target_unit.code)
         draft.emit(
-            "CaseMovedToUnit", business_unit=target_unit.code, previous_business_unit=case.business_unit
+            "CaseMovedToUnit",
+            business_unit=target_unit.code,
+            previous_business_unit=case.business_unit,
+            assignee=username,
         )
     draft.assign(username, reason=f"reassigned by {actor.username}")
     return draft.finish()

@@ -17,6 +17,9 @@ class ErrorKind(StrEnum):
     CONFLICT = "conflict"  # the current state does not allow it (409)
     GONE = "gone"  # a used or expired link (410)
     UNAUTHENTICATED = "unauthenticated"  # 401
+    BAD_REQUEST = "bad_request"  # the request cannot be read at all (400)
+    UNSUPPORTED_MEDIA_TYPE = "unsupported_media_type"  # 415
+    UNAVAILABLE = "unavailable"  # the database is busy: safe to retry the same request (503, Retry-After)
 
 
 class DomainError(Exception):
@@ -54,6 +57,41 @@ class Gone(DomainError):
 
 class Unauthenticated(DomainError):
     kind = ErrorKind.UNAUTHENTICATED
+
+
+class BadRequest(DomainError):
+    kind = ErrorKind.BAD_REQUEST
+
+
+class UnsupportedMediaType(DomainError):
+    kind = ErrorKind.UNSUPPORTED_MEDIA_TYPE
+
+
+class Unavailable(DomainError):
+    """Throttled after the SDK's retries. Nothing was written; the same request may be sent again."""
+
+    kind = ErrorKind.UNAVAILABLE
+
+
+def busy() -> Unavailable:
+    return Unavailable(
+        "RETRY_LATER",
+        "casework is busy right now; nothing was changed. Send the same request again in a moment.",
+        {"retry_after_seconds": RETRY_AFTER_SECONDS},
+    )
+
+
+RETRY_AFTER_SECONDS = 1
+# What DynamoDB (and the SDK) call throttling, as error codes and transaction cancellation reasons.
+THROTTLING_CODES = frozenset(
+    {
+        "ThrottlingException",
+        "ThrottlingError",
+        "ProvisionedThroughputExceededException",
+        "ProvisionedThroughputExceeded",
+        "RequestLimitExceeded",
+    }
+)
 
 
 class InvalidDefinition(ValueError):

@@ -259,7 +259,7 @@ class Notification:
     """Event-based communication: which event emails whom, with which template."""
 
     event: str
-    recipient: str  # "approver" | "assignee" | "creator" | "contact"
+    recipient: str  # "approver" | "assignee" | "creator" | "contact" | "unit" (a case waiting in it)
     template: str  # a shipped template's name, or a label for inline ones
     states: tuple[str, ...] = ()  # for CaseTransitioned: only when the new state is one of these
     subject: str | None = None  # inline Jinja2 templates (a business's own communications)
@@ -556,7 +556,7 @@ def _parse(raw: Mapping[str, Any]) -> WorkflowDefinition:
         for n in raw.get("notifications", ())
     )
     for n in notifications:
-        if n.recipient not in {"approver", "assignee", "creator", "contact"}:
+        if n.recipient not in {"approver", "assignee", "creator", "contact", "unit"}:
             raise InvalidDefinition(f"notification {n.template!r}: unknown recipient {n.recipient!r}")
         if (n.subject is None) != (n.body is None):
             raise InvalidDefinition(f"notification {n.template!r}: an inline template needs subject and body")

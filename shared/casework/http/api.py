@@ -6,18 +6,30 @@ malformed requests get 400/422 in the same shape. A client mistake never becomes
 
 from __future__ import annotations
 
+import base64
 import json
 import os
+import re
 from collections.abc import Callable
 from typing import Any
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
 from aws_lambda_powertools.event_handler.api_gateway import Router
-from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.exceptions import (
+    RequestUnsupportedContentType,
+    RequestValidationError,
+)
 from aws_lambda_powertools.logging import correlation_paths
 
-from casework.domain.errors import DomainError, ErrorKind, Unauthenticated
+from casework.domain.errors import (
+    RETRY_AFTER_SECONDS,
+    THROTTLING_CODES,
+    DomainError,
+    ErrorKind,
+    Unauthenticated,
+    busy,
+)
 
 logger = Logger(service="casework")
 
@@ -28,14 +40,81 @@ STATUS_FOR = {
     ErrorKind.CONFLICT: 409,
     ErrorKind.GONE: 410,
     ErrorKind.UNAUTHENTICATED: 401,
+    ErrorKind.BAD_REQUEST: 400,
+    ErrorKind.UNSUPPORTED_MEDIA_TYPE: 415,
+    ErrorKind.UNAVAILABLE: 503,
 }
+MAX_JSON_DEPTH = 32  # objects and arrays nested deeper than this are refused (400 JSON_TOO_DEEP)
+JSON_TYPES = ("application/json",)
+FORM_TYPES = ("application/x-www-form-urlencoded",)  # the email-link pages' forms
 API_TITLE = "casework"
 API_VERSION = "1.0.0"
 
 
 def error_response(status: int, code: str, message: str, details: dict[str, Any] | None = None) -> Response:
     body = {"error": {"code": code, "message": message, "details": details or {}}}
-    return Response(status, content_types.APPLICATION_JSON, json.dumps(body, default=str))
+    headers = {"Retry-After": str(RETRY_AFTER_SECONDS)} if status == 503 else None
+    return Response(status, content_types.APPLICATION_JSON, json.dumps(body, default=str), headers)
+
+
+def _throttled(exc: BaseException | None) -> bool:
+    """Was ``exc`` (or what caused it) DynamoDB throttling us after the SDK's retries? Read by duck typing
+    (botocore's ``response``, PynamoDB's ``cause_response_code``): the HTTP layer imports neither."""
+    seen = 0
+    while exc is not None and seen < 10:
+        code = getattr(exc, "cause_response_code", None) or (getattr(exc, "response", None) or {}).get(
+            "Error", {}
+        ).get("Code")
+        if code in THROTTLING_CODES:
+            return True
+        exc, seen = exc.__cause__ or exc.__context__, seen + 1
+    return False
+
+
+def json_depth(text: str) -> int:
+    """How deeply objects and arrays nest in a JSON text (strings do not count), without parsing it."""
+    skeleton = _NOT_A_BRACKET.sub("", _JSON_STRING.sub("", text))
+    depth = deepest = 0
+    for char in skeleton:
+        depth += 1 if char in "[{" else -1
+        deepest = max(deepest, depth)
+    return deepest
+
+
+_JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
+_NOT_A_BRACKET = re.compile(r"[^\[\]{}]+")
+
+
+def refuse_body(event: dict[str, Any]) -> Response | None:
+    """Bodies casework cannot read get a clear 4xx before any route sees them: a type other than JSON (or a
+    form, which only the email-link pages read) is 415; JSON nested deeper than MAX_JSON_DEPTH is 400."""
+    body = event.get("body")
+    if not body:
+        return None
+    headers = {k.lower(): v for k, v in (event.get("headers") or {}).items()}
+    media_type = (headers.get("content-type") or "application/json").split(";")[0].strip().lower()
+    if media_type in FORM_TYPES:
+        return None
+    if media_type not in JSON_TYPES:
+        return error_response(
+            415,
+            "UNSUPPORTED_MEDIA_TYPE",
+            "Send the body as JSON (Content-Type: application/json).",
+            {"content_type": media_type},
+        )
+    if event.get("isBase64Encoded"):
+        try:
+            body = base64.b64decode(body).decode("utf-8")
+        except (ValueError, UnicodeDecodeError):
+            return error_response(400, "INVALID_JSON", "The request body is not valid JSON.")
+    if json_depth(body) > MAX_JSON_DEPTH:
+        return error_response(
+            400,
+            "JSON_TOO_DEEP",
+            f"JSON bodies may nest objects and arrays {MAX_JSON_DEPTH} levels deep at most.",
+            {"max_depth": MAX_JSON_DEPTH},
+        )
+    return None
 
 
 def _validation_details(exc: RequestValidationError) -> list[dict[str, Any]]:
@@ -87,8 +166,22 @@ def make_app(*routers: Router) -> APIGatewayHttpResolver:
     def on_not_found(_: Exception) -> Response:
         return error_response(404, "ROUTE_NOT_FOUND", "No such route.")
 
+    @app.exception_handler(RequestUnsupportedContentType)
+    def on_unsupported_type(exc: RequestUnsupportedContentType) -> Response:
+        return error_response(
+            415, "UNSUPPORTED_MEDIA_TYPE", "Send the body as JSON (Content-Type: application/json)."
+        )
+
+    @app.exception_handler(RecursionError)
+    def on_too_deep(exc: RecursionError) -> Response:
+        return error_response(400, "JSON_TOO_DEEP", "The request is nested too deeply to read.")
+
     @app.exception_handler(Exception)
     def on_unexpected(exc: Exception) -> Response:
+        if _throttled(exc):
+            logger.warning("throttled after retries", extra={"error": repr(exc)})
+            status, body = 503, busy()
+            return error_response(status, body.code, body.message, body.details)
         logger.exception("unexpected error")
         return error_response(500, "INTERNAL_ERROR", "Something went wrong on our side; it has been logged.")
 
@@ -109,6 +202,14 @@ def caller(router: Router) -> str:
 def lambda_handler(app: APIGatewayHttpResolver) -> Callable[[dict, Any], dict]:
     @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
     def handler(event: dict, context: Any) -> dict:
+        refused = refuse_body(event)
+        if refused is not None:
+            return {
+                "statusCode": refused.status_code,
+                "headers": {"Content-Type": content_types.APPLICATION_JSON, **(refused.headers or {})},
+                "body": refused.body,
+                "isBase64Encoded": False,
+            }
         return app.resolve(event, context)
 
     return handler

@@ -3,7 +3,7 @@ function so every resolver (a function's own, and the docs function's combined o
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 from urllib.parse import unquote
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
@@ -17,6 +17,8 @@ from casework.http.schemas import (
     ApprovalDecision,
     AssignRequest,
     CaseResponse,
+    CommunicationRequest,
+    CommunicationResponse,
     ConfigurationRequest,
     ConfigurationResponse,
     CreateCase,
@@ -37,17 +39,37 @@ from casework.http.wiring import care_service, case_service
 from casework.services.ports import CaseQuery
 
 CaseId = str
+
+
+def self_contained(schema: dict) -> dict:
+    """A pydantic JSON Schema with its ``$defs`` written in place: Powertools puts a ``responses`` schema into
+    the document as given, where a ``#/$defs/...`` reference would point at nothing."""
+    defs = schema.pop("$defs", {})
+
+    def resolve(node: Any) -> Any:
+        if isinstance(node, dict):
+            if "$ref" in node:
+                return resolve(defs[node["$ref"].rsplit("/", 1)[-1]])
+            return {key: resolve(value) for key, value in node.items()}
+        if isinstance(node, list):
+            return [resolve(value) for value in node]
+        return node
+
+    return resolve(schema)
+
+
+ERROR_SCHEMA = self_contained(ErrorResponse.model_json_schema())
 ERRORS = {
-    status: {
-        "description": text,
-        "content": {"application/json": {"schema": ErrorResponse.model_json_schema()}},
-    }
+    status: {"description": text, "content": {"application/json": {"schema": ERROR_SCHEMA}}}
     for status, text in {
+        400: "The body is not JSON (INVALID_JSON) or is nested too deeply (JSON_TOO_DEEP)",
         401: "No or invalid token",
         403: "Not allowed for you",
         404: "No such case",
         409: "Not possible in the case's current state, or a stale version",
+        415: "The body is not application/json (UNSUPPORTED_MEDIA_TYPE)",
         422: "Missing or invalid fields",
+        503: "Busy: nothing was changed; send the same request again after Retry-After seconds (RETRY_LATER)",
     }.items()
 }
 
@@ -143,6 +165,15 @@ def read_routes() -> Router:
     @router.get("/cases/<case_id>/notes", tags=["notes"], summary="Shared notes", responses=ok())
     def notes(case_id: CaseId, cursor: Cursor = None, limit: Limit = 100) -> PageResponse:
         return page(case_service().notes(caller(router), case_id, cursor, limit))
+
+    @router.get(
+        "/cases/<case_id>/communications",
+        tags=["notes"],
+        summary="Emails written to the case's contact: who, when, to whom, what, and when it went out",
+        responses=ok(),
+    )
+    def communications(case_id: CaseId, cursor: Cursor = None, limit: Limit = 100) -> PageResponse:
+        return page(case_service().communications(caller(router), case_id, cursor, limit))
 
     for path, (kind, label) in READABLE_LISTS.items():
         _related_read_route(router, path, kind, label)
@@ -331,6 +362,18 @@ def change_routes() -> Router:
     )
     def add_note(case_id: CaseId, body: NoteRequest) -> NoteResponse:
         return case_service().add_note(caller(router), case_id, body.text)
+
+    @router.post(
+        "/cases/<case_id>/communications",
+        status_code=201,
+        tags=["notes"],
+        summary="Email the case's contact (free text, or one of the type's communication templates)",
+        responses=ok(201),
+    )
+    def communicate(case_id: CaseId, body: CommunicationRequest) -> CommunicationResponse:
+        return case_service().communicate(
+            caller(router), case_id, subject=body.subject, text=body.text, template=body.template
+        )
 
     return router
 

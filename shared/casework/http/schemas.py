@@ -138,6 +138,14 @@ class NoteRequest(_Body):
     text: str = Field(min_length=1, max_length=10_000)
 
 
+class CommunicationRequest(_Body):
+    subject: str | None = Field(None, max_length=200, description="Default: the template's subject")
+    text: str | None = Field(None, max_length=10_000, description="Default: the template's text")
+    template: str | None = Field(
+        None, max_length=200, description="One of the type's communications (GET /case-types/{type})"
+    )
+
+
 class ApprovalDecision(_Body):
     decision: Literal["approve", "reject"]
     comment: str | None = Field(None, max_length=4000)
@@ -268,6 +276,25 @@ class ConfigurationResponse(BaseModel):
     module: str
     version: int
     config: dict[str, Any]
+
+
+class Recipient(BaseModel):
+    contact_id: str
+    name: str
+    email: str
+
+
+class CommunicationResponse(BaseModel):
+    id: str
+    case_id: str
+    to: Recipient
+    subject: str
+    text: str
+    template: str | None
+    templated: bool = Field(description="Rendered with the case's tags when sent (from a template)")
+    by: str
+    at: str
+    sent_at: str | None = Field(description="When SES took it; null until notify has sent it")
 
 
 class NoteResponse(BaseModel):

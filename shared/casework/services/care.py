@@ -65,6 +65,19 @@ def describe(defn: WorkflowDefinition) -> dict[str, Any]:
         ],
         "related": dict(defn.related),
         "children": {kind: {"case_type": c.case_type, "label": c.label} for kind, c in defn.children.items()},
+        # the type's own communications: templates for POST /cases/{id}/communications
+        "communications": [
+            {
+                "template": n.template,
+                "event": n.event,
+                "states": list(n.states),
+                "to": n.recipient,
+                "subject": n.subject,
+                "text": n.body,
+            }
+            for n in defn.notifications
+            if n.subject is not None
+        ],
     }
 
 

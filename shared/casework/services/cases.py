@@ -29,6 +29,7 @@ from casework.services.ports import (
     CaseQuery,
     CaseRepository,
     Clock,
+    Communication,
     ConfigStore,
     ConsumeToken,
     CounterDelta,
@@ -694,13 +695,17 @@ class CaseService:
 
     def approval_page(self, raw_token: str) -> dict[str, Any]:
         """What the confirm page shows. Changes nothing: mail scanners open links."""
-        token, case, defn, _unit, approver = self._token_context(raw_token)
+        token, case, defn, unit, approver = self._token_context(raw_token)
         step = defn.status(case.status).approval
+        creator = self.directory.user(case.created_by)
         return {
             "case": case_view(case),
             "step": token.step,
             "step_label": step.label if step else token.step,
             "approver": approver.name,
+            # names, as the email shows them, not usernames and unit codes
+            "requested_by": creator.name if creator else case.created_by,
+            "business_unit_name": unit.name or unit.code,
             "case_title": defn.title,
             "account": self.directory.account(case.account_id) if case.account_id else None,
         }
@@ -783,6 +788,102 @@ class CaseService:
         )
         self.repo.add_note(note, event)
         return {"id": note.id, "case_id": case.id, "text": note.text, "author": note.author, "at": note.at}
+
+    # --- communicate (seed 003: Actions > Communicate) ---
+
+    def communicate(
+        self,
+        username: str,
+        case_id: str,
+        *,
+        subject: str | None = None,
+        text: str | None = None,
+        template: str | None = None,
+    ) -> dict[str, Any]:
+        """Email the case's contact now (notify sends it from the outbox) and keep it on the case: who, when,
+        to whom, what. ``template`` names one of the type's communications (see GET /case-types/{type}); its
+        subject and text are the defaults, rendered with the case's tags when sent."""
+        actor = self.actor(username)
+        case, defn, _unit = self._load(case_id)
+        involved = {case.assignee, case.created_by}
+        if not (
+            case.business_unit in actor.business_units or actor.username in involved or "Admin" in actor.roles
+        ):
+            raise Forbidden(
+                "NOT_ALLOWED",
+                f"Only members of {case.business_unit} and the people on the case write to its contact.",
+            )
+        chosen = None
+        if template is not None:
+            chosen = next(
+                (
+                    n
+                    for n in defn.notifications
+                    if n.template == template and n.subject is not None and n.body
+                ),
+                None,
+            )
+            if chosen is None:
+                raise ValidationFailed(
+                    "UNKNOWN_TEMPLATE",
+                    f"{defn.title} has no communication template {template!r}.",
+                    {"templates": [n.template for n in defn.notifications if n.subject is not None]},
+                )
+        subject = (subject or "").strip() or (chosen.subject if chosen else "") or ""
+        text = (text or "").strip() or (chosen.body if chosen else "") or ""
+        missing = [name for name, value in (("subject", subject), ("text", text)) if not value]
+        if missing:
+            raise ValidationFailed(
+                "MISSING_FIELDS", f"A communication needs a {' and a '.join(missing)}.", {"fields": missing}
+            )
+        if not case.contact_id:
+            raise ValidationFailed("NO_CONTACT", f"This {defn.title} has no contact to write to.")
+        contact = self.directory.contact(case.contact_id, fresh=True) or {}
+        if not contact.get("email"):
+            raise ValidationFailed(
+                "NO_CONTACT_EMAIL",
+                f"Contact {case.contact_id} has no email address.",
+                {"contact_id": case.contact_id},
+            )
+        communication = Communication(
+            id=self.new_id(),
+            case_id=case.id,
+            contact_id=case.contact_id,
+            to_name=str(contact.get("name") or case.contact_id),
+            to_email=contact["email"],
+            subject=subject,
+            text=text,
+            by=actor.username,
+            at=timestamp(self.clock()),
+            template=template,
+            templated=chosen is not None,
+        )
+        event = DomainEvent(
+            id=f"{case.id}:communication:{communication.id}",
+            type="CommunicationRequested",
+            case_id=case.id,
+            case_type=case.type,
+            occurred_at=communication.at,
+            actor=actor.username,
+            data={
+                "communication_id": communication.id,
+                "at": communication.at,
+                "contact_id": case.contact_id,
+            },
+            workflow_version=case.workflow_version,
+            subtype=case.subtype,
+            config_version=case.config_version,
+        )
+        self.repo.add_communication(communication, event)
+        return communication.to_dict()
+
+    def communications(
+        self, username: str, case_id: str, cursor: str | None = None, limit: int = MAX_PAGE
+    ) -> Page:
+        self.actor(username)
+        return self._page_or_404(
+            case_id, self.repo.communications(case_id, cursor, self._page_limit(limit)), cursor
+        )
 
     def notes(self, username: str, case_id: str, cursor: str | None = None, limit: int = MAX_PAGE) -> Page:
         self.actor(username)

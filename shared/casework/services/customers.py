@@ -58,6 +58,7 @@ EDIT_ROLES = frozenset(
 )
 ADMIN_ROLES = frozenset({"Admin"})
 MAX_ENTRIES_DELETED = 90  # a delete is one transaction (100 items at most) with the record, its VAT, history
+MAX_KEY_LENGTH = 200  # ids and entry keys from a URL are checked against this before any lookup
 WRITE_ATTEMPTS = 3  # an upsert that meets a concurrent write reads again and retries; API edits never do
 
 
@@ -169,6 +170,8 @@ class CustomerService:
         return actor
 
     def _existing(self, kind: str, record_id: str) -> dict[str, Any]:
+        if not record_id or len(record_id) > MAX_KEY_LENGTH:  # no such id could be stored (nor looked up)
+            raise not_found(kind, record_id[:MAX_KEY_LENGTH])
         record = self.store.get(kind, record_id)
         if record is None:
             raise not_found(kind, record_id)
@@ -404,7 +407,7 @@ class CustomerService:
         spec = ENTRIES[kind]
         key = spec.prefix + "#".join(key_parts)
         stored = self._existing("customer", customer_id)
-        before = self.store.sub_item(customer_id, key)
+        before = self.store.sub_item(customer_id, key) if len(key) <= MAX_KEY_LENGTH else None
         if before is None:
             raise NotFound(f"{spec.code}_NOT_FOUND", f"Customer {customer_id} has no {key}.", {"key": key})
         self._edit(
@@ -535,6 +538,7 @@ class CustomerService:
 
     def get_question_set(self, username: str, code: str, version: int | None = None) -> dict[str, Any]:
         self.actor(username)
+        _set_code(code)
         body, version = self.store.question_set(code, version)
         return {"set": code, "version": version, "questions": body}
 
@@ -544,9 +548,8 @@ class CustomerService:
         """Admin: a new immutable version; answers keep the version they answered."""
         actor = self.actor(username)
         require_role(actor, ADMIN_ROLES, "change profiling question sets")
-        if not re.fullmatch(CODE_PATTERN, code) or len(code) > 40:
-            raise ValidationFailed("INVALID_SET_CODE", f"{code!r} is not a question set code.", {"set": code})
-        body = question_set(data)
+        _set_code(code)
+        body = {**question_set(data), "saved_by": actor.username, "saved_at": self.clock().isoformat()}
         version = self.store.put_question_set(code, body, expected_version)
         return {"set": code, "version": version, "questions": body}
 
@@ -561,7 +564,7 @@ class CustomerService:
         """A customer's answers to a version of a question set (the latest when not named), kept with who and
         when; the customer shows the latest answers of each set. One transaction."""
         actor = self._editor(username)
-        questions, set_version = self.store.question_set(code, set_version)
+        questions, set_version = self.store.question_set(_set_code(code), set_version)
         checked = profile_answers(questions, answers)
         stored = self._existing("customer", customer_id)
         at = self.clock().isoformat()
@@ -723,6 +726,14 @@ class CustomerService:
         if kind == "customer":
             return {("vat_number", record["vat_number"])} if record.get("vat_number") else set()
         return set((record.get("identifiers") or {}).items())
+
+
+def _set_code(code: str) -> str:
+    if not re.fullmatch(CODE_PATTERN, code) or len(code) > 40:
+        raise ValidationFailed(
+            "INVALID_SET_CODE", f"{code[:40]!r} is not a question set code.", {"set": code[:40]}
+        )
+    return code
 
 
 def require_role(actor: Actor, roles: frozenset[str], what: str) -> None:

@@ -23,8 +23,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
+from urllib.parse import quote
 
-from casework.domain.model import Case
+from casework.domain.model import Case, timestamp
 from casework.domain.workflow import Notification, WorkflowDefinition
 from casework.services.acceptance import answer_view
 from casework.services.cases import case_view, hash_token
@@ -33,9 +34,13 @@ from casework.services.ports import ApprovalToken, CaseRepository, Clock, Direct
 logger = logging.getLogger(__name__)
 
 APPROVAL_REQUESTED = "ApprovalRequested"
+COMMUNICATION_REQUESTED = "CommunicationRequested"
 ACCEPTANCE_REQUESTED = "AcceptanceRequested"
 CONTACT = "contact"
-SELF_SKIPPED = frozenset({"assignee", "creator", CONTACT})  # nobody needs an email about their own action
+UNIT = "unit"  # the members (or the "queue" responsible) of the unit a case waits in without a user
+SELF_SKIPPED = frozenset(
+    {"assignee", "creator", CONTACT, UNIT}
+)  # nobody needs an email about their own action
 
 
 class Mailer(Protocol):
@@ -50,6 +55,10 @@ class Renderer(Protocol):
     def render_inline(self, subject: str, body: str, context: dict[str, Any]) -> tuple[str, str, str]:
         """(subject, text, html) from a business's own templates, sandboxed. Raises ValueError when they
         cannot be rendered (bad syntax, a blocked access): retrying would not help."""
+        ...
+
+    def render_message(self, subject: str, text: str, context: dict[str, Any]) -> tuple[str, str, str]:
+        """(subject, text, html) of a message a person wrote, taken literally (no template language)."""
         ...
 
 
@@ -86,6 +95,9 @@ class Notifier:
     public_base_url: str
     token_ttl_hours: int = 168
     new_token: Callable[[], str] = field(default=_new_token)
+    # Where a person opens a case: the front end's page, e.g. "https://crm.example.com/cases/{id}". Empty: the
+    # emails carry no case link (the API's own URL would answer a browser with 401 JSON).
+    case_url_template: str = ""
 
     def __post_init__(self) -> None:
         self.public_base_url = self.public_base_url.rstrip("/")
@@ -95,13 +107,10 @@ class Notifier:
         contact; empty when none apply)."""
         event_type = event["type"]
         data: Mapping[str, Any] = event.get("data") or {}
+        if event_type == COMMUNICATION_REQUESTED:
+            return self._communicate(event, data)
         # Most events email nobody: decide from the (cached) definition before reading the case.
-        configured = (
-            {"subtype": event["subtype"], "config_version": event.get("config_version")}
-            if event.get("subtype")
-            else {}
-        )
-        defn = self.workflows.get(event["case_type"], event.get("workflow_version"), **configured)
+        defn = self.definition_of(event)
         rules = [
             n
             for n in defn.notifications
@@ -114,23 +123,81 @@ class Notifier:
         contact = (self.directory.contact(contact_id) if contact_id else None) or {}
         sent: list[str] = []
         for rule in rules:
-            recipient = self._send(rule, event, data, case, defn, contact_id, contact)
-            if recipient is not None:
-                sent.append(recipient)
+            for key in self._keys(rule, case, data, contact_id):
+                recipient = self._send(rule, key, event, data, case, defn, contact)
+                if recipient is not None:
+                    sent.append(recipient)
         return sent
+
+    def _communicate(self, event: Mapping[str, Any], data: Mapping[str, Any]) -> list[str]:
+        """An agent's email to the contact, as recorded on the case; marked sent once SES took it."""
+        case = self.repo.get(event["case_id"])
+        at, communication_id = data.get("at"), data.get("communication_id")
+        recorded = self.repo.communication(case.id, str(communication_id), str(at))
+        where = {"event_id": event.get("id"), "communication_id": communication_id}
+        if recorded is None:
+            logger.warning("communication not found; not sent", extra=where)
+            return []
+        if recorded.get("sent_at"):
+            logger.info("communication sent already", extra=where)
+            return []
+        defn = self.definition_of(event)
+        contact = (self.directory.contact(case.contact_id) if case.contact_id else None) or {}
+        to = recorded["to"]
+        recipient = Recipient(contact_key(to["contact_id"]), to["name"], to["email"])
+        context = self._context(recipient, event, data, case, defn, contact)
+        if recorded.get("templated"):
+            try:
+                subject, text, html = self.renderer.render_inline(
+                    recorded["subject"], recorded["text"], context
+                )
+            except ValueError as exc:  # the type's template is broken: nothing to retry
+                logger.error("communication template failed; not sent", extra={**where, "error": str(exc)})
+                return []
+        else:
+            subject, text, html = self.renderer.render_message(recorded["subject"], recorded["text"], context)
+        message_id = self.mailer.send(to["email"], subject, text, html)
+        self.repo.communication_sent(case.id, communication_id, at, timestamp(self.clock()), message_id)
+        logger.info("communication sent", extra={**where, "message_id": message_id})
+        return [recipient.key]
+
+    def definition_of(self, event: Mapping[str, Any]) -> WorkflowDefinition:
+        configured = (
+            {"subtype": event["subtype"], "config_version": event.get("config_version")}
+            if event.get("subtype")
+            else {}
+        )
+        return self.workflows.get(event["case_type"], event.get("workflow_version"), **configured)
 
     # --- one notification ---
 
-    @staticmethod
-    def _key(rule: Notification, case: Case, data: Mapping[str, Any], contact_id: str | None) -> str | None:
-        """The recipient's username, or contact:<id> for the case's contact."""
+    def _keys(
+        self, rule: Notification, case: Case, data: Mapping[str, Any], contact_id: str | None
+    ) -> list[str | None]:
+        """Who a rule emails: usernames, or contact:<id> for the case's contact. Decided from the event where
+        it says (an assignee, a unit), so a late delivery emails whom the event meant, not whoever holds the
+        case by then."""
         if rule.recipient == CONTACT:
-            return contact_key(contact_id) if contact_id else None
+            return [contact_key(contact_id) if contact_id else None]
         if rule.recipient == "approver":
-            return data.get("approver")
-        if rule.recipient == "assignee":  # the event's (CaseAssigned, CaseRegistered), else the case's
-            return data.get("assignee") or case.assignee
-        return case.created_by
+            return [data.get("approver")]
+        if rule.recipient == "assignee":
+            return [data.get("assignee", case.assignee)]
+        if rule.recipient == UNIT:
+            return self._unit_queue(data, case)
+        return [case.created_by]
+
+    def _unit_queue(self, data: Mapping[str, Any], case: Case) -> list[str | None]:
+        """A case that waits in a business unit without a user is told to the unit: to its "queue"
+        responsible when it has one, else to every member. Nobody when the event gave it an assignee."""
+        if data.get("assignee"):
+            return []
+        unit = self.directory.business_unit(data.get("business_unit") or case.business_unit)
+        if unit is None:
+            return [None]
+        if unit.responsibles.get("queue"):
+            return [unit.responsibles["queue"]]
+        return sorted({username for usernames in unit.members.values() for username in usernames})
 
     def _recipient(
         self, rule: Notification, key: str, contact: Mapping[str, Any], where: dict[str, Any]
@@ -151,15 +218,14 @@ class Notifier:
     def _send(
         self,
         rule: Notification,
+        key: str | None,
         event: Mapping[str, Any],
         data: Mapping[str, Any],
         case: Case,
         defn: WorkflowDefinition,
-        contact_id: str | None,
         contact: Mapping[str, Any],
     ) -> str | None:
-        """Send one rule's email; the recipient's key when it went out, else None (and the reason logged)."""
-        key = self._key(rule, case, data, contact_id)
+        """Send one rule's email to ``key``; the key when it went out, else None (and the reason logged)."""
         where = {"event_id": event.get("id"), "template": rule.template, "recipient": key}
         if not key:
             logger.warning("notification has no recipient", extra=where)
@@ -245,6 +311,11 @@ class Notifier:
         raw, expires_at = self._link(case, data, contact, "acceptance")
         return {"acceptance_url": f"{self.public_base_url}/acceptances/{raw}", "expires_at": expires_at}
 
+    def case_url(self, case_id: str) -> str:
+        return (
+            self.case_url_template.replace("{id}", quote(case_id, safe="")) if self.case_url_template else ""
+        )
+
     def _name(self, username: str | None) -> str:
         if not username:
             return ""
@@ -288,7 +359,7 @@ class Notifier:
             "step": data.get("step") or "",
             "answer": answer_view(defn, case),
             "case_type": defn.title,
-            "case_url": f"{self.public_base_url}/cases/{case.id}",
+            "case_url": self.case_url(case.id),
             "account_name": (account or {}).get("name") or case.account_id or "",
             "business_unit": case.business_unit,
             "business_unit_name": (unit.name if unit else "") or case.business_unit,

@@ -67,6 +67,39 @@ class Note:
 
 
 @dataclass(frozen=True)
+class Communication:
+    """An ad-hoc email from an agent to the case's contact (seed 003: Actions > Communicate). ``templated``:
+    the subject and text come from one of the type's communication templates and are rendered (sandboxed)
+    with the case's tags when sent; otherwise they are sent as written."""
+
+    id: str
+    case_id: str
+    contact_id: str
+    to_name: str
+    to_email: str
+    subject: str
+    text: str
+    by: str
+    at: str
+    template: str | None = None
+    templated: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "case_id": self.case_id,
+            "to": {"contact_id": self.contact_id, "name": self.to_name, "email": self.to_email},
+            "subject": self.subject,
+            "text": self.text,
+            "template": self.template,
+            "templated": self.templated,
+            "by": self.by,
+            "at": self.at,
+            "sent_at": None,
+        }
+
+
+@dataclass(frozen=True)
 class ApprovalToken:
     """An emailed link's record. ``purpose`` "approval": an approver decides an approval step; "acceptance":
     the contact (``approver`` is then ``contact:<id>``) accepts or refuses a response or resolution."""
@@ -151,6 +184,20 @@ class CaseRepository(Protocol):
     def add_note(self, note: Note, event: DomainEvent) -> None: ...
 
     def notes(self, case_id: str, cursor: str | None, limit: int) -> Page: ...
+
+    def add_communication(self, communication: Communication, event: DomainEvent) -> None:
+        """Record it with its CommunicationRequested event (the outbox: notify sends it)."""
+        ...
+
+    def communications(self, case_id: str, cursor: str | None, limit: int) -> Page: ...
+
+    def communication(self, case_id: str, communication_id: str, at: str) -> dict[str, Any] | None: ...
+
+    def communication_sent(
+        self, case_id: str, communication_id: str, at: str, sent_at: str, message_id: str
+    ) -> None:
+        """Mark a recorded communication as sent (``at`` is when it was recorded)."""
+        ...
 
     def token(self, token_hash: str) -> ApprovalToken | None: ...
 
