@@ -9,7 +9,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: run test lint unit functional e2e bench coldstart clean
+.PHONY: run test lint unit functional e2e bench coldstart events clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -42,6 +42,9 @@ bench: $(STAMP)  ## requests per API operation, cold-start times, the local stac
 	$(PY) scripts/cold_start.py
 	$(PY) scripts/bench_local_stack.py --requests 2000
 	$(PY) scripts/bench_import.py
+
+events: $(STAMP)  ## regenerate docs/events/ and the template's schema registry from the event models
+	$(PY) scripts/generate_event_catalogue.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis .aws-sam

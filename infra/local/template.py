@@ -158,6 +158,31 @@ class _Resolver:
         return {k: self.resolve(v) for k, v in value.items()}
 
 
+def _conditions(template: dict[str, Any], res: _Resolver) -> dict[str, bool]:
+    """The template's Conditions, evaluated against the local parameters (as CloudFormation would)."""
+    raw: dict[str, Any] = template.get("Conditions", {})
+    done: dict[str, bool] = {}
+
+    def holds(value: Any) -> Any:
+        if isinstance(value, dict) and len(value) == 1:
+            (key, arg), *_ = value.items()
+            if key == "Condition":
+                if arg not in done:
+                    done[arg] = bool(holds(raw[arg]))
+                return done[arg]
+            if key == "Fn::Not":
+                return not holds(arg[0])
+            if key == "Fn::And":
+                return all(holds(a) for a in arg)
+            if key == "Fn::Or":
+                return any(holds(a) for a in arg)
+            if key == "Fn::Equals":
+                return holds(arg[0]) == holds(arg[1])
+        return res.resolve(value)
+
+    return {name: bool(holds({"Condition": name})) for name in raw}
+
+
 def _attributes(props: dict[str, Any]) -> dict[str, str]:
     """CloudFormation queue properties are SQS attribute names; the API wants every value as a string."""
     out = {}
@@ -201,7 +226,13 @@ def create_resources(
 
     account = client("sts").get_caller_identity()["Account"]
     res = _Resolver(template, stage, region, account)
-    resources: dict[str, dict[str, Any]] = template["Resources"]
+    conditions = _conditions(template, res)
+    # Resources whose Condition is false (e.g. the ERP subscriber without its queue) are not created.
+    resources: dict[str, dict[str, Any]] = {
+        logical_id: resource
+        for logical_id, resource in template["Resources"].items()
+        if conditions.get(resource.get("Condition", ""), True)
+    }
     by_type: dict[str, list[str]] = {}
     for logical_id, resource in resources.items():
         by_type.setdefault(resource["Type"], []).append(logical_id)
@@ -249,6 +280,12 @@ def create_resources(
             res.physical[logical_id] = {"Ref": url, "Arn": arn, "QueueName": name, "QueueUrl": url}
             pending.discard(logical_id)
 
+    def _without_local_role(target: dict[str, Any]) -> dict[str, Any]:
+        """IAM is not created locally: a target whose delivery role does not resolve goes without it."""
+        if "RoleArn" in target and res.try_resolve(target["RoleArn"]) is None:
+            return {key: value for key, value in target.items() if key != "RoleArn"}
+        return target
+
     # Buckets before rules: a rule's pattern may name a bucket (S3 -> EventBridge -> queue).
     s3 = client("s3")
     for logical_id in by_type.get(_BUCKET_TYPE, []):
@@ -272,7 +309,7 @@ def create_resources(
         # Targets that point at things not created here (Lambda functions: the local dispatcher invokes
         # handlers itself) are left out; every other property must resolve.
         raw = dict(resources[logical_id]["Properties"])
-        targets = [t for t in map(res.try_resolve, raw.pop("Targets", [])) if t is not None]
+        targets = [t for t in map(res.try_resolve, map(_without_local_role, raw.pop("Targets", []))) if t]
         props = res.resolve(raw) | {"Targets": targets}
         name = props.get("Name") or f"casework-{stage}-{logical_id}"
         bus = props.get("EventBusName", "default")

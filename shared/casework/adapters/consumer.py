@@ -23,6 +23,7 @@ from aws_lambda_powertools.utilities.idempotency import (
 )
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from casework import correlation
 from casework.adapters.events import domain_event
 
 IDEMPOTENCY_DAYS = 7
@@ -52,7 +53,12 @@ def event_consumer(handle: Callable[..., Any], *, key_prefix: str, logger: Logge
     )(handle)
 
     def record_handler(record: SQSRecord) -> Any:
-        return once(event=domain_event(record.body, record.message_id))
+        event = domain_event(record.body, record.message_id)
+        # What this handling writes (and logs) carries the correlation id of the event it handles.
+        correlation_id = event.get("correlation_id") or event["id"]
+        logger.set_correlation_id(correlation_id)
+        with correlation.bound(correlation_id):
+            return once(event=event)
 
     @logger.inject_lambda_context
     def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:

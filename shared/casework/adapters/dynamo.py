@@ -44,6 +44,7 @@ from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
 from casework.adapters.codec import case_from_dict, case_to_dict, plain
+from casework.correlation import stamp
 from casework.domain.directory import actor_from_record, unit_from_record
 from casework.domain.errors import (
     THROTTLING_CODES,
@@ -331,7 +332,7 @@ class DynamoCaseRepository:
             pk=f"CASE#{case.id}",
             sk=f"HIST#{case.version:08d}",
             body=history_view(change.entry),
-            events=[e.to_dict() for e in change.events],
+            events=[stamp(e.to_dict()) for e in change.events],
         )
         tx.save(history, condition=HistoryItem.pk.does_not_exist())
         meanings["put"].append(concurrent)
@@ -488,7 +489,10 @@ class DynamoCaseRepository:
             "at": note.at,
         }
         NoteItem(
-            pk=f"CASE#{note.case_id}", sk=f"NOTE#{note.at}#{note.id}", body=body, events=[event.to_dict()]
+            pk=f"CASE#{note.case_id}",
+            sk=f"NOTE#{note.at}#{note.id}",
+            body=body,
+            events=[stamp(event.to_dict())],
         ).save(condition=NoteItem.pk.does_not_exist())
 
     def add_communication(self, communication: Communication, event: DomainEvent) -> None:
@@ -496,7 +500,7 @@ class DynamoCaseRepository:
             pk=f"CASE#{communication.case_id}",
             sk=f"COMM#{communication.at}#{communication.id}",
             body=communication.to_dict(),
-            events=[event.to_dict()],
+            events=[stamp(event.to_dict())],
         ).save(condition=CommunicationItem.pk.does_not_exist())
 
     def communications(self, case_id: str, cursor: str | None, limit: int) -> Page:
@@ -573,7 +577,7 @@ class DynamoCaseRepository:
         }
         try:
             FeedbackItem(
-                pk=f"CASE#{feedback.case_id}", sk="FEEDBACK", body=body, events=[event.to_dict()]
+                pk=f"CASE#{feedback.case_id}", sk="FEEDBACK", body=body, events=[stamp(event.to_dict())]
             ).save(condition=FeedbackItem.pk.does_not_exist())
         except PutError as exc:
             if exc.cause_response_code == "ConditionalCheckFailedException":

@@ -413,6 +413,7 @@ class _Draft:
                 workflow_version=case.workflow_version,
                 subtype=case.subtype,
                 config_version=case.config_version,
+                case_version=version,
             )
             for index, (event_type, data) in enumerate(self.events)
         )

@@ -180,20 +180,29 @@ class DomainEvent:
     # Care modules: the type and configuration version, so consumers find the same compiled definition
     subtype: str | None = None
     config_version: int | None = None
+    # The case version whose commit raised the event: a subscriber orders a case's events by it (notes and
+    # feedback do not change the case, so they carry the version they were added to).
+    case_version: int | None = None
+    # The request (or handled event) that caused it. The domain only carries it: adapters stamp it on the
+    # way to the outbox (casework.correlation), so the domain never reads any context.
+    correlation_id: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         configured = {"subtype": self.subtype, "config_version": self.config_version} if self.subtype else {}
+        traced = {"correlation_id": self.correlation_id} if self.correlation_id else {}
         return {
             "id": self.id,
             "type": self.type,
             "schema_version": self.schema_version,
             "case_id": self.case_id,
             "case_type": self.case_type,
+            "case_version": self.case_version,
             "workflow_version": self.workflow_version,
             "occurred_at": self.occurred_at,
             "actor": self.actor,
             "data": dict(self.data),
             **configured,
+            **traced,
         }
 
 

@@ -22,6 +22,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
 )
 from aws_lambda_powertools.logging import correlation_paths
 
+from casework import correlation
 from casework.domain.errors import (
     RETRY_AFTER_SECONDS,
     THROTTLING_CODES,
@@ -199,17 +200,56 @@ def caller(router: Router) -> str:
     raise Unauthenticated("UNAUTHENTICATED", "A valid bearer token is required.")
 
 
+def _correlation_id(event: dict) -> str | None:
+    """The client's ``x-correlation-id`` header, else API Gateway's request id. Raises ValueError for a
+    header that is not an id (too long, or characters that have no place in one)."""
+    headers = event.get("headers") or {}
+    sent = next((v for k, v in headers.items() if k.lower() == correlation.HEADER), None)
+    if sent is not None:
+        if not correlation.VALID.fullmatch(sent):
+            raise ValueError(sent)
+        return sent
+    return (event.get("requestContext") or {}).get("requestId")
+
+
+def _lambda_response(response: Response) -> dict:
+    """A refusal made before the resolver runs, shaped as the resolver shapes every response."""
+    return {
+        "statusCode": response.status_code,
+        "headers": {"Content-Type": content_types.APPLICATION_JSON, **(response.headers or {})},
+        "body": response.body,
+        "isBase64Encoded": False,
+        "cookies": [],
+    }
+
+
+def _refused_correlation_id() -> dict:
+    """The 400 for a malformed correlation header."""
+    message = f"The {correlation.HEADER} header must be 1 to 128 letters, digits or any of . _ : / @ + = -."
+    return _lambda_response(error_response(400, "INVALID_CORRELATION_ID", message))
+
+
 def lambda_handler(app: APIGatewayHttpResolver) -> Callable[[dict, Any], dict]:
+    """The Lambda entry point of an API function. The request's correlation id goes on every log line,
+    every domain event the request raises (casework.correlation) and the response's ``x-correlation-id``
+    header, so a client can quote it and a subscriber can trace an event back to it."""
+
     @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
     def handler(event: dict, context: Any) -> dict:
+        try:
+            correlation_id = _correlation_id(event)
+        except ValueError:
+            logger.info("request refused", extra={"code": "INVALID_CORRELATION_ID", "status": 400})
+            return _refused_correlation_id()
+        logger.set_correlation_id(correlation_id)
         refused = refuse_body(event)
         if refused is not None:
-            return {
-                "statusCode": refused.status_code,
-                "headers": {"Content-Type": content_types.APPLICATION_JSON, **(refused.headers or {})},
-                "body": refused.body,
-                "isBase64Encoded": False,
-            }
-        return app.resolve(event, context)
+            response = _lambda_response(refused)
+        else:
+            with correlation.bound(correlation_id):
+                response = app.resolve(event, context)
+        if correlation_id:
+            response.setdefault("headers", {})[correlation.HEADER] = correlation_id
+        return response
 
     return handler

@@ -631,6 +631,7 @@ class CaseService:
             workflow_version=case.workflow_version,
             subtype=case.subtype,
             config_version=case.config_version,
+            case_version=case.version,
         )
         self.repo.save_feedback(feedback, event)
         return {
@@ -785,6 +786,9 @@ class CaseService:
             actor=actor.username,
             data={"note_id": note.id, "status": case.status, "state": case.state},
             workflow_version=case.workflow_version,
+            subtype=case.subtype,
+            config_version=case.config_version,
+            case_version=case.version,
         )
         self.repo.add_note(note, event)
         return {"id": note.id, "case_id": case.id, "text": note.text, "author": note.author, "at": note.at}
@@ -869,10 +873,13 @@ class CaseService:
                 "communication_id": communication.id,
                 "at": communication.at,
                 "contact_id": case.contact_id,
+                "status": case.status,
+                "state": case.state,
             },
             workflow_version=case.workflow_version,
             subtype=case.subtype,
             config_version=case.config_version,
+            case_version=case.version,
         )
         self.repo.add_communication(communication, event)
         return communication.to_dict()
