@@ -406,3 +406,24 @@ def test_an_upload_link_takes_the_file_and_it_imports_on_arrival(io: Imports):
 def test_bad_upload_requests_get_a_clear_4xx(io: Imports, user, body, status, code):
     reply = io.api("POST /imports/uploads", user=user, body=body)
     assert (reply.status, reply.error["code"]) == (status, code)
+
+
+def test_an_import_keeps_its_request_budget_per_row(io: Imports):
+    """A new lead row is one GetItem for its identifier, one for the contact the store upserts, one for the
+    lead's contact, and two transactions (contact, lead); the job adds a few per invocation, and a checkpoint
+    per 100 rows. No Scan."""
+    from infra.bench import CallCounter, dynamodb_calls
+
+    io.upload("leads", table_bytes([lead_row(900)]), "warm.csv")  # configuration and directory cached
+    io.drain()
+    key = io.upload("leads", table_bytes([lead_row(n) for n in range(20)]), "budget.csv")
+    with CallCounter().counting() as calls:
+        io.drain()
+    dynamodb = dynamodb_calls(calls)
+    assert io.job_of(key)["counts"]["created"] == 20
+    assert "Scan" not in dynamodb
+    assert dynamodb == {
+        "GetItem": 3 * 20 + 1,  # + the job, read by the run
+        "TransactWriteItems": 2 * 20 + 1,  # + the job with its file's pointer, created by the upload event
+        "PutItem": 3,  # the job saved: started, after its one chunk, completed
+    }
