@@ -11,6 +11,7 @@ import json
 import re
 import sys
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -48,16 +49,18 @@ class LocalFunction:
     logical_id: str
     handler: Callable[[dict, Any], Any]
     sources: dict[str, dict[str, Any]]  # event name -> {"Type": ..., "Properties": ...}
+    timeout_seconds: float = 15.0  # the template's Timeout: what the context says is left
 
     def invoke(self, event: dict) -> Any:
         with INVOKE_LOCK:
-            return self.handler(event, LambdaContext(self.logical_id))
+            return self.handler(event, LambdaContext(self.logical_id, self.timeout_seconds))
 
 
 class LambdaContext:
     """The parts of the Lambda context object that Powertools reads."""
 
-    def __init__(self, name: str = "casework-local") -> None:
+    def __init__(self, name: str = "casework-local", timeout_seconds: float = 15.0) -> None:
+        self._deadline = time.monotonic() + timeout_seconds
         self.function_name = name
         self.function_version = "$LATEST"
         self.memory_limit_in_mb = 512
@@ -66,9 +69,8 @@ class LambdaContext:
         self.log_group_name = f"/aws/lambda/{name}"
         self.log_stream_name = "local"
 
-    @staticmethod
-    def get_remaining_time_in_millis() -> int:
-        return 15_000
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self._deadline - time.monotonic()) * 1000))
 
 
 def _path_pattern(path: str) -> re.Pattern[str]:
@@ -96,6 +98,7 @@ def _load_module(logical_id: str, code_uri: str, handler: str) -> Callable[[dict
 def load_functions(template: dict[str, Any]) -> tuple[dict[str, LocalFunction], list[HttpRoute]]:
     resources = template["Resources"]
     default_handler = template.get("Globals", {}).get("Function", {}).get("Handler", "app.handler")
+    default_timeout = float(template.get("Globals", {}).get("Function", {}).get("Timeout", 15))
     api_auth = {
         logical: res["Properties"].get("Auth", {}).get("DefaultAuthorizer")
         for logical, res in resources.items()
@@ -109,7 +112,9 @@ def load_functions(template: dict[str, Any]) -> tuple[dict[str, LocalFunction], 
         props = res["Properties"]
         handler = _load_module(logical, props["CodeUri"], props.get("Handler", default_handler))
         events = props.get("Events", {})
-        functions[logical] = LocalFunction(logical, handler, events)
+        functions[logical] = LocalFunction(
+            logical, handler, events, float(props.get("Timeout", default_timeout))
+        )
         for source in events.values():
             if source["Type"] != "HttpApi":
                 continue

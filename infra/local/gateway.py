@@ -18,7 +18,9 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 import jwt
 
-from infra.local.functions import HttpRoute, LocalFunction
+from infra.local.functions import HttpRoute, LocalFunction, _path_pattern
+
+_dev_pattern = _path_pattern  # dev routes take {placeholders} as the template's routes do
 
 ISSUER = "https://casework.local/dev"
 AUDIENCE = "casework"
@@ -178,13 +180,20 @@ def make_server(
             headers = {k.lower(): v for k, v in self.headers.items()}
             path = urlsplit(self.path).path
             dev = dev_routes.get((method, path))
+            path_params: dict[str, str] = {}
+            if dev is None:  # a dev route with a {placeholder}: /_dev/schedules/{name}/run
+                for (dev_method, dev_path), candidate in dev_routes.items():
+                    match = _dev_pattern(dev_path).match(path) if "{" in dev_path else None
+                    if dev_method == method and match:
+                        dev, path_params = candidate, {k: unquote(v) for k, v in match.groupdict().items()}
+                        break
             if dev is not None:
                 try:
                     payload = json.loads(body) if body else {}
                 except json.JSONDecodeError:
                     self._json(400, {"message": "body is not JSON"})
                     return
-                query = dict(parse_qsl(urlsplit(self.path).query))
+                query = dict(parse_qsl(urlsplit(self.path).query)) | path_params
                 status, result = dev(payload, query)
                 self._json(status, result)
                 return
