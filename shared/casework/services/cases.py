@@ -42,6 +42,7 @@ from casework.services.ports import (
     RelatedUpdate,
     SideWrites,
     WorkflowStore,
+    active_user,
 )
 
 MAX_PAGE = 100
@@ -174,12 +175,7 @@ class CaseService:
     # --- people and context ---
 
     def actor(self, username: str | None) -> Actor:
-        if not username:
-            raise Forbidden("UNKNOWN_USER", "Your identity carries no username.")
-        user = self.directory.user(username)
-        if user is None or not user.active:
-            raise Forbidden("UNKNOWN_USER", f"{username} is not an active user of casework.")
-        return user
+        return active_user(self.directory, username)
 
     def _unit(self, code: str) -> BusinessUnit:
         unit = self.directory.business_unit(code)

@@ -36,7 +36,7 @@ from casework.domain.imports import (
 from casework.domain.model import Actor, timestamp
 from casework.services.cases import CaseService
 from casework.services.customers import new_contact_id
-from casework.services.ports import Clock, IdFactory
+from casework.services.ports import Clock, CustomerUpserts, IdFactory
 
 IMPORT_ROLES = ("Admin", "Sales Manager")  # who may start an import over the API
 MANAGER_ROLES = ("Admin", "Sales Manager")  # who may see every import job
@@ -93,20 +93,6 @@ class JobQueue(Protocol):
         ...
 
 
-class Customers(Protocol):
-    """casework.services.customers.CustomerService, the part imports use (the shared customers contract)."""
-
-    def upsert_customer(
-        self, actor: Actor, data: dict[str, Any], *, source_version: int | None = None
-    ) -> tuple[str, dict[str, Any]]: ...
-
-    def upsert_contact(
-        self, actor: Actor, data: dict[str, Any], *, source_version: int | None = None
-    ) -> tuple[str, dict[str, Any]]: ...
-
-    def contact_by_identifiers(self, identifiers: dict[str, str]) -> dict[str, Any] | None: ...
-
-
 def run_message(job: ImportJob) -> dict[str, Any]:
     return {"action": "run", "job_id": job.id, "checkpoint": job.checkpoint}
 
@@ -145,7 +131,7 @@ class ImportService:
     files: FileStore
     jobs: JobStore
     queue: JobQueue
-    customers: Customers
+    customers: CustomerUpserts
     cases: CaseService
     clock: Clock
     new_id: IdFactory
