@@ -95,6 +95,44 @@ def _load_module(logical_id: str, code_uri: str, handler: str) -> Callable[[dict
     return getattr(import_file(path, f"local_fn_{logical_id}"), attr)
 
 
+@dataclass(frozen=True)
+class Cors:
+    """An HTTP API's CorsConfiguration, as API Gateway applies it: it answers preflights itself and adds the
+    allow-origin and expose headers to responses."""
+
+    origins: tuple[str, ...]
+    methods: tuple[str, ...]
+    headers: tuple[str, ...]
+    expose: tuple[str, ...] = ()
+    max_age: int | None = None
+
+    def allows(self, origin: str, method: str, headers: list[str]) -> bool:
+        allowed_headers = {h.lower() for h in self.headers}
+        return (
+            ("*" in self.origins or origin in self.origins)
+            and ("*" in self.methods or method.upper() in self.methods)
+            and ("*" in self.headers or all(h.lower() in allowed_headers for h in headers))
+        )
+
+    def allow_origin(self, origin: str) -> str:
+        return "*" if "*" in self.origins else origin
+
+
+def cors_of(template: dict[str, Any]) -> Cors | None:
+    """The CorsConfiguration of the template's HTTP API, if it has one."""
+    for res in template["Resources"].values():
+        if res["Type"] == "AWS::Serverless::HttpApi" and "CorsConfiguration" in res.get("Properties", {}):
+            c = res["Properties"]["CorsConfiguration"]
+            return Cors(
+                origins=tuple(c.get("AllowOrigins", ())),
+                methods=tuple(m.upper() for m in c.get("AllowMethods", ())),
+                headers=tuple(c.get("AllowHeaders", ())),
+                expose=tuple(c.get("ExposeHeaders", ())),
+                max_age=c.get("MaxAge"),
+            )
+    return None
+
+
 def load_functions(template: dict[str, Any]) -> tuple[dict[str, LocalFunction], list[HttpRoute]]:
     resources = template["Resources"]
     default_handler = template.get("Globals", {}).get("Function", {}).get("Handler", "app.handler")

@@ -181,7 +181,7 @@ class LocalStack:
         verify_sender(MAIL_FROM)
 
         from infra.local.dispatcher import build_dispatcher
-        from infra.local.functions import load_functions
+        from infra.local.functions import cors_of, load_functions
         from infra.local.gateway import DevTokens, make_server
 
         functions, routes = load_functions(template)
@@ -196,6 +196,7 @@ class LocalStack:
             tokens=tokens,
             dev_routes=self._dev_routes(tokens),
             quiet=self.config.quiet,
+            cors=cors_of(template),
         )
         self.summary.update(
             table=resources.table_name,
@@ -226,6 +227,7 @@ class LocalStack:
 
         def erp_events(body: Any, _query: dict) -> tuple[int, Any]:
             return put_erp_events(body, self.erp_source, os.environ["EVENT_BUS_NAME"])
+
         def run_schedule(_body: dict, query: dict) -> tuple[int, Any]:
             """moto keeps schedules but never fires them: send a schedule's target input to its queue now."""
             import boto3
