@@ -815,15 +815,14 @@ def with_delegates(change: Change, delegates: Mapping[str, str]) -> Change:
     own, right after their approver's, saying on whose behalf. A delegate who is an approver of the step
     already is not asked twice (they decide for themselves)."""
     pending = change.case.approval
-    asked = approvers_just_asked(change)
+    if pending is None:
+        return change
     chosen = {
         approver: delegates[approver]
-        for approver in asked
-        if delegates.get(approver)
-        and delegates[approver] != approver
-        and delegates[approver] not in pending.decisions  # type: ignore[union-attr]
+        for approver in approvers_just_asked(change)
+        if delegates.get(approver) and delegates[approver] not in (approver, *pending.decisions)
     }
-    if not chosen or pending is None:
+    if not chosen:
         return change
     events: list[DomainEvent] = []
     for event in change.events:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
@@ -43,7 +43,6 @@ class ApprovalReminders:
     notifier: Notifier
     clock: Clock
     default_hours: int = engine.DEFAULT_REMIND_AFTER_HOURS
-    counts: dict[str, int] = field(default_factory=dict)
 
     def run(self) -> dict[str, int]:
         now = self.clock()
@@ -76,7 +75,6 @@ class ApprovalReminders:
                     continue
                 counts["sent" if sent else "not_emailed"] += 1
         logger.info("approval reminders", extra=counts)
-        self.counts = counts
         if counts["failed"]:
             raise RemindersIncomplete(f"{counts['failed']} reminders failed; see the log")
         return counts
