@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from casework.services.acceptance import AcceptanceLinks
     from casework.services.care import CareService
     from casework.services.customers import CustomerService
+    from casework.services.directory_admin import DirectoryAdmin
     from casework.services.erp import ErpReader
 
 
@@ -79,4 +80,21 @@ def customer_service() -> CustomerService:
 
     return CustomerService(
         store=DynamoCustomerStore(), directory=case_service().directory, clock=now, new_id=new_id
+    )
+
+
+def directory_admin() -> DirectoryAdmin:
+    """Cheap to build; the caller's identity comes from case_service()'s (cached) directory, and a change
+    drops that cache so this process sees it on its next request (others within the cache's 60 s)."""
+    from casework.adapters.directory_admin import DynamoDirectoryAdmin
+    from casework.services.directory_admin import DirectoryAdmin
+    from casework.workflows import module_templates, shipped
+
+    directory = case_service().directory
+    return DirectoryAdmin(
+        store=DynamoDirectoryAdmin(),
+        directory=directory,
+        clock=now,
+        case_types=lambda: sorted({*shipped(), *module_templates()}),
+        on_change=getattr(directory, "forget", lambda: None),
     )
