@@ -247,6 +247,15 @@ def emptied_groups(unit: Mapping[str, Any], members: Mapping[str, Iterable[str]]
     ]
 
 
+def entry_defaults(kind: str) -> dict[str, Any]:
+    """What a field left out means (a seeded user without ``active`` is active)."""
+    return {
+        name: field.get_default(call_default_factory=True)
+        for name, field in ENTRY_MODELS[kind].model_fields.items()
+        if not field.is_required() and field.get_default(call_default_factory=True) is not None
+    }
+
+
 def changed_fields(before: Mapping[str, Any] | None, after: Mapping[str, Any]) -> list[str]:
     keys = set(after) | set(before or {})
     return sorted(

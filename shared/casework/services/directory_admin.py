@@ -25,6 +25,7 @@ from casework.domain.directory_admin import (
     check_unit,
     check_user,
     emptied_groups,
+    entry_defaults,
     members_after,
     parse_entry,
     users_named,
@@ -215,7 +216,7 @@ class DirectoryAdmin:
             "version": after["version"],
             "by": actor.username,
             "at": at,
-            "changed": changed_fields(stored, after),
+            "changed": changed_fields({**entry_defaults(kind), **stored} if stored else None, after),
             "before": stored,
             "after": after,
         }
