@@ -7,6 +7,7 @@ Item layout (pk / sk):
     CASE#<id>     / COMM#<at>#<id>       an agent's email to the contact + its CommunicationRequested event
     CASE#<id>     / REL#<kind>#<key>     related list entry (products, accounts)
     TOKEN#<sha256>/ TOKEN                approval link (hash only; the raw token lives in one email)
+    SENT#<event id> / <rule:recipient>   notify's ledger: this email of this event went out (7 days)
     USER#<name>   / PROFILE              directory: people
     UNIT#<code>   / UNIT                 directory: business units, members by role, rules
     ACCOUNT#<id>  / ACCOUNT, PRODUCT#<code> / PRODUCT   reference data
@@ -20,8 +21,11 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
+import hmac
 import json
 import os
+import secrets
 import threading
 import time
 from collections.abc import Callable
@@ -48,6 +52,7 @@ from casework.correlation import stamp
 from casework.domain.directory import actor_from_record, unit_from_record
 from casework.domain.errors import (
     THROTTLING_CODES,
+    BadRequest,
     Conflict,
     NotFound,
     ValidationFailed,
@@ -173,6 +178,32 @@ class DirectoryListIndex(GlobalSecondaryIndex):
     dirsk = UnicodeAttribute(range_key=True)
 
 
+class SentItem(Item, discriminator="sent"):
+    """One email of one event went out (notify's ledger). Its own key per email; expires with the
+    idempotency records it backs up."""
+
+    expires_at = NumberAttribute()
+
+
+class DynamoSentLedger:
+    TTL_SECONDS = 7 * 86400
+
+    def sent(self, event_id: str, recipient: str) -> bool:
+        try:
+            SentItem.get(f"SENT#{event_id}", recipient, consistent_read=True)
+        except (DoesNotExist, ValueError):
+            return False
+        return True
+
+    def record(self, event_id: str, recipient: str, message_id: str) -> None:
+        SentItem(
+            pk=f"SENT#{event_id}",
+            sk=recipient,
+            body={"message_id": message_id},
+            expires_at=int(time.time()) + self.TTL_SECONDS,
+        ).save()
+
+
 class DirectoryItem(Item, discriminator="directory"):
     dirpk = UnicodeAttribute(null=True)
     dirsk = UnicodeAttribute(null=True)
@@ -199,6 +230,7 @@ _ITEM_CLASSES = (
     NoteItem,
     RelatedItem,
     CommunicationItem,
+    SentItem,
     TokenItem,
     DirectoryItem,
     WorkflowItem,
@@ -265,29 +297,72 @@ def open_key(case_type: str, business_unit: str) -> str:
     return f"OPEN#{case_type}#{business_unit}"
 
 
-def encode_cursor(key: dict[str, Any] | None) -> str | None:
+# --- cursors ---------------------------------------------------------------------------------------------
+# A cursor is the Query's LastEvaluatedKey, signed (HMAC-SHA256, 128 bits) together with the list it came from
+# (``scope``: index, partition and sort prefix). A made-up key, or a real one of another list, would reach
+# DynamoDB as an ExclusiveStartKey it refuses (a 500); signed and bound, it is 400 INVALID_CURSOR before any
+# request. The key is not secret (ids the caller has seen); the signature only makes it tamper-evident.
+
+_CURSOR_MAC_BYTES = 16
+_cursor_secret: bytes | None = None
+
+
+def _secret() -> bytes:
+    """CURSOR_SECRET (the stack generates one; every container shares it); without it, a secret of this
+    process's own, which is enough for one local stack or test run."""
+    global _cursor_secret
+    if _cursor_secret is None:
+        configured = os.environ.get("CURSOR_SECRET", "")
+        _cursor_secret = configured.encode() if configured else secrets.token_bytes(32)
+    return _cursor_secret
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).decode().rstrip("=")
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def _mac(scope: str, payload: bytes) -> bytes:
+    return hmac.new(_secret(), scope.encode() + b"\0" + payload, hashlib.sha256).digest()[:_CURSOR_MAC_BYTES]
+
+
+def cursor_scope(*parts: Any) -> str:
+    """What a cursor is bound to: the parts that make a list what it is (index, partition, sort prefix)."""
+    return "|".join("" if p is None else str(p) for p in parts)
+
+
+def encode_cursor(key: dict[str, Any] | None, scope: str = "") -> str | None:
     if not key:
         return None
-    return base64.urlsafe_b64encode(json.dumps(key, separators=(",", ":")).encode()).decode().rstrip("=")
+    payload = json.dumps(key, separators=(",", ":"), sort_keys=True).encode()
+    return f"{_b64(payload)}.{_b64(_mac(scope, payload))}"
 
 
-def decode_cursor(cursor: str | None) -> dict[str, Any] | None:
+def decode_cursor(cursor: str | None, scope: str = "") -> dict[str, Any] | None:
     if not cursor:
         return None
+    refused = BadRequest("INVALID_CURSOR", "The cursor is not one this API returned for this list.")
     try:
-        key = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        if not isinstance(key, dict) or not all(isinstance(v, dict) and len(v) == 1 for v in key.values()):
-            raise ValueError
-        return key
-    except (ValueError, binascii.Error, UnicodeDecodeError):
-        raise ValidationFailed("INVALID_CURSOR", "The cursor is not one this API returned.") from None
+        payload_text, _, mac_text = cursor.partition(".")
+        payload, mac = _unb64(payload_text), _unb64(mac_text)
+    except (ValueError, binascii.Error):
+        raise refused from None
+    if not hmac.compare_digest(mac, _mac(scope, payload)):
+        raise refused
+    key = json.loads(payload)  # we signed it: it is the key we wrote
+    if not isinstance(key, dict):
+        raise refused
+    return key
 
 
-def _one_page(iterator: Any, model: type[Item]) -> tuple[list[Item], str | None]:
+def _one_page(iterator: Any, model: type[Item], scope: str = "") -> tuple[list[Item], str | None]:
     """Exactly one Query call: PynamoDB's iteration would keep querying to fill ``limit`` after a filter."""
     page = next(iterator.page_iter, {})
     return [model.from_raw_data(raw) for raw in page.get("Items", [])], encode_cursor(
-        iterator.page_iter.last_evaluated_key
+        iterator.page_iter.last_evaluated_key, scope
     )
 
 
@@ -454,25 +529,27 @@ class DynamoCaseRepository:
         condition = None
         for f in filters:
             condition = f if condition is None else condition & f
+        scope = cursor_scope(index.Meta.index_name, hash_key, prefix)
         iterator = index.query(
             hash_key,
             range_key_condition=range_attr.startswith(prefix) if prefix else None,
             filter_condition=condition,
             scan_index_forward=False,
             page_size=query.limit,
-            last_evaluated_key=decode_cursor(query.cursor),
+            last_evaluated_key=decode_cursor(query.cursor, scope),
         )
-        items, cursor = _one_page(iterator, CaseItem)
+        items, cursor = _one_page(iterator, CaseItem, scope)
         return Page([case_view(case_from_dict(i.body.as_dict())) for i in items], cursor)
 
     def _children(self, model: type[Item], case_id: str, prefix: str, cursor: str | None, limit: int) -> Page:
+        scope = cursor_scope("table", f"CASE#{case_id}", prefix)
         iterator = model.query(
             f"CASE#{case_id}",
             range_key_condition=Item.sk.startswith(prefix),
             page_size=limit,
-            last_evaluated_key=decode_cursor(cursor),
+            last_evaluated_key=decode_cursor(cursor, scope),
         )
-        items, next_cursor = _one_page(iterator, model)
+        items, next_cursor = _one_page(iterator, model, scope)
         return Page([plain(i.body.as_dict()) for i in items], next_cursor)
 
     def history(self, case_id: str, cursor: str | None, limit: int) -> Page:
@@ -595,10 +672,13 @@ class DynamoCaseRepository:
             return None
 
     def open_cases(self, case_type: str, business_unit: str, cursor: str | None, limit: int) -> Page:
+        scope = cursor_scope("gsi4", open_key(case_type, business_unit))
         iterator = CaseItem.open_by_due.query(
-            open_key(case_type, business_unit), page_size=limit, last_evaluated_key=decode_cursor(cursor)
+            open_key(case_type, business_unit),
+            page_size=limit,
+            last_evaluated_key=decode_cursor(cursor, scope),
         )
-        items, next_cursor = _one_page(iterator, CaseItem)
+        items, next_cursor = _one_page(iterator, CaseItem, scope)
         return Page([case_view(case_from_dict(i.body.as_dict())) for i in items], next_cursor)
 
 
