@@ -27,11 +27,12 @@ from casework.adapters.dynamo import (
     DirectoryItem,
     _one_page,
     _tx_connection,
+    cursor_scope,
     decode_cursor,
     open_key,
 )
 from casework.domain.directory_admin import KNOWN_ROLES
-from casework.domain.errors import THROTTLING_CODES, Conflict, ValidationFailed, busy
+from casework.domain.errors import THROTTLING_CODES, Conflict, busy
 from casework.services.directory_admin import DirectoryWrite
 from casework.services.ports import Page
 
@@ -136,19 +137,15 @@ class DynamoDirectoryAdmin:
 
     def audit(self, kind: str, key: str, cursor: str | None, limit: int) -> Page:
         pk = audit_partition(kind, key)
-        start = decode_cursor(cursor)
-        if start is not None and (
-            start.get("pk") != {"S": pk} or not str(start.get("sk", {}).get("S", "")).startswith("V#")
-        ):
-            raise ValidationFailed("INVALID_CURSOR", "The cursor is not one this API returned for this list.")
+        scope = cursor_scope("table", pk, "V#")  # a cursor of another record's audit is refused (400)
         iterator = DirectoryItem.query(
             pk,
             range_key_condition=DirectoryItem.sk.startswith("V#"),
             scan_index_forward=False,
             page_size=limit,
-            last_evaluated_key=start,
+            last_evaluated_key=decode_cursor(cursor, scope),
         )
-        items, next_cursor = _one_page(iterator, DirectoryItem)
+        items, next_cursor = _one_page(iterator, DirectoryItem, scope)
         return Page([plain(i.body.as_dict()) for i in items], next_cursor)
 
     # --- a user's work: what deactivating them would strand ------------------------------------------------
