@@ -39,6 +39,7 @@ e2e: $(STAMP)
 
 bench: $(STAMP)  ## DynamoDB requests per API operation, cold-start import times, the local stack under load
 	$(PY) scripts/count_requests.py
+	$(PY) scripts/count_directory_requests.py
 	$(PY) scripts/cold_start.py
 	$(PY) scripts/bench_local_stack.py --requests 2000
 

@@ -38,6 +38,8 @@ from casework.services.ports import Page
 
 RECORD_KEYS = {"user": ("USER", "PROFILE"), "unit": ("UNIT", "UNIT"), "area": ("AREA", "AREA")}
 ROLES_RECORD = ("DIRECTORY", "ROLES")
+# Items a work lookup reads per Query page (its filter keeps few of them; DynamoDB stops a page at 1 MB).
+WORK_PAGE = 500
 
 
 def record_key(kind: str, key: str) -> tuple[str, str]:
@@ -154,7 +156,10 @@ class DynamoDirectoryAdmin:
         """Open cases assigned to ``username``: gsi2 ``ASSIGNEE#<user>``, kept to open ones by gsi4pk (which
         only open cases carry). Reads the user's closed cases too, page by page, up to ``limit`` found."""
         iterator = CaseItem.by_assignee.query(
-            f"ASSIGNEE#{username}", filter_condition=CaseItem.gsi4pk.exists(), limit=limit
+            f"ASSIGNEE#{username}",
+            filter_condition=CaseItem.gsi4pk.exists(),
+            limit=limit,
+            page_size=WORK_PAGE,
         )
         return [_case_line(item) for item in iterator]
 
@@ -172,6 +177,7 @@ class DynamoDirectoryAdmin:
                     open_key(case_type, unit),
                     filter_condition=decision.is_type("NULL"),
                     limit=limit - len(found),
+                    page_size=WORK_PAGE,
                 )
                 found += [_case_line(item) for item in iterator]
                 if len(found) >= limit:
