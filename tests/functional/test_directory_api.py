@@ -365,3 +365,55 @@ def test_one_change_is_one_transaction_with_its_audit(api: Api, stack: Any) -> N
     assert [a["sk"] for a in audit] == ["V#00000001"]
     unit = table.get_item(Key={"pk": "UNIT#FIELD", "sk": "UNIT"})["Item"]["body"]
     assert unit["members"]["Team Lead"] == ["erin"] and unit["members_version"] == 1
+
+
+HOSTILE_KEYS = [
+    "",
+    " ",
+    "a b",
+    "x" * 2000,
+    "ü名",
+    "../USER#admin",
+    "a%2Fb",
+    "%00",
+    "null",
+    "DIRECTORY",
+    "\u202e",
+]
+HOSTILE_BODIES: list[Any] = [
+    {},
+    {"roles": None, "business_units": None},
+    {"roles": [None, 1, {"a": 1}], "business_units": [[]], "default_business_unit": 5},
+    {
+        "name": "x" * 10_000,
+        "responsibles": {"a": None},
+        "approval_rules": {"s": {"kind": "group", "users": [1]}},
+    },
+    {"approval_rules": {"": {"kind": "user", "users": [""]}}, "name": "n"},
+    {"business_unit": ["CARE"]},
+    {"business_unit": "#"},
+    {"expected_version": 10**30},
+    {"expected_version": True},
+    {"active": None, "email": ["a@b.c"]},
+]
+
+
+def test_no_request_to_the_directory_is_answered_with_a_5xx(api: Api) -> None:
+    routes = {
+        "user": ("GET /directory/users/{username}", "PUT /directory/users/{username}", "username"),
+        "unit": ("GET /directory/units/{code}", "PUT /directory/units/{code}", "code"),
+        "area": ("GET /directory/areas/{area}", "PUT /directory/areas/{area}", "area"),
+    }
+    for kind, (get_route, put_route, name) in routes.items():
+        for key in HOSTILE_KEYS:
+            reply = api(get_route, {name: key}, user="admin")
+            assert reply.status in (404, 422), (kind, key, reply.text)
+            for body in HOSTILE_BODIES:
+                reply = api(put_route, {name: key}, user="admin", body=body)
+                assert 400 <= reply.status < 500 or reply.status == 200, (kind, key, body, reply.text)
+        for key in HOSTILE_KEYS:
+            reply = api("GET /directory/audit", query={"kind": kind, "key": key}, user="admin")
+            assert reply.status in (200, 422), (kind, key, reply.text)
+    for unit in HOSTILE_KEYS:
+        reply = api("GET /directory/users", query={"unit": unit}, user="admin")
+        assert reply.status in (404, 422), (unit, reply.text)
