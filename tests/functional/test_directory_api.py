@@ -417,3 +417,24 @@ def test_no_request_to_the_directory_is_answered_with_a_5xx(api: Api) -> None:
     for unit in HOSTILE_KEYS:
         reply = api("GET /directory/users", query={"unit": unit}, user="admin")
         assert reply.status in (404, 422), (unit, reply.text)
+
+
+def test_leaving_a_unit_while_holding_its_open_cases_is_refused(api: Api) -> None:
+    case = api.register()  # mary's, in SP
+    reply = put_user(api, "mary", {"roles": ["Sales Rep"], "business_units": ["CARE"]})
+    work = refused(reply, 409, "USER_HAS_WORK")["details"]
+    assert [c["id"] for c in work["open_cases"]] == [case["id"]] and work["named_by_units"] == []
+    # joining another unit while staying in SP is fine
+    assert (
+        ok(put_user(api, "mary", {"roles": ["Sales Rep"], "business_units": ["SP", "CARE"]}))["version"] == 1
+    )
+
+
+def test_the_last_active_admin_keeps_the_role(api: Api) -> None:
+    found = problems(put_user(api, "admin", {"roles": ["Sales Rep"], "business_units": ["SP"]}))
+    assert found == {"roles": "admin is the last active Admin: nobody would run casework"}
+    ok(put_user(api, "tina", {"roles": ["Team Lead", "Admin"], "business_units": ["CARE"]}))
+    assert ok(put_user(api, "admin", {"roles": ["Sales Rep"], "business_units": ["SP"]}))["roles"] == [
+        "Sales Rep"
+    ]
+    refused(put_user(api, "carol", CAROL, user="admin"), 403, "NOT_ALLOWED")  # at once, in this function

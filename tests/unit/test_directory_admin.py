@@ -146,8 +146,8 @@ class FakeStore:
     def audit(self, kind: str, key: str, cursor: str | None, limit: int) -> Page:
         return Page([w.audit for w in reversed(self.writes) if (w.kind, w.key) == (kind, key)])
 
-    def open_assignments(self, username: str, limit: int) -> list[dict[str, Any]]:
-        return self.assigned
+    def open_assignments(self, username: str, limit: int, units: list[str] | None = None) -> list:
+        return [case for case in self.assigned if units is None or case.get("business_unit") in units]
 
     def pending_approvals(self, username: str, units: list[str], case_types: list[str], limit: int) -> list:
         return []

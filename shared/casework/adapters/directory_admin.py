@@ -152,12 +152,17 @@ class DynamoDirectoryAdmin:
 
     # --- a user's work: what deactivating them would strand ------------------------------------------------
 
-    def open_assignments(self, username: str, limit: int) -> list[dict[str, Any]]:
+    def open_assignments(
+        self, username: str, limit: int, units: list[str] | None = None
+    ) -> list[dict[str, Any]]:
         """Open cases assigned to ``username``: gsi2 ``ASSIGNEE#<user>``, kept to open ones by gsi4pk (which
         only open cases carry). Reads the user's closed cases too, page by page, up to ``limit`` found."""
+        condition = CaseItem.gsi4pk.exists()
+        if units is not None:  # only those of these units
+            condition &= CaseItem.body["business_unit"].is_in(*units)
         iterator = CaseItem.by_assignee.query(
             f"ASSIGNEE#{username}",
-            filter_condition=CaseItem.gsi4pk.exists(),
+            filter_condition=condition,
             limit=limit,
             page_size=WORK_PAGE,
         )

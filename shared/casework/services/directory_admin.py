@@ -6,7 +6,9 @@ in one transaction, and seen by every function within the directory cache's boun
 
 Deactivating a user who still holds work is refused (409 USER_HAS_WORK) with the list: open cases
 assigned to them, approvals waiting for them, and units whose responsibles or approval rules name them.
-Reassign those first; casework never picks a new owner silently.
+Reassign those first; casework never picks a new owner silently. Taking a user out of a unit is refused
+the same way while they hold that unit's open cases or pending approvals, and the last active Admin keeps
+the role.
 """
 
 from __future__ import annotations
@@ -69,7 +71,9 @@ class DirectoryAdminStore(Protocol):
     def unit_registry(self) -> tuple[list[str], int]: ...
     def write(self, change: DirectoryWrite) -> None: ...
     def audit(self, kind: str, key: str, cursor: str | None, limit: int) -> Page: ...
-    def open_assignments(self, username: str, limit: int) -> list[dict[str, Any]]: ...
+    def open_assignments(
+        self, username: str, limit: int, units: list[str] | None = None
+    ) -> list[dict[str, Any]]: ...
     def pending_approvals(
         self, username: str, units: list[str], case_types: list[str], limit: int
     ) -> list[dict[str, Any]]: ...
@@ -231,9 +235,13 @@ class DirectoryAdmin:
         checked = check_user(record, roles=self.store.roles(), unit_codes=self.store.unit_registry()[0])
         self._refuse_problems(shape, checked)
         self._expect("user", stored, expected)
-        if stored is not None and stored.get("active", True) and not record["active"]:
-            self._refuse_if_working(name, stored)
-        problems: list[Problem] = []
+        was_active = stored is not None and stored.get("active", True)
+        if was_active and not record["active"]:
+            self._refuse_if_working(name, stored or {})
+        left = sorted(set((stored or {}).get("business_units", ())) - set(record["business_units"]))
+        if was_active and record["active"] and left:
+            self._refuse_if_working(name, stored or {}, left)
+        problems: list[Problem] = self._last_admin(name, stored, record)
         involved = sorted({*(stored or {}).get("business_units", ()), *record.get("business_units", ())})
         units = self.store.records("unit", involved)
         changed: list[UnitMembers] = []
@@ -266,20 +274,37 @@ class DirectoryAdmin:
             raise invalid(problems)
         return self._save(actor, "user", name, record, stored, units=tuple(changed))
 
-    def _refuse_if_working(self, name: str, stored: dict[str, Any]) -> None:
-        codes, _ = self.store.unit_registry()
-        naming = {
-            code: users_named(unit).get(name, [])
-            for code, unit in self.store.records("unit", codes).items()
-            if name in users_named(unit)
-        }
-        assigned = self.store.open_assignments(name, WORK_LISTED)
-        where = sorted({*stored.get("business_units", ()), *naming})
+    def _last_admin(self, name: str, stored: dict[str, Any] | None, record: dict[str, Any]) -> list[Problem]:
+        """Somebody must be left to run the directory: the last active Admin keeps the role."""
+        was_admin = bool(stored) and stored.get("active", True) and "Admin" in stored.get("roles", ())
+        if not was_admin or (record["active"] and "Admin" in record["roles"]):
+            return []
+        units = self.store.records("unit", self.store.unit_registry()[0])
+        admins = {n for unit in units.values() for n in unit.get("members", {}).get("Admin", ()) if n != name}
+        if admins:
+            return []
+        where = "roles" if record["active"] else "active"
+        return [{"location": where, "message": f"{name} is the last active Admin: nobody would run casework"}]
+
+    def _refuse_if_working(self, name: str, stored: dict[str, Any], leaving: list[str] | None = None) -> None:
+        """Deactivating ``name`` (or, with ``leaving``, taking them out of those units) while they hold work
+        there is refused with the list."""
+        naming: dict[str, list[str]] = {}
+        if leaving is None:
+            codes, _ = self.store.unit_registry()
+            naming = {
+                code: users_named(unit).get(name, [])
+                for code, unit in self.store.records("unit", codes).items()
+                if name in users_named(unit)
+            }
+        assigned = self.store.open_assignments(name, WORK_LISTED, leaving)
+        where = leaving if leaving is not None else sorted({*stored.get("business_units", ()), *naming})
         approvals = self.store.pending_approvals(name, where, self.case_types(), WORK_LISTED)
         if assigned or approvals or naming:
+            what = "deactivating them" if leaving is None else f"taking them out of {', '.join(leaving)}"
             raise Conflict(
                 "USER_HAS_WORK",
-                f"{name} still holds work; reassign it before deactivating them.",
+                f"{name} still holds work; reassign it before {what}.",
                 {
                     "open_cases": assigned,
                     "pending_approvals": approvals,
