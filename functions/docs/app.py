@@ -6,6 +6,7 @@ from casework.http.api import API_TITLE, API_VERSION, describe_api, lambda_handl
 from casework.http.customer_routes import customer_routes
 from casework.http.directory_routes import directory_routes
 from casework.http.erp_routes import erp_read_routes
+from casework.http.import_routes import import_routes
 from casework.http.routes import (
     admin_routes,
     approval_routes,
@@ -15,7 +16,13 @@ from casework.http.routes import (
 )
 
 app = make_app(
-    register_routes(), read_routes(), change_routes(), approval_routes(), admin_routes(), customer_routes()
+    register_routes(),
+    read_routes(),
+    change_routes(),
+    approval_routes(),
+    admin_routes(),
+    customer_routes(),
+    import_routes(),
 )
 app.include_router(erp_read_routes())
 app.include_router(directory_routes())
