@@ -727,6 +727,10 @@ class DynamoDirectory:
     def _cached(self, pk: str, sk: str) -> dict[str, Any] | None:
         return self.cache.get((pk, sk), lambda: _record(pk, sk))
 
+    def forget(self) -> None:
+        """This process has changed the directory: its next request reads it again."""
+        self.cache = _TtlCache(self.cache.ttl)
+
     def user(self, username: str) -> Actor | None:
         record = self._cached(f"USER#{username}", "PROFILE")
         return actor_from_record(record) if record else None
