@@ -139,3 +139,23 @@ def test_nobody_is_reminded_once_decided():
     run = Run().to_status("Pending Pre-Approval")
     run.decide("john", "approve")
     assert engine.reminders_due(run.case, SP, now=run.now + timedelta(days=10)) == []
+
+
+def test_an_admin_sets_a_steps_reminder_hours_and_the_unit_reads_them() -> None:
+    from casework.domain.directory import unit_from_record
+    from casework.domain.directory_admin import parse_entry
+
+    given = {
+        "name": "Sales",
+        "approval_rules": {"pre_approval": {"kind": "user", "users": ["john"], "remind_after_hours": 24}},
+    }
+    record, problems = parse_entry("unit", given)
+    assert problems == []
+    assert record["approval_rules"]["pre_approval"]["remind_after_hours"] == 24
+    unit = unit_from_record({**record, "code": "SP"})
+    assert unit.approval_rules["pre_approval"].remind_after_hours == 24
+
+    _, problems = parse_entry(
+        "unit", {"name": "Sales", "approval_rules": {"x": {"kind": "auto", "remind_after_hours": -1}}}
+    )
+    assert [p["location"] for p in problems] == ["approval_rules.x.remind_after_hours"]
