@@ -28,6 +28,7 @@ from casework.domain.model import (
     Phase,
     timestamp,
 )
+from casework.domain.visibility import with_involvement
 from casework.domain.workflow import (
     CORE_FIELDS,
     AcceptanceSpec,
@@ -386,7 +387,9 @@ class _Draft:
 
     def finish(self) -> Change:
         version = self.before.version + 1 if self.action != "registered" else 1
-        case = replace(self.case, version=version, updated_at=self.at, updated_by=self.actor.username)
+        case = with_involvement(
+            replace(self.case, version=version, updated_at=self.at, updated_by=self.actor.username)
+        )
         entry = HistoryEntry(
             version=version,
             at=self.at,
@@ -966,7 +969,10 @@ def schedule_child(
         )
     draft = _draft(defn, parent, actor, unit, now, "child_scheduled")
     count = parent.related_counts.get(kind, 0) + 1
-    draft.case = replace(parent, related_counts={**parent.related_counts, kind: count})
+    # the activity's assignee now reads the parent too (the parent is written in the same transaction)
+    draft.case = with_involvement(
+        replace(parent, related_counts={**parent.related_counts, kind: count}), child.assignee
+    )
     draft.changes[kind] = {"from": None, "to": child.id}
     draft.emit(
         "ChildScheduled", kind=kind, child_id=child.id, child_type=child.type, child_subtype=child.subtype

@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 from casework.domain.model import Actor, BusinessUnit, Case, Change, DomainEvent
+from casework.domain.visibility import ListScope
 from casework.domain.workflow import WorkflowDefinition
 
 if TYPE_CHECKING:  # the configuration models cost import time that most functions never need
@@ -33,6 +34,9 @@ class CaseQuery:
     account_id: str | None = None
     cursor: str | None = None
     limit: int = 25
+    # Who asks (casework.domain.visibility): the list returns only what they may see. None: unrestricted
+    # (internal callers only; the API always sets it).
+    scope: ListScope | None = None
 
 
 @dataclass(frozen=True)
