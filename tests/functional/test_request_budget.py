@@ -51,8 +51,8 @@ def test_commands_cost_one_read_and_one_transaction(api):
 
 
 def test_reads_are_one_get_or_one_query_and_nothing_scans(api):
-    """A case is one GetItem; its lists one GetItem (may the caller see it?) and one Query; a list of cases one
-    Query per partition the caller may see: mary's unit SP has 4 shards, plus her assignments (a fixed
+    """A case is one GetItem; its lists one GetItem (may the caller see it?) and one Query; a list of cases
+    one Query per partition the caller may see: mary's unit SP has 4 shards, plus her assignments (a fixed
     fan-out, run in parallel); an assignee's or an account's list is one Query."""
     case_id = _warm_case(api)
     assert api.call("GET", "/cases")[0] == 200  # a live container has the definitions' scopes cached
