@@ -162,7 +162,7 @@ def test_lists_are_served_by_index_queries(api):
     assert len(first["items"]) == 1 and first["next_cursor"]
     second = api.ok("GET", "/cases", "mary", params={"limit": 1, "cursor": first["next_cursor"]})
     assert second["items"][0]["id"] != first["items"][0]["id"]
-    api.error("GET", "/cases", "mary", 422, "INVALID_CURSOR", params={"cursor": "not-a-cursor"})
+    api.error("GET", "/cases", "mary", 400, "INVALID_CURSOR", params={"cursor": "not-a-cursor"})
     api.error("GET", "/cases", "mary", 404, "UNKNOWN_CASE_TYPE", params={"type": "nope"})
 
 

@@ -531,8 +531,6 @@ def test_list_cases_filters_and_pages(api: Api) -> None:
 @pytest.mark.parametrize(
     ("query", "code"),
     [
-        ({"cursor": "not-a-cursor!"}, "INVALID_CURSOR"),
-        ({"cursor": base64.urlsafe_b64encode(b'["x"]').decode()}, "INVALID_CURSOR"),
         ({"limit": "0"}, "INVALID_REQUEST"),
         ({"limit": "101"}, "INVALID_REQUEST"),
         ({"limit": "ten"}, "INVALID_REQUEST"),

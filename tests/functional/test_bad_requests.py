@@ -3,6 +3,8 @@ that says to send the same request again: never a 500, and nothing written."""
 
 from __future__ import annotations
 
+import base64
+import json
 import os
 import re
 from typing import Any
@@ -105,3 +107,66 @@ def test_a_stale_version_is_still_409(api: Api) -> None:
     case = api.register()
     reply = api.transition(case["id"], "Pending Pre-Approval", expected_version=case["version"] + 5)
     assert reply.status == 409 and reply.error["code"] == "STALE_VERSION"
+
+
+# --- cursors: opaque, tamper-evident, bound to their list ---------------------------------------------------
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).decode().rstrip("=")
+
+
+def test_a_genuine_cursor_pages_its_own_list(api: Api) -> None:
+    for n in range(3):
+        api.register(title=f"Paged {n}")
+    first = api("GET /cases", query={"type": "csr", "limit": "2"})
+    assert first.status == 200 and first.json["next_cursor"]
+    second = api("GET /cases", query={"type": "csr", "limit": "2", "cursor": first.json["next_cursor"]})
+    assert second.status == 200 and second.json["items"]
+
+
+@pytest.mark.parametrize(
+    "cursor",
+    [
+        "not-a-cursor!",
+        _b64(json.dumps({"pk": {"S": "CASE#x"}}).encode()),  # a made-up start key, unsigned
+        _b64(json.dumps({"pk": {"S": "CASE#x"}}).encode()) + "." + _b64(b"0" * 16),  # signed by nobody
+        "x" * 2048,
+    ],
+)
+def test_a_made_up_cursor_is_400_invalid_cursor(api: Api, cursor: str) -> None:
+    for route_key, path in [
+        ("GET /cases", {}),
+        ("GET /cases/{case_id}/history", {"case_id": "C-1"}),
+        ("GET /summaries/{case_type}", {"case_type": "service_request"}),
+    ]:
+        reply = api(route_key, path, query={"cursor": cursor})
+        if route_key.startswith("GET /summaries"):
+            continue  # takes no cursor: the parameter is ignored
+        assert reply.status == 400, (route_key, reply.text)
+        assert reply.error["code"] == "INVALID_CURSOR"
+
+
+def test_a_cursor_of_another_list_or_tampered_with_is_400(api: Api) -> None:
+    case = api.register()
+    for code in ("P-100", "P-200"):
+        assert api.add_product(case["id"], code=code).status == 201
+    history = api("GET /cases/{case_id}/history", {"case_id": case["id"]}, query={"limit": "1"}).json
+    other = api.register()
+    for route_key, path in [
+        ("GET /cases/{case_id}/notes", {"case_id": case["id"]}),  # another list of the same case
+        ("GET /cases/{case_id}/history", {"case_id": other["id"]}),  # the same list of another case
+        ("GET /cases", {}),
+    ]:
+        reply = api(route_key, path, query={"cursor": history["next_cursor"]})
+        assert reply.status == 400 and reply.error["code"] == "INVALID_CURSOR", (route_key, reply.text)
+    payload, _, mac = history["next_cursor"].partition(".")
+    key = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    key["sk"] = {"S": "HIST#99999999"}
+    tampered = _b64(json.dumps(key, separators=(",", ":"), sort_keys=True).encode()) + "." + mac
+    reply = api("GET /cases/{case_id}/history", {"case_id": case["id"]}, query={"cursor": tampered})
+    assert reply.status == 400 and reply.error["code"] == "INVALID_CURSOR"
+    genuine = api(
+        "GET /cases/{case_id}/history", {"case_id": case["id"]}, query={"cursor": history["next_cursor"]}
+    )
+    assert genuine.status == 200 and genuine.json["items"]

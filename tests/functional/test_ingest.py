@@ -522,17 +522,17 @@ def test_orders_over_the_api(api: Api, ingest_fn: ModuleType) -> None:
     assert empty.status == 200 and empty.json == {"items": [], "next_cursor": None}
 
     bad = api("GET /customers/{customer_id}/orders", {"customer_id": "ACC-1001"}, query={"cursor": "nope!"})
-    assert bad.status == 422 and bad.error["code"] == "INVALID_CURSOR"
+    assert bad.status == 400 and bad.error["code"] == "INVALID_CURSOR"
     # A cursor is good only for the list that returned it (DynamoDB would refuse another's start key).
     bad = api(
         "GET /customers/{customer_id}/orders",
         {"customer_id": "ACC-1002"},
         query={"cursor": first.json["next_cursor"]},
     )
-    assert bad.status == 422 and bad.error["code"] == "INVALID_CURSOR"
+    assert bad.status == 400 and bad.error["code"] == "INVALID_CURSOR"
     forged = base64.urlsafe_b64encode(json.dumps({"gsi3pk": {"S": "ORDERS#ACC-1001"}}).encode()).decode()
     bad = api("GET /customers/{customer_id}/orders", {"customer_id": "ACC-1001"}, query={"cursor": forged})
-    assert bad.status == 422 and bad.error["code"] == "INVALID_CURSOR"
+    assert bad.status == 400 and bad.error["code"] == "INVALID_CURSOR"
     bad = api("GET /customers/{customer_id}/orders", {"customer_id": "ACC-1001"}, query={"limit": "0"})
     assert bad.status == 422 and bad.error["code"] == "INVALID_REQUEST"
 

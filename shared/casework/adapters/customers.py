@@ -34,6 +34,7 @@ from casework.adapters.dynamo import (
     _one_page,
     _tx_connection,
     _Versions,
+    cursor_scope,
     decode_cursor,
 )
 from casework.domain.customers import CONTACT_LISTING, CUSTOMER_LISTING, listing, name_key
@@ -87,25 +88,6 @@ def identifiers_of(kind: str, record: dict[str, Any] | None) -> list[tuple[str, 
     if kind == "customer":
         return [("vat_number", record["vat_number"])] if record.get("vat_number") else []
     return sorted((record.get("identifiers") or {}).items())
-
-
-def _checked_cursor(
-    cursor: str | None, sort: tuple[str, str] | None = None, **expected: str
-) -> dict[str, Any] | None:
-    """A cursor is only good for the list that returned it: DynamoDB answers a start key from another list,
-    or outside the Query's sort key prefix (``sort``: attribute, prefix), with a ValidationException (a 500),
-    so refuse it here as the client's mistake."""
-    key = decode_cursor(cursor)
-    if key is None:
-        return None
-    fits = all(set(v) == {"S"} for v in key.values()) and all(
-        key.get(k) == {"S": v} for k, v in expected.items()
-    )
-    if sort is not None:
-        fits = fits and str(key.get(sort[0], {}).get("S", "")).startswith(sort[1])
-    if not fits:
-        raise ValidationFailed("INVALID_CURSOR", "The cursor is not one this API returned for this list.")
-    return key
 
 
 class DynamoCustomerStore:
@@ -244,25 +226,27 @@ class DynamoCustomerStore:
 
     def history(self, kind: str, record_id: str, cursor: str | None, limit: int) -> Page:
         pk = record_key(kind, record_id)[0]
+        scope = cursor_scope("table", pk, "HIST#")
         iterator = HistoryItem.query(
             pk,
             range_key_condition=Item.sk.startswith("HIST#"),
             scan_index_forward=False,
             page_size=limit,
-            last_evaluated_key=_checked_cursor(cursor, ("sk", "HIST#"), pk=pk),
+            last_evaluated_key=decode_cursor(cursor, scope),
         )
-        items, next_cursor = _one_page(iterator, HistoryItem)
+        items, next_cursor = _one_page(iterator, HistoryItem, scope)
         return Page([plain(i.body.as_dict()) for i in items], next_cursor)
 
     def sub_items(self, customer_id: str, prefix: str, cursor: str | None, limit: int) -> Page:
         pk = record_key("customer", customer_id)[0]
+        scope = cursor_scope("table", pk, prefix)
         iterator = RelatedItem.query(
             pk,
             range_key_condition=Item.sk.startswith(prefix),
             page_size=limit,
-            last_evaluated_key=_checked_cursor(cursor, ("sk", prefix), pk=pk),
+            last_evaluated_key=decode_cursor(cursor, scope),
         )
-        items, next_cursor = _one_page(iterator, RelatedItem)
+        items, next_cursor = _one_page(iterator, RelatedItem, scope)
         return Page([plain(i.body.as_dict()) for i in items], next_cursor)
 
     def sub_item(self, customer_id: str, sk: str) -> dict[str, Any] | None:
@@ -282,13 +266,14 @@ class DynamoCustomerStore:
             raise
 
     def _listed(self, partition: str, sort_prefix: str, cursor: str | None, limit: int) -> Page:
+        scope = cursor_scope("directory", partition, sort_prefix)
         iterator = DirectoryItem.directory_lists.query(
             partition,
             range_key_condition=DirectoryItem.dirsk.startswith(sort_prefix) if sort_prefix else None,
             page_size=limit,
-            last_evaluated_key=_checked_cursor(cursor, ("dirsk", sort_prefix), dirpk=partition),
+            last_evaluated_key=decode_cursor(cursor, scope),
         )
-        items, next_cursor = _one_page(iterator, DirectoryItem)
+        items, next_cursor = _one_page(iterator, DirectoryItem, scope)
         return Page([plain(i.listing.as_dict()) for i in items if i.listing is not None], next_cursor)
 
     def customers_by_name(self, key_prefix: str, cursor: str | None, limit: int) -> Page:
@@ -302,14 +287,15 @@ class DynamoCustomerStore:
         from casework.services.cases import case_view
 
         partition = f"ACCOUNT#{account_id}"
+        scope = cursor_scope("gsi3", partition, "open")
         iterator = CaseItem.by_account.query(
             partition,
             filter_condition=CaseItem.gsi4pk.exists(),  # only open cases carry the open-cases index key
             scan_index_forward=False,
             page_size=limit,
-            last_evaluated_key=_checked_cursor(cursor, gsi3pk=partition),
+            last_evaluated_key=decode_cursor(cursor, scope),
         )
-        items, next_cursor = _one_page(iterator, CaseItem)
+        items, next_cursor = _one_page(iterator, CaseItem, scope)
         return Page([case_view(case_from_dict(i.body.as_dict())) for i in items], next_cursor)
 
     def has_cases(self, account_id: str) -> bool:

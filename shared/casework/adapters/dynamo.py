@@ -22,8 +22,11 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
+import hmac
 import json
 import os
+import secrets
 import threading
 import time
 import zlib
@@ -53,6 +56,7 @@ from casework.correlation import stamp
 from casework.domain.directory import actor_from_record, unit_from_record
 from casework.domain.errors import (
     THROTTLING_CODES,
+    BadRequest,
     Conflict,
     NotFound,
     ValidationFailed,
@@ -284,29 +288,72 @@ def open_key(case_type: str, business_unit: str) -> str:
     return f"OPEN#{case_type}#{business_unit}"
 
 
-def encode_cursor(key: dict[str, Any] | None) -> str | None:
+# --- cursors ---------------------------------------------------------------------------------------------
+# A cursor is the Query's LastEvaluatedKey, signed (HMAC-SHA256, 128 bits) together with the list it came from
+# (``scope``: index, partition and sort prefix). A made-up key, or a real one of another list, would reach
+# DynamoDB as an ExclusiveStartKey it refuses (a 500); signed and bound, it is 400 INVALID_CURSOR before any
+# request. The key is not secret (ids the caller has seen); the signature only makes it tamper-evident.
+
+_CURSOR_MAC_BYTES = 16
+_cursor_secret: bytes | None = None
+
+
+def _secret() -> bytes:
+    """CURSOR_SECRET (the stack generates one; every container shares it); without it, a secret of this
+    process's own, which is enough for one local stack or test run."""
+    global _cursor_secret
+    if _cursor_secret is None:
+        configured = os.environ.get("CURSOR_SECRET", "")
+        _cursor_secret = configured.encode() if configured else secrets.token_bytes(32)
+    return _cursor_secret
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).decode().rstrip("=")
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def _mac(scope: str, payload: bytes) -> bytes:
+    return hmac.new(_secret(), scope.encode() + b"\0" + payload, hashlib.sha256).digest()[:_CURSOR_MAC_BYTES]
+
+
+def cursor_scope(*parts: Any) -> str:
+    """What a cursor is bound to: the parts that make a list what it is (index, partition, sort prefix)."""
+    return "|".join("" if p is None else str(p) for p in parts)
+
+
+def encode_cursor(key: dict[str, Any] | None, scope: str = "") -> str | None:
     if not key:
         return None
-    return base64.urlsafe_b64encode(json.dumps(key, separators=(",", ":")).encode()).decode().rstrip("=")
+    payload = json.dumps(key, separators=(",", ":"), sort_keys=True).encode()
+    return f"{_b64(payload)}.{_b64(_mac(scope, payload))}"
 
 
-def decode_cursor(cursor: str | None) -> dict[str, Any] | None:
+def decode_cursor(cursor: str | None, scope: str = "") -> dict[str, Any] | None:
     if not cursor:
         return None
+    refused = BadRequest("INVALID_CURSOR", "The cursor is not one this API returned for this list.")
     try:
-        key = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        if not isinstance(key, dict) or not all(isinstance(v, dict) and len(v) == 1 for v in key.values()):
-            raise ValueError
-        return key
-    except (ValueError, binascii.Error, UnicodeDecodeError):
-        raise ValidationFailed("INVALID_CURSOR", "The cursor is not one this API returned.") from None
+        payload_text, _, mac_text = cursor.partition(".")
+        payload, mac = _unb64(payload_text), _unb64(mac_text)
+    except (ValueError, binascii.Error):
+        raise refused from None
+    if not hmac.compare_digest(mac, _mac(scope, payload)):
+        raise refused
+    key = json.loads(payload)  # we signed it: it is the key we wrote
+    if not isinstance(key, dict):
+        raise refused
+    return key
 
 
-def _one_page(iterator: Any, model: type[Item]) -> tuple[list[Item], str | None]:
+def _one_page(iterator: Any, model: type[Item], scope: str = "") -> tuple[list[Item], str | None]:
     """Exactly one Query call: PynamoDB's iteration would keep querying to fill ``limit`` after a filter."""
     page = next(iterator.page_iter, {})
     return [model.from_raw_data(raw) for raw in page.get("Items", [])], encode_cursor(
-        iterator.page_iter.last_evaluated_key
+        iterator.page_iter.last_evaluated_key, scope
     )
 
 
@@ -361,19 +408,15 @@ def _list_sources(scope: ListScope, case_type: str | None, prefix: str | None) -
     return sources
 
 
-def _position(cursor: str | None, prefix: str | None) -> str | None:
-    """A merged list's cursor is the sort key of the last case it returned: every partition resumes below."""
-    key = decode_cursor(cursor)
+def _position(cursor: str | None, bound: str) -> str | None:
+    """A merged list's cursor is the sort key of the last case it returned: every partition resumes below.
+    Signed and bound to the caller's list (decode_cursor), so it is a position we wrote."""
+    key = decode_cursor(cursor, bound)
     if key is None:
         return None
     value = key.get("at", {}).get("S") if isinstance(key.get("at"), dict) else None
-    if (
-        not isinstance(value, str)
-        or not value
-        or len(value) > 1024
-        or (prefix and not value.startswith(prefix))
-    ):
-        raise ValidationFailed("INVALID_CURSOR", "The cursor is not one this API returned.")
+    if not isinstance(value, str) or not value:
+        raise BadRequest("INVALID_CURSOR", "The cursor is not one this API returned for this list.")
     return value
 
 
@@ -421,7 +464,9 @@ def _sort_of(item: CaseItem, source: _Source) -> str:
     return getattr(item, source.sort_attr.attr_name)
 
 
-def _merged_page(sources: list[_Source], filter_condition: Any, below: str | None, limit: int) -> Page:
+def _merged_page(
+    sources: list[_Source], filter_condition: Any, below: str | None, limit: int, bound: str
+) -> Page:
     """A k-way merge of one Query per source, newest sort key first. A source that stopped early (its page was
     full) may hold more below where it stopped, so only what sorts above the highest such stop is returned;
     the cursor is the sort key of the last case returned (or that stop)."""
@@ -439,7 +484,7 @@ def _merged_page(sources: list[_Source], filter_condition: Any, below: str | Non
         next_at: str | None = page[-1][0]
     else:
         next_at = floor
-    cursor = encode_cursor({"at": {"S": next_at}}) if next_at else None
+    cursor = encode_cursor({"at": {"S": next_at}}, bound) if next_at else None
     return Page([case_view(case_from_dict(item.body.as_dict())) for _, item in page], cursor)
 
 
@@ -611,27 +656,31 @@ class DynamoCaseRepository:
                 index, key, attr = CaseItem.by_account, f"ACCOUNT#{query.account_id}", CaseItem.gsi3sk
             if not scope.everything and query.assignee != scope.username:
                 filters.append(_visible_to(scope))
+            bound = cursor_scope(index.Meta.index_name, key, prefix)
             iterator = index.query(
                 key,
                 range_key_condition=attr.startswith(prefix) if prefix else None,
                 filter_condition=_all_of(filters),
                 scan_index_forward=False,
                 page_size=query.limit,
-                last_evaluated_key=decode_cursor(query.cursor),
+                last_evaluated_key=decode_cursor(query.cursor, bound),
             )
-            items, cursor = _one_page(iterator, CaseItem)
+            items, cursor = _one_page(iterator, CaseItem, bound)
             return Page([case_view(case_from_dict(i.body.as_dict())) for i in items], cursor)
         sources = _list_sources(scope, query.type, prefix)
-        return _merged_page(sources, _all_of(filters), _position(query.cursor, prefix), query.limit)
+        bound = cursor_scope("merged", scope.username, prefix)  # a position in this caller's merged list
+        below = _position(query.cursor, bound)
+        return _merged_page(sources, _all_of(filters), below, query.limit, bound)
 
     def _children(self, model: type[Item], case_id: str, prefix: str, cursor: str | None, limit: int) -> Page:
+        scope = cursor_scope("table", f"CASE#{case_id}", prefix)
         iterator = model.query(
             f"CASE#{case_id}",
             range_key_condition=Item.sk.startswith(prefix),
             page_size=limit,
-            last_evaluated_key=decode_cursor(cursor),
+            last_evaluated_key=decode_cursor(cursor, scope),
         )
-        items, next_cursor = _one_page(iterator, model)
+        items, next_cursor = _one_page(iterator, model, scope)
         return Page([plain(i.body.as_dict()) for i in items], next_cursor)
 
     def history(self, case_id: str, cursor: str | None, limit: int) -> Page:
@@ -754,10 +803,13 @@ class DynamoCaseRepository:
             return None
 
     def open_cases(self, case_type: str, business_unit: str, cursor: str | None, limit: int) -> Page:
+        scope = cursor_scope("gsi4", open_key(case_type, business_unit))
         iterator = CaseItem.open_by_due.query(
-            open_key(case_type, business_unit), page_size=limit, last_evaluated_key=decode_cursor(cursor)
+            open_key(case_type, business_unit),
+            page_size=limit,
+            last_evaluated_key=decode_cursor(cursor, scope),
         )
-        items, next_cursor = _one_page(iterator, CaseItem)
+        items, next_cursor = _one_page(iterator, CaseItem, scope)
         return Page([case_view(case_from_dict(i.body.as_dict())) for i in items], next_cursor)
 
 

@@ -24,10 +24,8 @@ from pynamodb.attributes import UnicodeAttribute
 from pynamodb.exceptions import DoesNotExist
 
 from casework.adapters.codec import plain
-from casework.adapters.customers import _checked_cursor
-from casework.adapters.dynamo import DirectoryItem, Item, _index, _one_page
+from casework.adapters.dynamo import DirectoryItem, Item, _index, _one_page, cursor_scope, decode_cursor
 from casework.adapters.events import PoisonMessage
-from casework.domain.errors import ValidationFailed
 from casework.services.erp import EVENT_TYPES, ErpDetail, Outcome, UnknownEventType, problems
 from casework.services.ports import Page
 
@@ -154,23 +152,12 @@ class DynamoErpStore:
 
     def customer_orders(self, account_id: str, cursor: str | None, limit: int) -> Page:
         partition = orders_partition(account_id)
+        scope = cursor_scope("gsi3", partition)
         iterator = OrderItem.by_account.query(
             partition,
             scan_index_forward=False,  # newest order date first
             page_size=limit,
-            last_evaluated_key=_orders_cursor(cursor, partition),
+            last_evaluated_key=decode_cursor(cursor, scope),
         )
-        items, next_cursor = _one_page(iterator, OrderItem)
+        items, next_cursor = _one_page(iterator, OrderItem, scope)
         return Page([plain(i.body.as_dict()) for i in items], next_cursor)
-
-
-ORDERS_CURSOR_KEYS = {"pk", "sk", "gsi3pk", "gsi3sk"}
-
-
-def _orders_cursor(cursor: str | None, partition: str) -> dict[str, Any] | None:
-    """Only a cursor this customer's list returned: another list's (or a forged) start key would make DynamoDB
-    answer with a ValidationException, a 500 for the client's mistake."""
-    key = _checked_cursor(cursor, gsi3pk=partition)
-    if key is not None and set(key) != ORDERS_CURSOR_KEYS:
-        raise ValidationFailed("INVALID_CURSOR", "The cursor is not one this API returned for this list.")
-    return key

@@ -763,19 +763,20 @@ class CaseService:
             raise ValidationFailed("INVALID_LIMIT", f"limit must be between 1 and {MAX_PAGE}.")
         return min(limit, MAX_PAGE)
 
-    def _visible_id(self, username: str, case_id: str) -> str:
-        case, _defn, _unit = self._load_visible(self.actor(username), case_id)
-        return case.id
+    def _if_visible(self, username: str, case_id: str, page: Page) -> Page:
+        """The page, if the caller may see its case (read after the page, so a bad cursor is a 400 first)."""
+        self._load_visible(self.actor(username), case_id)
+        return page
 
     def history(self, username: str, case_id: str, cursor: str | None = None, limit: int = MAX_PAGE) -> Page:
-        limit = self._page_limit(limit)
-        return self.repo.history(self._visible_id(username, case_id), cursor, limit)
+        page = self.repo.history(case_id, cursor, self._page_limit(limit))
+        return self._if_visible(username, case_id, page)
 
     def related(
         self, username: str, case_id: str, kind: str, cursor: str | None = None, limit: int = MAX_PAGE
     ) -> Page:
-        limit = self._page_limit(limit)
-        return self.repo.related(self._visible_id(username, case_id), kind, cursor, limit)
+        page = self.repo.related(case_id, kind, cursor, self._page_limit(limit))
+        return self._if_visible(username, case_id, page)
 
     def add_note(self, username: str, case_id: str, text: Any) -> dict[str, Any]:
         actor = self.actor(username)
@@ -904,9 +905,9 @@ class CaseService:
     def communications(
         self, username: str, case_id: str, cursor: str | None = None, limit: int = MAX_PAGE
     ) -> Page:
-        limit = self._page_limit(limit)
-        return self.repo.communications(self._visible_id(username, case_id), cursor, limit)
+        page = self.repo.communications(case_id, cursor, self._page_limit(limit))
+        return self._if_visible(username, case_id, page)
 
     def notes(self, username: str, case_id: str, cursor: str | None = None, limit: int = MAX_PAGE) -> Page:
-        limit = self._page_limit(limit)
-        return self.repo.notes(self._visible_id(username, case_id), cursor, limit)
+        page = self.repo.notes(case_id, cursor, self._page_limit(limit))
+        return self._if_visible(username, case_id, page)
