@@ -264,7 +264,7 @@ def _case_item(case: Case, is_open: bool) -> CaseItem:
         gsi2sk=sort if case.assignee else None,
         gsi3pk=f"ACCOUNT#{case.account_id}" if case.account_id else None,
         gsi3sk=sort if case.account_id else None,
-        gsi4pk=open_key(case.type, case.business_unit) if is_open else None,
+        gsi4pk=open_key(case.type, case.business_unit, unit_shard(case.id)) if is_open else None,
         gsi4sk=f"{due}#{case.id}" if is_open else None,
     )
 
@@ -282,10 +282,11 @@ def unit_key(business_unit: str, shard: int) -> str:
     return f"UNIT#{business_unit}#{shard}"
 
 
-def open_key(case_type: str, business_unit: str) -> str:
-    """gsi4's partition: the open cases of one type in one business unit. Keyed by unit, a summary reads only
-    the units its reader may see, and no single partition takes every open case's writes."""
-    return f"OPEN#{case_type}#{business_unit}"
+def open_key(case_type: str, business_unit: str, shard: int) -> str:
+    """gsi4's partition: one shard of the open cases of one type in one business unit. Keyed by unit, a
+    summary reads only the units its reader may see; sharded like gsi1, because a big unit's service
+    requests alone can take more than a tenth of the index's writes (scripts/key_distribution.py)."""
+    return f"OPEN#{case_type}#{business_unit}#{shard}"
 
 
 # --- cursors ---------------------------------------------------------------------------------------------
@@ -803,13 +804,23 @@ class DynamoCaseRepository:
             return None
 
     def open_cases(self, case_type: str, business_unit: str, cursor: str | None, limit: int) -> Page:
-        scope = cursor_scope("gsi4", open_key(case_type, business_unit))
+        """One Query a page, shard after shard (each by expected completion): the summary counts them all and
+        sorts what it lists itself, so the shards need no merge."""
+        bound = cursor_scope("gsi4", case_type, business_unit)
+        position = decode_cursor(cursor, bound) or {"shard": 0, "after": None}
+        shard = position.get("shard")
+        if not isinstance(shard, int) or not 0 <= shard < UNIT_SHARDS:
+            raise BadRequest("INVALID_CURSOR", "The cursor is not one this API returned for this list.")
         iterator = CaseItem.open_by_due.query(
-            open_key(case_type, business_unit),
+            open_key(case_type, business_unit, shard),
             page_size=limit,
-            last_evaluated_key=decode_cursor(cursor, scope),
+            last_evaluated_key=position.get("after"),
         )
-        items, next_cursor = _one_page(iterator, CaseItem, scope)
+        page = next(iterator.page_iter, {})
+        items = [CaseItem.from_raw_data(raw) for raw in page.get("Items", [])]
+        after = iterator.page_iter.last_evaluated_key
+        following = {"shard": shard, "after": after} if after else {"shard": shard + 1, "after": None}
+        next_cursor = encode_cursor(following, bound) if following["shard"] < UNIT_SHARDS else None
         return Page([case_view(case_from_dict(i.body.as_dict())) for i in items], next_cursor)
 
 
