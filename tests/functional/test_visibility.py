@@ -260,3 +260,23 @@ def test_admin_lists_every_unit_and_another_user_s_assignments_only_where_visibl
 def test_a_merged_list_refuses_a_cursor_it_did_not_give(api: Api, cursor: str) -> None:
     reply = api("GET /cases", user="mary", query={"cursor": cursor})
     assert (reply.status, reply.error["code"]) == (400, "INVALID_CURSOR"), reply.text  # merged from main
+
+
+def test_customers_and_contacts_are_seen_by_customer_facing_roles_only(api: Api) -> None:
+    """Sales, service and care staff (and Admins) see every customer; john (Supply Chain & Quality) none:
+    by id they are unknown to him, and he may not search them."""
+    for user in ("mary", "carol", "fred", "admin"):
+        assert api("GET /contacts/{contact_id}", {"contact_id": "CON-2001"}, user=user).status == 200, user
+        assert api("GET /accounts/{account_id}", {"account_id": "ACC-1001"}, user=user).status == 200, user
+        assert api("GET /customers/{customer_id}", {"customer_id": "ACC-1001"}, user=user).status == 200, user
+    for route_key, path, code in [
+        ("GET /contacts/{contact_id}", {"contact_id": "CON-2001"}, "UNKNOWN_CONTACT"),
+        ("GET /accounts/{account_id}", {"account_id": "ACC-1001"}, "UNKNOWN_ACCOUNT"),
+        ("GET /customers/{customer_id}", {"customer_id": "ACC-1001"}, "CUSTOMER_NOT_FOUND"),
+        ("GET /customers/{customer_id}/cases", {"customer_id": "ACC-1001"}, "CUSTOMER_NOT_FOUND"),
+    ]:
+        reply = api(route_key, path, user="john")
+        unknown = api(route_key, {k: "NOPE-1" for k in path}, user="mary")
+        assert (reply.status, reply.error["code"]) == (404, code) == (unknown.status, unknown.error["code"])
+    reply = api("GET /customers", user="john", query={"name": "Acme"})
+    assert (reply.status, reply.error["code"]) == (403, "NOT_ALLOWED")

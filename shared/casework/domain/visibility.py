@@ -93,3 +93,23 @@ def list_scope(actor: Actor, company_types: frozenset[str], all_units: Iterable[
 
 def is_admin(actor: Actor) -> bool:
     return ADMIN in actor.roles
+
+
+# Customers and contacts: the people who deal with customers see every customer (a CRM's sales, service and
+# care staff look customers up before any case exists); the others (supply chain, technical teams) see none:
+# for them a customer or contact by id is unknown (404), and searching is not allowed (403).
+CUSTOMER_ROLES = frozenset(
+    {
+        "Sales Rep",
+        "Sales Manager",
+        "Customer Service",
+        "Care Agent",
+        "Team Lead",
+        "Field Technician",
+        ADMIN,
+    }
+)
+
+
+def may_see_customers(actor: Actor) -> bool:
+    return bool(CUSTOMER_ROLES & actor.roles)

@@ -348,7 +348,9 @@ class CustomerStore(Protocol):
         """A customer's contacts by name: one Query (Unassigned contacts are in no such list)."""
         ...
 
-    def open_cases_of(self, account_id: str, cursor: str | None, limit: int) -> Page:
+    def open_cases_of(
+        self, account_id: str, cursor: str | None, limit: int, *, visible_to: ListScope | None = None
+    ) -> Page:
         """Open cases of every type on the customer's account: one Query."""
         ...
 
