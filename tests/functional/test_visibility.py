@@ -280,3 +280,31 @@ def test_customers_and_contacts_are_seen_by_customer_facing_roles_only(api: Api)
         assert (reply.status, reply.error["code"]) == (404, code) == (unknown.status, unknown.error["code"])
     reply = api("GET /customers", user="john", query={"name": "Acme"})
     assert (reply.status, reply.error["code"]) == (403, "NOT_ALLOWED")
+
+
+def test_an_activity_given_to_someone_of_another_unit_lets_them_read_its_parent(api: Api) -> None:
+    sr = created(api, "dave", type="service_request", title="Parent", contact_id="CON-2001", assignee="dave")
+    path = {"case_id": sr["id"]}
+    reply = api(
+        "POST /cases/{case_id}/activities",
+        path,
+        user="dave",
+        body={"subtype": "CALL", "title": "Call", "assignee": "dave"},
+    )
+    assert reply.status == 201, reply.text
+    activity = reply.json
+    assert api("GET /cases/{case_id}", path, user="fred").status == 404
+    moved = api(
+        "POST /cases/{case_id}/assignment",
+        {"case_id": activity["id"]},
+        user="tina",
+        body={"gbu": "FIELD", "assignee": "fred"},
+    )
+    assert moved.status == 200, moved.text
+    assert api.get(sr["id"], user="fred")["id"] == sr["id"]  # the parent, in CARE, is his to read now
+    entry = api("GET /cases/{case_id}/history", path, user="fred").json["items"][-1]
+    assert (entry["action"], entry["by"], entry["changes"]["involved"]["to"]) == (
+        "involved",
+        "tina",
+        ["fred"],
+    )

@@ -940,6 +940,26 @@ def decide_acceptance(
     return draft.finish()
 
 
+def involve(
+    defn: WorkflowDefinition,
+    case: Case,
+    actor: Actor,
+    unit: BusinessUnit,
+    *,
+    people: tuple[str, ...],
+    now: datetime,
+) -> Change | None:
+    """Record that ``people`` are on the case now (an activity scheduled from it was given to them), so they
+    read it from now on. None when they are already. No event: nothing a subscriber acts on has changed."""
+    newcomers = sorted(set(people) - case.involved)
+    if not newcomers:
+        return None
+    draft = _draft(defn, case, actor, unit, now, "involved")
+    draft.case = with_involvement(case, *newcomers)
+    draft.changes["involved"] = {"from": None, "to": newcomers}
+    return draft.finish()
+
+
 def schedule_child(
     defn: WorkflowDefinition,
     parent: Case,

@@ -355,10 +355,23 @@ class CaseService:
         change = decide(defn, case, actor, unit, self.clock())
         if change is None:  # nothing to change: nothing written
             return self.view(case, actor, defn, unit)
-        self.repo.commit(change, self._with_parent(change, side))
+        self.repo.commit(change, self._involving_parent(change, case, actor, self._with_parent(change, side)))
         if change.deleted:
             return {"id": case.id, "deleted": True, "version": change.case.version}
         return self.view(change.case, actor, defn, self._unit(change.case.business_unit))
+
+    def _involving_parent(self, change: Change, before: Case, actor: Actor, side: SideWrites) -> SideWrites:
+        """A child given to a new assignee (reassigned, accepted) makes them one of the people on its parent,
+        who reads it from then on: the parent records it in the same transaction (one GetItem more, only
+        then)."""
+        child = change.case
+        if not child.parent_id or not child.assignee or child.assignee == before.assignee:
+            return side
+        parent, pdefn, punit = self._load(child.parent_id)
+        involved = engine.involve(pdefn, parent, actor, punit, people=(child.assignee,), now=self.clock())
+        if involved is None:
+            return side
+        return replace(side, new_cases=[*side.new_cases, involved])
 
     @staticmethod
     def _with_parent(change: Change, side: SideWrites) -> SideWrites:
