@@ -744,7 +744,8 @@ class CaseService:
             raise ValidationFailed("INVALID_LIMIT", f"limit must be between 1 and {MAX_PAGE}.")
         if query.type is not None:
             self.workflows.get(query.type)  # NotFound for an unknown type, rather than an empty list
-        company_types = self._company_types(query.type)
+        own = query.assignee == actor.username  # one's own assignments are all visible: no rule to resolve
+        company_types = frozenset() if own else self._company_types(query.type)
         every_unit = is_admin(actor) or bool(company_types)
         scope = list_scope(actor, company_types, self.directory.unit_codes() if every_unit else ())
         page = self.repo.list_cases(replace(query, scope=scope))
