@@ -471,6 +471,8 @@ def _merged_page(
     """A k-way merge of one Query per source, newest sort key first. A source that stopped early (its page was
     full) may hold more below where it stopped, so only what sorts above the highest such stop is returned;
     the cursor is the sort key of the last case returned (or that stop)."""
+    # the botocore client, made here once: threads would otherwise race to make it from the shared session
+    CaseItem._get_connection().connection.client  # noqa: B018
     results = list(_fan_out.map(lambda s: _query_source(s, below, filter_condition, limit), sources))
     candidates: dict[str, tuple[str, CaseItem]] = {}
     for source, (items, _) in zip(sources, results, strict=True):

@@ -764,7 +764,7 @@ class CaseService:
     def _latest_visibility(self, name: str) -> str:
         try:
             return self.workflows.get(name).visibility
-        except NotFound:  # a shipped type this installation has not seeded
+        except (NotFound, ValidationFailed):  # a shipped type this installation has not seeded or configured
             return "unit"
 
     # A case's lists (history, notes, related, communications) are a GetItem of the case (is it there, may
