@@ -5,6 +5,7 @@ from aws_lambda_powertools.event_handler import Response, content_types
 from casework.http.api import API_TITLE, API_VERSION, describe_api, lambda_handler, make_app
 from casework.http.customer_routes import customer_routes
 from casework.http.erp_routes import erp_read_routes
+from casework.http.import_routes import import_routes
 from casework.http.routes import (
     admin_routes,
     approval_routes,
@@ -14,7 +15,13 @@ from casework.http.routes import (
 )
 
 app = make_app(
-    register_routes(), read_routes(), change_routes(), approval_routes(), admin_routes(), customer_routes()
+    register_routes(),
+    read_routes(),
+    change_routes(),
+    approval_routes(),
+    admin_routes(),
+    customer_routes(),
+    import_routes(),
 )
 app.include_router(erp_read_routes())
 describe_api(app)

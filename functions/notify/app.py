@@ -25,7 +25,12 @@ logger = Logger(service="casework")
 @cache
 def notifier() -> Notifier:
     """Built on first use; adapters and their clients are reused by warm invocations."""
-    from casework.adapters.dynamo import DynamoCaseRepository, DynamoDirectory, DynamoWorkflowStore
+    from casework.adapters.dynamo import (
+        DynamoCaseRepository,
+        DynamoDirectory,
+        DynamoSentLedger,
+        DynamoWorkflowStore,
+    )
     from casework.adapters.mailer import EmailRenderer, SesMailer
 
     return Notifier(
@@ -38,6 +43,7 @@ def notifier() -> Notifier:
         public_base_url=os.environ["PUBLIC_BASE_URL"].rstrip("/"),
         token_ttl_hours=int(os.environ.get("APPROVAL_TOKEN_TTL_HOURS") or 168),
         case_url_template=os.environ.get("CASE_URL_TEMPLATE", ""),
+        ledger=DynamoSentLedger(),
     )
 
 

@@ -11,6 +11,7 @@ import json
 import re
 import sys
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -48,16 +49,18 @@ class LocalFunction:
     logical_id: str
     handler: Callable[[dict, Any], Any]
     sources: dict[str, dict[str, Any]]  # event name -> {"Type": ..., "Properties": ...}
+    timeout_seconds: float = 15.0  # the template's Timeout: what the context says is left
 
     def invoke(self, event: dict) -> Any:
         with INVOKE_LOCK:
-            return self.handler(event, LambdaContext(self.logical_id))
+            return self.handler(event, LambdaContext(self.logical_id, self.timeout_seconds))
 
 
 class LambdaContext:
     """The parts of the Lambda context object that Powertools reads."""
 
-    def __init__(self, name: str = "casework-local") -> None:
+    def __init__(self, name: str = "casework-local", timeout_seconds: float = 15.0) -> None:
+        self._deadline = time.monotonic() + timeout_seconds
         self.function_name = name
         self.function_version = "$LATEST"
         self.memory_limit_in_mb = 512
@@ -66,9 +69,8 @@ class LambdaContext:
         self.log_group_name = f"/aws/lambda/{name}"
         self.log_stream_name = "local"
 
-    @staticmethod
-    def get_remaining_time_in_millis() -> int:
-        return 15_000
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self._deadline - time.monotonic()) * 1000))
 
 
 def _path_pattern(path: str) -> re.Pattern[str]:
@@ -93,9 +95,48 @@ def _load_module(logical_id: str, code_uri: str, handler: str) -> Callable[[dict
     return getattr(import_file(path, f"local_fn_{logical_id}"), attr)
 
 
+@dataclass(frozen=True)
+class Cors:
+    """An HTTP API's CorsConfiguration, as API Gateway applies it: it answers preflights itself and adds the
+    allow-origin and expose headers to responses."""
+
+    origins: tuple[str, ...]
+    methods: tuple[str, ...]
+    headers: tuple[str, ...]
+    expose: tuple[str, ...] = ()
+    max_age: int | None = None
+
+    def allows(self, origin: str, method: str, headers: list[str]) -> bool:
+        allowed_headers = {h.lower() for h in self.headers}
+        return (
+            ("*" in self.origins or origin in self.origins)
+            and ("*" in self.methods or method.upper() in self.methods)
+            and ("*" in self.headers or all(h.lower() in allowed_headers for h in headers))
+        )
+
+    def allow_origin(self, origin: str) -> str:
+        return "*" if "*" in self.origins else origin
+
+
+def cors_of(template: dict[str, Any]) -> Cors | None:
+    """The CorsConfiguration of the template's HTTP API, if it has one."""
+    for res in template["Resources"].values():
+        if res["Type"] == "AWS::Serverless::HttpApi" and "CorsConfiguration" in res.get("Properties", {}):
+            c = res["Properties"]["CorsConfiguration"]
+            return Cors(
+                origins=tuple(c.get("AllowOrigins", ())),
+                methods=tuple(m.upper() for m in c.get("AllowMethods", ())),
+                headers=tuple(c.get("AllowHeaders", ())),
+                expose=tuple(c.get("ExposeHeaders", ())),
+                max_age=c.get("MaxAge"),
+            )
+    return None
+
+
 def load_functions(template: dict[str, Any]) -> tuple[dict[str, LocalFunction], list[HttpRoute]]:
     resources = template["Resources"]
     default_handler = template.get("Globals", {}).get("Function", {}).get("Handler", "app.handler")
+    default_timeout = float(template.get("Globals", {}).get("Function", {}).get("Timeout", 15))
     api_auth = {
         logical: res["Properties"].get("Auth", {}).get("DefaultAuthorizer")
         for logical, res in resources.items()
@@ -109,7 +150,9 @@ def load_functions(template: dict[str, Any]) -> tuple[dict[str, LocalFunction], 
         props = res["Properties"]
         handler = _load_module(logical, props["CodeUri"], props.get("Handler", default_handler))
         events = props.get("Events", {})
-        functions[logical] = LocalFunction(logical, handler, events)
+        functions[logical] = LocalFunction(
+            logical, handler, events, float(props.get("Timeout", default_timeout))
+        )
         for source in events.values():
             if source["Type"] != "HttpApi":
                 continue

@@ -18,7 +18,9 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 import jwt
 
-from infra.local.functions import HttpRoute, LocalFunction
+from infra.local.functions import Cors, HttpRoute, LocalFunction, _path_pattern
+
+_dev_pattern = _path_pattern  # dev routes take {placeholders} as the template's routes do
 
 ISSUER = "https://casework.local/dev"
 AUDIENCE = "casework"
@@ -137,6 +139,7 @@ def make_server(
     tokens: DevTokens,
     dev_routes: dict[tuple[str, str], Callable[[dict, dict], tuple[int, Any]]],
     quiet: bool = False,
+    cors: Cors | None = None,
 ) -> ThreadingHTTPServer:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -156,6 +159,11 @@ def make_server(
             self.send_response(status)
             headers = {k.lower(): v for k, v in (headers or {}).items()}
             headers.setdefault("content-type", "application/json")
+            origin = self.headers.get("origin")
+            if cors is not None and origin and status != 204:  # API Gateway adds these to every response
+                headers["access-control-allow-origin"] = cors.allow_origin(origin)
+                if cors.expose:
+                    headers["access-control-expose-headers"] = ", ".join(cors.expose)
             for key, value in headers.items():
                 if key not in ("content-length", "connection", "transfer-encoding"):
                     self.send_header(key, value)
@@ -164,6 +172,26 @@ def make_server(
             self.send_header("content-length", str(len(body)))
             self.end_headers()
             self.wfile.write(body)
+
+        def _preflight(self, headers: dict[str, str]) -> None:
+            """API Gateway answers a CORS preflight itself (no route, no function): 204, with the allow
+            headers when the configuration allows the origin, method and headers asked for, else without."""
+            assert cors is not None
+            origin = headers.get("origin", "")
+            method = headers["access-control-request-method"]
+            asked = [
+                h.strip() for h in headers.get("access-control-request-headers", "").split(",") if h.strip()
+            ]
+            answer: dict[str, str] = {}
+            if cors.allows(origin, method, asked):
+                answer = {
+                    "access-control-allow-origin": cors.allow_origin(origin),
+                    "access-control-allow-methods": ", ".join(cors.methods),
+                    "access-control-allow-headers": ", ".join(cors.headers),
+                }
+                if cors.max_age is not None:
+                    answer["access-control-max-age"] = str(cors.max_age)
+            self._send(204, b"", answer)
 
         def _json(self, status: int, payload: Any, headers: dict[str, str] | None = None) -> None:
             self._send(status, json.dumps(payload, default=str).encode(), headers)
@@ -177,14 +205,24 @@ def make_server(
             body = self.rfile.read(length) if length else b""
             headers = {k.lower(): v for k, v in self.headers.items()}
             path = urlsplit(self.path).path
+            if method == "OPTIONS" and cors is not None and "access-control-request-method" in headers:
+                self._preflight(headers)
+                return
             dev = dev_routes.get((method, path))
+            path_params: dict[str, str] = {}
+            if dev is None:  # a dev route with a {placeholder}: /_dev/schedules/{name}/run
+                for (dev_method, dev_path), candidate in dev_routes.items():
+                    match = _dev_pattern(dev_path).match(path) if "{" in dev_path else None
+                    if dev_method == method and match:
+                        dev, path_params = candidate, {k: unquote(v) for k, v in match.groupdict().items()}
+                        break
             if dev is not None:
                 try:
                     payload = json.loads(body) if body else {}
                 except json.JSONDecodeError:
                     self._json(400, {"message": "body is not JSON"})
                     return
-                query = dict(parse_qsl(urlsplit(self.path).query))
+                query = dict(parse_qsl(urlsplit(self.path).query)) | path_params
                 status, result = dev(payload, query)
                 self._json(status, result)
                 return

@@ -165,6 +165,13 @@ class LocalStack:
             template, stage=self.config.stage, endpoint_url=os.environ["AWS_ENDPOINT_URL"]
         )
         os.environ.update(TABLE_NAME=resources.table_name, EVENT_BUS_NAME=resources.event_bus_name)
+        imports = template["Resources"]["ImportFunction"]["Properties"]["Environment"]["Variables"]
+        os.environ.update(
+            IMPORT_BUCKET=resources.physical["ImportBucket"]["Ref"],
+            IMPORT_QUEUE_URL=resources.physical["ImportQueue"]["QueueUrl"],
+            IMPORT_RUN_AS=os.environ.get("IMPORT_RUN_AS", template["Parameters"]["ImportRunAs"]["Default"]),
+            IMPORT_RESERVE_SECONDS=imports.get("IMPORT_RESERVE_SECONDS", "60"),
+        )
 
         from casework.adapters import dynamo
         from infra.seed import seed, verify_sender
@@ -174,7 +181,7 @@ class LocalStack:
         verify_sender(MAIL_FROM)
 
         from infra.local.dispatcher import build_dispatcher
-        from infra.local.functions import load_functions
+        from infra.local.functions import cors_of, load_functions
         from infra.local.gateway import DevTokens, make_server
 
         functions, routes = load_functions(template)
@@ -189,6 +196,7 @@ class LocalStack:
             tokens=tokens,
             dev_routes=self._dev_routes(tokens),
             quiet=self.config.quiet,
+            cors=cors_of(template),
         )
         self.summary.update(
             table=resources.table_name,
@@ -220,11 +228,40 @@ class LocalStack:
         def erp_events(body: Any, _query: dict) -> tuple[int, Any]:
             return put_erp_events(body, self.erp_source, os.environ["EVENT_BUS_NAME"])
 
+        def run_schedule(_body: dict, query: dict) -> tuple[int, Any]:
+            """moto keeps schedules but never fires them: send a schedule's target input to its queue now."""
+            import boto3
+
+            name = query.get("name", "")
+            scheduler = boto3.client("scheduler", region_name=REGION)
+            try:
+                target = scheduler.get_schedule(Name=name)["Target"]
+            except scheduler.exceptions.ResourceNotFoundException:
+                names = [s["Name"] for s in scheduler.list_schedules()["Schedules"]]
+                return 404, {
+                    "error": {
+                        "code": "UNKNOWN_SCHEDULE",
+                        "message": f"No schedule {name!r}.",
+                        "details": {"schedules": names},
+                    }
+                }
+            queue_name = target["Arn"].rsplit(":", 1)[-1]
+            sqs = boto3.client("sqs", region_name=REGION)
+            queue_url = sqs.get_queue_url(QueueName=queue_name)["QueueUrl"]
+            sent = sqs.send_message(QueueUrl=queue_url, MessageBody=target.get("Input", "{}"))
+            return 200, {
+                "schedule": name,
+                "queue": queue_url,
+                "input": target.get("Input"),
+                "message_id": sent["MessageId"],
+            }
+
         return {
             ("POST", "/_dev/token"): token,
             ("GET", "/_dev/mail"): mail,
             ("GET", "/_dev/health"): health,
             ("POST", "/_dev/events"): erp_events,
+            ("POST", "/_dev/schedules/{name}/run"): run_schedule,
         }
 
     def serve_forever(self) -> None:

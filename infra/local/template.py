@@ -1,4 +1,5 @@
-"""Stand up the template's stateful resources (table, queues, bus, rules) in moto or any AWS endpoint.
+"""Stand up the template's stateful resources (table, queues, bus, rules, buckets, schedules) in moto or any
+AWS endpoint.
 
 Why: the local stack must not drift from the deployment. Every property used here is read from the
 resource definitions in ``template.yaml``; Python only knows how each CloudFormation resource type maps
@@ -21,6 +22,7 @@ import yaml
 TEMPLATE_PATH = Path(__file__).resolve().parents[2] / "template.yaml"
 _TABLE_TYPE, _BUS_TYPE, _QUEUE_TYPE = "AWS::DynamoDB::Table", "AWS::Events::EventBus", "AWS::SQS::Queue"
 _RULE_TYPE = "AWS::Events::Rule"
+_BUCKET_TYPE, _SCHEDULE_TYPE = "AWS::S3::Bucket", "AWS::Scheduler::Schedule"
 _SUB_VAR = re.compile(r"\$\{([^}!][^}]*)\}")
 
 
@@ -284,6 +286,25 @@ def create_resources(
             return {key: value for key, value in target.items() if key != "RoleArn"}
         return target
 
+    # Buckets before rules: a rule's pattern may name a bucket (S3 -> EventBridge -> queue).
+    s3 = client("s3")
+    for logical_id in by_type.get(_BUCKET_TYPE, []):
+        props = res.resolve(resources[logical_id].get("Properties", {}))
+        name = props.get("BucketName") or f"casework-{stage}-{logical_id}".lower()
+        location = (
+            {} if region == "us-east-1" else {"CreateBucketConfiguration": {"LocationConstraint": region}}
+        )
+        s3.create_bucket(Bucket=name, **location)
+        if (
+            props.get("NotificationConfiguration", {})
+            .get("EventBridgeConfiguration", {})
+            .get("EventBridgeEnabled")
+        ):
+            s3.put_bucket_notification_configuration(
+                Bucket=name, NotificationConfiguration={"EventBridgeConfiguration": {}}
+            )
+        res.physical[logical_id] = {"Ref": name, "Arn": f"arn:aws:s3:::{name}", "DomainName": name}
+
     for logical_id in by_type.get(_RULE_TYPE, []):
         # Targets that point at things not created here (Lambda functions: the local dispatcher invokes
         # handlers itself) are left out; every other property must resolve.
@@ -300,6 +321,25 @@ def create_resources(
         arn = events.put_rule(**rule)["RuleArn"]
         if props.get("Targets"):
             events.put_targets(Rule=name, EventBusName=bus, Targets=props["Targets"])
+        res.physical[logical_id] = {"Ref": name, "Arn": arn}
+
+    # Schedules (EventBridge Scheduler): created as the template says, so the local stack can read one back
+    # and send its target input by hand (moto keeps schedules but never fires them). IAM roles are not
+    # created locally: a role the template builds gets a placeholder ARN.
+    scheduler = client("scheduler") if by_type.get(_SCHEDULE_TYPE) else None
+    for logical_id in by_type.get(_SCHEDULE_TYPE, []):
+        raw = dict(resources[logical_id]["Properties"])
+        target = dict(raw.pop("Target"))
+        role = res.try_resolve(target.pop("RoleArn", None)) or f"arn:aws:iam::{account}:role/casework-local"
+        props = res.resolve(raw)
+        target = res.resolve(target) | {"RoleArn": role}
+        name = props.get("Name") or f"casework-{stage}-{logical_id}"
+        kwargs = {
+            k: props[k] for k in ("ScheduleExpression", "ScheduleExpressionTimezone", "State") if k in props
+        }
+        arn = scheduler.create_schedule(
+            Name=name, FlexibleTimeWindow=props["FlexibleTimeWindow"], Target=target, **kwargs
+        )["ScheduleArn"]
         res.physical[logical_id] = {"Ref": name, "Arn": arn}
 
     def ref(logical_id: str, attribute: str = "Ref") -> str:

@@ -61,3 +61,75 @@ def test_forty_clients_connecting_at_once_are_all_served() -> None:
         server.server_close()
     assert [a for a in answers if a != {"status": 200, "body": {"pong": True}}] == []
     assert len(answers) == CLIENTS
+
+
+# --- CORS: a browser's preflight of every route, as API Gateway answers it ---------------------------------
+
+
+def _raw(port: int, request: str) -> tuple[int, dict[str, str]]:
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        sock.sendall(request.encode())
+        data = b""
+        while chunk := sock.recv(65536):
+            data += chunk
+    head = data.split(b"\r\n\r\n", 1)[0].decode().split("\r\n")
+    headers = dict(line.split(": ", 1) for line in head[1:])
+    return int(head[0].split()[1]), {k.lower(): v for k, v in headers.items()}
+
+
+def test_every_routes_preflight_allows_its_method_and_responses_carry_the_origin() -> None:
+    from infra.local.functions import cors_of
+    from infra.local.template import load_template
+
+    template = load_template()
+    cors = cors_of(template)
+    assert cors is not None
+    routes = {
+        f"{source['Properties']['Method'].upper()} {source['Properties']['Path']}"
+        for res in template["Resources"].values()
+        if res["Type"] == "AWS::Serverless::Function"
+        for source in res["Properties"].get("Events", {}).values()
+        if source["Type"] == "HttpApi"
+    }
+    assert {key.split(" ")[0] for key in routes} <= set(cors.methods)  # PUT /config/{module} was missing
+
+    server = make_server(
+        "127.0.0.1",
+        0,
+        functions={},
+        routes=[],
+        tokens=DevTokens("test-secret"),
+        dev_routes={("GET", "/_dev/ping"): lambda _body, _query: (200, {"pong": True})},
+        quiet=True,
+        cors=cors,
+    )
+    port = server.server_address[1]
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+    try:
+        origin = "https://crm.example.com"
+        for key in sorted(routes):
+            method, path = key.split(" ", 1)
+            status, headers = _raw(
+                port,
+                f"OPTIONS {path} HTTP/1.1\r\nHost: local\r\nOrigin: {origin}\r\n"
+                f"Access-Control-Request-Method: {method}\r\n"
+                "Access-Control-Request-Headers: authorization, content-type, x-correlation-id\r\n"
+                "Connection: close\r\n\r\n",
+            )
+            assert status == 204, key
+            assert method in headers["access-control-allow-methods"].split(", "), key
+            assert headers["access-control-allow-origin"] == "*"
+        refused_status, refused = _raw(
+            port,
+            f"OPTIONS /cases HTTP/1.1\r\nHost: local\r\nOrigin: {origin}\r\n"
+            "Access-Control-Request-Method: TRACE\r\nConnection: close\r\n\r\n",
+        )
+        assert refused_status == 204 and "access-control-allow-origin" not in refused
+        status, headers = _raw(
+            port, f"GET /_dev/ping HTTP/1.1\r\nHost: local\r\nOrigin: {origin}\r\nConnection: close\r\n\r\n"
+        )
+        assert status == 200 and headers["access-control-allow-origin"] == "*"
+        assert "X-Correlation-Id" in headers["access-control-expose-headers"]
+    finally:
+        server.shutdown()
+        server.server_close()

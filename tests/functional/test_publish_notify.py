@@ -607,3 +607,28 @@ def test_a_communication_from_a_template_is_rendered_with_the_cases_tags(
     (message,) = sent()
     text, _ = parts(message)
     assert "Dear Alice Brown" in text and case["id"] in text and "{{" not in text
+
+
+def test_a_retry_after_a_failed_send_emails_only_those_not_emailed_yet(
+    stack: LocalResources, service: CaseService, notify_fn: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from casework.adapters.mailer import SesMailer
+
+    case = faulty_item(service, "Router smokes")  # waits in Customer Care: dave and tina are told
+    registered = history_events(stack.table_name, case["id"], 1)
+    real_send = SesMailer.send
+    outage = {"tina@casework.example"}
+
+    def flaky(self: SesMailer, to: str, subject: str, text: str, html: str) -> str:
+        if to in outage:
+            raise ConnectionError("SES endpoint unreachable")
+        return real_send(self, to, subject, text, html)
+
+    monkeypatch.setattr(SesMailer, "send", flaky)
+    first = notify_fn.handler(sqs_event(for_event(registered[0], "m-1")), LambdaContext("casework-test"))
+    assert first == {"batchItemFailures": [{"itemIdentifier": "m-1"}]}  # retried by SQS
+    assert [m["To"] for m in sent()] == ["dave@casework.example"]
+
+    outage.clear()
+    _deliver(notify_fn, registered)  # the retry
+    assert sorted(m["To"] for m in sent()) == ["dave@casework.example", "tina@casework.example"]

@@ -7,6 +7,7 @@ Item layout (pk / sk):
     CASE#<id>     / COMM#<at>#<id>       an agent's email to the contact + its CommunicationRequested event
     CASE#<id>     / REL#<kind>#<key>     related list entry (products, accounts)
     TOKEN#<sha256>/ TOKEN                approval link (hash only; the raw token lives in one email)
+    SENT#<event id> / <rule:recipient>   notify's ledger: this email of this event went out (7 days)
     USER#<name>   / PROFILE              directory: people
     UNIT#<code>   / UNIT                 directory: business units, members by role, rules
     ACCOUNT#<id>  / ACCOUNT, PRODUCT#<code> / PRODUCT   reference data
@@ -183,6 +184,32 @@ class DirectoryListIndex(GlobalSecondaryIndex):
     dirsk = UnicodeAttribute(range_key=True)
 
 
+class SentItem(Item, discriminator="sent"):
+    """One email of one event went out (notify's ledger). Its own key per email; expires with the
+    idempotency records it backs up."""
+
+    expires_at = NumberAttribute()
+
+
+class DynamoSentLedger:
+    TTL_SECONDS = 7 * 86400
+
+    def sent(self, event_id: str, recipient: str) -> bool:
+        try:
+            SentItem.get(f"SENT#{event_id}", recipient, consistent_read=True)
+        except (DoesNotExist, ValueError):
+            return False
+        return True
+
+    def record(self, event_id: str, recipient: str, message_id: str) -> None:
+        SentItem(
+            pk=f"SENT#{event_id}",
+            sk=recipient,
+            body={"message_id": message_id},
+            expires_at=int(time.time()) + self.TTL_SECONDS,
+        ).save()
+
+
 class DirectoryItem(Item, discriminator="directory"):
     dirpk = UnicodeAttribute(null=True)
     dirsk = UnicodeAttribute(null=True)
@@ -209,6 +236,7 @@ _ITEM_CLASSES = (
     NoteItem,
     RelatedItem,
     CommunicationItem,
+    SentItem,
     TokenItem,
     DirectoryItem,
     WorkflowItem,

@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from casework.services.care import CareService
     from casework.services.customers import CustomerService
     from casework.services.erp import ErpReader
+    from casework.services.imports import ImportService
 
 
 def now() -> datetime:
@@ -79,4 +80,26 @@ def customer_service() -> CustomerService:
 
     return CustomerService(
         store=DynamoCustomerStore(), directory=case_service().directory, clock=now, new_id=new_id
+    )
+
+
+@cache
+def import_service() -> ImportService:
+    """Import jobs: the import bucket and queue from the environment (IMPORT_BUCKET, IMPORT_QUEUE_URL)."""
+    import os
+
+    from casework.adapters.imports import DynamoJobStore, S3Files, SqsJobQueue
+    from casework.services.imports import ImportService
+
+    return ImportService(
+        files=S3Files(),
+        jobs=DynamoJobStore(),
+        queue=SqsJobQueue(),
+        customers=customer_service(),
+        cases=case_service(),
+        clock=now,
+        new_id=new_id,
+        bucket=os.environ["IMPORT_BUCKET"],
+        chunk_rows=int(os.environ.get("IMPORT_CHUNK_ROWS", "100")),
+        reserve_seconds=float(os.environ.get("IMPORT_RESERVE_SECONDS", "30")),
     )

@@ -43,6 +43,7 @@ from casework.services.ports import (
     RelatedUpdate,
     SideWrites,
     WorkflowStore,
+    active_user,
 )
 
 MAX_PAGE = 100
@@ -175,12 +176,7 @@ class CaseService:
     # --- people and context ---
 
     def actor(self, username: str | None) -> Actor:
-        if not username:
-            raise Forbidden("UNKNOWN_USER", "Your identity carries no username.")
-        user = self.directory.user(username)
-        if user is None or not user.active:
-            raise Forbidden("UNKNOWN_USER", f"{username} is not an active user of casework.")
-        return user
+        return active_user(self.directory, username)
 
     def _unit(self, code: str) -> BusinessUnit:
         unit = self.directory.business_unit(code)
@@ -247,7 +243,11 @@ class CaseService:
         subtype: str | None = None,
         contact_id: str | None = None,
         assignee: str | None = None,
+        case_id: str | None = None,
+        validate_only: bool = False,
     ) -> dict[str, Any]:
+        """``case_id``: an id the caller derived (imports: from the row, so a second import of it finds the
+        case: Conflict CASE_EXISTS); ``validate_only``: every check, nothing written (an import's dry run)."""
         actor = self.actor(username)
         defn = self.definition_for_new(type, subtype)
         change = self._new_case(
@@ -260,8 +260,10 @@ class CaseService:
             fields=fields,
             contact_id=contact_id,
             assignee=assignee,
+            case_id=case_id,
         )
-        self.repo.commit(change)
+        if not validate_only:
+            self.repo.commit(change)
         return self.view(change.case, actor, defn, self._unit(change.case.business_unit))
 
     def definition_for_new(self, type: str, subtype: str | None) -> WorkflowDefinition:
@@ -285,6 +287,7 @@ class CaseService:
         contact_id: str | None,
         assignee: str | None,
         parent: Case | None = None,
+        case_id: str | None = None,
     ) -> Change:
         """Resolve the references of a new case (contact, account, unit, assignee) and let the engine build
         it. The business unit is the one given, else the one the contact's geographic area is routed to, else
@@ -324,7 +327,7 @@ class CaseService:
             defn,
             actor,
             unit,
-            case_id=self.new_id(),
+            case_id=case_id or self.new_id(),
             now=self.clock(),
             title=title,
             description=description,

@@ -38,7 +38,16 @@ from casework.domain.customers import (
 from casework.domain.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from casework.domain.model import Actor
 from casework.domain.visibility import CUSTOMER_ROLES, list_scope, may_see_customers
-from casework.services.ports import Clock, CustomerStore, Directory, IdFactory, Page, RecordWrite, SubItem
+from casework.services.ports import (
+    Clock,
+    CustomerStore,
+    Directory,
+    IdFactory,
+    Page,
+    RecordWrite,
+    SubItem,
+    active_user,
+)
 
 CREATED: Final = "created"
 UPDATED: Final = "updated"
@@ -158,12 +167,7 @@ class CustomerService:
     # --- the API: who may -----------------------------------------------------------------------------------
 
     def actor(self, username: str | None) -> Actor:
-        if not username:
-            raise Forbidden("UNKNOWN_USER", "Your identity carries no username.")
-        user = self.directory.user(username)
-        if user is None or not user.active:
-            raise Forbidden("UNKNOWN_USER", f"{username} is not an active user of casework.")
-        return user
+        return active_user(self.directory, username)
 
     def _reader(self, username: str, kind: str, record_id: str) -> Actor:
         """Who may read a customer or contact: customer-facing roles (casework.domain.visibility); for the
@@ -292,12 +296,7 @@ class CustomerService:
         self, username: str, customer_id: str, changes: dict[str, Any], expected_version: int | None
     ) -> dict[str, Any]:
         actor = self._editor(username)
-        if "id" in changes and changes["id"] != customer_id:
-            raise ValidationFailed(
-                "INVALID_FIELDS",
-                "The account number of a customer does not change.",
-                {"problems": [{"location": "id", "message": "cannot be changed"}]},
-            )
+        _keeps_its_id(changes, customer_id, "The account number of a customer does not change.")
         return self._edit("customer", actor, customer_id, changes, expected_version)
 
     def delete_customer(self, username: str, customer_id: str, expected_version: int | None = None) -> None:
@@ -506,12 +505,7 @@ class CustomerService:
         self, username: str, contact_id: str, changes: dict[str, Any], expected_version: int | None
     ) -> dict[str, Any]:
         actor = self._editor(username)
-        if "id" in changes and changes["id"] != contact_id:
-            raise ValidationFailed(
-                "INVALID_FIELDS",
-                "The id of a contact does not change.",
-                {"problems": [{"location": "id", "message": "cannot be changed"}]},
-            )
+        _keeps_its_id(changes, contact_id, "The id of a contact does not change.")
         if "account_id" in changes:
             raise ValidationFailed(
                 "INVALID_FIELDS",
@@ -758,3 +752,10 @@ def require_role(actor: Actor, roles: frozenset[str], what: str) -> None:
 def not_found(kind: str, record_id: str) -> NotFound:
     code = "CUSTOMER_NOT_FOUND" if kind == "customer" else "CONTACT_NOT_FOUND"
     return NotFound(code, f"There is no {kind} {record_id!r}.", {"id": record_id})
+
+
+def _keeps_its_id(changes: dict[str, Any], record_id: str, message: str) -> None:
+    if "id" in changes and changes["id"] != record_id:
+        raise ValidationFailed(
+            "INVALID_FIELDS", message, {"problems": [{"location": "id", "message": "cannot be changed"}]}
+        )

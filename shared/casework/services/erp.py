@@ -34,7 +34,7 @@ from pydantic import (
 
 from casework.domain.errors import NotFound, ValidationFailed
 from casework.domain.model import Actor
-from casework.services.ports import Page
+from casework.services.ports import CustomerUpserts, Page
 
 CUSTOMER_UPSERTED = "CustomerUpserted"
 CONTACT_UPSERTED = "ContactUpserted"
@@ -215,18 +215,6 @@ class ErpStore(Protocol):
     def order(self, order_id: str) -> dict[str, Any] | None: ...
 
     def customer_orders(self, account_id: str, cursor: str | None, limit: int) -> Page: ...
-
-
-class CustomerUpserts(Protocol):
-    """The part of casework.services.customers.CustomerService the ERP feeds."""
-
-    def upsert_customer(
-        self, actor: Actor, data: dict[str, Any], *, source_version: int | None = None
-    ) -> tuple[str, dict[str, Any]]: ...
-
-    def upsert_contact(
-        self, actor: Actor, data: dict[str, Any], *, source_version: int | None = None
-    ) -> tuple[str, dict[str, Any]]: ...
 
 
 class UnknownEventType(ValidationFailed):

@@ -47,6 +47,16 @@ class Mailer(Protocol):
     def send(self, to: str, subject: str, text: str, html: str) -> str: ...
 
 
+class SentLedger(Protocol):
+    """Which emails of an event went out. An event that emails several people and fails part-way is
+    retried whole (its idempotency record is dropped with the failure); the ledger lets the retry send only
+    what has not been sent."""
+
+    def sent(self, event_id: str, recipient: str) -> bool: ...
+
+    def record(self, event_id: str, recipient: str, message_id: str) -> None: ...
+
+
 class Renderer(Protocol):
     def render(self, name: str, context: dict[str, Any]) -> tuple[str, str, str]:
         """(subject, text, html) from a shipped template."""
@@ -98,6 +108,7 @@ class Notifier:
     # Where a person opens a case: the front end's page, e.g. "https://crm.example.com/cases/{id}". Empty: the
     # emails carry no case link (the API's own URL would answer a browser with 401 JSON).
     case_url_template: str = ""
+    ledger: SentLedger | None = None  # None: no record per recipient (an event is still handled once)
 
     def __post_init__(self) -> None:
         self.public_base_url = self.public_base_url.rstrip("/")
@@ -236,6 +247,10 @@ class Notifier:
         recipient = self._recipient(rule, key, contact, where)
         if recipient is None:
             return None
+        sent_as = f"{rule.template}:{key}"  # one email per event, rule and recipient, however often retried
+        if self.ledger is not None and self.ledger.sent(str(event.get("id")), sent_as):
+            logger.info("emailed already by an earlier attempt; not again", extra=where)
+            return key
         context = self._context(recipient, event, data, case, defn, contact)
         event_type = event.get("type")
         if event_type == APPROVAL_REQUESTED and rule.recipient != CONTACT:
@@ -257,6 +272,8 @@ class Notifier:
         else:
             subject, text, html = self.renderer.render(rule.template, context)
         message_id = self.mailer.send(recipient.email, subject, text, html)
+        if self.ledger is not None:
+            self.ledger.record(str(event.get("id")), sent_as, message_id)
         logger.info("email sent", extra={**where, "message_id": message_id})
         return key
 

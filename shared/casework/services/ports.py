@@ -221,6 +221,33 @@ class CaseRepository(Protocol):
         ...
 
 
+class CustomerUpserts(Protocol):
+    """The shared customers contract (casework.services.customers.CustomerService) that the ERP's events and
+    imports feed: upserts by natural key, optionally guarded by the source's version."""
+
+    def upsert_customer(
+        self, actor: Actor, data: dict[str, Any], *, source_version: int | None = None
+    ) -> tuple[str, dict[str, Any]]: ...
+
+    def upsert_contact(
+        self, actor: Actor, data: dict[str, Any], *, source_version: int | None = None
+    ) -> tuple[str, dict[str, Any]]: ...
+
+    def contact_by_identifiers(self, identifiers: dict[str, str]) -> dict[str, Any] | None: ...
+
+
+def active_user(directory: Directory, username: str | None) -> Actor:
+    """The caller, if the directory knows them and they are active; else 403 UNKNOWN_USER."""
+    from casework.domain.errors import Forbidden
+
+    if not username:
+        raise Forbidden("UNKNOWN_USER", "Your identity carries no username.")
+    user = directory.user(username)
+    if user is None or not user.active:
+        raise Forbidden("UNKNOWN_USER", f"{username} is not an active user of casework.")
+    return user
+
+
 class Directory(Protocol):
     """People, business units and reference data (accounts, products)."""
 
