@@ -4,6 +4,7 @@ from aws_lambda_powertools.event_handler import Response, content_types
 
 from casework.http.api import API_TITLE, API_VERSION, describe_api, lambda_handler, make_app
 from casework.http.customer_routes import customer_routes
+from casework.http.directory_routes import directory_routes
 from casework.http.erp_routes import erp_read_routes
 from casework.http.import_routes import import_routes
 from casework.http.routes import (
@@ -24,6 +25,7 @@ app = make_app(
     import_routes(),
 )
 app.include_router(erp_read_routes())
+app.include_router(directory_routes())
 describe_api(app)
 app.enable_swagger(path="/docs", title=API_TITLE, version=API_VERSION)
 

@@ -56,6 +56,10 @@ def _notify(event: dict[str, Any]) -> list[str]:
     return recipients
 
 
-consumer = event_consumer(_notify, key_prefix="notify", logger=logger)
+def _concerns(event: dict[str, Any]) -> bool:
+    return notifier().concerns(event)
+
+
+consumer = event_consumer(_notify, key_prefix="notify", logger=logger, wanted=_concerns)
 handler = consumer.handler
 notify = consumer.once

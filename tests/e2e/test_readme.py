@@ -47,3 +47,19 @@ def test_make_run_takes_the_ports_it_is_given() -> None:
     )
     assert run.returncode == 0, run.stderr
     assert "-m infra.local --port 3999 --moto-port 5999" in run.stdout
+
+
+def test_the_directory_walk_through_runs_as_written(stack_url: str) -> None:
+    helpers = _first_bash_block_after("## The care stories with curl")
+    script = helpers.replace("API=http://127.0.0.1:3000", f"API={stack_url}") + _first_bash_block_after(
+        "### The directory"
+    )
+    run = subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0, run.stderr
+    out = run.stdout.replace(" ", "")
+    assert '"username":"erin"' in out and '"version":1' in out
+    assert out.count('"code":"INVALID_DIRECTORY_ENTRY"') == 2
+    assert '"location":"approval_rules.refund.role"' in out
+    assert '"code":"USER_HAS_WORK"' in out and '"location":"responsibles.assessment"' in out
+    audit = out.rsplit('"items":', 1)[1]  # the last command: erin's audit trail
+    assert '"key":"erin"' in audit and '"by":"admin"' in audit and '"before":null' in audit

@@ -122,7 +122,7 @@ def accounts(table: str) -> list[dict[str, Any]]:
 
 def idempotency_records(table: str) -> list[dict[str, Any]]:
     items = boto3.resource("dynamodb").Table(table).scan()["Items"]
-    return [i for i in items if i["pk"].startswith("idempotency#") and i["sk"].startswith("convert#")]
+    return [i for i in items if i["sk"] == "IDEMPOTENCY" and i["pk"].startswith("convert#")]
 
 
 # --- the handler ------------------------------------------------------------------------------------------

@@ -133,7 +133,7 @@ def test_published_events_reach_subscribers_as_the_catalogue_describes_them(
             "NewImage": history,
             "SequenceNumber": "1",
             "SizeBytes": 1,
-            "StreamViewType": "NEW_AND_OLD_IMAGES",
+            "StreamViewType": "NEW_IMAGE",
         },
         "eventSourceARN": stack.table_stream_arn,
     }

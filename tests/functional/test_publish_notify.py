@@ -119,7 +119,7 @@ def stream_record(
         "Keys": keys,
         "SequenceNumber": seq,
         "SizeBytes": len(json.dumps(image)),
-        "StreamViewType": "NEW_AND_OLD_IMAGES",
+        "StreamViewType": "NEW_IMAGE",
     }
     if name in ("INSERT", "MODIFY"):
         data["NewImage"] = image
@@ -327,13 +327,14 @@ def test_same_event_twice_sends_one_email(
     }
 
     assert len(sent()) == 1
-    tokens = boto3.client("dynamodb").query(
-        TableName=stack.table_name,
-        KeyConditionExpression="pk = :pk",
-        ExpressionAttributeValues={":pk": {"S": "idempotency#"}},
-    )["Items"]
-    assert len(tokens) == 1 and tokens[0]["sk"]["S"].startswith("notify#")
-    assert tokens[0]["status"]["S"] == "COMPLETED" and "expires_at" in tokens[0]
+    records = [  # test-only Scan of a small table: every idempotency record, under whatever key
+        item
+        for item in boto3.client("dynamodb").scan(TableName=stack.table_name)["Items"]
+        if item["sk"]["S"] == "IDEMPOTENCY"
+    ]
+    # one record, on a partition of its own (not all on "idempotency#<function>": a hot key at scale)
+    assert len(records) == 1 and records[0]["pk"]["S"].startswith("notify#")
+    assert records[0]["status"]["S"] == "COMPLETED" and "expires_at" in records[0]
 
 
 def test_poison_messages_fail_alone(
@@ -632,3 +633,51 @@ def test_a_retry_after_a_failed_send_emails_only_those_not_emailed_yet(
     outage.clear()
     _deliver(notify_fn, registered)  # the retry
     assert sorted(m["To"] for m in sent()) == ["dave@casework.example", "tina@casework.example"]
+
+
+# --- what wakes the publisher -----------------------------------------------------------------------------
+
+
+def test_the_stream_filter_wakes_the_publisher_only_for_items_that_carry_events(
+    stack: LocalResources, service: CaseService
+) -> None:
+    from infra.local.functions import filter_patterns, matches
+    from infra.local.template import load_template
+
+    source = load_template()["Resources"]["PublishFunction"]["Properties"]["Events"]["Outbox"]["Properties"]
+    patterns = filter_patterns(source)
+    case_id = submitted_case(service)
+    service.add_note("mary", case_id, "A note")
+    note_sk = next(
+        i["sk"]["S"]
+        for i in boto3.client("dynamodb").query(
+            TableName=stack.table_name,
+            KeyConditionExpression="pk = :pk AND begins_with(sk, :note)",
+            ExpressionAttributeValues={":pk": {"S": f"CASE#{case_id}"}, ":note": {"S": "NOTE#"}},
+        )["Items"]
+    )
+
+    def wakes(pk: str, sk: str, name: str = "INSERT") -> bool:
+        record = stream_record(stack, raw_item(stack.table_name, pk, sk), "1", name)
+        return any(matches(p, record) for p in patterns)
+
+    assert wakes(f"CASE#{case_id}", "HIST#00000003") and wakes(f"CASE#{case_id}", note_sk)
+    assert not wakes(f"CASE#{case_id}", "CASE")  # the case itself: its history item carries the events
+    assert not wakes(f"CASE#{case_id}", "CASE", "MODIFY")
+    assert not wakes("USER#mary", "PROFILE")
+
+
+def test_an_event_that_emails_nobody_writes_nothing(
+    stack: LocalResources, service: CaseService, notify_fn: ModuleType
+) -> None:
+    case_id = submitted_case(service)
+    linked = of_type(history_events(stack.table_name, case_id, 2), "RelatedItemAdded")  # no rule mails it
+
+    def idempotency_records() -> list[dict[str, Any]]:
+        items = boto3.client("dynamodb").scan(TableName=stack.table_name)["Items"]  # test-only, small table
+        return [i for i in items if i["sk"]["S"] == "IDEMPOTENCY"]
+
+    _deliver(notify_fn, [linked])
+    assert idempotency_records() == [] and sent() == []
+    _deliver(notify_fn, [of_type(history_events(stack.table_name, case_id, 3), "ApprovalRequested")])
+    assert len(idempotency_records()) == 1 and len(sent()) == 1

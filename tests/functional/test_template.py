@@ -78,7 +78,7 @@ def test_table_matches_template(local: LocalResources) -> None:
     }
     assert table["KeySchema"] == spec["KeySchema"]
     assert table["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
-    assert table["StreamSpecification"] == {"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"}
+    assert table["StreamSpecification"] == {"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"}
     assert table["LatestStreamArn"] == local.table_stream_arn
     ttl = dynamodb.describe_time_to_live(TableName=local.table_name)["TimeToLiveDescription"]
     assert ttl == {"TimeToLiveStatus": "ENABLED", "AttributeName": "expires_at"}

@@ -32,6 +32,16 @@ from casework.adapters.events import PoisonMessage, domain_event
 from casework.domain.errors import DomainError, ErrorKind
 
 IDEMPOTENCY_DAYS = 7
+IDEMPOTENCY_SK = "IDEMPOTENCY"
+
+
+class OwnPartitionPersistence(DynamoDBPersistenceLayer):
+    """Powertools keys every record of a table that has a sort key on one partition
+    (``idempotency#<function>``): at scale the table's hottest key, half of its writes. Here each record is
+    its own partition: pk = the idempotency key (``<consumer>#<hash of the event id>``), sk = IDEMPOTENCY."""
+
+    def _get_key(self, idempotency_key: str) -> dict:
+        return {self.key_attr: {"S": idempotency_key}, self.sort_key_attr: {"S": IDEMPOTENCY_SK}}
 
 
 @dataclass(frozen=True)
@@ -67,12 +77,14 @@ def event_consumer(
     logger: Logger,
     read: Callable[[str | None, str], dict[str, Any]] = read_domain_event,
     key: str = "id",
+    wanted: Callable[[dict[str, Any]], bool] | None = None,
 ) -> EventConsumer:
     """The Lambda handler for a queue of events, around ``handle`` made idempotent.
     ``key_prefix`` keeps each consumer's idempotency records apart in the shared table; ``read`` turns a
     message body into the event dict ``handle`` gets (raising PoisonMessage if it cannot), and ``key`` is the
-    JMESPath of the event's idempotency key in it."""
-    persistence = DynamoDBPersistenceLayer(
+    JMESPath of the event's idempotency key in it; ``wanted`` (when given) says from the event alone whether
+    there is anything to do, so events of no concern are acknowledged without writing anything."""
+    persistence = OwnPartitionPersistence(
         table_name=os.environ["TABLE_NAME"], key_attr="pk", sort_key_attr="sk", expiry_attr="expires_at"
     )
     config = IdempotencyConfig(
@@ -92,6 +104,8 @@ def event_consumer(
             correlation_id = str(event.get("correlation_id") or event.get("id") or record.message_id)
             logger.set_correlation_id(correlation_id)
             with correlation.bound(correlation_id):
+                if wanted is not None and not wanted(event):
+                    return None  # nothing to do for it: not worth an idempotency record
                 return once(event=event)
         except Exception as exc:
             _log_failure(logger, record, exc)

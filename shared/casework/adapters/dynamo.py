@@ -151,10 +151,12 @@ class CounterItem(Item, discriminator="counters"):
 
 class HistoryItem(Item, discriminator="history"):
     events = ListAttribute(null=True)  # the outbox: the publisher reads these off the table stream
+    outbox = NumberAttribute(null=True)  # 1: the stream filter wakes the publisher for this item
 
 
 class NoteItem(Item, discriminator="note"):
     events = ListAttribute(null=True)
+    outbox = NumberAttribute(null=True)  # 1: the stream filter wakes the publisher for this item
 
 
 class RelatedItem(Item, discriminator="related"):
@@ -163,6 +165,7 @@ class RelatedItem(Item, discriminator="related"):
 
 class CommunicationItem(Item, discriminator="communication"):
     events = ListAttribute(null=True)  # CommunicationRequested: notify sends it
+    outbox = NumberAttribute(null=True)  # 1: the stream filter wakes the publisher for this item
 
 
 class TokenItem(Item, discriminator="token"):
@@ -227,6 +230,7 @@ class ConfigItem(Item, discriminator="config"):
 
 class FeedbackItem(Item, discriminator="feedback"):
     events = ListAttribute(null=True)
+    outbox = NumberAttribute(null=True)  # 1: the stream filter wakes the publisher for this item
 
 
 _ITEM_CLASSES = (
@@ -565,6 +569,7 @@ class DynamoCaseRepository:
             sk=f"HIST#{case.version:08d}",
             body=history_view(change.entry),
             events=[stamp(e.to_dict()) for e in change.events],
+            outbox=1 if change.events else None,
         )
         tx.save(history, condition=HistoryItem.pk.does_not_exist())
         meanings["put"].append(concurrent)
@@ -736,6 +741,7 @@ class DynamoCaseRepository:
             sk=f"NOTE#{note.at}#{note.id}",
             body=body,
             events=[stamp(event.to_dict())],
+            outbox=1,
         ).save(condition=NoteItem.pk.does_not_exist())
 
     def add_communication(self, communication: Communication, event: DomainEvent) -> None:
@@ -744,6 +750,7 @@ class DynamoCaseRepository:
             sk=f"COMM#{communication.at}#{communication.id}",
             body=communication.to_dict(),
             events=[stamp(event.to_dict())],
+            outbox=1,
         ).save(condition=CommunicationItem.pk.does_not_exist())
 
     def communications(self, case_id: str, cursor: str | None, limit: int) -> Page:
@@ -820,7 +827,11 @@ class DynamoCaseRepository:
         }
         try:
             FeedbackItem(
-                pk=f"CASE#{feedback.case_id}", sk="FEEDBACK", body=body, events=[stamp(event.to_dict())]
+                pk=f"CASE#{feedback.case_id}",
+                sk="FEEDBACK",
+                body=body,
+                events=[stamp(event.to_dict())],
+                outbox=1,
             ).save(condition=FeedbackItem.pk.does_not_exist())
         except PutError as exc:
             if exc.cause_response_code == "ConditionalCheckFailedException":
@@ -887,6 +898,10 @@ class DynamoDirectory:
 
     def _cached(self, pk: str, sk: str) -> dict[str, Any] | None:
         return self.cache.get((pk, sk), lambda: _record(pk, sk))
+
+    def forget(self) -> None:
+        """This process has changed the directory: its next request reads it again."""
+        self.cache = _TtlCache(self.cache.ttl)
 
     def user(self, username: str) -> Actor | None:
         record = self._cached(f"USER#{username}", "PROFILE")

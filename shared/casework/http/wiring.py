@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from casework.services.acceptance import AcceptanceLinks
     from casework.services.care import CareService
     from casework.services.customers import CustomerService
+    from casework.services.directory_admin import DirectoryAdmin
     from casework.services.erp import ErpReader
     from casework.services.imports import ImportService
 
@@ -102,4 +103,21 @@ def import_service() -> ImportService:
         bucket=os.environ["IMPORT_BUCKET"],
         chunk_rows=int(os.environ.get("IMPORT_CHUNK_ROWS", "100")),
         reserve_seconds=float(os.environ.get("IMPORT_RESERVE_SECONDS", "30")),
+    )
+
+
+def directory_admin() -> DirectoryAdmin:
+    """Cheap to build; the caller's identity comes from case_service()'s (cached) directory, and a change
+    drops that cache so this process sees it on its next request (others within the cache's 60 s)."""
+    from casework.adapters.directory_admin import DynamoDirectoryAdmin
+    from casework.services.directory_admin import DirectoryAdmin
+    from casework.workflows import module_templates, shipped
+
+    directory = case_service().directory
+    return DirectoryAdmin(
+        store=DynamoDirectoryAdmin(),
+        directory=directory,
+        clock=now,
+        case_types=lambda: sorted({*shipped(), *module_templates()}),
+        on_change=getattr(directory, "forget", lambda: None),
     )

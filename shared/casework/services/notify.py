@@ -122,11 +122,7 @@ class Notifier:
             return self._communicate(event, data)
         # Most events email nobody: decide from the (cached) definition before reading the case.
         defn = self.definition_of(event)
-        rules = [
-            n
-            for n in defn.notifications
-            if n.event == event_type and (not n.states or data.get("state") in n.states)
-        ]
+        rules = self._rules(event, defn)
         if not rules:
             return []
         case = self.repo.get(event["case_id"])
@@ -139,6 +135,20 @@ class Notifier:
                 if recipient is not None:
                     sent.append(recipient)
         return sent
+
+    def concerns(self, event: Mapping[str, Any]) -> bool:
+        """Could ``event`` email anybody? Decided from the event and the (cached) definition alone, so the
+        many events that email nobody cost no read and no idempotency record."""
+        return event.get("type") == COMMUNICATION_REQUESTED or bool(
+            self._rules(event, self.definition_of(event))
+        )
+
+    @staticmethod
+    def _rules(event: Mapping[str, Any], defn: WorkflowDefinition) -> list[Notification]:
+        state = (event.get("data") or {}).get("state")
+        return [
+            n for n in defn.notifications if n.event == event["type"] and (not n.states or state in n.states)
+        ]
 
     def _communicate(self, event: Mapping[str, Any], data: Mapping[str, Any]) -> list[str]:
         """An agent's email to the contact, as recorded on the case; marked sent once SES took it."""
