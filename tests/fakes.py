@@ -145,6 +145,7 @@ class InMemoryRepository:
                 and (query.status is None or case.status == query.status)
                 and (query.assignee is None or case.assignee == query.assignee)
                 and (query.account_id is None or case.account_id == query.account_id)
+                and (query.scope is None or query.scope.admits(case))
             )
 
         items = [case_view(c) for c in self.cases.values() if keep(c)]

@@ -220,19 +220,21 @@ def test_the_delegate_is_emailed_and_decides_by_link_on_behalf_of_the_approver(
 
 
 def test_the_delegate_decides_in_the_api_and_a_stranger_still_cannot(api: Api) -> None:
-    assert delegate(api, "john", "susan").status == 200
+    """Dave works in another unit (CARE): asked as John's delegate, he sees the SP case and decides it."""
+    assert api("GET /cases/{case_id}", {"case_id": api.submitted()["id"]}, user="dave").status == 404
+    assert delegate(api, "john", "dave").status == 200
     case = api.submitted()
-    seen = api.get(case["id"], user="susan")
+    seen = api.get(case["id"], user="dave")
     assert seen["can_decide_approval"] is True
     assert seen["pending_approval"]["approvers"] == [
-        {"username": "john", "decision": None, "delegate": "susan"}
+        {"username": "john", "decision": None, "delegate": "dave"}
     ]
     stranger = api(
-        "POST /cases/{case_id}/approvals", {"case_id": case["id"]}, user="dave", body={"decision": "approve"}
+        "POST /cases/{case_id}/approvals", {"case_id": case["id"]}, user="frank", body={"decision": "approve"}
     )
     assert (stranger.status, stranger.error["code"]) == (403, "NOT_AN_APPROVER")
     reply = api(
-        "POST /cases/{case_id}/approvals", {"case_id": case["id"]}, user="susan", body={"decision": "approve"}
+        "POST /cases/{case_id}/approvals", {"case_id": case["id"]}, user="dave", body={"decision": "approve"}
     )
     assert reply.status == 200 and reply.json["status"] == "Under Assessment"
     again = api(

@@ -190,17 +190,23 @@ def test_a_customers_page_shows_its_contacts_and_open_cases_of_every_type(api: A
     )
     api.register(account_id="ACC-1002")
 
-    page = ok(api("GET /customers/{customer_id}", ACME))
+    # the customer's open cases are those the reader may see: all of them for an Admin
+    page = ok(api("GET /customers/{customer_id}", ACME, user="admin"))
     assert page["name"] == "Acme Corp" and page["profile"] == {}
     assert [c["id"] for c in page["contacts"]["items"]] == ["CON-2002"]
     assert page["contacts"]["items"][0]["name"] == "Bob Green"
     assert {c["id"] for c in page["open_cases"]["items"]} == {csr["id"], call["id"]}
     assert {c["type"] for c in page["open_cases"]["items"]} == {"csr", "activity"}
-    cases = ok(api("GET /customers/{customer_id}/cases", ACME, query={"limit": "1"}))
+    cases = ok(api("GET /customers/{customer_id}/cases", ACME, user="admin", query={"limit": "1"}))
     assert len(cases["items"]) == 1 and cases["next_cursor"]
 
     api.transition(csr["id"], "Closed - Rejected", fields={"rejection_reason": "Duplicate"})
-    assert [c["id"] for c in ok(api("GET /customers/{customer_id}/cases", ACME))["items"]] == [call["id"]]
+    assert [c["id"] for c in ok(api("GET /customers/{customer_id}/cases", ACME, user="admin"))["items"]] == [
+        call["id"]
+    ]
+    # mary (SP) sees her CSR there, not Customer Care's call
+    mine = ok(api("GET /customers/{customer_id}/cases", ACME, user="mary", query={"limit": "100"}))["items"]
+    assert call["id"] not in {c["id"] for c in mine}
 
 
 def test_an_activity_can_be_linked_to_a_contact_directly(api: Api) -> None:
@@ -212,8 +218,10 @@ def test_an_activity_can_be_linked_to_a_contact_directly(api: Api) -> None:
         )
     )
     assert call["contact_id"] == "CON-2002" and call["type"] == "activity"
-    # Bob is Acme's: the activity is on Acme's page too
-    assert [c["id"] for c in ok(api("GET /customers/{customer_id}/cases", ACME))["items"]] == [call["id"]]
+    # Bob is Acme's: the activity is on Acme's page too (for those who may see it: carol's unit)
+    assert [c["id"] for c in ok(api("GET /customers/{customer_id}/cases", ACME, user="dave"))["items"]] == [
+        call["id"]
+    ]
 
 
 def test_only_an_admin_deletes_and_never_a_customer_with_cases_or_contacts(api: Api) -> None:

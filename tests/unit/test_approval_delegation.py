@@ -30,6 +30,7 @@ def test_a_delegate_is_asked_right_after_their_approver_with_on_behalf_of():
     assert ids == [f"CSR-1:{run.case.version}:{i}" for i in range(len(ids))]  # still stable and unique
     assert dict(run.case.approval.delegates) == {"john": "susan"}
     assert run.case.approval.is_pending_for("susan")
+    assert "susan" in run.case.involved  # so she may see it, wherever her unit is
 
 
 def test_the_delegates_decision_counts_for_the_approver_and_records_on_whose_behalf():

@@ -260,7 +260,9 @@ class InMemoryCustomerStore:
         ]
         return Page(found[:limit])
 
-    def open_cases_of(self, account_id: str, cursor: str | None, limit: int) -> Page:
+    def open_cases_of(
+        self, account_id: str, cursor: str | None, limit: int, *, visible_to: Any = None
+    ) -> Page:
         return Page([{"id": c} for c in sorted(self.cases) if c.startswith(account_id)][:limit])
 
     def has_cases(self, account_id: str) -> bool:

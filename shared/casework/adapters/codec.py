@@ -35,6 +35,8 @@ def case_to_dict(case: Case) -> dict[str, Any]:
     data["fields"] = dict(case.fields)
     data["related_counts"] = dict(case.related_counts)
     data["dates"] = dict(case.dates)
+    data["involved"] = sorted(case.involved)
+    data["units_seen"] = sorted(case.units_seen)
     return data
 
 
@@ -42,6 +44,9 @@ def case_from_dict(data: dict[str, Any]) -> Case:
     data = plain(dict(data))
     approval = data.pop("approval", None)
     acceptance = data.pop("acceptance", None)
+    # items written before cases recorded their people have neither: the empty set, as for a new case
+    data["involved"] = frozenset(data.get("involved") or ())
+    data["units_seen"] = frozenset(data.get("units_seen") or ())
     return Case(
         **{**data, "key_dates": tuple(Phase(**p) for p in data.get("key_dates", ()))},
         acceptance=None if acceptance is None else PendingAcceptance(**acceptance),

@@ -34,11 +34,13 @@ from casework.adapters.dynamo import (
     _one_page,
     _tx_connection,
     _Versions,
+    _visible_to,
     cursor_scope,
     decode_cursor,
 )
 from casework.domain.customers import CONTACT_LISTING, CUSTOMER_LISTING, listing, name_key
 from casework.domain.errors import Conflict, DomainError, NotFound, ValidationFailed
+from casework.domain.visibility import ListScope
 from casework.services.ports import Page, RecordWrite, SubItem
 
 RECORD_KEYS = {"customer": ("ACCOUNT", "ACCOUNT"), "contact": ("CONTACT", "CONTACT")}
@@ -282,15 +284,20 @@ class DynamoCustomerStore:
     def contacts_of(self, account_id: str, cursor: str | None, limit: int) -> Page:
         return self._listed(f"CONTACTS#{account_id}", "", cursor, limit)
 
-    def open_cases_of(self, account_id: str, cursor: str | None, limit: int) -> Page:
+    def open_cases_of(
+        self, account_id: str, cursor: str | None, limit: int, *, visible_to: ListScope | None = None
+    ) -> Page:
         from casework.adapters.codec import case_from_dict
         from casework.services.cases import case_view
 
         partition = f"ACCOUNT#{account_id}"
         scope = cursor_scope("gsi3", partition, "open")
+        condition = CaseItem.gsi4pk.exists()  # only open cases carry the open-cases index key
+        if visible_to is not None and not visible_to.everything:
+            condition = condition & _visible_to(visible_to)  # and only those the caller may see
         iterator = CaseItem.by_account.query(
             partition,
-            filter_condition=CaseItem.gsi4pk.exists(),  # only open cases carry the open-cases index key
+            filter_condition=condition,
             scan_index_forward=False,
             page_size=limit,
             last_evaluated_key=decode_cursor(cursor, scope),

@@ -23,6 +23,7 @@ from pynamodb.transactions import TransactWrite
 from casework.adapters.codec import plain
 from casework.adapters.dynamo import (
     UNIT_REGISTRY,
+    UNIT_SHARDS,
     CaseItem,
     DirectoryItem,
     _one_page,
@@ -171,22 +172,23 @@ class DynamoDirectoryAdmin:
     def pending_approvals(
         self, username: str, units: list[str], case_types: list[str], limit: int
     ) -> list[dict[str, Any]]:
-        """Open cases of ``units`` whose pending approval waits for ``username``: one Query per (type, unit)
-        on gsi4 (open cases only), filtered on the user's undecided entry. Approvers are members of the case's
-        unit or named by its rules, so ``units`` (theirs and those naming them) bound where to look."""
+        """Open cases of ``units`` whose pending approval waits for ``username``: one Query per (type, unit,
+        shard) on gsi4 (open cases only), filtered on the user's undecided entry. Approvers are members of the
+        case's unit or named by its rules, so ``units`` (theirs and those naming them) bound where to look."""
         decision = CaseItem.body["approval"]["decisions"][username]
         found: list[dict[str, Any]] = []
         for unit in units:
             for case_type in case_types:
-                iterator = CaseItem.open_by_due.query(
-                    open_key(case_type, unit),
-                    filter_condition=decision.is_type("NULL"),
-                    limit=limit - len(found),
-                    page_size=WORK_PAGE,
-                )
-                found += [_case_line(item) for item in iterator]
-                if len(found) >= limit:
-                    return found
+                for shard in range(UNIT_SHARDS):
+                    iterator = CaseItem.open_by_due.query(
+                        open_key(case_type, unit, shard),
+                        filter_condition=decision.is_type("NULL"),
+                        limit=limit - len(found),
+                        page_size=WORK_PAGE,
+                    )
+                    found += [_case_line(item) for item in iterator]
+                    if len(found) >= limit:
+                        return found
         return found
 
 

@@ -13,8 +13,10 @@ Item layout (pk / sk):
     ACCOUNT#<id>  / ACCOUNT, PRODUCT#<code> / PRODUCT   reference data
     WORKFLOW#<name> / V#<version:04d>    workflow definitions, immutable per version
 
-Lists use one index each (gsi1 all cases, gsi2 by assignee, gsi3 by account), sort key
-``<type>#<status>#<created_at>#<id>`` so type and type+status narrow by key condition. No Scan anywhere.
+Lists use one index each (gsi1 by business unit, sharded ``UNIT#<unit>#<0-3>``; gsi2 by assignee; gsi3 by
+account), sort key ``<type>#<status>#<created_at>#<id>`` so type and type+status narrow by key condition. A
+caller's list Queries only the partitions of what they may see (their units' shards, their assignments) and
+merges them in sort order (``list_cases``). No Scan anywhere.
 """
 
 from __future__ import annotations
@@ -28,7 +30,10 @@ import os
 import secrets
 import threading
 import time
+import zlib
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import botocore.session
@@ -61,6 +66,7 @@ from casework.domain.errors import (
     link_used,
 )
 from casework.domain.model import Actor, BusinessUnit, Case, Change, DomainEvent
+from casework.domain.visibility import ListScope
 from casework.domain.workflow import WorkflowDefinition, parse_definition
 from casework.services.cases import case_view, history_view
 from casework.services.ports import (
@@ -311,23 +317,37 @@ def _case_item(case: Case, is_open: bool) -> CaseItem:
         sk="CASE",
         version=case.version,
         body=case_to_dict(case),
-        gsi1pk="CASES",
+        gsi1pk=unit_key(case.business_unit, unit_shard(case.id)),
         gsi1sk=sort,
         gsi2pk=f"ASSIGNEE#{case.assignee}" if case.assignee else None,
         gsi2sk=sort if case.assignee else None,
         gsi3pk=f"ACCOUNT#{case.account_id}" if case.account_id else None,
         gsi3sk=sort if case.account_id else None,
-        gsi4pk=open_key(case.type, case.business_unit) if is_open else None,
+        gsi4pk=open_key(case.type, case.business_unit, unit_shard(case.id)) if is_open else None,
         gsi4sk=f"{due}#{case.id}" if is_open else None,
         remindpk=approval_shard(case.id) if waiting else None,
         remindsk=f"{case.approval.requested_at}#{case.id}" if case.approval and waiting else None,
     )
 
 
-def open_key(case_type: str, business_unit: str) -> str:
-    """gsi4's partition: the open cases of one type in one business unit. Keyed by unit, a summary reads only
-    the units its reader may see, and no single partition takes every open case's writes."""
-    return f"OPEN#{case_type}#{business_unit}"
+UNIT_SHARDS = 4  # a unit's cases spread over 4 gsi1 partitions: see scripts/key_distribution.py
+
+
+def unit_shard(case_id: str) -> int:
+    """Stable across processes (Python's hash() of a str is salted per process)."""
+    return zlib.crc32(case_id.encode()) % UNIT_SHARDS
+
+
+def unit_key(business_unit: str, shard: int) -> str:
+    """gsi1's partition: one shard of one business unit's cases."""
+    return f"UNIT#{business_unit}#{shard}"
+
+
+def open_key(case_type: str, business_unit: str, shard: int) -> str:
+    """gsi4's partition: one shard of the open cases of one type in one business unit. Keyed by unit, a
+    summary reads only the units its reader may see; sharded like gsi1, because a big unit's service
+    requests alone can take more than a tenth of the index's writes (scripts/key_distribution.py)."""
+    return f"OPEN#{case_type}#{business_unit}#{shard}"
 
 
 # --- cursors ---------------------------------------------------------------------------------------------
@@ -397,6 +417,139 @@ def _one_page(iterator: Any, model: type[Item], scope: str = "") -> tuple[list[I
     return [model.from_raw_data(raw) for raw in page.get("Items", [])], encode_cursor(
         iterator.page_iter.last_evaluated_key, scope
     )
+
+
+def _all_of(conditions: list[Any]) -> Any:
+    combined = None
+    for condition in conditions:
+        combined = condition if combined is None else combined & condition
+    return combined
+
+
+def _visible_to(scope: ListScope) -> Any:
+    """``ListScope.admits`` as a filter expression (the assignee and account lists, one partition each)."""
+    body = CaseItem.body
+    me = scope.username
+    condition = (body["involved"].contains(me)) | (body["created_by"] == me) | (body["assignee"] == me)
+    if scope.units:
+        condition = condition | body["business_unit"].is_in(*sorted(scope.units))
+        for unit in sorted(scope.units):
+            condition = condition | body["units_seen"].contains(unit)
+    if scope.company_types:
+        condition = condition | body["type"].is_in(*sorted(scope.company_types))
+    return condition
+
+
+@dataclass(frozen=True)
+class _Source:
+    """One partition of a merged list: an index, its partition key, the sort-key prefix it is read under."""
+
+    index: Any
+    key: str
+    sort_attr: Any
+    prefix: str | None
+
+
+def _list_sources(scope: ListScope, case_type: str | None, prefix: str | None) -> list[_Source]:
+    """The partitions holding exactly what ``scope`` lists: its units' shards (every unit's for an Admin), the
+    other units' shards under each company-wide type's prefix, and the caller's assignments."""
+
+    def shards(unit: str, under: str | None) -> list[_Source]:
+        return [
+            _Source(CaseItem.all_cases, unit_key(unit, n), CaseItem.gsi1sk, under) for n in range(UNIT_SHARDS)
+        ]
+
+    if scope.everything:
+        return [s for unit in sorted(scope.all_units | scope.units) for s in shards(unit, prefix)]
+    sources = [s for unit in sorted(scope.units) for s in shards(unit, prefix)]
+    wide = sorted(t for t in scope.company_types if case_type in (None, t))
+    for unit in sorted(scope.all_units - scope.units):
+        for t in wide:
+            sources += shards(unit, prefix if case_type else f"{t}#")
+    sources.append(_Source(CaseItem.by_assignee, f"ASSIGNEE#{scope.username}", CaseItem.gsi2sk, prefix))
+    return sources
+
+
+def _position(cursor: str | None, bound: str) -> str | None:
+    """A merged list's cursor is the sort key of the last case it returned: every partition resumes below.
+    Signed and bound to the caller's list (decode_cursor), so it is a position we wrote."""
+    key = decode_cursor(cursor, bound)
+    if key is None:
+        return None
+    value = key.get("at", {}).get("S") if isinstance(key.get("at"), dict) else None
+    if not isinstance(value, str) or not value:
+        raise BadRequest("INVALID_CURSOR", "The cursor is not one this API returned for this list.")
+    return value
+
+
+_PREFIX_END = "\U0010ffff"  # sorts after any character a sort key can hold
+
+
+def _range_condition(source: _Source, below: str | None) -> Any | None:
+    """The source's prefix, and strictly below ``below`` (the item at ``below`` itself is dropped by the
+    caller: DynamoDB's BETWEEN is inclusive). None: nothing of this source is left."""
+    attr, prefix = source.sort_attr, source.prefix
+    if below is None:
+        return attr.startswith(prefix) if prefix else True
+    if not prefix:
+        return attr < below
+    if below < prefix:
+        return None
+    return attr.between(prefix, min(below, prefix + _PREFIX_END))
+
+
+_fan_out = ThreadPoolExecutor(max_workers=8, thread_name_prefix="list")  # kept warm across invocations
+
+
+def _query_source(
+    source: _Source, below: str | None, filter_condition: Any, limit: int
+) -> tuple[list, str | None]:
+    """One Query of one partition: (items, the sort key it stopped at, or None when it is exhausted)."""
+    condition = _range_condition(source, below)
+    if condition is None:
+        return [], None
+    iterator = source.index.query(
+        source.key,
+        range_key_condition=None if condition is True else condition,
+        filter_condition=filter_condition,
+        scan_index_forward=False,
+        page_size=limit,
+    )
+    page = next(iterator.page_iter, {})
+    items = [CaseItem.from_raw_data(raw) for raw in page.get("Items", [])]
+    last = iterator.page_iter.last_evaluated_key
+    stopped_at = last[source.sort_attr.attr_name]["S"] if last else None
+    return [i for i in items if _sort_of(i, source) != below], stopped_at
+
+
+def _sort_of(item: CaseItem, source: _Source) -> str:
+    return getattr(item, source.sort_attr.attr_name)
+
+
+def _merged_page(
+    sources: list[_Source], filter_condition: Any, below: str | None, limit: int, bound: str
+) -> Page:
+    """A k-way merge of one Query per source, newest sort key first. A source that stopped early (its page was
+    full) may hold more below where it stopped, so only what sorts above the highest such stop is returned;
+    the cursor is the sort key of the last case returned (or that stop)."""
+    # the botocore client, made here once: threads would otherwise race to make it from the shared session
+    CaseItem._get_connection().connection.client  # noqa: B018
+    results = list(_fan_out.map(lambda s: _query_source(s, below, filter_condition, limit), sources))
+    candidates: dict[str, tuple[str, CaseItem]] = {}
+    for source, (items, _) in zip(sources, results, strict=True):
+        for item in items:
+            candidates[item.pk] = (_sort_of(item, source), item)  # a case listed twice (unit, assignee) once
+    stops = [stop for _, stop in results if stop is not None]
+    floor = max(stops) if stops else None
+    ranked = sorted(candidates.values(), key=lambda pair: pair[0], reverse=True)
+    safe = [pair for pair in ranked if floor is None or pair[0] >= floor]
+    page = safe[:limit]
+    if len(page) == limit and (len(ranked) > limit or stops):
+        next_at: str | None = page[-1][0]
+    else:
+        next_at = floor
+    cursor = encode_cursor({"at": {"S": next_at}}, bound) if next_at else None
+    return Page([case_view(case_from_dict(item.body.as_dict())) for _, item in page], cursor)
 
 
 class DynamoCaseRepository:
@@ -544,6 +697,13 @@ class DynamoCaseRepository:
         return exc  # anything else is a fault of ours: logged as such (500)
 
     def list_cases(self, query: CaseQuery) -> Page:
+        """Only what ``query.scope`` may see, without reading and dropping what it may not: an assignee's or
+        an account's list is one Query (filtered by the visibility rule unless it is the caller's own
+        assignments); every other list Queries the partitions of the caller's units (and of every unit for
+        company-wide types, or for an Admin) plus their assignments, a fixed fan-out merged in order."""
+        scope = query.scope
+        if scope is None:
+            raise ValueError("list_cases needs the caller's scope")
         prefix = (
             f"{query.type}#{query.status}#"
             if query.type and query.status
@@ -552,28 +712,30 @@ class DynamoCaseRepository:
         filters = []
         if query.status and not query.type:
             filters.append(CaseItem.body["status"] == query.status)
-        if query.assignee:
-            index, hash_key, range_attr = CaseItem.by_assignee, f"ASSIGNEE#{query.assignee}", CaseItem.gsi2sk
-            if query.account_id:
-                filters.append(CaseItem.body["account_id"] == query.account_id)
-        elif query.account_id:
-            index, hash_key, range_attr = CaseItem.by_account, f"ACCOUNT#{query.account_id}", CaseItem.gsi3sk
-        else:
-            index, hash_key, range_attr = CaseItem.all_cases, "CASES", CaseItem.gsi1sk
-        condition = None
-        for f in filters:
-            condition = f if condition is None else condition & f
-        scope = cursor_scope(index.Meta.index_name, hash_key, prefix)
-        iterator = index.query(
-            hash_key,
-            range_key_condition=range_attr.startswith(prefix) if prefix else None,
-            filter_condition=condition,
-            scan_index_forward=False,
-            page_size=query.limit,
-            last_evaluated_key=decode_cursor(query.cursor, scope),
-        )
-        items, cursor = _one_page(iterator, CaseItem, scope)
-        return Page([case_view(case_from_dict(i.body.as_dict())) for i in items], cursor)
+        if query.assignee or query.account_id:
+            if query.assignee:
+                index, key, attr = CaseItem.by_assignee, f"ASSIGNEE#{query.assignee}", CaseItem.gsi2sk
+                if query.account_id:
+                    filters.append(CaseItem.body["account_id"] == query.account_id)
+            else:
+                index, key, attr = CaseItem.by_account, f"ACCOUNT#{query.account_id}", CaseItem.gsi3sk
+            if not scope.everything and query.assignee != scope.username:
+                filters.append(_visible_to(scope))
+            bound = cursor_scope(index.Meta.index_name, key, prefix)
+            iterator = index.query(
+                key,
+                range_key_condition=attr.startswith(prefix) if prefix else None,
+                filter_condition=_all_of(filters),
+                scan_index_forward=False,
+                page_size=query.limit,
+                last_evaluated_key=decode_cursor(query.cursor, bound),
+            )
+            items, cursor = _one_page(iterator, CaseItem, bound)
+            return Page([case_view(case_from_dict(i.body.as_dict())) for i in items], cursor)
+        sources = _list_sources(scope, query.type, prefix)
+        bound = cursor_scope("merged", scope.username, prefix)  # a position in this caller's merged list
+        below = _position(query.cursor, bound)
+        return _merged_page(sources, _all_of(filters), below, query.limit, bound)
 
     def _children(self, model: type[Item], case_id: str, prefix: str, cursor: str | None, limit: int) -> Page:
         scope = cursor_scope("table", f"CASE#{case_id}", prefix)
@@ -714,13 +876,23 @@ class DynamoCaseRepository:
             return None
 
     def open_cases(self, case_type: str, business_unit: str, cursor: str | None, limit: int) -> Page:
-        scope = cursor_scope("gsi4", open_key(case_type, business_unit))
+        """One Query a page, shard after shard (each by expected completion): the summary counts them all and
+        sorts what it lists itself, so the shards need no merge."""
+        bound = cursor_scope("gsi4", case_type, business_unit)
+        position = decode_cursor(cursor, bound) or {"shard": 0, "after": None}
+        shard = position.get("shard")
+        if not isinstance(shard, int) or not 0 <= shard < UNIT_SHARDS:
+            raise BadRequest("INVALID_CURSOR", "The cursor is not one this API returned for this list.")
         iterator = CaseItem.open_by_due.query(
-            open_key(case_type, business_unit),
+            open_key(case_type, business_unit, shard),
             page_size=limit,
-            last_evaluated_key=decode_cursor(cursor, scope),
+            last_evaluated_key=position.get("after"),
         )
-        items, next_cursor = _one_page(iterator, CaseItem, scope)
+        page = next(iterator.page_iter, {})
+        items = [CaseItem.from_raw_data(raw) for raw in page.get("Items", [])]
+        after = iterator.page_iter.last_evaluated_key
+        following = {"shard": shard, "after": after} if after else {"shard": shard + 1, "after": None}
+        next_cursor = encode_cursor(following, bound) if following["shard"] < UNIT_SHARDS else None
         return Page([case_view(case_from_dict(i.body.as_dict())) for i in items], next_cursor)
 
 

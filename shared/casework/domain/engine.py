@@ -28,6 +28,7 @@ from casework.domain.model import (
     Phase,
     timestamp,
 )
+from casework.domain.visibility import with_involvement
 from casework.domain.workflow import (
     CORE_FIELDS,
     AcceptanceSpec,
@@ -389,7 +390,9 @@ class _Draft:
 
     def finish(self) -> Change:
         version = self.before.version + 1 if self.action != "registered" else 1
-        case = replace(self.case, version=version, updated_at=self.at, updated_by=self.actor.username)
+        case = with_involvement(
+            replace(self.case, version=version, updated_at=self.at, updated_by=self.actor.username)
+        )
         entry = HistoryEntry(
             version=version,
             at=self.at,
@@ -839,6 +842,7 @@ def with_delegates(change: Change, delegates: Mapping[str, str]) -> Change:
     version = change.case.version
     events = [replace(e, id=f"{e.case_id}:{version}:{index}") for index, e in enumerate(events)]
     case = replace(change.case, approval=replace(pending, delegates={**pending.delegates, **chosen}))
+    case = with_involvement(case, *chosen.values())  # a delegate sees the case they are asked to decide
     return replace(change, case=case, events=tuple(events))
 
 
@@ -1060,6 +1064,26 @@ def decide_acceptance(
     return draft.finish()
 
 
+def involve(
+    defn: WorkflowDefinition,
+    case: Case,
+    actor: Actor,
+    unit: BusinessUnit,
+    *,
+    people: tuple[str, ...],
+    now: datetime,
+) -> Change | None:
+    """Record that ``people`` are on the case now (an activity scheduled from it was given to them), so they
+    read it from now on. None when they are already. No event: nothing a subscriber acts on has changed."""
+    newcomers = sorted(set(people) - case.involved)
+    if not newcomers:
+        return None
+    draft = _draft(defn, case, actor, unit, now, "involved")
+    draft.case = with_involvement(case, *newcomers)
+    draft.changes["involved"] = {"from": None, "to": newcomers}
+    return draft.finish()
+
+
 def schedule_child(
     defn: WorkflowDefinition,
     parent: Case,
@@ -1089,7 +1113,10 @@ def schedule_child(
         )
     draft = _draft(defn, parent, actor, unit, now, "child_scheduled")
     count = parent.related_counts.get(kind, 0) + 1
-    draft.case = replace(parent, related_counts={**parent.related_counts, kind: count})
+    # the activity's assignee now reads the parent too (the parent is written in the same transaction)
+    draft.case = with_involvement(
+        replace(parent, related_counts={**parent.related_counts, kind: count}), child.assignee
+    )
     draft.changes[kind] = {"from": None, "to": child.id}
     draft.emit(
         "ChildScheduled", kind=kind, child_id=child.id, child_type=child.type, child_subtype=child.subtype

@@ -166,6 +166,11 @@ class Case:
     dates: Mapping[str, str | None] = field(default_factory=dict)
     acceptance: PendingAcceptance | None = None
     acceptance_rounds: int = 0
+    # Who may see it besides its unit (casework.domain.visibility): the people who have been on it (creator,
+    # assignees, approvers asked, assignees of activities scheduled from it) and the units it was routed or
+    # reassigned through. They only grow: once on a case, you keep reading it.
+    involved: frozenset[str] = frozenset()
+    units_seen: frozenset[str] = frozenset()
 
     def value(self, name: str) -> Any:
         """A field's value, whether it is a core attribute (title, ...) or a definition field."""

@@ -304,6 +304,10 @@ class WorkflowDefinition:
     feedback_states: tuple[str, ...] = ()  # states in which the customer's feedback is taken
     reassign_unit: bool = False  # may the assignment move the case to another business unit
     sections: tuple[tuple[str, str, tuple[str, ...]], ...] = ()  # (name, label, fields) for forms
+    # Who sees a case of this type (casework.domain.visibility): "unit" (its unit, the people on it, the
+    # units it passed through, Admins) or "company" (every user).
+    visibility: str = "unit"
+    notes_when_closed: bool = False  # may a closed (terminal) case still take notes
 
     def status(self, name: str) -> Status:
         return self.statuses[name]
@@ -639,4 +643,28 @@ def _parse(raw: Mapping[str, Any]) -> WorkflowDefinition:
         feedback_states=tuple(raw.get("feedback_states", ())),
         reassign_unit=bool(raw.get("reassign_unit", False)),
         sections=sections,
+        visibility=_visibility_scope(raw.get("visibility")),
+        notes_when_closed=_flag(raw.get("notes_when_closed", False), "notes_when_closed"),
     )
+
+
+VISIBILITY_SCOPES = ("unit", "company")
+
+
+def _visibility_scope(raw: Any) -> str:
+    """``"visibility": {"scope": "unit" | "company"}``; absent means "unit"."""
+    if raw is None:
+        return "unit"
+    if (
+        not isinstance(raw, Mapping)
+        or set(raw) - {"scope"}
+        or raw.get("scope", "unit") not in VISIBILITY_SCOPES
+    ):
+        raise InvalidDefinition(f'visibility must be {{"scope": one of {list(VISIBILITY_SCOPES)}}}')
+    return str(raw.get("scope", "unit"))
+
+
+def _flag(value: Any, name: str) -> bool:
+    if not isinstance(value, bool):
+        raise InvalidDefinition(f"{name} must be true or false")
+    return value

@@ -69,7 +69,7 @@ ERRORS = {
         400: "The body is not JSON (INVALID_JSON) or is nested too deeply (JSON_TOO_DEEP)",
         401: "No or invalid token",
         403: "Not allowed for you",
-        404: "No such case",
+        404: "No such case, or none you may see (CASE_NOT_FOUND either way)",
         409: "Not possible in the case's current state, or a stale version",
         415: "The body is not application/json (UNSUPPORTED_MEDIA_TYPE)",
         422: "Missing or invalid fields",
@@ -361,7 +361,7 @@ def change_routes() -> Router:
         "/cases/<case_id>/notes",
         status_code=201,
         tags=["notes"],
-        summary="Add a shared note",
+        summary="Add a shared note (if you may read the case; closed: 409 CASE_CLOSED unless its type says)",
         responses=ok(201),
     )
     def add_note(case_id: CaseId, body: NoteRequest) -> NoteResponse:

@@ -12,6 +12,7 @@ from typing import Any
 
 from casework.domain.errors import Forbidden, NotFound, ValidationFailed
 from casework.domain.model import Actor, timestamp
+from casework.domain.visibility import may_see_customers
 from casework.domain.workflow import WorkflowDefinition
 from casework.services.cases import CaseService
 from casework.services.ports import ConfigStore
@@ -141,11 +142,12 @@ class CareService:
         return describe(self.cases.definition_for_new(type, subtype))
 
     def directory_record(self, username: str, kind: str, key: str) -> dict[str, Any]:
-        """A contact or account as the directory has it (a won lead's conversion shows here)."""
-        self.cases.actor(username)
+        """A contact or account as the directory has it (a won lead's conversion shows here); for whoever
+        may not see customers (casework.domain.visibility), there is none."""
+        actor = self.cases.actor(username)
         directory = self.cases.directory
         record = directory.contact(key, fresh=True) if kind == "contact" else directory.account(key)
-        if record is None:
+        if record is None or not may_see_customers(actor):
             raise NotFound(f"UNKNOWN_{kind.upper()}", f"There is no {kind} {key!r}.")
         return record
 

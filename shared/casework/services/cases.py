@@ -24,6 +24,7 @@ from casework.domain.errors import (
     link_used,
 )
 from casework.domain.model import Actor, BusinessUnit, Case, Change, DomainEvent, HistoryEntry, timestamp
+from casework.domain.visibility import ensure_visible, is_admin, list_scope
 from casework.domain.workflow import WorkflowDefinition
 from casework.services.ports import (
     CaseQuery,
@@ -206,6 +207,13 @@ class CaseService:
         case = self.repo.get(case_id)
         return case, self.definition_of(case), self._unit(case.business_unit)
 
+    def _load_visible(self, actor: Actor, case_id: str) -> tuple[Case, WorkflowDefinition, BusinessUnit]:
+        """The case, if ``actor`` may see it; else the same 404 as an unknown id (ids cannot be probed)."""
+        case = self.repo.get(case_id)
+        defn = self.definition_of(case)
+        ensure_visible(defn, case, actor)
+        return case, defn, self._unit(case.business_unit)
+
     @staticmethod
     def _check_version(case: Case, expected_version: int | None) -> None:
         if expected_version is not None and expected_version != case.version:
@@ -343,7 +351,7 @@ class CaseService:
 
     def get(self, username: str, case_id: str) -> dict[str, Any]:
         actor = self.actor(username)
-        case, defn, unit = self._load(case_id)
+        case, defn, unit = self._load_visible(actor, case_id)
         return self.view(case, actor, defn, unit)
 
     def _command(
@@ -356,16 +364,29 @@ class CaseService:
     ) -> dict[str, Any]:
         """The shape of every change: load, check the caller's version, let the engine decide, commit."""
         actor = self.actor(username)
-        case, defn, unit = self._load(case_id)
+        case, defn, unit = self._load_visible(actor, case_id)
         self._check_version(case, expected_version)
         change = decide(defn, case, actor, unit, self.clock())
         if change is None:  # nothing to change: nothing written
             return self.view(case, actor, defn, unit)
         change = self._delegated(change)
-        self.repo.commit(change, self._with_parent(change, side))
+        self.repo.commit(change, self._involving_parent(change, case, actor, self._with_parent(change, side)))
         if change.deleted:
             return {"id": case.id, "deleted": True, "version": change.case.version}
         return self.view(change.case, actor, defn, self._unit(change.case.business_unit))
+
+    def _involving_parent(self, change: Change, before: Case, actor: Actor, side: SideWrites) -> SideWrites:
+        """A child given to a new assignee (reassigned, accepted) makes them one of the people on its parent,
+        who reads it from then on: the parent records it in the same transaction (one GetItem more, only
+        then)."""
+        child = change.case
+        if not child.parent_id or not child.assignee or child.assignee == before.assignee:
+            return side
+        parent, pdefn, punit = self._load(child.parent_id)
+        involved = engine.involve(pdefn, parent, actor, punit, people=(child.assignee,), now=self.clock())
+        if involved is None:
+            return side
+        return replace(side, new_cases=[*side.new_cases, involved])
 
     @staticmethod
     def _with_parent(change: Change, side: SideWrites) -> SideWrites:
@@ -431,8 +452,8 @@ class CaseService:
         of the same type and contact, and counts as a reference that keeps it from being deleted."""
         label, counters, other = None, [], None
         if kind == "service_requests":
-            if added:
-                other = self.repo.get(key)
+            if added:  # a case the caller cannot see is unknown to them, here too
+                other, _odefn, _ounit = self._load_visible(self.actor(username), key)
                 label = other.title
             counters.append(CounterDelta(key, "refs", 1 if added else -1))
         elif added:
@@ -512,7 +533,7 @@ class CaseService:
         """Schedule a child case (an activity) from a parent (a service request or lead): the child carries
         the parent's contact, account and number; the parent counts it as open until it is closed."""
         actor = self.actor(username)
-        parent, pdefn, punit = self._load(parent_id)
+        parent, pdefn, punit = self._load_visible(actor, parent_id)
         self._check_version(parent, expected_version)
         spec = pdefn.children.get(kind)
         if spec is None:
@@ -569,7 +590,7 @@ class CaseService:
         from casework.domain.care.warranty import check_return
 
         actor = self.actor(username)
-        case, defn, unit = self._load(case_id)
+        case, defn, unit = self._load_visible(actor, case_id)
         self._check_version(case, expected_version)
         if self.configs is None or case.config_version is None:
             raise ValidationFailed("NOT_SUPPORTED", "Returns are checked on service requests only.")
@@ -617,7 +638,7 @@ class CaseService:
     ) -> dict[str, Any]:
         """The customer's rating (1-5) and comment, once per case, once it is resolved."""
         actor = self.actor(username)
-        case, defn, _unit = self._load(case_id)
+        case, defn, _unit = self._load_visible(actor, case_id)
         if case.state not in defn.feedback_states:
             raise Conflict(
                 "FEEDBACK_NOT_OPEN",
@@ -651,10 +672,9 @@ class CaseService:
         }
 
     def feedback(self, username: str, case_id: str) -> dict[str, Any]:
-        self.actor(username)
+        self._load_visible(self.actor(username), case_id)
         given = self.repo.feedback(case_id)
         if given is None:
-            self.repo.get(case_id)  # 404 for an unknown case
             raise NotFound("NO_FEEDBACK", "No feedback has been given on this case.")
         return given
 
@@ -826,14 +846,32 @@ class CaseService:
             raise ValidationFailed("INVALID_LIMIT", f"limit must be between 1 and {MAX_PAGE}.")
         if query.type is not None:
             self.workflows.get(query.type)  # NotFound for an unknown type, rather than an empty list
-        page = self.repo.list_cases(query)
+        own = query.assignee == actor.username  # one's own assignments are all visible: no rule to resolve
+        company_types = frozenset() if own else self._company_types(query.type)
+        every_unit = is_admin(actor) or bool(company_types)
+        scope = list_scope(actor, company_types, self.directory.unit_codes() if every_unit else ())
+        page = self.repo.list_cases(replace(query, scope=scope))
         now = self.clock()
         for item in page.items:  # overdue is a matter of when you look
             item["dates"] = dates_view(item["dates"], item["created_at"], now)
         return page
 
-    # Reads are one Query each. An empty first page may mean an unknown case, and only then do we spend a
-    # GetItem to tell "no entries yet" from 404 (a case always has its registration in the history).
+    def _company_types(self, only: str | None) -> frozenset[str]:
+        """The case types whose (latest) definition makes them visible company-wide."""
+        from casework.workflows import module_templates, shipped
+
+        names = (only,) if only else (*shipped(), *module_templates())
+        return frozenset(n for n in names if self._latest_visibility(n) == "company")
+
+    def _latest_visibility(self, name: str) -> str:
+        try:
+            return self.workflows.get(name).visibility
+        except (NotFound, ValidationFailed):  # a shipped type this installation has not seeded or configured
+            return "unit"
+
+    # A case's lists (history, notes, related, communications) are a GetItem of the case (is it there, may
+    # the caller see it: else 404) and one Query of its entries. The case item must be read because who may
+    # see it is recorded on it; its children share its partition but not a contiguous key range with it.
 
     @staticmethod
     def _page_limit(limit: int) -> int:
@@ -841,25 +879,20 @@ class CaseService:
             raise ValidationFailed("INVALID_LIMIT", f"limit must be between 1 and {MAX_PAGE}.")
         return min(limit, MAX_PAGE)
 
-    def _page_or_404(self, case_id: str, page: Page, cursor: str | None) -> Page:
-        if not page.items and cursor is None:
-            self.repo.get(case_id)
+    def _if_visible(self, username: str, case_id: str, page: Page) -> Page:
+        """The page, if the caller may see its case (read after the page, so a bad cursor is a 400 first)."""
+        self._load_visible(self.actor(username), case_id)
         return page
 
     def history(self, username: str, case_id: str, cursor: str | None = None, limit: int = MAX_PAGE) -> Page:
-        self.actor(username)
         page = self.repo.history(case_id, cursor, self._page_limit(limit))
-        if not page.items and cursor is None:
-            raise NotFound("CASE_NOT_FOUND", f"Case {case_id} does not exist.")
-        return page
+        return self._if_visible(username, case_id, page)
 
     def related(
         self, username: str, case_id: str, kind: str, cursor: str | None = None, limit: int = MAX_PAGE
     ) -> Page:
-        self.actor(username)
-        return self._page_or_404(
-            case_id, self.repo.related(case_id, kind, cursor, self._page_limit(limit)), cursor
-        )
+        page = self.repo.related(case_id, kind, cursor, self._page_limit(limit))
+        return self._if_visible(username, case_id, page)
 
     def add_note(self, username: str, case_id: str, text: Any) -> dict[str, Any]:
         actor = self.actor(username)
@@ -869,7 +902,13 @@ class CaseService:
             raise ValidationFailed(
                 "INVALID_FIELDS", "A note is at most 10000 characters.", {"fields": ["text"]}
             )
-        case = self.repo.get(case_id)
+        case, defn, _unit = self._load_visible(actor, case_id)
+        if defn.is_terminal(case.status) and not defn.notes_when_closed:
+            raise Conflict(
+                "CASE_CLOSED",
+                f"This {defn.title} is closed ({case.status}) and takes no more notes.",
+                {"status": case.status, "state": case.state},
+            )
         at = timestamp(self.clock())
         note = Note(id=self.new_id(), case_id=case.id, text=text.strip(), author=actor.username, at=at)
         event = DomainEvent(
@@ -903,7 +942,7 @@ class CaseService:
         to whom, what. ``template`` names one of the type's communications (see GET /case-types/{type}); its
         subject and text are the defaults, rendered with the case's tags when sent."""
         actor = self.actor(username)
-        case, defn, _unit = self._load(case_id)
+        case, defn, _unit = self._load_visible(actor, case_id)
         involved = {case.assignee, case.created_by}
         if not (
             case.business_unit in actor.business_units or actor.username in involved or "Admin" in actor.roles
@@ -982,11 +1021,9 @@ class CaseService:
     def communications(
         self, username: str, case_id: str, cursor: str | None = None, limit: int = MAX_PAGE
     ) -> Page:
-        self.actor(username)
-        return self._page_or_404(
-            case_id, self.repo.communications(case_id, cursor, self._page_limit(limit)), cursor
-        )
+        page = self.repo.communications(case_id, cursor, self._page_limit(limit))
+        return self._if_visible(username, case_id, page)
 
     def notes(self, username: str, case_id: str, cursor: str | None = None, limit: int = MAX_PAGE) -> Page:
-        self.actor(username)
-        return self._page_or_404(case_id, self.repo.notes(case_id, cursor, self._page_limit(limit)), cursor)
+        page = self.repo.notes(case_id, cursor, self._page_limit(limit))
+        return self._if_visible(username, case_id, page)

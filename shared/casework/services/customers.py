@@ -37,6 +37,7 @@ from casework.domain.customers import (
 )
 from casework.domain.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from casework.domain.model import Actor
+from casework.domain.visibility import CUSTOMER_ROLES, list_scope, may_see_customers
 from casework.services.ports import (
     Clock,
     CustomerStore,
@@ -168,6 +169,19 @@ class CustomerService:
     def actor(self, username: str | None) -> Actor:
         return active_user(self.directory, username)
 
+    def _reader(self, username: str, kind: str, record_id: str) -> Actor:
+        """Who may read a customer or contact: customer-facing roles (casework.domain.visibility); for the
+        others it does not exist, as an unknown id."""
+        actor = self.actor(username)
+        if not may_see_customers(actor):
+            raise not_found(kind, record_id[:MAX_KEY_LENGTH])
+        return actor
+
+    def _searcher(self, username: str) -> Actor:
+        actor = self.actor(username)
+        require_role(actor, CUSTOMER_ROLES, "look customers or contacts up")
+        return actor
+
     def _editor(self, username: str) -> Actor:
         actor = self.actor(username)
         require_role(actor, EDIT_ROLES, "create or change customers and contacts")
@@ -236,11 +250,11 @@ class CustomerService:
 
     def get_customer(self, username: str, customer_id: str, limit: int = 25) -> dict[str, Any]:
         """The customer (with its latest profile answers), the first page of its contacts and of its open
-        cases of every type: one GetItem and two Queries."""
-        self.actor(username)
+        cases of every type: one GetItem and two Queries. Of its open cases, those the caller may see."""
+        actor = self._reader(username, "customer", customer_id)
         record = self._existing("customer", customer_id)
         contacts = self.store.contacts_of(customer_id, None, limit)
-        cases = self.store.open_cases_of(customer_id, None, limit)
+        cases = self.store.open_cases_of(customer_id, None, limit, visible_to=list_scope(actor, frozenset()))
         return {
             **record,
             "contacts": {"items": contacts.items, "next_cursor": contacts.next_cursor},
@@ -259,7 +273,7 @@ class CustomerService:
     ) -> Page:
         """By exactly one of: name prefix (a Query on the name index), VAT number (GetItem of its uniqueness
         item, then of the customer) or account number (GetItem)."""
-        self.actor(username)
+        self._searcher(username)
         given = {
             k: v
             for k, v in {"name": name, "vat_number": vat_number, "account_number": account_number}.items()
@@ -357,20 +371,20 @@ class CustomerService:
 
     def customer_history(self, username: str, customer_id: str, cursor: str | None, limit: int) -> Page:
         """Newest first. A deleted customer's history stays readable: it is the audit trail."""
-        self.actor(username)
+        self._reader(username, "customer", customer_id)
         return self._list(
             "customer", customer_id, self.store.history("customer", customer_id, cursor, limit), cursor
         )
 
     def customer_contacts(self, username: str, customer_id: str, cursor: str | None, limit: int) -> Page:
-        self.actor(username)
+        self._reader(username, "customer", customer_id)
         return self._list("customer", customer_id, self.store.contacts_of(customer_id, cursor, limit), cursor)
 
     def customer_cases(self, username: str, customer_id: str, cursor: str | None, limit: int) -> Page:
-        self.actor(username)
-        return self._list(
-            "customer", customer_id, self.store.open_cases_of(customer_id, cursor, limit), cursor
-        )
+        actor = self._reader(username, "customer", customer_id)
+        scope = list_scope(actor, frozenset())
+        page = self.store.open_cases_of(customer_id, cursor, limit, visible_to=scope)
+        return self._list("customer", customer_id, page, cursor)
 
     # --- a customer's entries -------------------------------------------------------------------------------
 
@@ -424,7 +438,7 @@ class CustomerService:
     def entries(
         self, username: str, customer_id: str, kind: str, cursor: str | None, limit: int, within: str = ""
     ) -> Page:
-        self.actor(username)
+        self._reader(username, "customer", customer_id)
         page = self.store.sub_items(customer_id, ENTRIES[kind].prefix + within, cursor, limit)
         return self._list("customer", customer_id, page, cursor)
 
@@ -484,7 +498,7 @@ class CustomerService:
             raise
 
     def get_contact(self, username: str, contact_id: str) -> dict[str, Any]:
-        self.actor(username)
+        self._reader(username, "contact", contact_id)
         return self._existing("contact", contact_id)
 
     def edit_contact(
@@ -511,7 +525,7 @@ class CustomerService:
 
     def find_contacts(self, username: str, identifiers: dict[str, str]) -> Page:
         """By one identifier: a GetItem of its uniqueness item, then of the contact."""
-        self.actor(username)
+        self._searcher(username)
         given = {k: v for k, v in identifiers.items() if v}
         if len(given) != 1:
             raise ValidationFailed(
@@ -523,7 +537,7 @@ class CustomerService:
         return Page([contact] if contact else [])
 
     def contact_history(self, username: str, contact_id: str, cursor: str | None, limit: int) -> Page:
-        self.actor(username)
+        self._reader(username, "contact", contact_id)
         return self._list(
             "contact", contact_id, self.store.history("contact", contact_id, cursor, limit), cursor
         )

@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 from casework.domain.model import Actor, BusinessUnit, Case, Change, DomainEvent
+from casework.domain.visibility import ListScope
 from casework.domain.workflow import WorkflowDefinition
 
 if TYPE_CHECKING:  # the configuration models cost import time that most functions never need
@@ -34,6 +35,9 @@ class CaseQuery:
     account_id: str | None = None
     cursor: str | None = None
     limit: int = 25
+    # Who asks (casework.domain.visibility): the list returns only what they may see. None: unrestricted
+    # (internal callers only; the API always sets it).
+    scope: ListScope | None = None
 
 
 @dataclass(frozen=True)
@@ -390,7 +394,9 @@ class CustomerStore(Protocol):
         """A customer's contacts by name: one Query (Unassigned contacts are in no such list)."""
         ...
 
-    def open_cases_of(self, account_id: str, cursor: str | None, limit: int) -> Page:
+    def open_cases_of(
+        self, account_id: str, cursor: str | None, limit: int, *, visible_to: ListScope | None = None
+    ) -> Page:
         """Open cases of every type on the customer's account: one Query."""
         ...
 
