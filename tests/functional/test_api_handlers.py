@@ -199,6 +199,19 @@ class Reply:
         return self.json["error"]
 
 
+def ok(reply: Reply) -> dict[str, Any]:
+    """A 200's body (shared by the functional modules)."""
+    assert reply.status == 200, reply.text
+    return reply.json
+
+
+def refused(reply: Reply, status: int, code: str) -> dict[str, Any]:
+    """A refusal's error body, after checking its status and code."""
+    assert reply.status == status, reply.text
+    assert reply.error["code"] == code, reply.text
+    return reply.error
+
+
 class Api:
     """Routes a request to the function template.yaml names for it, as API Gateway would."""
 

@@ -8,7 +8,7 @@ import base64
 import json
 from typing import Any
 
-from tests.functional.test_api_handlers import Api, Reply
+from tests.functional.test_api_handlers import Api, Reply, ok, refused
 
 ACME = {"customer_id": "ACC-1001"}
 
@@ -16,17 +16,6 @@ ACME = {"customer_id": "ACC-1001"}
 def created(reply: Reply) -> dict[str, Any]:
     assert reply.status == 201, reply.text
     return reply.json
-
-
-def ok(reply: Reply) -> dict[str, Any]:
-    assert reply.status == 200, reply.text
-    return reply.json
-
-
-def refused(reply: Reply, status: int, code: str) -> dict[str, Any]:
-    assert reply.status == status, reply.text
-    assert reply.error["code"] == code, reply.text
-    return reply.error
 
 
 def new_customer(api: Api, user: str = "mary", **fields: Any) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from boto3.dynamodb.conditions import Key
 
 from casework.adapters.dynamo import DynamoDirectory
 from casework.http.wiring import case_service
-from tests.functional.test_api_handlers import Api, Reply
+from tests.functional.test_api_handlers import Api, Reply, ok, refused
 
 CAROL = {
     "display_name": "Carol Care",
@@ -19,17 +19,6 @@ CAROL = {
     "roles": ["Care Agent"],
     "business_units": ["CARE"],
 }
-
-
-def ok(reply: Reply) -> dict[str, Any]:
-    assert reply.status == 200, reply.text
-    return reply.json
-
-
-def refused(reply: Reply, status: int, code: str) -> dict[str, Any]:
-    assert reply.status == status, reply.text
-    assert reply.error["code"] == code, reply.text
-    return reply.error
 
 
 def problems(reply: Reply) -> dict[str, str]:

@@ -8,7 +8,8 @@ import socket
 import threading
 from typing import Any
 
-from infra.local.gateway import DevTokens, make_server
+from infra.local.functions import Cors
+from infra.local.gateway import DevTokens, GatewayServer, make_server
 
 CLIENTS = 40
 
@@ -25,8 +26,9 @@ def _request(sock: socket.socket, answers: list[Any]) -> None:
         answers.append({"error": repr(exc)})
 
 
-def test_forty_clients_connecting_at_once_are_all_served() -> None:
-    server = make_server(
+def _ping_server(cors: Cors | None = None) -> GatewayServer:
+    """The gateway on a free port with one route, GET /_dev/ping, not yet serving."""
+    return make_server(
         "127.0.0.1",
         0,
         functions={},
@@ -34,7 +36,12 @@ def test_forty_clients_connecting_at_once_are_all_served() -> None:
         tokens=DevTokens("test-secret"),
         dev_routes={("GET", "/_dev/ping"): lambda _body, _query: (200, {"pong": True})},
         quiet=True,
+        cors=cors,
     )
+
+
+def test_forty_clients_connecting_at_once_are_all_served() -> None:
+    server = _ping_server()
     port = server.server_address[1]
     sockets: list[socket.socket] = []
     answers: list[Any] = []
@@ -93,16 +100,7 @@ def test_every_routes_preflight_allows_its_method_and_responses_carry_the_origin
     }
     assert {key.split(" ")[0] for key in routes} <= set(cors.methods)  # PUT /config/{module} was missing
 
-    server = make_server(
-        "127.0.0.1",
-        0,
-        functions={},
-        routes=[],
-        tokens=DevTokens("test-secret"),
-        dev_routes={("GET", "/_dev/ping"): lambda _body, _query: (200, {"pong": True})},
-        quiet=True,
-        cors=cors,
-    )
+    server = _ping_server(cors)
     port = server.server_address[1]
     threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
     try:
