@@ -18,7 +18,6 @@ class ErrorKind(StrEnum):
     GONE = "gone"  # a used or expired link (410)
     UNAUTHENTICATED = "unauthenticated"  # 401
     BAD_REQUEST = "bad_request"  # the request cannot be read at all (400)
-    UNSUPPORTED_MEDIA_TYPE = "unsupported_media_type"  # 415
     UNAVAILABLE = "unavailable"  # the database is busy: safe to retry the same request (503, Retry-After)
 
 
@@ -61,10 +60,6 @@ class Unauthenticated(DomainError):
 
 class BadRequest(DomainError):
     kind = ErrorKind.BAD_REQUEST
-
-
-class UnsupportedMediaType(DomainError):
-    kind = ErrorKind.UNSUPPORTED_MEDIA_TYPE
 
 
 class Unavailable(DomainError):

@@ -16,10 +16,7 @@ from typing import Any
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
 from aws_lambda_powertools.event_handler.api_gateway import Router
-from aws_lambda_powertools.event_handler.openapi.exceptions import (
-    RequestUnsupportedContentType,
-    RequestValidationError,
-)
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.logging import correlation_paths
 
 from casework import correlation
@@ -42,12 +39,12 @@ STATUS_FOR = {
     ErrorKind.GONE: 410,
     ErrorKind.UNAUTHENTICATED: 401,
     ErrorKind.BAD_REQUEST: 400,
-    ErrorKind.UNSUPPORTED_MEDIA_TYPE: 415,
     ErrorKind.UNAVAILABLE: 503,
 }
 MAX_JSON_DEPTH = 32  # objects and arrays nested deeper than this are refused (400 JSON_TOO_DEEP)
 JSON_TYPES = ("application/json",)
 FORM_TYPES = ("application/x-www-form-urlencoded",)  # the email-link pages' forms
+INVALID_JSON = "The request body is not valid JSON."
 API_TITLE = "casework"
 API_VERSION = "1.0.0"
 
@@ -88,7 +85,8 @@ _NOT_A_BRACKET = re.compile(r"[^\[\]{}]+")
 
 def refuse_body(event: dict[str, Any]) -> Response | None:
     """Bodies casework cannot read get a clear 4xx before any route sees them: a type other than JSON (or a
-    form, which only the email-link pages read) is 415; JSON nested deeper than MAX_JSON_DEPTH is 400."""
+    form, which only the email-link pages read) is 415; JSON nested deeper than MAX_JSON_DEPTH is 400. So the
+    resolver never meets a content type it cannot parse, nor JSON deep enough to exhaust the stack."""
     body = event.get("body")
     if not body:
         return None
@@ -107,7 +105,7 @@ def refuse_body(event: dict[str, Any]) -> Response | None:
         try:
             body = base64.b64decode(body).decode("utf-8")
         except (ValueError, UnicodeDecodeError):
-            return error_response(400, "INVALID_JSON", "The request body is not valid JSON.")
+            return error_response(400, "INVALID_JSON", INVALID_JSON)
     if json_depth(body) > MAX_JSON_DEPTH:
         return error_response(
             400,
@@ -158,7 +156,7 @@ def make_app(*routers: Router) -> APIGatewayHttpResolver:
     def on_invalid_request(exc: RequestValidationError) -> Response:
         details = _validation_details(exc)
         if any(d["type"] == "json_invalid" for d in details):
-            return error_response(400, "INVALID_JSON", "The request body is not valid JSON.")
+            return error_response(400, "INVALID_JSON", INVALID_JSON)
         return error_response(
             422, "INVALID_REQUEST", "The request does not have the expected shape.", {"errors": details}
         )
@@ -167,22 +165,11 @@ def make_app(*routers: Router) -> APIGatewayHttpResolver:
     def on_not_found(_: Exception) -> Response:
         return error_response(404, "ROUTE_NOT_FOUND", "No such route.")
 
-    @app.exception_handler(RequestUnsupportedContentType)
-    def on_unsupported_type(exc: RequestUnsupportedContentType) -> Response:
-        return error_response(
-            415, "UNSUPPORTED_MEDIA_TYPE", "Send the body as JSON (Content-Type: application/json)."
-        )
-
-    @app.exception_handler(RecursionError)
-    def on_too_deep(exc: RecursionError) -> Response:
-        return error_response(400, "JSON_TOO_DEEP", "The request is nested too deeply to read.")
-
     @app.exception_handler(Exception)
     def on_unexpected(exc: Exception) -> Response:
         if _throttled(exc):
             logger.warning("throttled after retries", extra={"error": repr(exc)})
-            status, body = 503, busy()
-            return error_response(status, body.code, body.message, body.details)
+            return on_domain_error(busy())
         logger.exception("unexpected error")
         return error_response(500, "INTERNAL_ERROR", "Something went wrong on our side; it has been logged.")
 
