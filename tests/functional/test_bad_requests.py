@@ -96,6 +96,50 @@ def test_a_throttled_change_is_503_retry_later_and_writes_nothing(
     assert api.add_product(case["id"]).status == 201  # the same request, sent again, goes through
 
 
+def _throttle_inside_transactions(monkeypatch: pytest.MonkeyPatch) -> None:
+    """DynamoDB cancels every TransactWriteItems with a ThrottlingError reason (an item's partition was
+    throttled), as PynamoDB reports it: TransactionCanceledException with cancellation reasons."""
+    from pynamodb.exceptions import CancellationReason, VerboseClientError
+
+    real = Connection._make_api_call
+
+    def cancelled(self: Connection, operation_name: str, operation_kwargs: dict[str, Any]) -> dict:
+        if operation_name == "TransactWriteItems":
+            items = operation_kwargs["TransactItems"]
+            raise VerboseClientError(
+                {"Error": {"Code": "TransactionCanceledException", "Message": "Transaction cancelled"}},
+                operation_name,
+                cancellation_reasons=[CancellationReason(code="ThrottlingError")] + [None] * (len(items) - 1),
+            )
+        return real(self, operation_name, operation_kwargs)
+
+    monkeypatch.setattr(Connection, "_make_api_call", cancelled)
+
+
+@pytest.mark.parametrize(
+    ("route_key", "path", "body", "user"),
+    [
+        ("POST /cases/{case_id}/products", None, {"product_code": "P-100"}, "mary"),
+        ("PATCH /customers/{customer_id}", {"customer_id": "ACC-1001"}, {"name": "Acme Corporation"}, "mary"),
+        ("PUT /directory/areas/{area}", {"area": "South"}, {"business_unit": "CARE"}, "admin"),
+    ],
+)
+def test_a_transaction_cancelled_by_throttling_is_503_for_cases_customers_and_the_directory(
+    api: Api,
+    monkeypatch: pytest.MonkeyPatch,
+    route_key: str,
+    path: dict[str, str] | None,
+    body: dict,
+    user: str,
+) -> None:
+    """Every transaction's cancellation is read one way (adapters.dynamo.explain_cancellation): a customer's
+    throttled transaction used to be taken for a concurrent change, retried, and answered 409."""
+    path = path or {"case_id": api.register()["id"]}
+    _throttle_inside_transactions(monkeypatch)
+    reply = api(route_key, path, user=user, body=body)
+    assert reply.status == 503 and reply.error["code"] == "RETRY_LATER", reply.text
+
+
 def test_a_throttled_read_is_503_too(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
     case = api.register()
     _throttle(monkeypatch, "GetItem")

@@ -29,7 +29,6 @@ from casework.adapters.dynamo import (
     ConfigItem,
     DirectoryItem,
     HistoryItem,
-    Item,
     RelatedItem,
     _one_page,
     _tx_connection,
@@ -37,6 +36,8 @@ from casework.adapters.dynamo import (
     _visible_to,
     cursor_scope,
     decode_cursor,
+    explain_cancellation,
+    partition_page,
 )
 from casework.domain.customers import CONTACT_LISTING, CUSTOMER_LISTING, listing, name_key
 from casework.domain.errors import Conflict, DomainError, NotFound, ValidationFailed
@@ -213,43 +214,26 @@ class DynamoCustomerStore:
         exc: TransactWriteError, meanings: dict[str, list[DomainError]], concurrent: Conflict
     ) -> Exception:
         order = meanings["check"] + meanings["delete"] + meanings["put"] + meanings["update"]
-        reasons = getattr(exc, "cancellation_reasons", None) or []
-        for index, reason in enumerate(reasons):
-            if reason is not None and reason.code == "ConditionalCheckFailed" and index < len(order):
-                error = order[index]
-                if error.code == "DUPLICATE_IDENTIFIER" and reason.raw_item:
-                    held = (reason.raw_item.get("body") or {}).get("M", {})
-                    owner = held.get("contact_id") or held.get("customer_id") or {}
-                    error.details["owner"] = owner.get("S")
-                return error
-        if exc.cause_response_code in ("TransactionCanceledException", "TransactionConflictException"):
-            return concurrent
-        return exc
+
+        def failed(index: int, reason: Any) -> Exception | None:
+            if index >= len(order):
+                return None
+            error = order[index]
+            if error.code == "DUPLICATE_IDENTIFIER" and reason.raw_item:
+                held = (reason.raw_item.get("body") or {}).get("M", {})
+                owner = held.get("contact_id") or held.get("customer_id") or {}
+                error.details["owner"] = owner.get("S")
+            return error
+
+        return explain_cancellation(exc, failed, concurrent)
 
     def history(self, kind: str, record_id: str, cursor: str | None, limit: int) -> Page:
-        pk = record_key(kind, record_id)[0]
-        scope = cursor_scope("table", pk, "HIST#")
-        iterator = HistoryItem.query(
-            pk,
-            range_key_condition=Item.sk.startswith("HIST#"),
-            scan_index_forward=False,
-            page_size=limit,
-            last_evaluated_key=decode_cursor(cursor, scope),
+        return partition_page(
+            HistoryItem, record_key(kind, record_id)[0], "HIST#", cursor, limit, newest_first=True
         )
-        items, next_cursor = _one_page(iterator, HistoryItem, scope)
-        return Page([plain(i.body.as_dict()) for i in items], next_cursor)
 
     def sub_items(self, customer_id: str, prefix: str, cursor: str | None, limit: int) -> Page:
-        pk = record_key("customer", customer_id)[0]
-        scope = cursor_scope("table", pk, prefix)
-        iterator = RelatedItem.query(
-            pk,
-            range_key_condition=Item.sk.startswith(prefix),
-            page_size=limit,
-            last_evaluated_key=decode_cursor(cursor, scope),
-        )
-        items, next_cursor = _one_page(iterator, RelatedItem, scope)
-        return Page([plain(i.body.as_dict()) for i in items], next_cursor)
+        return partition_page(RelatedItem, record_key("customer", customer_id)[0], prefix, cursor, limit)
 
     def sub_item(self, customer_id: str, sk: str) -> dict[str, Any] | None:
         try:

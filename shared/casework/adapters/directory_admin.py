@@ -26,14 +26,13 @@ from casework.adapters.dynamo import (
     UNIT_SHARDS,
     CaseItem,
     DirectoryItem,
-    _one_page,
     _tx_connection,
-    cursor_scope,
-    decode_cursor,
+    explain_cancellation,
     open_key,
+    partition_page,
 )
 from casework.domain.directory_admin import KNOWN_ROLES
-from casework.domain.errors import THROTTLING_CODES, Conflict, busy
+from casework.domain.errors import Conflict
 from casework.services.directory_admin import DirectoryWrite
 from casework.services.ports import Page
 
@@ -127,29 +126,21 @@ class DynamoDirectoryAdmin:
                     condition=DirectoryItem.pk.does_not_exist(),
                 )
         except TransactWriteError as exc:
-            codes = {r.code for r in (getattr(exc, "cancellation_reasons", None) or []) if r is not None}
-            if codes & THROTTLING_CODES or exc.cause_response_code in THROTTLING_CODES:
-                raise busy() from None
-            if "ConditionalCheckFailed" in codes or "TransactionConflict" in codes:
-                raise Conflict(
-                    "STALE_VERSION",
-                    f"The {change.kind} (or a unit it changes) changed meanwhile; reload and try again.",
-                    {"kind": change.kind, "key": change.key},
-                ) from None
-            raise
+            stale = Conflict(
+                "STALE_VERSION",
+                f"The {change.kind} (or a unit it changes) changed meanwhile; reload and try again.",
+                {"kind": change.kind, "key": change.key},
+            )
+            meaning = explain_cancellation(exc, lambda _index, _reason: stale, stale)
+            if meaning is exc:
+                raise
+            raise meaning from None
 
     def audit(self, kind: str, key: str, cursor: str | None, limit: int) -> Page:
-        pk = audit_partition(kind, key)
-        scope = cursor_scope("table", pk, "V#")  # a cursor of another record's audit is refused (400)
-        iterator = DirectoryItem.query(
-            pk,
-            range_key_condition=DirectoryItem.sk.startswith("V#"),
-            scan_index_forward=False,
-            page_size=limit,
-            last_evaluated_key=decode_cursor(cursor, scope),
+        # newest first; a cursor of another record's audit is refused (400)
+        return partition_page(
+            DirectoryItem, audit_partition(kind, key), "V#", cursor, limit, newest_first=True
         )
-        items, next_cursor = _one_page(iterator, DirectoryItem, scope)
-        return Page([plain(i.body.as_dict()) for i in items], next_cursor)
 
     # --- a user's work: what deactivating them would strand ------------------------------------------------
 

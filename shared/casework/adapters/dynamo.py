@@ -292,6 +292,29 @@ def configure(table_name: str | None = None) -> None:
     _connection = _session = None
 
 
+def explain_cancellation(
+    exc: TransactWriteError,
+    failed_condition: Callable[[int, Any], Exception | None],
+    concurrent: Exception,
+) -> Exception:
+    """What a cancelled TransactWriteItems means to the client, the same way for every transaction: the
+    first failed condition as ``failed_condition(index, reason)`` says (or None: look further); throttling
+    past the SDK's retries 503 RETRY_LATER (nothing written, safe to resend); a conflicting transaction
+    ``concurrent``; anything else stays a fault of ours (500)."""
+    reasons = getattr(exc, "cancellation_reasons", None) or []
+    for index, reason in enumerate(reasons):
+        if reason is not None and reason.code == "ConditionalCheckFailed":
+            meaning = failed_condition(index, reason)
+            if meaning is not None:
+                return meaning
+    codes = {reason.code for reason in reasons if reason is not None}
+    if codes & THROTTLING_CODES or exc.cause_response_code in THROTTLING_CODES:
+        return busy()
+    if "TransactionConflict" in codes or exc.cause_response_code == "TransactionConflictException":
+        return concurrent
+    return exc
+
+
 def _tx_connection() -> Connection:
     global _connection
     if _connection is None:
@@ -387,6 +410,10 @@ def cursor_scope(*parts: Any) -> str:
     return "|".join("" if p is None else str(p) for p in parts)
 
 
+def invalid_cursor() -> BadRequest:
+    return BadRequest("INVALID_CURSOR", "The cursor is not one this API returned for this list.")
+
+
 def encode_cursor(key: dict[str, Any] | None, scope: str = "") -> str | None:
     if not key:
         return None
@@ -397,7 +424,7 @@ def encode_cursor(key: dict[str, Any] | None, scope: str = "") -> str | None:
 def decode_cursor(cursor: str | None, scope: str = "") -> dict[str, Any] | None:
     if not cursor:
         return None
-    refused = BadRequest("INVALID_CURSOR", "The cursor is not one this API returned for this list.")
+    refused = invalid_cursor()
     try:
         payload_text, _, mac_text = cursor.partition(".")
         payload, mac = _unb64(payload_text), _unb64(mac_text)
@@ -417,6 +444,24 @@ def _one_page(iterator: Any, model: type[Item], scope: str = "") -> tuple[list[I
     return [model.from_raw_data(raw) for raw in page.get("Items", [])], encode_cursor(
         iterator.page_iter.last_evaluated_key, scope
     )
+
+
+def partition_page(
+    model: type[Item], pk: str, prefix: str, cursor: str | None, limit: int, *, newest_first: bool = False
+) -> Page:
+    """One page of the items of partition ``pk`` whose sort key starts with ``prefix`` (a case's history or
+    notes, a customer's entries, a directory record's audit), as plain bodies: one Query, and a cursor bound
+    to exactly that list."""
+    scope = cursor_scope("table", pk, prefix)
+    iterator = model.query(
+        pk,
+        range_key_condition=Item.sk.startswith(prefix),
+        scan_index_forward=not newest_first,
+        page_size=limit,
+        last_evaluated_key=decode_cursor(cursor, scope),
+    )
+    items, next_cursor = _one_page(iterator, model, scope)
+    return Page([plain(i.body.as_dict()) for i in items], next_cursor)
 
 
 def _all_of(conditions: list[Any]) -> Any:
@@ -478,7 +523,7 @@ def _position(cursor: str | None, bound: str) -> str | None:
         return None
     value = key.get("at", {}).get("S") if isinstance(key.get("at"), dict) else None
     if not isinstance(value, str) or not value:
-        raise BadRequest("INVALID_CURSOR", "The cursor is not one this API returned for this list.")
+        raise invalid_cursor()
     return value
 
 
@@ -678,23 +723,18 @@ class DynamoCaseRepository:
 
     @staticmethod
     def _conflict(exc: TransactWriteError, meanings: list[tuple[str, str]]) -> Exception:
-        reasons = getattr(exc, "cancellation_reasons", None) or []
-        for index, reason in enumerate(reasons):
-            if reason is not None and reason.code == "ConditionalCheckFailed" and index < len(meanings):
-                code, message = meanings[index]
-                if code == "NOT_LINKED":
-                    return NotFound(code, message)
-                if code == "TOKEN_USED":
-                    return (
-                        link_used() if "used_at" in (reason.raw_item or {"used_at": None}) else link_expired()
-                    )
-                return Conflict(code, message)
-        codes = {reason.code for reason in reasons if reason is not None}
-        if codes & THROTTLING_CODES or exc.cause_response_code in THROTTLING_CODES:
-            return busy()  # throttled even after the SDK's retries: nothing written, safe to send again
-        if "TransactionConflict" in codes or exc.cause_response_code == "TransactionConflictException":
-            return Conflict("CONCURRENT_UPDATE", "Somebody changed the case at the same time; reload.")
-        return exc  # anything else is a fault of ours: logged as such (500)
+        def failed(index: int, reason: Any) -> Exception | None:
+            if index >= len(meanings):
+                return None
+            code, message = meanings[index]
+            if code == "NOT_LINKED":
+                return NotFound(code, message)
+            if code == "TOKEN_USED":
+                return link_used() if "used_at" in (reason.raw_item or {"used_at": None}) else link_expired()
+            return Conflict(code, message)
+
+        concurrent = Conflict("CONCURRENT_UPDATE", "Somebody changed the case at the same time; reload.")
+        return explain_cancellation(exc, failed, concurrent)
 
     def list_cases(self, query: CaseQuery) -> Page:
         """Only what ``query.scope`` may see, without reading and dropping what it may not: an assignee's or
@@ -738,15 +778,7 @@ class DynamoCaseRepository:
         return _merged_page(sources, _all_of(filters), below, query.limit, bound)
 
     def _children(self, model: type[Item], case_id: str, prefix: str, cursor: str | None, limit: int) -> Page:
-        scope = cursor_scope("table", f"CASE#{case_id}", prefix)
-        iterator = model.query(
-            f"CASE#{case_id}",
-            range_key_condition=Item.sk.startswith(prefix),
-            page_size=limit,
-            last_evaluated_key=decode_cursor(cursor, scope),
-        )
-        items, next_cursor = _one_page(iterator, model, scope)
-        return Page([plain(i.body.as_dict()) for i in items], next_cursor)
+        return partition_page(model, f"CASE#{case_id}", prefix, cursor, limit)
 
     def history(self, case_id: str, cursor: str | None, limit: int) -> Page:
         return self._children(HistoryItem, case_id, "HIST#", cursor, limit)
@@ -882,7 +914,7 @@ class DynamoCaseRepository:
         position = decode_cursor(cursor, bound) or {"shard": 0, "after": None}
         shard = position.get("shard")
         if not isinstance(shard, int) or not 0 <= shard < UNIT_SHARDS:
-            raise BadRequest("INVALID_CURSOR", "The cursor is not one this API returned for this list.")
+            raise invalid_cursor()
         iterator = CaseItem.open_by_due.query(
             open_key(case_type, business_unit, shard),
             page_size=limit,
