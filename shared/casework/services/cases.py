@@ -159,6 +159,26 @@ def case_view(case: Case, now: datetime | None = None) -> dict[str, Any]:
     }
 
 
+def event_beside(
+    case: Case, event_type: str, suffix: str, actor: Actor, at: str, data: dict[str, Any]
+) -> DomainEvent:
+    """An event about a case that does not change it (a note, feedback, a communication): stamped with the
+    case's version and where it stands, its id ``<case>:<suffix>`` stable for the thing it reports."""
+    return DomainEvent(
+        id=f"{case.id}:{suffix}",
+        type=event_type,
+        case_id=case.id,
+        case_type=case.type,
+        occurred_at=at,
+        actor=actor.username,
+        data={**data, "status": case.status, "state": case.state},
+        workflow_version=case.workflow_version,
+        subtype=case.subtype,
+        config_version=case.config_version,
+        case_version=case.version,
+    )
+
+
 def _relatable(case: Case, other: Case | None) -> Case:
     """Related cases are of the same kind and contact (a service request's "related work")."""
     if other is None:
@@ -649,18 +669,8 @@ class CaseService:
             raise ValidationFailed("INVALID_FIELDS", "rating must be 1 to 5.", {"fields": ["rating"]})
         at = timestamp(self.clock())
         feedback = Feedback(case.id, rating, (comment or "").strip() or None, actor.username, at)
-        event = DomainEvent(
-            id=f"{case.id}:feedback",
-            type="FeedbackGiven",
-            case_id=case.id,
-            case_type=case.type,
-            occurred_at=at,
-            actor=actor.username,
-            data={"rating": rating, "comment": feedback.comment, "status": case.status, "state": case.state},
-            workflow_version=case.workflow_version,
-            subtype=case.subtype,
-            config_version=case.config_version,
-            case_version=case.version,
+        event = event_beside(
+            case, "FeedbackGiven", "feedback", actor, at, {"rating": rating, "comment": feedback.comment}
         )
         self.repo.save_feedback(feedback, event)
         return {
@@ -911,19 +921,7 @@ class CaseService:
             )
         at = timestamp(self.clock())
         note = Note(id=self.new_id(), case_id=case.id, text=text.strip(), author=actor.username, at=at)
-        event = DomainEvent(
-            id=f"{case.id}:note:{note.id}",
-            type="NoteAdded",
-            case_id=case.id,
-            case_type=case.type,
-            occurred_at=at,
-            actor=actor.username,
-            data={"note_id": note.id, "status": case.status, "state": case.state},
-            workflow_version=case.workflow_version,
-            subtype=case.subtype,
-            config_version=case.config_version,
-            case_version=case.version,
-        )
+        event = event_beside(case, "NoteAdded", f"note:{note.id}", actor, at, {"note_id": note.id})
         self.repo.add_note(note, event)
         return {"id": note.id, "case_id": case.id, "text": note.text, "author": note.author, "at": note.at}
 
@@ -944,9 +942,7 @@ class CaseService:
         actor = self.actor(username)
         case, defn, _unit = self._load_visible(actor, case_id)
         involved = {case.assignee, case.created_by}
-        if not (
-            case.business_unit in actor.business_units or actor.username in involved or "Admin" in actor.roles
-        ):
+        if not (case.business_unit in actor.business_units or actor.username in involved or is_admin(actor)):
             raise Forbidden(
                 "NOT_ALLOWED",
                 f"Only members of {case.business_unit} and the people on the case write to its contact.",
@@ -996,24 +992,13 @@ class CaseService:
             template=template,
             templated=chosen is not None,
         )
-        event = DomainEvent(
-            id=f"{case.id}:communication:{communication.id}",
-            type="CommunicationRequested",
-            case_id=case.id,
-            case_type=case.type,
-            occurred_at=communication.at,
-            actor=actor.username,
-            data={
-                "communication_id": communication.id,
-                "at": communication.at,
-                "contact_id": case.contact_id,
-                "status": case.status,
-                "state": case.state,
-            },
-            workflow_version=case.workflow_version,
-            subtype=case.subtype,
-            config_version=case.config_version,
-            case_version=case.version,
+        event = event_beside(
+            case,
+            "CommunicationRequested",
+            f"communication:{communication.id}",
+            actor,
+            communication.at,
+            {"communication_id": communication.id, "at": communication.at, "contact_id": case.contact_id},
         )
         self.repo.add_communication(communication, event)
         return communication.to_dict()

@@ -38,9 +38,8 @@ COMMUNICATION_REQUESTED = "CommunicationRequested"
 ACCEPTANCE_REQUESTED = "AcceptanceRequested"
 CONTACT = "contact"
 UNIT = "unit"  # the members (or the "queue" responsible) of the unit a case waits in without a user
-SELF_SKIPPED = frozenset(
-    {"assignee", "creator", CONTACT, UNIT, "approvers"}
-)  # nobody needs an email about their own action
+# nobody needs an email about their own action
+SELF_SKIPPED = frozenset({"assignee", "creator", CONTACT, UNIT, "approvers"})
 
 
 class Mailer(Protocol):
