@@ -51,10 +51,6 @@ class EventConsumer:
     config: IdempotencyConfig  # register a LambdaContext here to call ``once`` outside ``handler``
 
 
-def read_domain_event(body: str | None, message_id: str) -> dict[str, Any]:
-    return domain_event(body, message_id)
-
-
 def _log_failure(logger: Logger, record: SQSRecord, exc: Exception) -> None:
     """Why a message failed, once, where it failed: the DLQ keeps the message, the log keeps the reason."""
     code = getattr(exc, "code", None)
@@ -75,7 +71,7 @@ def event_consumer(
     *,
     key_prefix: str,
     logger: Logger,
-    read: Callable[[str | None, str], dict[str, Any]] = read_domain_event,
+    read: Callable[[str | None, str], dict[str, Any]] = domain_event,
     key: str = "id",
     wanted: Callable[[dict[str, Any]], bool] | None = None,
 ) -> EventConsumer:

@@ -257,21 +257,6 @@ class FeedbackItem(Item, discriminator="feedback"):
     outbox = NumberAttribute(null=True)  # 1: the stream filter wakes the publisher for this item
 
 
-_ITEM_CLASSES = (
-    Item,
-    CaseItem,
-    HistoryItem,
-    NoteItem,
-    RelatedItem,
-    CommunicationItem,
-    SentItem,
-    TokenItem,
-    DirectoryItem,
-    WorkflowItem,
-    CounterItem,
-    ConfigItem,
-    FeedbackItem,
-)
 _connection: Connection | None = None
 
 
@@ -283,7 +268,7 @@ def configure(table_name: str | None = None) -> None:
     """Point every model at ``table_name`` (and the current endpoint settings). For tests and the local stack;
     Lambda gets TABLE_NAME in its environment and never needs this."""
     global _connection
-    for cls in {*_ITEM_CLASSES, *_item_subclasses(Item)}:  # and models other adapters define (orders, ...)
+    for cls in {Item, *_item_subclasses(Item)}:  # every model, here and in other adapters (orders, jobs, ...)
         if table_name:
             cls.Meta.table_name = table_name
         cls.Meta.region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or REGION
