@@ -95,6 +95,11 @@ def sent_mail() -> list[dict[str, Any]]:
     return out
 
 
+def dev_error(status: int, code: str, message: str, **details: Any) -> tuple[int, Any]:
+    """A local-only route's refusal, in the API's error shape."""
+    return status, {"error": {"code": code, "message": message, "details": details}}
+
+
 def erp_source(template: dict[str, Any]) -> str:
     """The EventBridge source the template's IngestRule listens to (parameter ErpEventSource)."""
     return template.get("Parameters", {}).get("ErpEventSource", {}).get("Default") or "erp"
@@ -115,8 +120,7 @@ def put_erp_events(body: Any, source: str, bus_name: str) -> tuple[int, Any]:
         or not isinstance(entry.get("detail"), dict)
     ]
     if not entries or problems:
-        error = {"code": "INVALID_EVENTS", "message": "Give one event or a list of events."}
-        return 422, {"error": {**error, "details": {"problems": problems}}}
+        return dev_error(422, "INVALID_EVENTS", "Give one event or a list of events.", problems=problems)
     events = boto3.client("events")
     results = []
     for start in range(0, len(entries), 10):  # PutEvents takes at most 10 entries
@@ -147,12 +151,9 @@ def run_reminders(body: Any, functions: dict[str, Any]) -> tuple[int, Any]:
 
     hours = (body or {}).get("hours_later", 0) if isinstance(body, dict) else None
     if not isinstance(hours, int | float) or isinstance(hours, bool) or not 0 <= hours <= 24 * 366:
-        error = {"code": "INVALID_HOURS", "message": "hours_later is a number of hours (0 to 8784)."}
-        return 422, {"error": {**error, "details": {}}}
+        return dev_error(422, "INVALID_HOURS", "hours_later is a number of hours (0 to 8784).")
     if "RemindFunction" not in functions:
-        return 404, {
-            "error": {"code": "NO_REMIND_FUNCTION", "message": "The template has none.", "details": {}}
-        }
+        return dev_error(404, "NO_REMIND_FUNCTION", "The template has none.")
     if not hours:
         return 200, functions["RemindFunction"].invoke({"source": "casework.reminders"})
     from infra.local.functions import INVOKE_LOCK
@@ -240,9 +241,7 @@ class LocalStack:
         def token(body: dict, _query: dict) -> tuple[int, Any]:
             username = body.get("username") if isinstance(body, dict) else None
             if not isinstance(username, str) or not username.strip():
-                return 422, {
-                    "error": {"code": "MISSING_FIELDS", "message": "Give a username.", "details": {}}
-                }
+                return dev_error(422, "MISSING_FIELDS", "Give a username.")
             return 200, tokens.issue(username.strip())
 
         def mail(_body: dict, query: dict) -> tuple[int, Any]:
@@ -267,18 +266,11 @@ class LocalStack:
                 target = scheduler.get_schedule(Name=name)["Target"]
             except scheduler.exceptions.ResourceNotFoundException:
                 names = [s["Name"] for s in scheduler.list_schedules()["Schedules"]]
-                return 404, {
-                    "error": {
-                        "code": "UNKNOWN_SCHEDULE",
-                        "message": f"No schedule {name!r}.",
-                        "details": {"schedules": names},
-                    }
-                }
+                return dev_error(404, "UNKNOWN_SCHEDULE", f"No schedule {name!r}.", schedules=names)
             if ":lambda:" in target["Arn"]:  # a function of the template, by its logical id
                 function = self._functions.get(target["Arn"].rsplit(":", 1)[-1])
                 if function is None:
-                    error = {"code": "UNKNOWN_FUNCTION", "message": f"No function {target['Arn']}."}
-                    return 404, {"error": {**error, "details": {}}}
+                    return dev_error(404, "UNKNOWN_FUNCTION", f"No function {target['Arn']}.")
                 result = function.invoke(json.loads(target.get("Input") or "{}"))
                 return 200, {"schedule": name, "function": function.logical_id, "result": result}
             queue_name = target["Arn"].rsplit(":", 1)[-1]
