@@ -12,7 +12,7 @@ from typing import Any
 
 from casework.domain.errors import Forbidden, NotFound, ValidationFailed
 from casework.domain.model import Actor, timestamp
-from casework.domain.visibility import may_see_customers
+from casework.domain.visibility import is_admin, may_see_customers
 from casework.domain.workflow import WorkflowDefinition
 from casework.services.cases import CaseService
 from casework.services.ports import ConfigStore
@@ -156,21 +156,22 @@ class CareService:
     def summary(self, username: str, case_type: str = "service_request", business_unit: str | None = None):
         """Open cases of a type counted by state, status, priority, assignee and unit, the overdue ones, and
         the caller's own open work (``mine``), from the index that holds only open cases, keyed by type and
-        business unit: one Query per unit (per 500 cases), never a Scan, never another unit's cases.
+        business unit: one Query per shard of each unit (per 500 cases), never a Scan, never another unit's
+        cases.
 
         Every user sees the units they belong to (a manager their teams', an agent their own and their unit's
         work); an Admin every unit; ``business_unit`` narrows it to one of those."""
         actor = self.cases.actor(username)
         self.cases.workflows.get(case_type)  # 404 UNKNOWN_CASE_TYPE rather than a summary of nothing
-        is_admin = bool(ADMIN_ROLES & actor.roles)
-        if business_unit and not is_admin and business_unit not in actor.business_units:
+        everywhere = is_admin(actor)
+        if business_unit and not everywhere and business_unit not in actor.business_units:
             raise Forbidden(
                 "NOT_ALLOWED", f"You see the summary of your own business units, not {business_unit}."
             )
         if business_unit:
             units: tuple[str, ...] = (business_unit,)
         else:
-            units = self.cases.directory.unit_codes() if is_admin else tuple(sorted(actor.business_units))
+            units = self.cases.directory.unit_codes() if everywhere else tuple(sorted(actor.business_units))
         now = self.cases.clock()
         counts: dict[str, Counter[str]] = {
             k: Counter() for k in ("state", "status", "priority", "assignee", "business_unit")
