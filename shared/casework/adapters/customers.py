@@ -17,10 +17,11 @@ PynamoDB sends them (condition checks, deletes, puts, updates); each failed cond
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from pynamodb.constants import ALL_OLD
 from pynamodb.exceptions import DoesNotExist, PutError, TransactWriteError
+from pynamodb.expressions.condition import Condition
 from pynamodb.transactions import TransactWrite
 
 from casework.adapters.codec import plain
@@ -201,7 +202,7 @@ class DynamoCustomerStore:
                 tx.delete(RelatedItem(pk=pk, sk=sub.sk), condition=RelatedItem.pk.exists())
                 meanings["delete"].append(missing)
                 continue
-            condition = None
+            condition: Condition | None = None
             if sub.must_exist is True:
                 condition = RelatedItem.pk.exists()
             elif sub.must_exist is False:
@@ -260,7 +261,8 @@ class DynamoCustomerStore:
             last_evaluated_key=decode_cursor(cursor, scope),
         )
         items, next_cursor = _one_page(iterator, DirectoryItem, scope)
-        return Page([plain(i.listing.as_dict()) for i in items if i.listing is not None], next_cursor)
+        listed = cast(list[DirectoryItem], items)  # _one_page builds instances of the model it is given
+        return Page([plain(i.listing.as_dict()) for i in listed if i.listing is not None], next_cursor)
 
     def customers_by_name(self, key_prefix: str, cursor: str | None, limit: int) -> Page:
         return self._listed(f"CUSTNAME#{key_prefix[:2]}", key_prefix, cursor, limit)
@@ -359,7 +361,7 @@ def seed_customers(customers: list[dict[str, Any]], contacts: list[dict[str, Any
     with DirectoryItem.batch_write() as batch:
         for item in records:
             batch.save(item)
-    with HistoryItem.batch_write() as batch:
-        for item in histories:
-            batch.save(item)
+    with HistoryItem.batch_write() as history_batch:
+        for history in histories:
+            history_batch.save(history)
     return len(histories)

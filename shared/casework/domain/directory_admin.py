@@ -116,7 +116,9 @@ def parse_entry(kind: str, data: Mapping[str, Any]) -> tuple[dict[str, Any], lis
             field = model.model_fields.get(name)
             if field is None:
                 continue
-            shape = Annotated[(field.annotation, *field.metadata)] if field.metadata else field.annotation
+            shape: Any = (
+                Annotated[(field.annotation, *field.metadata)] if field.metadata else field.annotation
+            )
             adapter: TypeAdapter[Any] = TypeAdapter(shape)
             try:
                 record[name] = adapter.dump_python(adapter.validate_python(value))

@@ -109,7 +109,7 @@ def key_dates(
     stops at ``actual`` once completed; a case without an expected date is never overdue.
     """
     never_late = expected is None or (closed is not None and actual is None)
-    late_by = 0.0 if never_late else ((actual or now) - expected).total_seconds()
+    late_by = 0.0 if never_late or expected is None else ((actual or now) - expected).total_seconds()
     return {
         "start_date": timestamp(start),
         "expected_completion_date": timestamp(expected) if expected is not None else None,

@@ -322,6 +322,7 @@ class _Draft:
         if rule == "nobody":
             self.assign(None, reason=f"entered {self.case.status}")
             return
+        username: str | None
         if rule == "creator":
             username = self.case.created_by
         elif rule == "user":
@@ -435,7 +436,9 @@ class _Draft:
         )
 
 
-def _draft(defn, case, actor, unit, now, action) -> _Draft:
+def _draft(
+    defn: WorkflowDefinition, case: Case, actor: Actor, unit: BusinessUnit, now: datetime, action: str
+) -> _Draft:
     return _Draft(defn, case, case, actor, unit, now, action, [], {}, [])
 
 
@@ -770,6 +773,7 @@ def decide(
             {"fields": ["comment"]},
         )
     decisions = {**pending.decisions, principal: decision}
+    outcome: str | None
     if decision == REJECT or pending.mode is ApprovalMode.ANY:
         outcome = decision
     else:

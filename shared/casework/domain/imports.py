@@ -16,7 +16,7 @@ import io
 import json
 import math
 import re
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from itertools import islice
@@ -585,7 +585,8 @@ def parse_customer(values: Mapping[str, str]) -> CustomerRow:
     return CustomerRow({k: v for k, v in data.items() if v is not None})
 
 
-PARSERS = {"leads": parse_lead, "contacts": parse_contact, "customers": parse_customer}
+RowParser = Callable[[Mapping[str, str]], LeadRow | ContactRow | CustomerRow]
+PARSERS: dict[str, RowParser] = {"leads": parse_lead, "contacts": parse_contact, "customers": parse_customer}
 
 
 def parse_row(kind: str, header: Sequence[str], values: Sequence[str]) -> LeadRow | ContactRow | CustomerRow:

@@ -126,12 +126,15 @@ def envelope_model(key: str) -> type[Envelope]:
     """The envelope of one event type with its own ``data`` model: what a subscriber receives."""
     entry = CATALOGUE[key]
     model_name = f"{entry.name}V{entry.version}"
+    # Literals of values known only at run time: mypy cannot follow them; pydantic builds them as written.
+    event_type: Any = Literal[entry.name]
+    schema_version: Any = Literal[entry.version]
     return create_model(
         model_name,
         __base__=Envelope,
         __doc__=entry.when,
-        type=(Literal[entry.name], Field(description="The event type; also the EventBridge detail-type.")),
-        schema_version=(Literal[entry.version], Field(description="The version of this event's schema.")),
+        type=(event_type, Field(description="The event type; also the EventBridge detail-type.")),
+        schema_version=(schema_version, Field(description="The version of this event's schema.")),
         data=(entry.data, ...),
     )
 

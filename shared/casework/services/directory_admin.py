@@ -276,7 +276,7 @@ class DirectoryAdmin:
 
     def _last_admin(self, name: str, stored: dict[str, Any] | None, record: dict[str, Any]) -> list[Problem]:
         """Somebody must be left to run the directory: the last active Admin keeps the role."""
-        was_admin = bool(stored) and stored.get("active", True) and "Admin" in stored.get("roles", ())
+        was_admin = stored is not None and stored.get("active", True) and "Admin" in stored.get("roles", ())
         if not was_admin or (record["active"] and "Admin" in record["roles"]):
             return []
         units = self.store.records("unit", self.store.unit_registry()[0])

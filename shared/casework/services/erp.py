@@ -177,7 +177,8 @@ def _valid(model: type[BaseModel], data: dict[str, Any], code: str, what: str) -
         record = model.model_validate(data)
     except ValidationError as exc:
         raise ValidationFailed(code, f"The {what} is not valid.", {"problems": problems(exc)}) from None
-    return _storable(record.model_dump(mode="python", exclude_none=True))
+    stored: dict[str, Any] = _storable(record.model_dump(mode="python", exclude_none=True))
+    return stored
 
 
 def _storable(value: Any) -> Any:

@@ -410,7 +410,7 @@ class ImportService:
         if problems:
             raise RowRefused(problems)
         found = self._found(row.contact)
-        register = dict(
+        register: dict[str, Any] = dict(
             type="lead",
             subtype=row.lead_type,
             description=row.description,
