@@ -9,7 +9,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: run test lint unit functional e2e bench coldstart events clean
+.PHONY: run test lint unit functional e2e bench coldstart events docs clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -46,6 +46,10 @@ bench: $(STAMP)  ## requests per API operation, cold-start times, the local stac
 
 events: $(STAMP)  ## regenerate docs/events/ and the template's schema registry from the event models
 	$(PY) scripts/generate_event_catalogue.py
+
+docs: $(STAMP)  ## regenerate docs/openapi.json and the README's table of error codes from the code
+	$(PY) scripts/generate_openapi.py
+	$(PY) scripts/generate_error_codes.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis .aws-sam

@@ -10,6 +10,7 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 from pydantic import BaseModel, ConfigDict, Field
 
+from casework.domain.error_codes import ErrorCode
 from casework.domain.errors import ValidationFailed
 from casework.http.api import caller
 from casework.http.routes import Cursor, Limit, ok, page
@@ -42,13 +43,13 @@ def _expected_version(body: dict[str, Any], required: bool = False) -> int | Non
     value = body.pop("expected_version", None)
     if value is None and required:
         raise ValidationFailed(
-            "MISSING_FIELDS",
+            ErrorCode.MISSING_FIELDS,
             "Name the version you read (expected_version; 0 for a new question set).",
             {"problems": [{"location": "expected_version", "message": "required"}]},
         )
     if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 0):
         raise ValidationFailed(
-            "INVALID_FIELDS",
+            ErrorCode.INVALID_FIELDS,
             "expected_version is a version number.",
             {"problems": [{"location": "expected_version", "message": "a whole number, 0 or more"}]},
         )

@@ -3,7 +3,7 @@ function so every resolver (a function's own, and the docs function's combined o
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 from urllib.parse import unquote
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
@@ -45,26 +45,9 @@ from casework.services.ports import CaseQuery
 CaseId = str
 
 
-def self_contained(schema: dict) -> dict:
-    """A pydantic JSON Schema with its ``$defs`` written in place: Powertools puts a ``responses`` schema into
-    the document as given, where a ``#/$defs/...`` reference would point at nothing."""
-    defs = schema.pop("$defs", {})
-
-    def resolve(node: Any) -> Any:
-        if isinstance(node, dict):
-            if "$ref" in node:
-                return resolve(defs[node["$ref"].rsplit("/", 1)[-1]])
-            return {key: resolve(value) for key, value in node.items()}
-        if isinstance(node, list):
-            return [resolve(value) for value in node]
-        return node
-
-    return resolve(schema)
-
-
-ERROR_SCHEMA = self_contained(ErrorResponse.model_json_schema())
+# A model (not its schema inlined): Powertools puts it in components once and every response refers to it.
 ERRORS = {
-    status: {"description": text, "content": {"application/json": {"schema": ERROR_SCHEMA}}}
+    status: {"description": text, "content": {"application/json": {"model": ErrorResponse}}}
     for status, text in {
         400: "The body is not JSON (INVALID_JSON) or is nested too deeply (JSON_TOO_DEEP)",
         401: "No or invalid token",
