@@ -75,6 +75,8 @@ class ErrorCode(StrEnum):
     FIELDS_NOT_ACCEPTED = auto(), 422, "fields this transition or creation does not take"
     FILE_NOT_FOUND = auto(), 422, "POST /imports for a key that is not in the import bucket", 404
     HISTORY_EXISTS = auto(), 409, "deleting a record that has history already"
+    IDEMPOTENCY_KEY_IN_USE = auto(), 409, "the first request with this Idempotency-Key still runs: retry soon"
+    IDEMPOTENCY_KEY_REUSED = auto(), 422, "an Idempotency-Key sent before with another body (use a new key)"
     ILLEGAL_TRANSITION = auto(), 409, "a transition the case's current status does not have"
     IMMUTABLE_FIELDS = auto(), 422, "changing contact, account, type or business unit after creation"
     IMPORT_NOT_FOUND = auto(), 404, "no such import job"
@@ -92,6 +94,7 @@ class ErrorCode(StrEnum):
     INVALID_EVENTS = auto(), 422, "local stack: a dev event post that is not one event or a list of them"
     INVALID_FIELDS = auto(), 422, "a body or record with invalid fields (details.problems)"
     INVALID_HOURS = auto(), 422, "local stack: hours_later is not a number of hours (0 to 8784)"
+    INVALID_IDEMPOTENCY_KEY = auto(), 400, "an Idempotency-Key that is not 1-128 letters, digits or ._:/@+=-"
     INVALID_JSON = auto(), 400, "a body that is not valid JSON"
     INVALID_LIMIT = auto(), 422, "a page limit out of range"
     INVALID_ORDER = auto(), 422, "queue: an ERP order that breaks the order contract"

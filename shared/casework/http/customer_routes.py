@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from casework.domain.error_codes import ErrorCode
 from casework.domain.errors import ValidationFailed
 from casework.http.api import caller
+from casework.http.idempotency import idempotent
 from casework.http.routes import Cursor, Limit, ok, page
 from casework.http.wiring import customer_service
 
@@ -67,7 +68,12 @@ def customer_routes() -> Router:
     router = Router()
 
     @router.post(
-        "/customers", status_code=201, tags=["customers"], summary="Create a customer", responses=ok(201)
+        "/customers",
+        status_code=201,
+        tags=["customers"],
+        summary="Create a customer",
+        responses=ok(201),
+        middlewares=[idempotent(router)],
     )
     def create_customer(body: Fields) -> dict:
         return customer_service().create_customer(_caller(router), body)
@@ -185,6 +191,7 @@ def customer_routes() -> Router:
         tags=["customers"],
         summary="Add a comment (kept with who and when)",
         responses=ok(201),
+        middlewares=[idempotent(router)],
     )
     def add_comment(customer_id: str, body: Fields) -> dict:
         return customer_service().add_comment(_caller(router), customer_id, body)
@@ -235,7 +242,12 @@ def customer_routes() -> Router:
     # --- contacts ---
 
     @router.post(
-        "/contacts", status_code=201, tags=["contacts"], summary="Create a contact", responses=ok(201)
+        "/contacts",
+        status_code=201,
+        tags=["contacts"],
+        summary="Create a contact",
+        responses=ok(201),
+        middlewares=[idempotent(router)],
     )
     def create_contact(body: Fields) -> dict:
         return customer_service().create_contact(_caller(router), body)

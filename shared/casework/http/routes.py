@@ -10,6 +10,7 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 
 from casework.http.api import caller
+from casework.http.idempotency import idempotent
 from casework.http.schemas import (
     AddAccount,
     AddProduct,
@@ -78,7 +79,14 @@ def page(p) -> dict:
 def register_routes() -> Router:
     router = Router()
 
-    @router.post("/cases", status_code=201, tags=["cases"], summary="Register a case", responses=ok(201))
+    @router.post(
+        "/cases",
+        status_code=201,
+        tags=["cases"],
+        summary="Register a case",
+        responses=ok(201),
+        middlewares=[idempotent(router)],
+    )
     def create_case(body: CreateCase) -> CaseResponse:
         return case_service().register(
             caller(router),
@@ -99,6 +107,7 @@ def register_routes() -> Router:
         tags=["activities"],
         summary="Schedule an activity from a service request or lead",
         responses=ok(201),
+        middlewares=[idempotent(router)],
     )
     def schedule_activity(case_id: CaseId, body: ScheduleChild) -> CaseResponse:
         return case_service().schedule(
@@ -346,6 +355,7 @@ def change_routes() -> Router:
         tags=["notes"],
         summary="Add a shared note (if you may read the case; closed: 409 CASE_CLOSED unless its type says)",
         responses=ok(201),
+        middlewares=[idempotent(router)],
     )
     def add_note(case_id: CaseId, body: NoteRequest) -> NoteResponse:
         return case_service().add_note(caller(router), case_id, body.text)
@@ -356,6 +366,7 @@ def change_routes() -> Router:
         tags=["notes"],
         summary="Email the case's contact (free text, or one of the type's communication templates)",
         responses=ok(201),
+        middlewares=[idempotent(router)],
     )
     def communicate(case_id: CaseId, body: CommunicationRequest) -> CommunicationResponse:
         return case_service().communicate(
