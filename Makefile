@@ -7,26 +7,31 @@ PORT ?= 3000
 MOTO_PORT ?= 5055
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
-STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
+# The dev environment is the lock's (make lock writes it from pyproject.toml): the same versions everywhere.
+LOCK   := requirements-dev.lock
+STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml $(LOCK) | cksum | cut -d' ' -f1)
 
-.PHONY: run test lint unit functional e2e bench coldstart events docs clean
+.PHONY: run test lint typecheck unit functional e2e bench coldstart events docs lock clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml $(LOCK)
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[dev]"
+	$(PY) -m pip install --quiet -r $(LOCK)
+	$(PY) -m pip install --quiet --no-deps -e .
 	@rm -f $(VENV)/.installed-* && touch $@
 
 run: $(STAMP)  ## start the local stack on http://127.0.0.1:$(PORT)
 	$(PY) -m infra.local --port $(PORT) --moto-port $(MOTO_PORT)
 
-test: $(STAMP) lint  ## lint, every test, cfn-lint on template.yaml
+test: $(STAMP) lint  ## lint, every test (cfn-lint on template.yaml is one: tests/functional/test_template.py)
 	$(PY) -m pytest
-	$(VENV)/bin/cfn-lint template.yaml
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+
+typecheck: $(STAMP)  ## mypy: strict on casework.domain and casework.services (pyproject.toml)
+	$(VENV)/bin/mypy
 
 unit: $(STAMP)
 	$(PY) -m pytest tests/unit
@@ -50,6 +55,12 @@ events: $(STAMP)  ## regenerate docs/events/ and the template's schema registry 
 docs: $(STAMP)  ## regenerate docs/openapi.json and the README's table of error codes from the code
 	$(PY) scripts/generate_openapi.py
 	$(PY) scripts/generate_error_codes.py
+
+lock: $(STAMP)  ## pin pyproject.toml's dependencies (requirements*.lock) and the layer's (shared/requirements.txt)
+	$(VENV)/bin/uv pip compile pyproject.toml --universal --python-version 3.11 --quiet -o requirements.lock
+	$(VENV)/bin/uv pip compile pyproject.toml --extra dev --universal --python-version 3.11 --quiet \
+		-o requirements-dev.lock
+	$(PY) scripts/generate_layer_requirements.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis .aws-sam
