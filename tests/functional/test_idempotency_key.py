@@ -154,3 +154,19 @@ def test_what_the_header_costs_in_requests(api: Api, stack: Any) -> None:
     extra = {op: keyed.get(op, 0) - plain.get(op, 0) for op in keyed | plain}
     assert {op: n for op, n in extra.items() if n} == {"PutItem": 1, "UpdateItem": 1}, (plain, keyed)
     assert replay == {"PutItem": 1}
+
+
+def test_a_request_still_running_under_the_key_is_a_409(api: Api, stack: Any) -> None:
+    """As while the first request runs (or its Lambda died mid-way, until its in-progress mark expires)."""
+    post(api, "POST /cases", CSR, "running")
+    (record,) = items(stack.table_name, "http#")
+    boto3.resource("dynamodb").Table(stack.table_name).update_item(
+        Key={"pk": record["pk"], "sk": record["sk"]},
+        UpdateExpression="SET #s = :running, in_progress_expiration = :later",
+        ExpressionAttributeNames={"#s": "status"},
+        ExpressionAttributeValues={":running": "INPROGRESS", ":later": int((time.time() + 60) * 1000)},
+    )
+    before = cases(stack)
+    reply = post(api, "POST /cases", CSR, "running")
+    assert reply.status == 409 and reply.error["code"] == "IDEMPOTENCY_KEY_IN_USE"
+    assert cases(stack) == before
