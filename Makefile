@@ -1,7 +1,9 @@
 # The two commands of the quick start: `make run` (the local stack) and `make test` (everything CI checks).
 # Both create the virtualenv on first use, so a fresh machine needs only Python 3.11+ and pip.
 
-PYTHON ?= python3
+# The Lambda runtime's Python (template.yaml: python3.12) when the machine has one that runs, else python3
+# (3.11+); `make test PYTHON=/path/to/python3.12` picks one by hand (a new VENV= too, if .venv exists).
+PYTHON ?= $(shell python3.12 -c '' >/dev/null 2>&1 && echo python3.12 || echo python3)
 # make run PORT=3001 MOTO_PORT=5056: the API and moto on other ports
 PORT ?= 3000
 MOTO_PORT ?= 5055

@@ -10,11 +10,14 @@ python scripts/generate_layer_requirements.py --check  # exit 1 if it is out of 
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT)]
+
+from scripts.generated_file import write_or_check  # noqa: E402
+
 LOCK = ROOT / "requirements.lock"
 LAYER = ROOT / "shared" / "requirements.txt"
 HEADER = """\
@@ -33,19 +36,7 @@ def layer_text() -> str:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--check", action="store_true", help="exit 1 if shared/requirements.txt is stale")
-    args = parser.parse_args()
-    wanted = layer_text()
-    if args.check:
-        if LAYER.read_text(encoding="utf-8") != wanted:
-            print("shared/requirements.txt is out of date: run `make lock`", file=sys.stderr)
-            return 1
-        return 0
-    LAYER.write_text(wanted, encoding="utf-8")
-    return 0
+    return write_or_check(LAYER, layer_text, "lock", __doc__)
 
 
 if __name__ == "__main__":

@@ -9,7 +9,6 @@ python scripts/generate_openapi.py --check  # exit 1 if docs/openapi.json is out
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from pathlib import Path
@@ -17,6 +16,8 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "shared")]
+
+from scripts.generated_file import write_or_check  # noqa: E402
 
 OPENAPI_FILE = ROOT / "docs" / "openapi.json"
 
@@ -33,19 +34,7 @@ def text(spec: dict[str, Any]) -> str:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--check", action="store_true", help="exit 1 if docs/openapi.json is out of date")
-    args = parser.parse_args()
-    wanted = text(document())
-    if args.check:
-        if not OPENAPI_FILE.exists() or OPENAPI_FILE.read_text(encoding="utf-8") != wanted:
-            print(f"{OPENAPI_FILE.relative_to(ROOT)} is out of date: run `make docs`", file=sys.stderr)
-            return 1
-        return 0
-    OPENAPI_FILE.write_text(wanted, encoding="utf-8")
-    return 0
+    return write_or_check(OPENAPI_FILE, lambda: text(document()), "docs", __doc__)
 
 
 if __name__ == "__main__":
