@@ -21,6 +21,7 @@ from pynamodb.transactions import TransactWrite
 from casework.adapters.codec import plain
 from casework.adapters.customers import directory_item
 from casework.adapters.dynamo import DirectoryItem, _tx_connection
+from casework.domain.error_codes import ErrorCode
 from casework.domain.errors import Conflict, NotFound
 from casework.services.conversion import FINANCIAL
 
@@ -98,7 +99,7 @@ class DynamoConversionStore:
                         )
                     return False
                 raise Conflict(
-                    "ACCOUNT_EXISTS",
+                    ErrorCode.ACCOUNT_EXISTS,
                     f"Account {account['id']} exists and was not created from lead {lead_id}.",
                     {"account_id": account["id"], "case_id": lead_id, "created_from_lead": origin},
                 ) from None
@@ -108,13 +109,13 @@ class DynamoConversionStore:
                 and contact_reason.raw_item
             ):
                 raise Conflict(
-                    "ALREADY_CUSTOMER",
+                    ErrorCode.ALREADY_CUSTOMER,
                     f"Contact {contact_id} got an account meanwhile; the retry will leave it as it is.",
                     {"contact_id": contact_id, "case_id": lead_id},
                 ) from None
             if contact_reason is not None and contact_reason.code == CONDITION_FAILED:
                 raise NotFound(
-                    "CONTACT_NOT_FOUND",
+                    ErrorCode.CONTACT_NOT_FOUND,
                     f"Contact {contact_id} does not exist.",
                     {"contact_id": contact_id, "case_id": lead_id},
                 ) from None

@@ -41,6 +41,7 @@ from casework.adapters.dynamo import (
     partition_page,
 )
 from casework.domain.customers import CONTACT_LISTING, CUSTOMER_LISTING, listing, name_key
+from casework.domain.error_codes import ErrorCode
 from casework.domain.errors import Conflict, DomainError, NotFound, ValidationFailed
 from casework.domain.visibility import ListScope
 from casework.services.ports import Page, RecordWrite, SubItem
@@ -117,7 +118,7 @@ class DynamoCustomerStore:
         meanings: dict[str, list[DomainError]] = {"check": [], "delete": [], "put": [], "update": []}
         pk, sk = record_key(change.kind, change.id)
         concurrent = Conflict(
-            "CONCURRENT_UPDATE", f"The {change.kind} changed meanwhile; reload.", {"id": change.id}
+            ErrorCode.CONCURRENT_UPDATE, f"The {change.kind} changed meanwhile; reload.", {"id": change.id}
         )
         version = DirectoryItem.body["version"]
         try:
@@ -130,7 +131,7 @@ class DynamoCustomerStore:
                     )
                     meanings["check"].append(
                         ValidationFailed(
-                            "UNKNOWN_CUSTOMER",
+                            ErrorCode.UNKNOWN_CUSTOMER,
                             f"There is no customer {change.customer_must_exist!r}.",
                             {"account_id": change.customer_must_exist},
                         )
@@ -162,7 +163,7 @@ class DynamoCustomerStore:
                     condition=HistoryItem.pk.does_not_exist(),
                 )
                 # a record created again after a delete: its history goes on where it stopped
-                meanings["put"].append(Conflict("HISTORY_EXISTS", "The record has history already."))
+                meanings["put"].append(Conflict(ErrorCode.HISTORY_EXISTS, "The record has history already."))
         except TransactWriteError as exc:
             raise self._meaning(exc, meanings, concurrent) from None
 
@@ -175,7 +176,7 @@ class DynamoCustomerStore:
                 condition=DirectoryItem.pk.does_not_exist() | (owner == change.id),
             )
             meanings["delete"].append(
-                Conflict("CONCURRENT_UPDATE", f"The {change.kind} changed meanwhile; reload.")
+                Conflict(ErrorCode.CONCURRENT_UPDATE, f"The {change.kind} changed meanwhile; reload.")
             )
         for identifier_type, value in change.claim:
             body = {"type": identifier_type, "value": value, OWNER_FIELD[change.kind]: change.id}
@@ -186,7 +187,7 @@ class DynamoCustomerStore:
             )
             meanings["put"].append(
                 Conflict(
-                    "DUPLICATE_IDENTIFIER",
+                    ErrorCode.DUPLICATE_IDENTIFIER,
                     f"{identifier_type} {value} belongs to another {change.kind}.",
                     {"type": identifier_type, "value": value},
                 )
@@ -305,7 +306,7 @@ class DynamoCustomerStore:
         latest = self.question_sets.newest(code) or 0
         if expected_version != latest:
             raise Conflict(
-                "STALE_VERSION",
+                ErrorCode.STALE_VERSION,
                 "The question set has changed since you read it; reload and try again.",
                 {"expected_version": expected_version, "current_version": latest},
             )
@@ -316,7 +317,9 @@ class DynamoCustomerStore:
             )
         except PutError as exc:
             if exc.cause_response_code == "ConditionalCheckFailedException":
-                raise Conflict("STALE_VERSION", "Somebody saved the question set at the same time.") from None
+                raise Conflict(
+                    ErrorCode.STALE_VERSION, "Somebody saved the question set at the same time."
+                ) from None
             raise
         self.question_sets.forget_latest()
         return version
@@ -325,7 +328,7 @@ class DynamoCustomerStore:
 def _no_question_set(code: str, version: int | None) -> NotFound:
     suffix = "" if version is None else f" version {version}"
     return NotFound(
-        "UNKNOWN_PROFILE_SET", f"There is no profiling question set {code!r}{suffix}.", {"set": code}
+        ErrorCode.UNKNOWN_PROFILE_SET, f"There is no profiling question set {code!r}{suffix}.", {"set": code}
     )
 
 

@@ -32,6 +32,7 @@ from casework.adapters.dynamo import (
     partition_page,
 )
 from casework.domain.directory_admin import KNOWN_ROLES
+from casework.domain.error_codes import ErrorCode
 from casework.domain.errors import Conflict
 from casework.services.directory_admin import DirectoryWrite
 from casework.services.ports import Page
@@ -127,7 +128,7 @@ class DynamoDirectoryAdmin:
                 )
         except TransactWriteError as exc:
             stale = Conflict(
-                "STALE_VERSION",
+                ErrorCode.STALE_VERSION,
                 f"The {change.kind} (or a unit it changes) changed meanwhile; reload and try again.",
                 {"kind": change.kind, "key": change.key},
             )

@@ -55,6 +55,7 @@ from pynamodb.transactions import TransactWrite
 from casework.adapters.codec import case_from_dict, case_to_dict, plain
 from casework.correlation import stamp
 from casework.domain.directory import actor_from_record, unit_from_record
+from casework.domain.error_codes import ErrorCode
 from casework.domain.errors import (
     THROTTLING_CODES,
     BadRequest,
@@ -396,7 +397,7 @@ def cursor_scope(*parts: Any) -> str:
 
 
 def invalid_cursor() -> BadRequest:
-    return BadRequest("INVALID_CURSOR", "The cursor is not one this API returned for this list.")
+    return BadRequest(ErrorCode.INVALID_CURSOR, "The cursor is not one this API returned for this list.")
 
 
 def encode_cursor(key: dict[str, Any] | None, scope: str = "") -> str | None:
@@ -588,7 +589,7 @@ class DynamoCaseRepository:
             item = CaseItem.get(f"CASE#{case_id}", "CASE", consistent_read=True)
         except (DoesNotExist, ValueError):
             raise NotFound(
-                "CASE_NOT_FOUND", f"Case {case_id} does not exist.", {"case_id": case_id}
+                ErrorCode.CASE_NOT_FOUND, f"Case {case_id} does not exist.", {"case_id": case_id}
             ) from None
         return case_from_dict(item.body.as_dict())
 
@@ -718,7 +719,9 @@ class DynamoCaseRepository:
                 return link_used() if "used_at" in (reason.raw_item or {"used_at": None}) else link_expired()
             return Conflict(code, message)
 
-        concurrent = Conflict("CONCURRENT_UPDATE", "Somebody changed the case at the same time; reload.")
+        concurrent = Conflict(
+            ErrorCode.CONCURRENT_UPDATE, "Somebody changed the case at the same time; reload."
+        )
         return explain_cancellation(exc, failed, concurrent)
 
     def list_cases(self, query: CaseQuery) -> Page:
@@ -883,7 +886,7 @@ class DynamoCaseRepository:
             ).save(condition=FeedbackItem.pk.does_not_exist())
         except PutError as exc:
             if exc.cause_response_code == "ConditionalCheckFailedException":
-                raise Conflict("FEEDBACK_GIVEN", "This case has feedback already.") from None
+                raise Conflict(ErrorCode.FEEDBACK_GIVEN, "This case has feedback already.") from None
             raise
 
     def feedback(self, case_id: str) -> dict[str, Any] | None:
@@ -1058,14 +1061,14 @@ class _Versions:
 
 def _no_configuration(module: str, version: int | None) -> NotFound:
     if version is None:
-        return NotFound("UNKNOWN_CONFIGURATION", f"{module} is not configured.", {"module": module})
-    return NotFound("UNKNOWN_CONFIGURATION", f"There is no {module} configuration version {version}.")
+        return NotFound(ErrorCode.UNKNOWN_CONFIGURATION, f"{module} is not configured.", {"module": module})
+    return NotFound(ErrorCode.UNKNOWN_CONFIGURATION, f"There is no {module} configuration version {version}.")
 
 
 def _no_case_type(name: str, version: int | None) -> NotFound:
     if version is None:
-        return NotFound("UNKNOWN_CASE_TYPE", f"There is no case type {name!r}.", {"type": name})
-    return NotFound("UNKNOWN_CASE_TYPE", f"There is no case type {name!r} (version {version}).")
+        return NotFound(ErrorCode.UNKNOWN_CASE_TYPE, f"There is no case type {name!r}.", {"type": name})
+    return NotFound(ErrorCode.UNKNOWN_CASE_TYPE, f"There is no case type {name!r} (version {version}).")
 
 
 class DynamoConfigStore:
@@ -1089,7 +1092,7 @@ class DynamoConfigStore:
         latest = self.stored.newest(module) or 0
         if expected_version is not None and expected_version != latest:
             raise Conflict(
-                "STALE_VERSION",
+                ErrorCode.STALE_VERSION,
                 "The configuration has changed since you read it; reload and try again.",
                 {"expected_version": expected_version, "current_version": latest},
             )
@@ -1101,7 +1104,7 @@ class DynamoConfigStore:
         except PutError as exc:
             if exc.cause_response_code == "ConditionalCheckFailedException":
                 raise Conflict(
-                    "CONCURRENT_UPDATE", "Somebody saved the configuration at the same time."
+                    ErrorCode.CONCURRENT_UPDATE, "Somebody saved the configuration at the same time."
                 ) from None
             raise
         self.parsed[(module, version)] = config
@@ -1143,7 +1146,7 @@ class DynamoWorkflowStore:
                 self.parsed[key] = compile_definition(raw, config, subtype, config_version)
             except KeyError:
                 raise ValidationFailed(
-                    "UNKNOWN_TYPE",
+                    ErrorCode.UNKNOWN_TYPE,
                     f"{raw.get('title', name)} has no type {subtype!r}.",
                     {"types": [t.code for t in config.types]},
                 ) from None

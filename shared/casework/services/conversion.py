@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final, Protocol
 
+from casework.domain.error_codes import ErrorCode
 from casework.domain.errors import NotFound, ValidationFailed
 
 logger = logging.getLogger(__name__)
@@ -79,19 +80,19 @@ class LeadConverter:
         at = _text(event.get("occurred_at"))
         if not isinstance(conversion, Mapping):
             raise ValidationFailed(
-                "INVALID_CONVERSION",
+                ErrorCode.INVALID_CONVERSION,
                 "The lead's conversion settings are not an object.",
                 {"case_id": lead_id, "event_id": event.get("id")},
             )
         if lead_id is None or at is None:
             raise ValidationFailed(
-                "INVALID_EVENT",
+                ErrorCode.INVALID_EVENT,
                 "A LeadWon event needs the lead id (case_id) and occurred_at.",
                 {"event_id": event.get("id")},
             )
         if contact_id is None:
             raise ValidationFailed(
-                "LEAD_WITHOUT_CONTACT",
+                ErrorCode.LEAD_WITHOUT_CONTACT,
                 f"Lead {lead_id} was won without a contact to convert.",
                 {"case_id": lead_id},
             )
@@ -99,7 +100,7 @@ class LeadConverter:
         contact = self.store.contact(contact_id)
         if contact is None:
             raise NotFound(
-                "CONTACT_NOT_FOUND",
+                ErrorCode.CONTACT_NOT_FOUND,
                 f"Contact {contact_id} of lead {lead_id} does not exist.",
                 {"case_id": lead_id, "contact_id": contact_id},
             )
