@@ -169,4 +169,5 @@ class DynamoErpStore:
             last_evaluated_key=decode_cursor(cursor, scope),
         )
         items, next_cursor = _one_page(iterator, OrderItem, scope)
-        return Page([plain(i.listing.as_dict()) for i in items if i.listing is not None], next_cursor)
+        rows = [i.listing for i in items if isinstance(i, OrderItem) and i.listing is not None]
+        return Page([plain(row.as_dict()) for row in rows], next_cursor)
