@@ -20,6 +20,9 @@ condition, a status by filter, so a status change moves no index entry. The inde
 (the list row, ``list_row``) and ``kind``: a transition rewrites one small row per index, not the whole case.
 A caller's list Queries only the partitions of what they may see (their units' shards, their assignments) and
 merges them in sort order (``list_cases``). No Scan anywhere.
+
+One long module on purpose: the item classes, the key functions, the list rows and the stores share one
+table layout, so a key or projection change (template.yaml says the same) is made and reviewed in one place.
 """
 
 from __future__ import annotations
