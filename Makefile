@@ -44,12 +44,14 @@ functional: $(STAMP)
 e2e: $(STAMP)
 	$(PY) -m pytest tests/e2e
 
-bench: $(STAMP)  ## requests per API operation, cold-start times, the local stack under load, a 10,000-row import
+bench: $(STAMP)  ## requests per API operation, cold-start times, the local stack under load, a 10,000-row import, write cost, hot keys
 	$(PY) scripts/count_requests.py
 	$(PY) scripts/count_directory_requests.py
 	$(PY) scripts/cold_start.py
 	$(PY) scripts/bench_local_stack.py --requests 2000
 	$(PY) scripts/bench_import.py
+	$(PY) scripts/write_cost.py
+	PYTHONPATH=shared $(PY) scripts/key_distribution.py
 
 events: $(STAMP)  ## regenerate docs/events/ and the template's schema registry from the event models
 	$(PY) scripts/generate_event_catalogue.py

@@ -14,13 +14,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from casework.adapters.dynamo import list_row, row_view
 from casework.domain.care.compile import compile_definition
 from casework.domain.care.config import ModuleConfig, parse_config
 from casework.domain.directory import actor_from_record, members_by_role, unit_from_record
 from casework.domain.errors import Conflict, NotFound, ValidationFailed, link_expired, link_used
 from casework.domain.model import Actor, BusinessUnit, Case, Change, DomainEvent
 from casework.domain.workflow import WorkflowDefinition, parse_definition
-from casework.services.cases import CaseService, case_view, history_view
+from casework.services.cases import CaseService, history_view
 from casework.services.ports import ApprovalToken, CaseQuery, Communication, Note, Page, SideWrites
 from casework.workflows import default_configs, module_templates, shipped
 
@@ -148,7 +149,7 @@ class InMemoryRepository:
                 and (query.scope is None or query.scope.admits(case))
             )
 
-        items = [case_view(c) for c in self.cases.values() if keep(c)]
+        items = [row_view(list_row(c, "closed_at" not in c.dates)) for c in self.cases.values() if keep(c)]
         return _page(items, query.cursor, query.limit)
 
     def history(self, case_id: str, cursor: str | None, limit: int) -> Page:
@@ -184,7 +185,7 @@ class InMemoryRepository:
             if c.type == case_type and c.business_unit == business_unit and "closed_at" not in c.dates
         ]
         open_cases.sort(key=lambda c: (c.dates.get("expected_completion_date") or "9999", c.id))
-        return _page([case_view(c) for c in open_cases], cursor, limit)
+        return _page([row_view(list_row(c, True)) for c in open_cases], cursor, limit)
 
     def add_note(self, note: Note, event: DomainEvent) -> None:
         self.note_items.setdefault(note.case_id, []).append(note)

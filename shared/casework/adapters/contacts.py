@@ -52,14 +52,17 @@ class DynamoConversionStore:
             return None
         return plain(item.body.as_dict()) if item.body is not None else None
 
-    def convert(self, account: dict[str, Any], contact_id: str, at: str) -> bool:
+    def convert(
+        self, account: dict[str, Any], contact_id: str, at: str, contact: dict[str, Any] | None = None
+    ) -> bool:
         lead_id = account.get("created_from_lead")
         body = DirectoryItem.body
-        # the customer's contact list shows the contact: its list keys and listing as they will be
+        # the customer's contact list shows the contact: its list keys and listing as they will be (from the
+        # record the converter has just read, not a second read of it)
+        record = contact if contact is not None else self.contact(contact_id)
         listed = directory_item(
             "contact",
-            {**(self.contact(contact_id) or {"id": contact_id}), "account_id": account["id"]}
-            | {"life_cycle_state": FINANCIAL},
+            {**(record or {"id": contact_id}), "account_id": account["id"]} | {"life_cycle_state": FINANCIAL},
         )
         try:
             with TransactWrite(connection=_tx_connection()) as tx:

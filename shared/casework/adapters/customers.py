@@ -35,6 +35,8 @@ from casework.adapters.dynamo import (
     _tx_connection,
     _Versions,
     _visible_to,
+    account_cases,
+    account_has_cases,
     cursor_scope,
     decode_cursor,
     explain_cancellation,
@@ -274,28 +276,13 @@ class DynamoCustomerStore:
     def open_cases_of(
         self, account_id: str, cursor: str | None, limit: int, *, visible_to: ListScope | None = None
     ) -> Page:
-        from casework.adapters.codec import case_from_dict
-        from casework.services.cases import case_view
-
-        partition = f"ACCOUNT#{account_id}"
-        scope = cursor_scope("gsi3", partition, "open")
-        condition = CaseItem.gsi4pk.exists()  # only open cases carry the open-cases index key
+        filters = [CaseItem.listing["open"] == True]  # noqa: E712 (a filter expression, not a comparison)
         if visible_to is not None and not visible_to.everything:
-            condition = condition & _visible_to(visible_to)  # and only those the caller may see
-        iterator = CaseItem.by_account.query(
-            partition,
-            filter_condition=condition,
-            scan_index_forward=False,
-            page_size=limit,
-            last_evaluated_key=decode_cursor(cursor, scope),
-        )
-        items, next_cursor = _one_page(iterator, CaseItem, scope)
-        return Page([case_view(case_from_dict(i.body.as_dict())) for i in items], next_cursor)
+            filters.append(_visible_to(visible_to))  # and only those the caller may see
+        return account_cases(account_id, None, filters, cursor, limit, "open")
 
     def has_cases(self, account_id: str) -> bool:
-        iterator = CaseItem.by_account.query(f"ACCOUNT#{account_id}", page_size=1)
-        items, _ = _one_page(iterator, CaseItem)
-        return bool(items)
+        return account_has_cases(account_id)
 
     # --- profiling question sets: PROFILESET#<code> / V#<version:04d>, immutable ---
 

@@ -194,7 +194,7 @@ class CareService:
                     total += 1
                     counts["state"][case["state"]] += 1
                     counts["status"][case["status"]] += 1
-                    counts["priority"][str(case["fields"].get("priority", "none"))] += 1
+                    counts["priority"][str(case["priority"] or "none")] += 1
                     counts["assignee"][case["assignee"] or "(unassigned)"] += 1
                     counts["business_unit"][case["business_unit"]] += 1
                     entry = _open_entry(case, now)
@@ -232,13 +232,13 @@ class CareService:
 
 def _open_entry(case: dict[str, Any], now: datetime) -> dict[str, Any]:
     """One open case as the summary lists it; ``overdue_seconds`` is 0 unless it is late at ``now``."""
-    expected = case["dates"]["expected_completion_date"]
+    expected = case["dates"].get("expected_completion_date")
     late = (now - datetime.fromisoformat(expected)).total_seconds() if expected else 0
     return {
         "id": case["id"],
         "title": case["title"],
         "status": case["status"],
-        "priority": case["fields"].get("priority"),
+        "priority": case["priority"],
         "assignee": case["assignee"],
         "business_unit": case["business_unit"],
         "expected_completion_date": expected,
