@@ -19,8 +19,9 @@ from casework.domain.care.config import ModuleConfig, parse_config
 from casework.domain.directory import actor_from_record, members_by_role, unit_from_record
 from casework.domain.errors import Conflict, NotFound, ValidationFailed, link_expired, link_used
 from casework.domain.model import Actor, BusinessUnit, Case, Change, DomainEvent
+from casework.domain.views import CaseSummary, HistoryView, case_view, history_view
 from casework.domain.workflow import WorkflowDefinition, parse_definition
-from casework.services.cases import CaseService, case_view, history_view
+from casework.services.cases import CaseService
 from casework.services.ports import ApprovalToken, CaseQuery, Communication, Note, Page, SideWrites
 from casework.workflows import default_configs, module_templates, shipped
 
@@ -33,7 +34,7 @@ def demo_data() -> dict[str, Any]:
     return json.loads(DEMO_PATH.read_text())
 
 
-def _page(items: list[dict[str, Any]], cursor: str | None, limit: int) -> Page:
+def _page(items: list[Any], cursor: str | None, limit: int) -> Page[Any]:
     start = int(cursor) if cursor else 0
     end = start + limit
     return Page(items=items[start:end], next_cursor=str(end) if end < len(items) else None)
@@ -88,7 +89,13 @@ class InMemoryRepository:
                 if link.key in entries:
                     raise Conflict("ALREADY_LINKED", f"{link.key} is already linked.")
                 entries[link.key] = link.label
-                details[(owner, link.kind, link.key)] = dict(link.details)
+                # what the DynamoDB adapter keeps beside the details: who added it, when
+                details[(owner, link.kind, link.key)] = {
+                    **link.details,
+                    "kind": link.kind,
+                    "added_by": change.entry.by,
+                    "added_at": change.entry.at,
+                }
             else:
                 if link.key not in entries:
                     raise NotFound("NOT_LINKED", f"{link.key} is not linked.")
@@ -115,7 +122,7 @@ class InMemoryRepository:
                 del self.cases[each.case.id]
             else:
                 self.cases[each.case.id] = each.case
-            self.entries.setdefault(each.case.id, []).append(history_view(each.entry))
+            self.entries.setdefault(each.case.id, []).append(history_view(each.entry).model_dump())
             self.outbox.extend(each.events)
         self.links = links
         self.link_details = details
@@ -138,7 +145,7 @@ class InMemoryRepository:
                 {"expected_version": change.expected_version, "current_version": stored.version},
             )
 
-    def list_cases(self, query: CaseQuery) -> Page:
+    def list_cases(self, query: CaseQuery) -> Page[CaseSummary]:
         def keep(case: Case) -> bool:
             return (
                 (query.type is None or case.type == query.type)
@@ -177,7 +184,9 @@ class InMemoryRepository:
     def feedback(self, case_id: str) -> dict[str, Any] | None:
         return self.feedbacks.get(case_id)
 
-    def open_cases(self, case_type: str, business_unit: str, cursor: str | None, limit: int) -> Page:
+    def open_cases(
+        self, case_type: str, business_unit: str, cursor: str | None, limit: int
+    ) -> Page[CaseSummary]:
         open_cases = [
             c
             for c in self.cases.values()
@@ -223,8 +232,8 @@ class InMemoryRepository:
 
     # --- test helpers ---
 
-    def history_of(self, case_id: str) -> list[dict[str, Any]]:
-        return list(self.entries.get(case_id, []))
+    def history_of(self, case_id: str) -> list[HistoryView]:
+        return [HistoryView.model_validate(entry) for entry in self.entries.get(case_id, [])]
 
 
 class InMemoryDirectory:

@@ -11,7 +11,8 @@ import pytest
 from moto import mock_aws
 
 from casework.domain.errors import Conflict, Gone, NotFound
-from casework.services.cases import CaseService, hash_token
+from casework.services.cases import CaseService
+from casework.services.link_tokens import hash_token
 from casework.services.ports import ApprovalToken
 
 NEW = {"type": "csr", "title": "T", "description": "D", "account_id": "ACC-1001"}
@@ -66,48 +67,48 @@ def partition(table: str, case_id: str) -> list[dict]:
 def test_a_lost_update_is_refused_and_writes_nothing(table):
     first = service()
     case = first.register("mary", **NEW)
-    first.change_related("mary", case["id"], kind="products", key="P-100", added=True)
-    before = partition(table, case["id"])
+    first.change_related("mary", case.id, kind="products", key="P-100", added=True)
+    before = partition(table, case.id)
 
     # Two requests read version 2; the second to commit must not overwrite the first.
-    loaded = first.repo.get(case["id"])
-    first.transition("mary", case["id"], to="Pending Pre-Approval")
+    loaded = first.repo.get(case.id)
+    first.transition("mary", case.id, to="Pending Pre-Approval")
     racing = service()
     racing.repo.get = lambda _id: loaded  # the other request's read happened before the first commit
     with pytest.raises(Conflict) as refused:
-        racing.transition("mary", case["id"], to="Closed - Rejected", fields={"rejection_reason": "x"})
+        racing.transition("mary", case.id, to="Closed - Rejected", fields={"rejection_reason": "x"})
     assert refused.value.code == "CONCURRENT_UPDATE"
 
-    after = first.get("mary", case["id"])
-    assert (after["status"], after["version"]) == ("Pending Pre-Approval", 3)
-    assert len(partition(table, case["id"])) == len(before) + 1  # the winner's history entry only
+    after = first.get("mary", case.id)
+    assert (after.status, after.version) == ("Pending Pre-Approval", 3)
+    assert len(partition(table, case.id)) == len(before) + 1  # the winner's history entry only
 
 
 def test_a_refused_side_write_takes_the_case_change_with_it(table):
     svc = service()
     case = svc.register("mary", **NEW)
-    svc.change_related("mary", case["id"], kind="products", key="P-100", added=True)
-    items = partition(table, case["id"])
+    svc.change_related("mary", case.id, kind="products", key="P-100", added=True)
+    items = partition(table, case.id)
     with pytest.raises(Conflict) as duplicate:
-        svc.change_related("mary", case["id"], kind="products", key="P-100", added=True)
+        svc.change_related("mary", case.id, kind="products", key="P-100", added=True)
     assert duplicate.value.code == "ALREADY_LINKED"
     with pytest.raises(NotFound) as absent:
-        svc.change_related("mary", case["id"], kind="products", key="P-200", added=False)
+        svc.change_related("mary", case.id, kind="products", key="P-200", added=False)
     assert absent.value.code == "NOT_LINKED"
-    assert partition(table, case["id"]) == items
-    assert svc.get("mary", case["id"])["related_products_count"] == 1
+    assert partition(table, case.id) == items
+    assert svc.get("mary", case.id).related_products_count == 1
 
 
 def test_history_items_carry_the_events_of_their_change(table):
     svc = service()
     case = svc.register("mary", **NEW)
-    svc.change_related("mary", case["id"], kind="products", key="P-100", added=True)
-    svc.transition("mary", case["id"], to="Pending Pre-Approval")
+    svc.change_related("mary", case.id, kind="products", key="P-100", added=True)
+    svc.transition("mary", case.id, to="Pending Pre-Approval")
     from boto3.dynamodb.types import TypeDeserializer
 
     history = [
         {k: TypeDeserializer().deserialize(v) for k, v in item.items()}
-        for item in partition(table, case["id"])
+        for item in partition(table, case.id)
         if item["sk"]["S"].startswith("HIST#")
     ]
     types = [[e["type"] for e in item["events"]] for item in history]
@@ -133,9 +134,9 @@ def _link(svc: CaseService, case_id: str, clock: Clock, hours: int = 1) -> str:
 
 def _submitted(svc: CaseService) -> str:
     case = svc.register("mary", **NEW)
-    svc.change_related("mary", case["id"], kind="products", key="P-100", added=True)
-    svc.transition("mary", case["id"], to="Pending Pre-Approval")
-    return case["id"]
+    svc.change_related("mary", case.id, kind="products", key="P-100", added=True)
+    svc.transition("mary", case.id, to="Pending Pre-Approval")
+    return case.id
 
 
 def test_an_approval_link_decides_once(table):
@@ -143,7 +144,7 @@ def test_an_approval_link_decides_once(table):
     svc = service(clock)
     case_id = _submitted(svc)
     raw = _link(svc, case_id, clock)
-    assert svc.decide_by_token(raw, decision="approve", comment=None)["case"]["status"] == "Under Assessment"
+    assert svc.decide_by_token(raw, decision="approve", comment=None).case.status == "Under Assessment"
     with pytest.raises(Gone) as again:
         svc.decide_by_token(raw, decision="approve", comment=None)
     assert again.value.code == "TOKEN_USED"
@@ -155,12 +156,12 @@ def test_a_link_that_expires_after_its_page_was_shown_is_refused_as_expired(tabl
     svc = service(clock)
     case_id = _submitted(svc)
     raw = _link(svc, case_id, clock, hours=1)
-    assert svc.approval_page(raw)["step"] == "pre_approval"
-    stale = svc._token_context  # the page's checks passed a moment ago; the commit happens after expiry
+    assert svc.approval_page(raw).step == "pre_approval"
+    stale = svc._open_approval  # the page's checks passed a moment ago; the commit happens after expiry
     context = stale(raw)
     clock.now += timedelta(hours=2)
-    svc._token_context = lambda _raw: context
+    svc._open_approval = lambda _raw: context  # type: ignore[method-assign]
     with pytest.raises(Gone) as expired:
         svc.decide_by_token(raw, decision="approve", comment=None)
     assert expired.value.code == "TOKEN_EXPIRED"
-    assert svc.get("mary", case_id)["status"] == "Pending Pre-Approval"
+    assert svc.get("mary", case_id).status == "Pending Pre-Approval"

@@ -17,7 +17,7 @@ PynamoDB sends them (condition checks, deletes, puts, updates); each failed cond
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pynamodb.constants import ALL_OLD
 from pynamodb.exceptions import DoesNotExist, PutError, TransactWriteError
@@ -43,6 +43,9 @@ from casework.domain.customers import CONTACT_LISTING, CUSTOMER_LISTING, listing
 from casework.domain.errors import Conflict, DomainError, NotFound, ValidationFailed
 from casework.domain.visibility import ListScope
 from casework.services.ports import Page, RecordWrite, SubItem
+
+if TYPE_CHECKING:
+    from casework.domain.views import CaseSummary
 
 RECORD_KEYS = {"customer": ("ACCOUNT", "ACCOUNT"), "contact": ("CONTACT", "CONTACT")}
 OWNER_FIELD = {"customer": "customer_id", "contact": "contact_id"}
@@ -270,9 +273,9 @@ class DynamoCustomerStore:
 
     def open_cases_of(
         self, account_id: str, cursor: str | None, limit: int, *, visible_to: ListScope | None = None
-    ) -> Page:
+    ) -> Page[CaseSummary]:
         from casework.adapters.codec import case_from_dict
-        from casework.services.cases import case_view
+        from casework.domain.views import case_view
 
         partition = f"ACCOUNT#{account_id}"
         scope = cursor_scope("gsi3", partition, "open")

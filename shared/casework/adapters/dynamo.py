@@ -66,9 +66,9 @@ from casework.domain.errors import (
     link_used,
 )
 from casework.domain.model import Actor, BusinessUnit, Case, Change, DomainEvent
+from casework.domain.views import CaseSummary, case_view, history_view
 from casework.domain.visibility import ListScope
 from casework.domain.workflow import WorkflowDefinition, parse_definition
-from casework.services.cases import case_view, history_view
 from casework.services.ports import (
     ApprovalToken,
     CaseQuery,
@@ -558,7 +558,7 @@ def _sort_of(item: CaseItem, source: _Source) -> str:
 
 def _merged_page(
     sources: list[_Source], filter_condition: Any, below: str | None, limit: int, bound: str
-) -> Page:
+) -> Page[CaseSummary]:
     """A k-way merge of one Query per source, newest sort key first. A source that stopped early (its page was
     full) may hold more below where it stopped, so only what sorts above the highest such stop is returned;
     the cursor is the sort key of the last case returned (or that stop)."""
@@ -626,7 +626,7 @@ class DynamoCaseRepository:
         history = HistoryItem(
             pk=f"CASE#{case.id}",
             sk=f"HIST#{case.version:08d}",
-            body=history_view(change.entry),
+            body=history_view(change.entry).model_dump(),
             events=[stamp(e.to_dict()) for e in change.events],
             outbox=1 if change.events else None,
         )
@@ -721,7 +721,7 @@ class DynamoCaseRepository:
         concurrent = Conflict("CONCURRENT_UPDATE", "Somebody changed the case at the same time; reload.")
         return explain_cancellation(exc, failed, concurrent)
 
-    def list_cases(self, query: CaseQuery) -> Page:
+    def list_cases(self, query: CaseQuery) -> Page[CaseSummary]:
         """Only what ``query.scope`` may see, without reading and dropping what it may not: an assignee's or
         an account's list is one Query (filtered by the visibility rule unless it is the caller's own
         assignments); every other list Queries the partitions of the caller's units (and of every unit for
@@ -892,7 +892,9 @@ class DynamoCaseRepository:
         except (DoesNotExist, ValueError):
             return None
 
-    def open_cases(self, case_type: str, business_unit: str, cursor: str | None, limit: int) -> Page:
+    def open_cases(
+        self, case_type: str, business_unit: str, cursor: str | None, limit: int
+    ) -> Page[CaseSummary]:
         """One Query a page, shard after shard (each by expected completion): the summary counts them all and
         sorts what it lists itself, so the shards need no merge."""
         bound = cursor_scope("gsi4", case_type, business_unit)
