@@ -121,7 +121,7 @@ class ApiDriver:
         import time
 
         from casework.adapters.dynamo import DynamoCaseRepository
-        from casework.services.cases import hash_token
+        from casework.services.link_tokens import hash_token
         from casework.services.ports import ApprovalToken
 
         raw = secrets.token_urlsafe(32)

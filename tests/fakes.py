@@ -14,14 +14,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from casework.adapters.dynamo import list_row, row_view
 from casework.domain.care.compile import compile_definition
 from casework.domain.care.config import ModuleConfig, parse_config
 from casework.domain.directory import actor_from_record, members_by_role, unit_from_record
 from casework.domain.errors import Conflict, NotFound, ValidationFailed, link_expired, link_used
 from casework.domain.model import Actor, BusinessUnit, Case, Change, DomainEvent
+from casework.domain.views import CaseRow, HistoryView, case_row, history_view, list_row
 from casework.domain.workflow import WorkflowDefinition, parse_definition
-from casework.services.cases import CaseService, history_view
+from casework.services.cases import CaseService
 from casework.services.ports import ApprovalToken, CaseQuery, Communication, Note, Page, SideWrites
 from casework.workflows import default_configs, module_templates, shipped
 
@@ -34,7 +34,7 @@ def demo_data() -> dict[str, Any]:
     return json.loads(DEMO_PATH.read_text())
 
 
-def _page(items: list[dict[str, Any]], cursor: str | None, limit: int) -> Page:
+def _page(items: list[Any], cursor: str | None, limit: int) -> Page[Any]:
     start = int(cursor) if cursor else 0
     end = start + limit
     return Page(items=items[start:end], next_cursor=str(end) if end < len(items) else None)
@@ -89,7 +89,13 @@ class InMemoryRepository:
                 if link.key in entries:
                     raise Conflict("ALREADY_LINKED", f"{link.key} is already linked.")
                 entries[link.key] = link.label
-                details[(owner, link.kind, link.key)] = dict(link.details)
+                # what the DynamoDB adapter keeps beside the details: who added it, when
+                details[(owner, link.kind, link.key)] = {
+                    **link.details,
+                    "kind": link.kind,
+                    "added_by": change.entry.by,
+                    "added_at": change.entry.at,
+                }
             else:
                 if link.key not in entries:
                     raise NotFound("NOT_LINKED", f"{link.key} is not linked.")
@@ -116,7 +122,7 @@ class InMemoryRepository:
                 del self.cases[each.case.id]
             else:
                 self.cases[each.case.id] = each.case
-            self.entries.setdefault(each.case.id, []).append(history_view(each.entry))
+            self.entries.setdefault(each.case.id, []).append(history_view(each.entry).model_dump())
             self.outbox.extend(each.events)
         self.links = links
         self.link_details = details
@@ -139,7 +145,7 @@ class InMemoryRepository:
                 {"expected_version": change.expected_version, "current_version": stored.version},
             )
 
-    def list_cases(self, query: CaseQuery) -> Page:
+    def list_cases(self, query: CaseQuery) -> Page[CaseRow]:
         def keep(case: Case) -> bool:
             return (
                 (query.type is None or case.type == query.type)
@@ -149,7 +155,7 @@ class InMemoryRepository:
                 and (query.scope is None or query.scope.admits(case))
             )
 
-        items = [row_view(list_row(c, "closed_at" not in c.dates)) for c in self.cases.values() if keep(c)]
+        items = [case_row(list_row(c, "closed_at" not in c.dates)) for c in self.cases.values() if keep(c)]
         return _page(items, query.cursor, query.limit)
 
     def history(self, case_id: str, cursor: str | None, limit: int) -> Page:
@@ -178,14 +184,14 @@ class InMemoryRepository:
     def feedback(self, case_id: str) -> dict[str, Any] | None:
         return self.feedbacks.get(case_id)
 
-    def open_cases(self, case_type: str, business_unit: str, cursor: str | None, limit: int) -> Page:
+    def open_cases(self, case_type: str, business_unit: str, cursor: str | None, limit: int) -> Page[CaseRow]:
         open_cases = [
             c
             for c in self.cases.values()
             if c.type == case_type and c.business_unit == business_unit and "closed_at" not in c.dates
         ]
         open_cases.sort(key=lambda c: (c.dates.get("expected_completion_date") or "9999", c.id))
-        return _page([row_view(list_row(c, True)) for c in open_cases], cursor, limit)
+        return _page([case_row(list_row(c, True)) for c in open_cases], cursor, limit)
 
     def add_note(self, note: Note, event: DomainEvent) -> None:
         self.note_items.setdefault(note.case_id, []).append(note)
@@ -224,8 +230,8 @@ class InMemoryRepository:
 
     # --- test helpers ---
 
-    def history_of(self, case_id: str) -> list[dict[str, Any]]:
-        return list(self.entries.get(case_id, []))
+    def history_of(self, case_id: str) -> list[HistoryView]:
+        return [HistoryView.model_validate(entry) for entry in self.entries.get(case_id, [])]
 
 
 class InMemoryDirectory:

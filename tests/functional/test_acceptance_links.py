@@ -29,7 +29,7 @@ from casework.adapters import dynamo
 from casework.domain import engine
 from casework.domain.model import Case, Change
 from casework.http.wiring import case_service
-from casework.services.cases import hash_token
+from casework.services.link_tokens import hash_token
 from casework.services.ports import ApprovalToken
 from infra.local.functions import LambdaContext
 from infra.local.template import LocalResources

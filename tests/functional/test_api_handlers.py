@@ -30,7 +30,7 @@ from moto.dynamodb.models import dynamodb_backends
 
 from casework.adapters import dynamo
 from casework.http.wiring import case_service, customer_service
-from casework.services.cases import hash_token
+from casework.services.link_tokens import hash_token
 from casework.services.ports import ApprovalToken
 from infra.local.functions import LambdaContext, import_file
 from infra.local.template import LocalResources, create_resources, load_template

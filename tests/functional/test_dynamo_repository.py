@@ -11,7 +11,9 @@ import pytest
 from moto import mock_aws
 
 from casework.domain.errors import Conflict, Gone, NotFound
-from casework.services.cases import CaseService, hash_token
+from casework.domain.views import CaseRow
+from casework.services.cases import CaseService
+from casework.services.link_tokens import hash_token
 from casework.services.ports import ApprovalToken
 
 NEW = {"type": "csr", "title": "T", "description": "D", "account_id": "ACC-1001"}
@@ -66,48 +68,48 @@ def partition(table: str, case_id: str) -> list[dict]:
 def test_a_lost_update_is_refused_and_writes_nothing(table):
     first = service()
     case = first.register("mary", **NEW)
-    first.change_related("mary", case["id"], kind="products", key="P-100", added=True)
-    before = partition(table, case["id"])
+    first.change_related("mary", case.id, kind="products", key="P-100", added=True)
+    before = partition(table, case.id)
 
     # Two requests read version 2; the second to commit must not overwrite the first.
-    loaded = first.repo.get(case["id"])
-    first.transition("mary", case["id"], to="Pending Pre-Approval")
+    loaded = first.repo.get(case.id)
+    first.transition("mary", case.id, to="Pending Pre-Approval")
     racing = service()
     racing.repo.get = lambda _id: loaded  # the other request's read happened before the first commit
     with pytest.raises(Conflict) as refused:
-        racing.transition("mary", case["id"], to="Closed - Rejected", fields={"rejection_reason": "x"})
+        racing.transition("mary", case.id, to="Closed - Rejected", fields={"rejection_reason": "x"})
     assert refused.value.code == "CONCURRENT_UPDATE"
 
-    after = first.get("mary", case["id"])
-    assert (after["status"], after["version"]) == ("Pending Pre-Approval", 3)
-    assert len(partition(table, case["id"])) == len(before) + 1  # the winner's history entry only
+    after = first.get("mary", case.id)
+    assert (after.status, after.version) == ("Pending Pre-Approval", 3)
+    assert len(partition(table, case.id)) == len(before) + 1  # the winner's history entry only
 
 
 def test_a_refused_side_write_takes_the_case_change_with_it(table):
     svc = service()
     case = svc.register("mary", **NEW)
-    svc.change_related("mary", case["id"], kind="products", key="P-100", added=True)
-    items = partition(table, case["id"])
+    svc.change_related("mary", case.id, kind="products", key="P-100", added=True)
+    items = partition(table, case.id)
     with pytest.raises(Conflict) as duplicate:
-        svc.change_related("mary", case["id"], kind="products", key="P-100", added=True)
+        svc.change_related("mary", case.id, kind="products", key="P-100", added=True)
     assert duplicate.value.code == "ALREADY_LINKED"
     with pytest.raises(NotFound) as absent:
-        svc.change_related("mary", case["id"], kind="products", key="P-200", added=False)
+        svc.change_related("mary", case.id, kind="products", key="P-200", added=False)
     assert absent.value.code == "NOT_LINKED"
-    assert partition(table, case["id"]) == items
-    assert svc.get("mary", case["id"])["related_products_count"] == 1
+    assert partition(table, case.id) == items
+    assert svc.get("mary", case.id).related_products_count == 1
 
 
 def test_history_items_carry_the_events_of_their_change(table):
     svc = service()
     case = svc.register("mary", **NEW)
-    svc.change_related("mary", case["id"], kind="products", key="P-100", added=True)
-    svc.transition("mary", case["id"], to="Pending Pre-Approval")
+    svc.change_related("mary", case.id, kind="products", key="P-100", added=True)
+    svc.transition("mary", case.id, to="Pending Pre-Approval")
     from boto3.dynamodb.types import TypeDeserializer
 
     history = [
         {k: TypeDeserializer().deserialize(v) for k, v in item.items()}
-        for item in partition(table, case["id"])
+        for item in partition(table, case.id)
         if item["sk"]["S"].startswith("HIST#")
     ]
     types = [[e["type"] for e in item["events"]] for item in history]
@@ -133,9 +135,9 @@ def _link(svc: CaseService, case_id: str, clock: Clock, hours: int = 1) -> str:
 
 def _submitted(svc: CaseService) -> str:
     case = svc.register("mary", **NEW)
-    svc.change_related("mary", case["id"], kind="products", key="P-100", added=True)
-    svc.transition("mary", case["id"], to="Pending Pre-Approval")
-    return case["id"]
+    svc.change_related("mary", case.id, kind="products", key="P-100", added=True)
+    svc.transition("mary", case.id, to="Pending Pre-Approval")
+    return case.id
 
 
 def test_an_approval_link_decides_once(table):
@@ -143,7 +145,7 @@ def test_an_approval_link_decides_once(table):
     svc = service(clock)
     case_id = _submitted(svc)
     raw = _link(svc, case_id, clock)
-    assert svc.decide_by_token(raw, decision="approve", comment=None)["case"]["status"] == "Under Assessment"
+    assert svc.decide_by_token(raw, decision="approve", comment=None).case.status == "Under Assessment"
     with pytest.raises(Gone) as again:
         svc.decide_by_token(raw, decision="approve", comment=None)
     assert again.value.code == "TOKEN_USED"
@@ -155,15 +157,15 @@ def test_a_link_that_expires_after_its_page_was_shown_is_refused_as_expired(tabl
     svc = service(clock)
     case_id = _submitted(svc)
     raw = _link(svc, case_id, clock, hours=1)
-    assert svc.approval_page(raw)["step"] == "pre_approval"
-    stale = svc._token_context  # the page's checks passed a moment ago; the commit happens after expiry
+    assert svc.approval_page(raw).step == "pre_approval"
+    stale = svc._open_approval  # the page's checks passed a moment ago; the commit happens after expiry
     context = stale(raw)
     clock.now += timedelta(hours=2)
-    svc._token_context = lambda _raw: context
+    svc._open_approval = lambda _raw: context  # type: ignore[method-assign]
     with pytest.raises(Gone) as expired:
         svc.decide_by_token(raw, decision="approve", comment=None)
     assert expired.value.code == "TOKEN_EXPIRED"
-    assert svc.get("mary", case_id)["status"] == "Pending Pre-Approval"
+    assert svc.get("mary", case_id).status == "Pending Pre-Approval"
 
 
 def test_a_transition_rewrites_each_index_row_in_place(table):
@@ -171,10 +173,10 @@ def test_a_transition_rewrites_each_index_row_in_place(table):
     the row (what the lists show) and moves no entry; the indexes hold the row, not the case."""
     svc = service()
     case = svc.register("mary", **NEW)
-    svc.change_related("mary", case["id"], kind="products", key="P-100", added=True)
-    (before,) = [i for i in partition(table, case["id"]) if i["sk"]["S"] == "CASE"]
-    svc.transition("mary", case["id"], to="Pending Pre-Approval")
-    (after,) = [i for i in partition(table, case["id"]) if i["sk"]["S"] == "CASE"]
+    svc.change_related("mary", case.id, kind="products", key="P-100", added=True)
+    (before,) = [i for i in partition(table, case.id) if i["sk"]["S"] == "CASE"]
+    svc.transition("mary", case.id, to="Pending Pre-Approval")
+    (after,) = [i for i in partition(table, case.id) if i["sk"]["S"] == "CASE"]
 
     for key in ("gsi1pk", "gsi1sk", "gsi2pk", "gsi2sk", "gsi3pk", "gsi3sk", "gsi4pk", "gsi4sk"):
         assert after[key] == before[key], key
@@ -198,16 +200,16 @@ def test_an_accounts_cases_in_both_shards_list_in_order_and_page_without_gaps(ta
     ids = itertools.count(1)
     svc = service()
     svc.new_id = lambda: f"acct-case-{next(ids):02d}"  # fixed ids: a known spread over the account's shards
-    made = [svc.register("mary", **NEW)["id"] for _ in range(7)]
+    made = [svc.register("mary", **NEW).id for _ in range(7)]
     shards = {i["gsi3pk"]["S"] for c in made for i in partition(table, c) if i["sk"]["S"] == "CASE"}
     assert shards == {"ACCOUNT#ACC-1001#0", "ACCOUNT#ACC-1001#1"}
 
     listed, cursor = [], None
     while True:
         page = svc.list_cases("mary", CaseQuery(account_id="ACC-1001", cursor=cursor, limit=3))
-        listed += [row["id"] for row in page.items]
+        listed += [row.id for row in page.items]
         cursor = page.next_cursor
         if cursor is None:
             break
     assert listed == sorted(made, reverse=True)  # one clock tick: newest first is highest id first
-    assert "fields" not in page.items[0] and page.items[-1]["account_id"] == "ACC-1001"  # rows, not cases
+    assert isinstance(page.items[0], CaseRow) and page.items[-1].account_id == "ACC-1001"  # rows, not cases

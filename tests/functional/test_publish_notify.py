@@ -27,7 +27,8 @@ from moto.ses.models import ses_backends
 
 from casework.adapters import dynamo
 from casework.adapters.codec import plain
-from casework.services.cases import CaseService, hash_token
+from casework.services.cases import CaseService
+from casework.services.link_tokens import hash_token
 from infra.local.functions import LambdaContext
 from infra.local.template import LocalResources
 from infra.seed import seed, verify_sender
@@ -94,10 +95,10 @@ def submitted_case(service: CaseService, title: str = "Halogen-free grade for Ac
     case = service.register(
         "mary", type="csr", title=title, description="UL94 V-0 at 0.8 mm.", account_id="ACC-1001"
     )
-    service.change_related("mary", case["id"], kind="products", key="P-100", added=True)
-    case = service.transition("mary", case["id"], to="Pending Pre-Approval")
-    assert case["status"] == "Pending Pre-Approval"
-    return case["id"]
+    service.change_related("mary", case.id, kind="products", key="P-100", added=True)
+    case = service.transition("mary", case.id, to="Pending Pre-Approval")
+    assert case.status == "Pending Pre-Approval"
+    return case.id
 
 
 def raw_item(table: str, pk: str, sk: str) -> dict[str, Any]:
@@ -309,7 +310,7 @@ def test_outbox_to_approval_email_end_to_end(
     items = boto3.client("dynamodb").scan(TableName=stack.table_name)["Items"]
     assert raw not in json.dumps(items)
     # ... and the link works: the approve function's confirm page would find it.
-    assert service.approval_page(raw)["step"] == "pre_approval"
+    assert service.approval_page(raw).step == "pre_approval"
 
 
 def test_same_event_twice_sends_one_email(
@@ -514,10 +515,10 @@ def test_a_request_waiting_in_its_unit_is_told_to_the_units_members_once(
         title="Router dead on arrival",
         contact_id="CON-2001",  # North -> Customer Care (carol, dave, tina), nobody assigned
     )
-    assert case["assignee"] is None and case["business_unit"] == "CARE"
-    registered = history_events(stack.table_name, case["id"], 1)
+    assert case.assignee is None and case.business_unit == "CARE"
+    registered = history_events(stack.table_name, case.id, 1)
     # dave takes it before the registration's email goes out: the email still goes where the event meant
-    service.take("dave", case["id"])
+    service.take("dave", case.id)
 
     _deliver(notify_fn, registered)
     _deliver(notify_fn, registered)  # a redelivery: nobody is told twice
@@ -530,14 +531,14 @@ def test_a_request_waiting_in_its_unit_is_told_to_the_units_members_once(
     # the type's "new faulty item" email to the assignee: the event had none, so it goes to nobody
     assert not any("New faulty item report" in m["Subject"] for m in mails)
     text, html = parts(mails[0])
-    assert "Alice Brown" in text and "Alice Brown" in html and case["id"] in text
+    assert "Alice Brown" in text and "Alice Brown" in html and case.id in text
 
 
 def test_an_assigned_request_is_told_to_its_assignee_not_the_unit(
     stack: LocalResources, service: CaseService, notify_fn: ModuleType
 ) -> None:
     case = faulty_item(service, "Router rattles", assignee="dave")
-    _deliver(notify_fn, history_events(stack.table_name, case["id"], 1))
+    _deliver(notify_fn, history_events(stack.table_name, case.id, 1))
     subjects = sorted((m["To"], m["Subject"].split(":")[0]) for m in sent())
     assert subjects == [
         ("dave@casework.example", "Assigned to you"),
@@ -551,9 +552,9 @@ def test_moving_a_request_to_another_unit_without_a_user_tells_that_unit(
     case = service.register(
         "carol", type="service_request", title="Site survey", contact_id="CON-2001", assignee="dave"
     )
-    moved = service.reassign("tina", case["id"], business_unit="FIELD")
-    assert moved["business_unit"] == "FIELD" and moved["assignee"] is None
-    _deliver(notify_fn, history_events(stack.table_name, case["id"], 2))
+    moved = service.reassign("tina", case.id, business_unit="FIELD")
+    assert moved.business_unit == "FIELD" and moved.assignee is None
+    _deliver(notify_fn, history_events(stack.table_name, case.id, 2))
     assert [(m["To"], m["Subject"].split(":")[0]) for m in sent()] == [
         ("fred@casework.example", "Waiting for someone in Field Service")
     ]
@@ -578,9 +579,9 @@ def test_a_communication_goes_to_the_contact_once_and_is_marked_sent(
         "carol", type="service_request", title="Modem reboots", contact_id="CON-2001", assignee="carol"
     )
     written = service.communicate(
-        "carol", case["id"], subject="About your modem", text="Line 1\n<b>not bold</b>"
+        "carol", case.id, subject="About your modem", text="Line 1\n<b>not bold</b>"
     )
-    (event,) = _communication_events(stack.table_name, case["id"])
+    (event,) = _communication_events(stack.table_name, case.id)
     assert event["type"] == "CommunicationRequested"
 
     _deliver(notify_fn, [event])
@@ -590,8 +591,8 @@ def test_a_communication_goes_to_the_contact_once_and_is_marked_sent(
     assert message["To"] == "alice@customer.example" and message["Subject"] == "About your modem"
     text, html = parts(message)
     assert "<b>not bold</b>" in text and "&lt;b&gt;not bold&lt;/b&gt;" in html  # written, not markup
-    (listed,) = service.communications("carol", case["id"]).items
-    assert listed["id"] == written["id"] and listed["sent_at"] and listed["message_id"]
+    (listed,) = service.communications("carol", case.id).items
+    assert listed.id == written.id and listed.sent_at and listed.message_id
 
 
 def test_a_communication_from_a_template_is_rendered_with_the_cases_tags(
@@ -600,14 +601,14 @@ def test_a_communication_from_a_template_is_rendered_with_the_cases_tags(
     case = faulty_item(service, "Dead router", assignee="carol")
     template = next(
         n.template
-        for n in service.definition_of(service.repo.get(case["id"])).notifications
+        for n in service.definition_of(service.repo.get(case.id)).notifications
         if n.recipient == "contact" and n.subject
     )
-    service.communicate("carol", case["id"], template=template)
-    _deliver(notify_fn, _communication_events(stack.table_name, case["id"]))
+    service.communicate("carol", case.id, template=template)
+    _deliver(notify_fn, _communication_events(stack.table_name, case.id))
     (message,) = sent()
     text, _ = parts(message)
-    assert "Dear Alice Brown" in text and case["id"] in text and "{{" not in text
+    assert "Dear Alice Brown" in text and case.id in text and "{{" not in text
 
 
 def test_a_retry_after_a_failed_send_emails_only_those_not_emailed_yet(
@@ -616,7 +617,7 @@ def test_a_retry_after_a_failed_send_emails_only_those_not_emailed_yet(
     from casework.adapters.mailer import SesMailer
 
     case = faulty_item(service, "Router smokes")  # waits in Customer Care: dave and tina are told
-    registered = history_events(stack.table_name, case["id"], 1)
+    registered = history_events(stack.table_name, case.id, 1)
     real_send = SesMailer.send
     outage = {"tina@casework.example"}
 

@@ -81,23 +81,23 @@ def test_choices_come_from_the_type() -> None:
 def test_unit_routing_acceptance_and_progress_needing_a_user() -> None:
     svc, _, _ = service()
     case = new_sr(svc)
-    assert (case["business_unit"], case["assignee"]) == ("CARE", None)
-    assert code_of(lambda: svc.transition("tina", case["id"], to="Acknowledged")) == "NOT_ACCEPTED"
+    assert (case.business_unit, case.assignee) == ("CARE", None)
+    assert code_of(lambda: svc.transition("tina", case.id, to="Acknowledged")) == "NOT_ACCEPTED"
     # fred (FIELD) cannot even see a Customer Care case: it does not exist for him
-    assert code_of(lambda: svc.take("fred", case["id"])) == "CASE_NOT_FOUND"
-    taken = svc.take("dave", case["id"])
-    assert taken["assignee"] == "dave"
-    assert code_of(lambda: svc.take("carol", case["id"])) == "ALREADY_ACCEPTED"
-    moved = svc.reassign("tina", case["id"], business_unit="FIELD")
-    assert (moved["business_unit"], moved["assignee"]) == ("FIELD", None)  # waits for a FIELD member
-    assert svc.take("fred", case["id"])["assignee"] == "fred"
+    assert code_of(lambda: svc.take("fred", case.id)) == "CASE_NOT_FOUND"
+    taken = svc.take("dave", case.id)
+    assert taken.assignee == "dave"
+    assert code_of(lambda: svc.take("carol", case.id)) == "ALREADY_ACCEPTED"
+    moved = svc.reassign("tina", case.id, business_unit="FIELD")
+    assert (moved.business_unit, moved.assignee) == ("FIELD", None)  # waits for a FIELD member
+    assert svc.take("fred", case.id).assignee == "fred"
 
 
 def test_contact_account_and_type_cannot_change() -> None:
     svc, _, _ = service()
     case = new_sr(svc, assignee="dave")
     for field in ("contact_id", "account_id", "subtype"):
-        assert code_of(lambda f=field: svc.edit("dave", case["id"], fields={f: "X"})) == "IMMUTABLE_FIELDS"
+        assert code_of(lambda f=field: svc.edit("dave", case.id, fields={f: "X"})) == "IMMUTABLE_FIELDS"
 
 
 def test_unknown_contact_and_type_are_refused() -> None:
@@ -114,13 +114,13 @@ def _resolved(svc: CaseService, category: str = "REPLACED") -> dict[str, Any]:
     case = new_sr(svc, subtype="FAULTY_ITEM", assignee="dave")
     svc.transition(
         "dave",
-        case["id"],
+        case.id,
         to="Acknowledged",
         fields={"response_category": "ACK_INVESTIGATING", "response": "Looking"},
     )
     return svc.transition(
         "dave",
-        case["id"],
+        case.id,
         to="Resolved",
         fields={"final_resolution_category": category, "final_resolution": "Swapped"},
     )
@@ -147,36 +147,34 @@ def _contact_decides(
 def test_a_resolution_that_needs_acceptance_holds_the_case_until_the_contact_accepts() -> None:
     svc, repo, _ = service()
     case = _resolved(svc)
-    assert case["acceptance"]["decision"] is None and case["acceptance"]["step"] == "final_resolution"
+    assert case.acceptance.decision is None and case.acceptance.step == "final_resolution"
     requested = [e for e in repo.outbox if e.type == "AcceptanceRequested"]
     assert requested[-1].data["contact_id"] == "CON-2001" and requested[-1].data["round"] == 1
-    assert code_of(lambda: svc.transition("dave", case["id"], to="Closed")) == "AWAITING_ACCEPTANCE"
+    assert code_of(lambda: svc.transition("dave", case.id, to="Closed")) == "AWAITING_ACCEPTANCE"
 
-    refused = _contact_decides(svc, case["id"], "refuse")
-    assert refused["acceptance"]["decision"] == "refuse"
-    assert code_of(lambda: svc.transition("dave", case["id"], to="Closed")) == "ANSWER_REFUSED"
+    refused = _contact_decides(svc, case.id, "refuse")
+    assert refused.acceptance.decision == "refuse"
+    assert code_of(lambda: svc.transition("dave", case.id, to="Closed")) == "ANSWER_REFUSED"
     # another resolution asks again (round 2); a decision for round 1 no longer counts
-    again = svc.edit("dave", case["id"], fields={"final_resolution": "Replaced the whole unit"})
-    assert again["acceptance"]["round"] == 2 and again["acceptance"]["decision"] is None
-    assert code_of(lambda: _contact_decides(svc, case["id"], "accept", round=1)) == "NO_PENDING_ACCEPTANCE"
-    _contact_decides(svc, case["id"], "accept", round=2)
-    assert svc.transition("dave", case["id"], to="Closed")["state"] == "completed"
+    again = svc.edit("dave", case.id, fields={"final_resolution": "Replaced the whole unit"})
+    assert again.acceptance.round == 2 and again.acceptance.decision is None
+    assert code_of(lambda: _contact_decides(svc, case.id, "accept", round=1)) == "NO_PENDING_ACCEPTANCE"
+    _contact_decides(svc, case.id, "accept", round=2)
+    assert svc.transition("dave", case.id, to="Closed").state == "completed"
 
 
 def test_a_category_without_acceptance_lets_the_case_move_on() -> None:
     svc, _, _ = service()
     case = new_sr(svc, assignee="dave")
-    svc.transition(
-        "dave", case["id"], to="Acknowledged", fields={"response_category": "ACK", "response": "Ok"}
-    )
+    svc.transition("dave", case.id, to="Acknowledged", fields={"response_category": "ACK", "response": "Ok"})
     done = svc.transition(
         "dave",
-        case["id"],
+        case.id,
         to="Resolved",
         fields={"final_resolution_category": "INFO_GIVEN", "final_resolution": "Told them"},
     )
-    assert done["acceptance"] is None
-    assert svc.transition("dave", case["id"], to="Closed")["state"] == "completed"
+    assert done.acceptance is None
+    assert svc.transition("dave", case.id, to="Closed").state == "completed"
 
 
 # --- key dates ----------------------------------------------------------------------------------------------
@@ -192,17 +190,17 @@ def test_priority_drives_expected_completion_and_responding_recalculates_it() ->
     config = parse_config("service_request", default_configs()["service_request"])
     within = config.priority(1, 1).complete_within
     assert within is not None
-    start = _at(case["dates"]["start_date"])
-    assert _at(case["dates"]["expected_completion_date"]) - start == timedelta(hours=within.value)
+    start = _at(case.dates.start_date)
+    assert _at(case.dates.expected_completion_date) - start == timedelta(hours=within.value)
     clock.advance(3600)
     responded = svc.transition(
         "dave",
-        case["id"],
+        case.id,
         to="Acknowledged",
         fields={"response_category": "ACK_INVESTIGATING", "response": "On it"},
     )
     # FAULTY_ITEM recalculates on responding: the clock restarts at the response
-    assert _at(responded["dates"]["expected_completion_date"]) - _at(responded["updated_at"]) == timedelta(
+    assert _at(responded.dates.expected_completion_date) - _at(responded.updated_at) == timedelta(
         hours=within.value
     )
 
@@ -222,28 +220,26 @@ def test_the_type_sets_the_expected_completion_and_a_priority_can_only_bring_it_
     svc, _, _ = service()
     impact, urgency = impact_urgency
     case = new_sr(svc, subtype=subtype, assignee="dave", fields={"impact": impact, "urgency": urgency})
-    assert _at(case["dates"]["expected_completion_date"]) - _at(case["dates"]["start_date"]) == expected
+    assert _at(case.dates.expected_completion_date) - _at(case.dates.start_date) == expected
 
 
 def test_overdue_and_time_to_completion() -> None:
     svc, _, clock = service()
     case = new_sr(svc, assignee="dave", fields={"impact": 1, "urgency": 1})  # 4 hours
     clock.advance(5 * 3600)
-    late = svc.get("dave", case["id"])
-    assert late["dates"]["overdue"] is True and late["dates"]["time_overdue_seconds"] == 3600
-    svc.transition(
-        "dave", case["id"], to="Acknowledged", fields={"response_category": "ACK", "response": "x"}
-    )
+    late = svc.get("dave", case.id)
+    assert late.dates.overdue is True and late.dates.time_overdue_seconds == 3600
+    svc.transition("dave", case.id, to="Acknowledged", fields={"response_category": "ACK", "response": "x"})
     svc.transition(
         "dave",
-        case["id"],
+        case.id,
         to="Resolved",
         fields={"final_resolution_category": "INFO_GIVEN", "final_resolution": "y"},
     )
-    done = svc.transition("dave", case["id"], to="Closed")
-    assert done["dates"]["time_to_completion_seconds"] == 5 * 3600
+    done = svc.transition("dave", case.id, to="Closed")
+    assert done.dates.time_to_completion_seconds == 5 * 3600
     clock.advance(86400)
-    assert svc.get("dave", case["id"])["dates"]["time_overdue_seconds"] == 3600  # frozen at completion
+    assert svc.get("dave", case.id).dates.time_overdue_seconds == 3600  # frozen at completion
 
 
 @settings(max_examples=60, deadline=None)
@@ -260,15 +256,15 @@ def test_key_dates_hold_whatever_the_timing(
     case = new_sr(svc, assignee="dave", fields={"impact": impact, "urgency": urgency})
     for wait in waits:
         clock.advance(wait)
-        dates = svc.get("dave", case["id"])["dates"]
-        assert dates["expected_completion_date"] >= dates["start_date"]
-        assert dates["time_overdue_seconds"] >= 0
-        assert dates["overdue"] == (clock() > _at(dates["expected_completion_date"]))
+        dates = svc.get("dave", case.id).dates
+        assert dates.expected_completion_date >= dates.start_date
+        assert dates.time_overdue_seconds >= 0
+        assert dates.overdue == (clock() > _at(dates.expected_completion_date))
     if cancel:
-        svc.transition("dave", case["id"], to="Cancelled", fields={"cancellation_reason": "DUPLICATE"})
+        svc.transition("dave", case.id, to="Cancelled", fields={"cancellation_reason": "DUPLICATE"})
         clock.advance(30 * 86400)
-        dates = svc.get("dave", case["id"])["dates"]
-        assert dates["overdue"] is False and dates["actual_completion_date"] is None
+        dates = svc.get("dave", case.id).dates
+        assert dates.overdue is False and dates.actual_completion_date is None
 
 
 # --- activities scheduled from a service request ------------------------------------------------------------
@@ -277,30 +273,28 @@ def test_key_dates_hold_whatever_the_timing(
 def test_open_activities_block_completion_and_deleting_one_unblocks_it() -> None:
     svc, _, _ = service()
     case = new_sr(svc, assignee="dave")
-    visit = svc.schedule("dave", case["id"], "activity", subtype="CALL", title="Call back", assignee="dave")
-    assert visit["parent_id"] == case["id"] and visit["contact_id"] == "CON-2001"
-    assert svc.get("dave", case["id"])["related_counts"]["activity"] == 1
-    svc.transition(
-        "dave", case["id"], to="Acknowledged", fields={"response_category": "ACK", "response": "x"}
-    )
+    visit = svc.schedule("dave", case.id, "activity", subtype="CALL", title="Call back", assignee="dave")
+    assert visit.parent_id == case.id and visit.contact_id == "CON-2001"
+    assert svc.get("dave", case.id).related_counts["activity"] == 1
+    svc.transition("dave", case.id, to="Acknowledged", fields={"response_category": "ACK", "response": "x"})
     svc.transition(
         "dave",
-        case["id"],
+        case.id,
         to="Resolved",
         fields={"final_resolution_category": "INFO_GIVEN", "final_resolution": "y"},
     )
-    assert code_of(lambda: svc.transition("dave", case["id"], to="Closed")) == "OPEN_CHILDREN"
-    assert code_of(lambda: svc.delete("carol", case["id"])) == "REFERENCED"  # the activity refers to it
-    assert svc.delete("dave", visit["id"])["deleted"] is True
-    assert svc.related("dave", case["id"], "activity").items == []
-    assert svc.transition("dave", case["id"], to="Closed")["state"] == "completed"
+    assert code_of(lambda: svc.transition("dave", case.id, to="Closed")) == "OPEN_CHILDREN"
+    assert code_of(lambda: svc.delete("carol", case.id)) == "REFERENCED"  # the activity refers to it
+    assert svc.delete("dave", visit.id).deleted is True
+    assert svc.related("dave", case.id, "activity").items == []
+    assert svc.transition("dave", case.id, to="Closed").state == "completed"
 
 
 def test_activity_types_allowed_by_the_parent_type_only() -> None:
     svc, repo, _ = service()
     case = new_sr(svc, subtype="FAULTY_ITEM", assignee="dave")
     before = repo.commits
-    assert code_of(lambda: svc.schedule("dave", case["id"], "activity", subtype="CALL", title="x")) == (
+    assert code_of(lambda: svc.schedule("dave", case.id, "activity", subtype="CALL", title="x")) == (
         "TYPE_NOT_ALLOWED"
     )
     assert repo.commits == before
@@ -309,19 +303,19 @@ def test_activity_types_allowed_by_the_parent_type_only() -> None:
 def test_activity_services_auto_applied_and_checked_on_completion() -> None:
     svc, _, _ = service()
     act = svc.register("fred", type="activity", subtype="REPAIR", title="Fix pump", assignee="fred")
-    assert act["fields"]["services"] == [{"product": "SVC-REPAIR", "time_spent_minutes": 30}]
-    svc.transition("fred", act["id"], to="Started")
+    assert act.fields["services"] == [{"product": "SVC-REPAIR", "time_spent_minutes": 30}]
+    svc.transition("fred", act.id, to="Started")
     too_short = [{"product": "SVC-REPAIR", "time_spent_minutes": 5}]
-    assert code_of(lambda: svc.transition("fred", act["id"], to="Done", fields={"services": too_short})) == (
+    assert code_of(lambda: svc.transition("fred", act.id, to="Done", fields={"services": too_short})) == (
         "INVALID_SERVICES"
     )
     done = svc.transition(
         "fred",
-        act["id"],
+        act.id,
         to="Done",
         fields={"services": [{"product": "SVC-REPAIR", "time_spent_minutes": 50}]},
     )
-    assert done["state"] == "completed" and done["dates"]["actual_completion_date"]
+    assert done.state == "completed" and done.dates.actual_completion_date
 
 
 # --- leads --------------------------------------------------------------------------------------------------
@@ -339,9 +333,9 @@ def test_a_won_lead_asks_for_conversion_when_its_type_says_so(subtype: str, conv
         assignee="mary",
         business_unit="SP",
     )
-    svc.transition("mary", lead["id"], to="Working")
-    won = svc.transition("mary", lead["id"], to="Won")
-    assert won["state"] == "won" and won["dates"]["actual_completion_date"]
+    svc.transition("mary", lead.id, to="Working")
+    won = svc.transition("mary", lead.id, to="Won")
+    assert won.state == "won" and won.dates.actual_completion_date
     event = next(e for e in repo.outbox if e.type == "LeadWon")
     assert event.data["contact_id"] == "CON-2003" and event.subtype == subtype
     assert (event.data["conversion"] is not None) == converts
@@ -352,10 +346,10 @@ def test_lost_needs_a_reason_of_the_type() -> None:
     lead = svc.register(
         "mary", type="lead", title="Maybe", contact_id="CON-2003", assignee="mary", business_unit="SP"
     )
-    svc.transition("mary", lead["id"], to="Working")
-    assert code_of(lambda: svc.transition("mary", lead["id"], to="Lost")) == "MISSING_FIELDS"
-    lost = svc.transition("mary", lead["id"], to="Lost", fields={"lost_reason": "NO_BUDGET"})
-    assert lost["fields"]["lost_reason"] == "NO_BUDGET"
+    svc.transition("mary", lead.id, to="Working")
+    assert code_of(lambda: svc.transition("mary", lead.id, to="Lost")) == "MISSING_FIELDS"
+    lost = svc.transition("mary", lead.id, to="Lost", fields={"lost_reason": "NO_BUDGET"})
+    assert lost.fields["lost_reason"] == "NO_BUDGET"
 
 
 # --- customer requests (a plain definition with automatic moves) --------------------------------------------
@@ -364,15 +358,15 @@ def test_lost_needs_a_reason_of_the_type() -> None:
 def test_customer_request_automatic_moves() -> None:
     svc, _, _ = service()
     body = {"type": "customer_request", "title": "TDS", "description": "Datasheet", "account_id": "ACC-1001"}
-    assert svc.register("mary", **body)["status"] == "Approved"  # a Sales Rep's request
+    assert svc.register("mary", **body).status == "Approved"  # a Sales Rep's request
     case = svc.register("susan", **body)
-    assert case["status"] == "Open"
-    svc.transition("susan", case["id"], to="Pending Approval")
-    approved = svc.decide("peter", case["id"], decision="approve")
-    assert approved["status"] == "Approved"
-    assert svc.edit("susan", case["id"], fields={"resolution": "Sent"})["status"] == "Approved"
-    resolved = svc.edit("susan", case["id"], fields={"resolution_date": "2026-11-24"})
-    assert resolved["status"] == "Resolved"
+    assert case.status == "Open"
+    svc.transition("susan", case.id, to="Pending Approval")
+    approved = svc.decide("peter", case.id, decision="approve")
+    assert approved.status == "Approved"
+    assert svc.edit("susan", case.id, fields={"resolution": "Sent"}).status == "Approved"
+    resolved = svc.edit("susan", case.id, fields={"resolution_date": "2026-11-24"})
+    assert resolved.status == "Resolved"
 
 
 # --- configuration and the summary --------------------------------------------------------------------------
@@ -406,8 +400,8 @@ def test_configuration_changes_are_admin_only_validated_and_versioned() -> None:
     new = svc.register(
         "mary", type="lead", title="New", contact_id="CON-2003", assignee="mary", business_unit="SP"
     )
-    assert (old["config_version"], new["config_version"]) == (1, 2)
-    assert svc.get("mary", old["id"])["config_version"] == 1
+    assert (old.config_version, new.config_version) == (1, 2)
+    assert svc.get("mary", old.id).config_version == 1
 
 
 def test_summary_counts_open_requests_and_lists_the_overdue_first() -> None:
@@ -415,17 +409,17 @@ def test_summary_counts_open_requests_and_lists_the_overdue_first() -> None:
     urgent = new_sr(svc, assignee="dave", fields={"impact": 1, "urgency": 1})
     new_sr(svc)
     closed = new_sr(svc, assignee="dave")
-    svc.transition("dave", closed["id"], to="Cancelled", fields={"cancellation_reason": "DUPLICATE"})
+    svc.transition("dave", closed.id, to="Cancelled", fields={"cancellation_reason": "DUPLICATE"})
     clock.advance(6 * 3600)
     summary = care(svc).summary("tina")
     assert summary["open"] == 2 and summary["by_state"] == {"pending": 2}
     assert summary["by_assignee"] == {"dave": 1, "(unassigned)": 1}
-    assert [o["id"] for o in summary["overdue"]] == [urgent["id"]]
+    assert [o["id"] for o in summary["overdue"]] == [urgent.id]
     assert summary["overdue"][0]["overdue_seconds"] == 2 * 3600
     assert summary["mine"] == {"open": 0, "overdue": 0, "items": []}
     agent = care(svc).summary("dave")
     assert agent["open"] == 2 and agent["mine"]["open"] == 1 and agent["mine"]["overdue"] == 1
-    assert agent["mine"]["items"][0]["id"] == urgent["id"]
+    assert agent["mine"]["items"][0]["id"] == urgent.id
 
 
 def test_only_the_business_units_a_type_names_may_create_it() -> None:
@@ -433,7 +427,7 @@ def test_only_the_business_units_a_type_names_may_create_it() -> None:
     # FAULTY_ITEM may be created by Customer Care only; mary is in SP
     assert code_of(lambda: new_sr(svc, user="mary", subtype="FAULTY_ITEM")) == "NOT_ALLOWED"
     assert repo.commits == 0
-    assert new_sr(svc, user="carol", subtype="FAULTY_ITEM")["subtype"] == "FAULTY_ITEM"
+    assert new_sr(svc, user="carol", subtype="FAULTY_ITEM").subtype == "FAULTY_ITEM"
 
 
 def test_a_team_lead_sees_the_summary_of_their_own_units_only() -> None:
@@ -453,5 +447,5 @@ def test_lists_show_whether_a_case_is_overdue_now() -> None:
     case = new_sr(svc, assignee="dave", fields={"impact": 1, "urgency": 1})  # 4 hours
     clock.advance(5 * 3600)
     listed = svc.list_cases("dave", CaseQuery(type="service_request"))
-    item = next(i for i in listed.items if i["id"] == case["id"])
-    assert item["dates"]["overdue"] is True and item["dates"]["time_overdue_seconds"] == 3600
+    item = next(i for i in listed.items if i.id == case.id)
+    assert item.dates.overdue is True and item.dates.time_overdue_seconds == 3600

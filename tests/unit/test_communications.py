@@ -15,7 +15,8 @@ from casework.adapters.mailer import EmailRenderer
 from casework.domain import engine
 from casework.domain.errors import Gone, NotFound, ValidationFailed
 from casework.services.acceptance import AcceptanceLinks
-from casework.services.cases import CaseService, hash_token
+from casework.services.cases import CaseService
+from casework.services.link_tokens import hash_token
 from casework.services.notify import Notifier
 from casework.services.ports import ApprovalToken
 from tests.fakes import (
@@ -23,6 +24,7 @@ from tests.fakes import (
     InMemoryDirectory,
     InMemoryRepository,
     InMemoryWorkflows,
+    SequentialIds,
     care_request_definition,
     demo_data,
 )
@@ -136,7 +138,9 @@ def world(
         public_base_url=BASE_URL + "/",
         new_token=new_token,
     )
-    links = AcceptanceLinks(repo=repo, directory=people, workflows=workflows, clock=clock)
+    links = AcceptanceLinks(
+        repo=repo, directory=people, workflows=workflows, clock=clock, new_id=SequentialIds()
+    )
     return World(repo, people, workflows, clock, mail, notifier, links, tokens)
 
 
@@ -331,17 +335,17 @@ def test_acceptance_page_changes_nothing_and_decide_accepts_once() -> None:
     before = (w.case(), len(w.repo.outbox), dict(w.repo.tokens))
 
     page = w.links.page(raw)
-    assert page["number"] == "CR-1" and page["contact"] == "Alice Brown"
-    assert page["answer"]["category"] == "NEEDS_OK"
-    assert page["answer"]["text"] == "Firmware 2.1 fixes it.\nRestart after."
+    assert page.number == "CR-1" and page.contact == "Alice Brown"
+    assert page.answer.category == "NEEDS_OK"
+    assert page.answer.text == "Firmware 2.1 fixes it.\nRestart after."
     assert (w.case(), len(w.repo.outbox), dict(w.repo.tokens)) == before
 
     result = w.links.decide(raw, "accept", "  Works now, thanks.  ")
-    assert result["decision"] == "accept" and result["case"]["status"] == "Responded"
+    assert result.decision == "accept" and result.case.status == "Responded"
     case = w.case()
     assert case.acceptance.decision == "accept" and case.acceptance.comment == "Works now, thanks."
     last = w.repo.history_of("CR-1")[-1]
-    assert last["by"] == "contact:CON-2001" and last["action"] == "acceptance_decided"
+    assert last.by == "contact:CON-2001" and last.action == "acceptance_decided"
     decided = w.events("AcceptanceDecided")[-1]
     assert decided["data"]["via"] == "email" and decided["actor"] == "contact:CON-2001"
     assert w.repo.token(hash_token(raw)).used_at is not None

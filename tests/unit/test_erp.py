@@ -5,6 +5,7 @@ keep the stores' promise: a write holds only over an older (or no) ERP version."
 from __future__ import annotations
 
 import json
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -362,13 +363,14 @@ def test_products_orders_and_a_customers_orders_are_read_by_known_users(
 
 
 def test_a_cases_order_is_the_one_its_order_id_field_names(ingest: ErpIngest, store: FakeErpStore) -> None:
+    # stand-ins for the case read model: the reader looks at its fields only
     cases = {
-        "c-none": {"id": "c-none", "fields": {}},
-        "c-later": {"id": "c-later", "fields": {"order_id": "SO-9002"}},
-        "c-known": {"id": "c-known", "fields": {"order_id": "SO-9001"}},
+        "c-none": SimpleNamespace(id="c-none", fields={}),
+        "c-later": SimpleNamespace(id="c-later", fields={"order_id": "SO-9002"}),
+        "c-known": SimpleNamespace(id="c-known", fields={"order_id": "SO-9001"}),
     }
 
-    def case(username: str, case_id: str) -> dict[str, Any]:
+    def case(username: str, case_id: str) -> Any:
         if case_id not in cases:
             raise NotFound("CASE_NOT_FOUND", case_id)
         return cases[case_id]

@@ -135,7 +135,7 @@ def _csr_story(svc: CaseService) -> None:
     """Registration to Inactive, with related items, an edit, a note, both approval steps and a rejection."""
     case_id = svc.register(
         "mary", type="csr", title="ESD bags", description="Packaging", account_id="ACC-1001"
-    )["id"]
+    ).id
     svc.change_related("mary", case_id, kind="products", key="P-100", added=True)
     svc.change_related("mary", case_id, kind="accounts", key="ACC-1002", added=True)
     svc.change_related("mary", case_id, kind="accounts", key="ACC-1002", added=False)
@@ -154,7 +154,7 @@ def _csr_story(svc: CaseService) -> None:
 
     rejected = svc.register(
         "mary", type="csr", title="Blue pellets", description="Colour", account_id="ACC-1001"
-    )["id"]
+    ).id
     svc.change_related("mary", rejected, kind="products", key="P-200", added=True)
     svc.reassign("peter", rejected, assignee="susan")
     svc.transition("mary", rejected, to="Pending Pre-Approval")
@@ -167,23 +167,23 @@ def _service_request_story(svc: CaseService) -> None:
     sr = svc.register(
         "carol", type="service_request", subtype="FAULTY_ITEM", title="Dead", contact_id="CON-2001"
     )
-    case_id = sr["id"]
+    case_id = sr.id
     svc.take("dave", case_id)
     other = svc.register("carol", type="service_request", title="Also dead", contact_id="CON-2001")
-    svc.reassign("tina", other["id"], business_unit="FIELD")
-    svc.change_related("dave", case_id, kind="service_requests", key=other["id"], added=True)
-    svc.change_related("dave", case_id, kind="service_requests", key=other["id"], added=False)
+    svc.reassign("tina", other.id, business_unit="FIELD")
+    svc.change_related("dave", case_id, kind="service_requests", key=other.id, added=True)
+    svc.change_related("dave", case_id, kind="service_requests", key=other.id, added=False)
     details = {"serial_number": "SN-1", "warehouse_issue_date": "2025-02-20"}
     svc.change_related("dave", case_id, kind="products", key="P-100", added=True, details=details)
     svc.check_return("dave", case_id, "P-100", coverage_reason="DOA", return_date="2025-03-01")
     visit = svc.schedule("dave", case_id, "activity", subtype="VISIT", title="Site visit", assignee="dave")
-    svc.delete("dave", visit["id"])
+    svc.delete("dave", visit.id)
     repair = svc.schedule(
         "dave", case_id, "activity", subtype="REPAIR", title="Bench repair", assignee="dave"
     )
-    svc.transition("dave", repair["id"], to="Started")
+    svc.transition("dave", repair.id, to="Started")
     services = [{"product": "SVC-REPAIR", "time_spent_minutes": 45}]
-    svc.transition("dave", repair["id"], to="Done", fields={"services": services, "outcome": "Fixed"})
+    svc.transition("dave", repair.id, to="Done", fields={"services": services, "outcome": "Fixed"})
     fields = {"response_category": "ACK_INVESTIGATING", "response": "Looking"}
     svc.transition("dave", case_id, to="Acknowledged", fields=fields)
     fields = {"final_resolution_category": "REPLACED", "final_resolution": "Swapped"}
@@ -206,8 +206,8 @@ def _lead_story(svc: CaseService) -> None:
         assignee="mary",
         business_unit="SP",
     )
-    svc.transition("mary", lead["id"], to="Working")
-    svc.transition("mary", lead["id"], to="Won")
+    svc.transition("mary", lead.id, to="Working")
+    svc.transition("mary", lead.id, to="Won")
 
 
 def _auto_approval_story() -> list[Any]:
@@ -219,7 +219,7 @@ def _auto_approval_story() -> list[Any]:
     svc, repo = make_service(directory=InMemoryDirectory(data))
     case_id = svc.register(
         "mary", type="csr", title="Auto", description="Approved by rule", account_id="ACC-1001"
-    )["id"]
+    ).id
     svc.change_related("mary", case_id, kind="products", key="P-100", added=True)
     svc.transition("mary", case_id, to="Pending Pre-Approval")
     return list(repo.outbox)
@@ -273,7 +273,7 @@ def test_a_cases_events_are_ordered_by_the_version_of_the_commit_that_raised_the
         ]
         assert all(e["id"].startswith(f"{case_id}:{e['case_version']}:") for e in commits)
         # every commit the history records raised an event: a subscriber sees the versions without gaps
-        history = {entry["version"] for entry in repo.history_of(case_id)}
+        history = {entry.version for entry in repo.history_of(case_id)}
         assert {e["case_version"] for e in commits} == history
 
 

@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 
 from casework.domain.errors import Conflict, Forbidden, Gone, NotFound, ValidationFailed
-from casework.services.cases import CaseService, hash_token
+from casework.services.cases import CaseService
+from casework.services.link_tokens import hash_token
 from casework.services.ports import ApprovalToken, CaseQuery, SideWrites
 from casework.workflows import shipped
 from tests.fakes import (
@@ -36,7 +37,7 @@ def register(svc: CaseService, who: str = "mary", **kw: Any) -> dict[str, Any]:
 
 
 def submitted(svc: CaseService) -> str:
-    case_id = register(svc)["id"]
+    case_id = register(svc).id
     svc.change_related("mary", case_id, kind="products", key="P-100", added=True)
     svc.transition("mary", case_id, to="Pending Pre-Approval")
     return case_id
@@ -107,20 +108,20 @@ class Interleaved:
 def test_register_defaults_the_business_unit_and_writes_case_history_and_event():
     svc, repo = make_service()
     view = register(svc, fields={"annual_volume": 50})
-    assert view["id"] == "CASE-0001"
-    assert (view["status"], view["state"], view["version"], view["assignee"]) == (
+    assert view.id == "CASE-0001"
+    assert (view.status, view.state, view.version, view.assignee) == (
         "Registration",
         "open",
         1,
         "mary",
     )
-    assert view["business_unit"] == view["gbu"] == "SP"
-    assert view["fields"] == {"annual_volume": 50}
-    assert view["created_at"] == "2025-03-03T09:00:00.000Z"
-    assert view["related_products_count"] == 0
-    assert [e["action"] for e in repo.history_of("CASE-0001")] == ["registered"]
+    assert view.business_unit == view.gbu == "SP"
+    assert view.fields == {"annual_volume": 50}
+    assert view.created_at == "2025-03-03T09:00:00.000Z"
+    assert view.related_products_count == 0
+    assert [e.action for e in repo.history_of("CASE-0001")] == ["registered"]
     assert [e.type for e in repo.outbox] == ["CaseRegistered"]
-    assert svc.get("john", "CASE-0001")["title"] == "ESD bags"
+    assert svc.get("john", "CASE-0001").title == "ESD bags"
 
 
 @pytest.mark.parametrize(
@@ -160,7 +161,7 @@ def test_user_without_a_unit_must_name_one():
     with pytest.raises(ValidationFailed) as err:
         register(svc, who="zoe")
     assert err.value.code == "MISSING_FIELDS" and err.value.details == {"fields": ["gbu"]}
-    assert register(svc, who="zoe", business_unit="SP")["business_unit"] == "SP"
+    assert register(svc, who="zoe", business_unit="SP").business_unit == "SP"
 
 
 # --- the caller's view --------------------------------------------------------------------------------------
@@ -168,28 +169,31 @@ def test_user_without_a_unit_must_name_one():
 
 def test_view_tells_each_caller_what_they_may_do():
     svc, _ = make_service()
-    case_id = register(svc)["id"]
+    case_id = register(svc).id
     mary = svc.get("mary", case_id)
-    offered = {t["name"]: t for t in mary["available_transitions"]}
+    offered = {t.name: t for t in mary.available_transitions}
     assert set(offered) == {"submit_for_approval", "reject"}
-    assert offered["submit_for_approval"]["requires_related"] == {"products": 1}
-    assert offered["submit_for_approval"]["to"] == "Pending Pre-Approval"
-    assert offered["reject"]["requires"] == ["rejection_reason"]
-    assert offered["reject"]["missing"] == ["rejection_reason"]
-    assert "title" in mary["editable_fields"] and "customer_satisfaction" not in mary["editable_fields"]
-    assert mary["can_decide_approval"] is False
+    assert offered["submit_for_approval"].requires_related == {"products": 1}
+    assert offered["submit_for_approval"].to == "Pending Pre-Approval"
+    assert offered["reject"].requires == ["rejection_reason"]
+    assert offered["reject"].missing == ["rejection_reason"]
+    assert "title" in mary.editable_fields and "customer_satisfaction" not in mary.editable_fields
+    assert mary.can_decide_approval is False
 
     john = svc.get("john", case_id)
-    assert [t["name"] for t in john["available_transitions"]] == ["reject"]
-    assert john["editable_fields"] == []
+    assert [t.name for t in john.available_transitions] == ["reject"]
+    assert john.editable_fields == []
 
     svc.change_related("mary", case_id, kind="products", key="P-100", added=True)
     view = svc.transition("mary", case_id, to="Pending Pre-Approval")
-    assert view["related_products_count"] == 1
-    assert view["pending_approval"]["approvers"] == [{"username": "john", "decision": None}]
-    assert svc.get("john", case_id)["can_decide_approval"] is True
-    assert svc.get("mary", case_id)["can_decide_approval"] is False
-    assert svc.get("peter", case_id)["can_decide_approval"] is False
+    assert view.related_products_count == 1
+    # as the API answers it: no delegate key when there is none
+    assert view.model_dump(mode="json")["pending_approval"]["approvers"] == [
+        {"username": "john", "decision": None}
+    ]
+    assert svc.get("john", case_id).can_decide_approval is True
+    assert svc.get("mary", case_id).can_decide_approval is False
+    assert svc.get("peter", case_id).can_decide_approval is False
 
 
 def test_get_unknown_case():
@@ -204,7 +208,7 @@ def test_get_unknown_case():
 
 def test_stale_expected_version_is_refused_and_nothing_is_written():
     svc, repo = make_service()
-    case_id = register(svc)["id"]
+    case_id = register(svc).id
     svc.change_related("mary", case_id, kind="products", key="P-100", added=True)  # now version 2
     before = snapshot(repo, case_id)
     commands = [
@@ -223,7 +227,7 @@ def test_stale_expected_version_is_refused_and_nothing_is_written():
         assert err.value.details == {"expected_version": 1, "current_version": 2}
     assert snapshot(repo, case_id) == before
     view = svc.transition("mary", case_id, to="Pending Pre-Approval", expected_version=2)
-    assert view["version"] == 3
+    assert view.version == 3
 
 
 def test_concurrent_commit_loses_and_writes_nothing():
@@ -242,7 +246,7 @@ def test_concurrent_commit_loses_and_writes_nothing():
     case = repo.get(case_id)
     assert (case.status, case.version) == ("Under Assessment", 4)
     assert "rejection_reason" not in case.fields
-    assert [e["by"] for e in repo.history_of(case_id)][-1] == "john"
+    assert [e.by for e in repo.history_of(case_id)][-1] == "john"
     assert len(repo.history_of(case_id)) == 4
     assert [e.type for e in repo.outbox][-3:] == ["ApprovalDecided", "CaseTransitioned", "CaseAssigned"]
     assert all(e.data.get("to_status") != "Closed - Rejected" for e in repo.outbox)
@@ -250,7 +254,7 @@ def test_concurrent_commit_loses_and_writes_nothing():
 
 def test_concurrent_link_of_the_same_product_keeps_one_link_and_the_right_count():
     svc, repo = make_service()
-    case_id = register(svc)["id"]
+    case_id = register(svc).id
     other = CaseService(repo, svc.directory, svc.workflows, svc.clock, svc.new_id)
 
     def meanwhile():
@@ -260,7 +264,7 @@ def test_concurrent_link_of_the_same_product_keeps_one_link_and_the_right_count(
     with pytest.raises(Conflict):
         racing.change_related("mary", case_id, kind="products", key="P-100", added=True)
     assert repo.get(case_id).related_counts["products"] == 1
-    assert [i["key"] for i in svc.related("mary", case_id, "products").items] == ["P-100"]
+    assert [i.key for i in svc.related("mary", case_id, "products").items] == ["P-100"]
 
 
 def test_outbox_holds_every_committed_event_in_order():
@@ -286,13 +290,13 @@ def test_outbox_holds_every_committed_event_in_order():
 
 def test_related_links():
     svc, repo = make_service()
-    case_id = register(svc)["id"]
+    case_id = register(svc).id
     with pytest.raises(ValidationFailed) as err:
         svc.change_related("mary", case_id, kind="products", key="P-999", added=True)
     assert err.value.code == "UNKNOWN_REFERENCE"
 
     view = svc.change_related("mary", case_id, kind="products", key="P-100", added=True)
-    assert view["related_products_count"] == 1
+    assert view.related_products_count == 1
     before = snapshot(repo, case_id)
     with pytest.raises(Conflict) as err:
         svc.change_related("mary", case_id, kind="products", key="P-100", added=True)
@@ -305,15 +309,21 @@ def test_related_links():
     svc.change_related("mary", case_id, kind="products", key="P-200", added=True)
     svc.change_related("mary", case_id, kind="accounts", key="ACC-1002", added=True)
     page = svc.related("mary", case_id, "products")
-    assert page.items == [
-        {"key": "P-100", "label": "Polyamide PA66 Natural"},
-        {"key": "P-200", "label": "PEEK High Flow"},
+    assert [(entry.key, entry.label) for entry in page.items] == [
+        ("P-100", "Polyamide PA66 Natural"),
+        ("P-200", "PEEK High Flow"),
     ]
-    assert svc.related("mary", case_id, "accounts").items == [{"key": "ACC-1002", "label": "Globex"}]
+    (account,) = svc.related("mary", case_id, "accounts").items
+    assert (account.key, account.label, account.kind, account.added_by) == (
+        "ACC-1002",
+        "Globex",
+        "accounts",
+        "mary",
+    )
     view = svc.change_related("mary", case_id, kind="products", key="P-100", added=False)
-    assert view["related_counts"] == {"products": 1, "accounts": 1}
-    assert view["related_products_count"] == 1
-    assert [i["key"] for i in svc.related("mary", case_id, "products").items] == ["P-200"]
+    assert view.related_counts == {"products": 1, "accounts": 1}
+    assert view.related_products_count == 1
+    assert [i.key for i in svc.related("mary", case_id, "products").items] == ["P-200"]
 
 
 def test_related_of_unknown_case_is_not_found():
@@ -333,10 +343,10 @@ def test_approval_page_changes_nothing():
     for _ in range(3):  # mail scanners open links, repeatedly
         page = svc.approval_page(raw)
     assert snapshot(repo, case_id) == before
-    assert page["step"] == "pre_approval" and page["step_label"] == "Pre-approval"
-    assert page["approver"] == "John Supply"
-    assert page["account"]["name"] == "Acme Corp"
-    assert page["case"]["status"] == "Pending Pre-Approval"
+    assert page.step == "pre_approval" and page.step_label == "Pre-approval"
+    assert page.approver == "John Supply"
+    assert page.account and page.account["name"] == "Acme Corp"
+    assert page.case.status == "Pending Pre-Approval"
 
 
 def test_decide_by_token_works_once():
@@ -344,9 +354,9 @@ def test_decide_by_token_works_once():
     case_id = submitted(svc)
     raw = token_for(svc, repo, case_id)
     result = svc.decide_by_token(raw, decision="approve", comment=None)
-    assert result["decision"] == "approve" and result["approver"] == "John Supply"
-    assert result["case"]["status"] == "Under Assessment" and result["case"]["assignee"] == "frank"
-    assert repo.history_of(case_id)[-1]["by"] == "john"
+    assert result.decision == "approve" and result.approver == "John Supply"
+    assert result.case.status == "Under Assessment" and result.case.assignee == "frank"
+    assert repo.history_of(case_id)[-1].by == "john"
     decided = [e for e in repo.outbox if e.type == "ApprovalDecided"]
     assert decided[-1].data["via"] == "email"
     token = repo.token(hash_token(raw))
@@ -373,8 +383,8 @@ def test_rejecting_by_token_needs_a_comment_and_keeps_the_link_usable_until_then
     assert err.value.code == "COMMENT_REQUIRED"
     assert repo.token(hash_token(raw)).used_at is None
     result = svc.decide_by_token(raw, decision="reject", comment="Not our business")
-    assert result["case"]["status"] == "Closed - Rejected"
-    assert result["case"]["fields"]["rejection_reason"] == "Not our business"
+    assert result.case.status == "Closed - Rejected"
+    assert result.case.fields["rejection_reason"] == "Not our business"
 
 
 def test_expired_token():
@@ -469,9 +479,7 @@ def test_token_of_an_older_round_cannot_decide_the_new_one():
         round=3,
         raw="raw-token-of-at-least-128-bits-round3",
     )
-    assert (
-        svc.decide_by_token(new, decision="approve", comment=None)["case"]["status"] == "Under Implementation"
-    )
+    assert svc.decide_by_token(new, decision="approve", comment=None).case.status == "Under Implementation"
 
 
 def test_token_racing_its_own_second_use_commits_once():
@@ -534,15 +542,15 @@ def test_token_expiring_between_confirm_and_commit_fails_the_whole_commit():
 
 def test_notes():
     svc, repo = make_service()
-    case_id = register(svc)["id"]
+    case_id = register(svc).id
     assert svc.notes("john", case_id).items == []
     note = svc.add_note("john", case_id, "  Called the customer  ")
-    assert (note["text"], note["author"], note["case_id"]) == ("Called the customer", "john", case_id)
+    assert (note.text, note.author, note.case_id) == ("Called the customer", "john", case_id)
     svc.add_note("mary", case_id, "Second")
     page = svc.notes("mary", case_id, limit=1)
-    assert [n["text"] for n in page.items] == ["Called the customer"]
+    assert [n.text for n in page.items] == ["Called the customer"]
     page = svc.notes("mary", case_id, cursor=page.next_cursor, limit=1)
-    assert [n["text"] for n in page.items] == ["Second"] and page.next_cursor is None
+    assert [n.text for n in page.items] == ["Second"] and page.next_cursor is None
     assert [e.type for e in repo.outbox][-2:] == ["NoteAdded", "NoteAdded"]
     assert repo.get(case_id).version == 1  # a note is not a change of the case
 
@@ -559,7 +567,7 @@ def test_notes():
 )
 def test_bad_notes_are_refused(text, code):
     svc, _ = make_service()
-    case_id = register(svc)["id"]
+    case_id = register(svc).id
     with pytest.raises(ValidationFailed) as err:
         svc.add_note("mary", case_id, text)
     assert err.value.code == code
@@ -583,23 +591,23 @@ def test_history_records_who_when_from_to_and_what_changed():
     svc.clock.advance(60)
     svc.decide("john", case_id, decision="approve", comment="ok")
     entries = svc.history("mary", case_id).items
-    assert [(e["version"], e["action"], e["by"]) for e in entries] == [
+    assert [(e.version, e.action, e.by) for e in entries] == [
         (1, "registered", "mary"),
         (2, "related_added", "mary"),
         (3, "transitioned", "mary"),
         (4, "approval_decided", "john"),
     ]
     last = entries[-1]
-    assert (last["from_status"], last["to_status"], last["comment"]) == (
+    assert (last.from_status, last.to_status, last.comment) == (
         "Pending Pre-Approval",
         "Under Assessment",
         "ok",
     )
-    assert last["at"] == "2025-03-03T09:01:00.000Z"
-    assert last["changes"]["assignee"] == {"from": "mary", "to": "frank"}
+    assert last.at == "2025-03-03T09:01:00.000Z"
+    assert last.changes["assignee"] == {"from": "mary", "to": "frank"}
     page = svc.history("mary", case_id, limit=3)
     assert len(page.items) == 3 and page.next_cursor
-    assert [e["version"] for e in svc.history("mary", case_id, cursor=page.next_cursor).items] == [4]
+    assert [e.version for e in svc.history("mary", case_id, cursor=page.next_cursor).items] == [4]
 
 
 def test_history_of_unknown_case():
@@ -616,7 +624,7 @@ def test_child_lists_refuse_a_bad_limit(read, limit):
     reports CASE_NOT_FOUND for a case that exists, notes()/related() an empty page although there are
     entries, and a real DynamoDB Query refuses Limit<1 (a 500). list_cases already says INVALID_LIMIT."""
     svc, _ = make_service()
-    case_id = register(svc)["id"]
+    case_id = register(svc).id
     svc.add_note("mary", case_id, "hello")
     svc.change_related("mary", case_id, kind="products", key="P-100", added=True)
     calls = {
@@ -634,18 +642,18 @@ def test_child_lists_refuse_a_bad_limit(read, limit):
 
 def test_list_cases():
     svc, _ = make_service()
-    first = register(svc)["id"]
-    second = register(svc, title="Labels")["id"]
+    first = register(svc).id
+    second = register(svc, title="Labels").id
     svc.reassign("peter", second, assignee="frank")
     mine = svc.list_cases("frank", CaseQuery(assignee="me"))
-    assert [c["id"] for c in mine.items] == [second]
-    assert [c["id"] for c in svc.list_cases("mary", CaseQuery(assignee="me")).items] == [first]
+    assert [c.id for c in mine.items] == [second]
+    assert [c.id for c in svc.list_cases("mary", CaseQuery(assignee="me")).items] == [first]
     page = svc.list_cases("mary", CaseQuery(type="csr", status="Registration", limit=1))
     assert len(page.items) == 1 and page.next_cursor is not None
     rest = svc.list_cases(
         "mary", CaseQuery(type="csr", status="Registration", limit=1, cursor=page.next_cursor)
     )
-    assert {page.items[0]["id"], rest.items[0]["id"]} == {first, second}
+    assert {page.items[0].id, rest.items[0].id} == {first, second}
     assert svc.list_cases("mary", CaseQuery(status="Inactive")).items == []
     assert len(svc.list_cases("mary", CaseQuery(account_id="ACC-1001")).items) == 2
 
@@ -673,29 +681,29 @@ def test_list_cases_unknown_type_and_user():
 def test_csr_story_through_the_service():
     svc, repo = make_service()
     case_id = to_final_approval(svc)
-    assert svc.get("peter", case_id)["can_decide_approval"] is True
+    assert svc.get("peter", case_id).can_decide_approval is True
     svc.decide("peter", case_id, decision="approve")
     view = svc.transition("frank", case_id, to="Implemented")
-    assert view["fields"]["go_live_date"] == "2025-03-03" and view["assignee"] == "mary"
-    assert svc.get("mary", case_id)["editable_fields"] == ["customer_satisfaction"]
+    assert view.fields["go_live_date"] == "2025-03-03" and view.assignee == "mary"
+    assert svc.get("mary", case_id).editable_fields == ["customer_satisfaction"]
     svc.edit("mary", case_id, fields={"customer_satisfaction": "Delighted"})
     unchanged = svc.edit("mary", case_id, fields={"customer_satisfaction": "Delighted"})
-    assert unchanged["version"] == repo.get(case_id).version == 8
+    assert unchanged.version == repo.get(case_id).version == 8
     view = svc.transition("mary", case_id, to="Inactive")
-    assert (view["status"], view["state"], view["version"]) == ("Inactive", "closed", 9)
-    assert view["available_transitions"] == [] and view["editable_fields"] == []
+    assert (view.status, view.state, view.version) == ("Inactive", "closed", 9)
+    assert view.available_transitions == [] and view.editable_fields == []
     assert len(svc.history("mary", case_id).items) == 9
-    assert [k["status"] for k in view["key_dates"]][-1] == "Inactive"
+    assert [k.status for k in view.key_dates][-1] == "Inactive"
 
 
 def test_reassign_through_the_service():
     svc, _ = make_service()
-    case_id = register(svc)["id"]
+    case_id = register(svc).id
     with pytest.raises(ValidationFailed) as err:
         svc.reassign("peter", case_id, assignee="ghost")
     assert err.value.code == "UNKNOWN_USER"
     view = svc.reassign("peter", case_id, assignee="frank")
-    assert view["assignee"] == "frank"
+    assert view.assignee == "frank"
 
 
 def test_fakes_refuse_a_second_registration_with_the_same_id():

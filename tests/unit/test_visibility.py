@@ -109,8 +109,8 @@ def closed_csr_service(notes_when_closed: bool):
     raw = {**copy.deepcopy(shipped()["csr"]), "version": 99, "notes_when_closed": notes_when_closed}
     svc, repo = make_service(workflows=InMemoryWorkflows(extra=[raw]))
     case = svc.register("mary", type="csr", title="T", description="d", account_id="ACC-1001")
-    svc.transition("mary", case["id"], to="Closed - Rejected", fields={"rejection_reason": "No"})
-    return svc, repo, case["id"]
+    svc.transition("mary", case.id, to="Closed - Rejected", fields={"rejection_reason": "No"})
+    return svc, repo, case.id
 
 
 def test_a_closed_case_takes_notes_only_when_its_definition_says_so() -> None:
@@ -121,12 +121,12 @@ def test_a_closed_case_takes_notes_only_when_its_definition_says_so() -> None:
     assert refused.value.code == "CASE_CLOSED"
     assert repo.outbox == outbox and svc.notes("mary", case_id).items == []
     svc, _repo, case_id = closed_csr_service(notes_when_closed=True)
-    assert svc.add_note("mary", case_id, "late remark")["text"] == "late remark"
+    assert svc.add_note("mary", case_id, "late remark").text == "late remark"
 
 
 def test_every_read_and_note_of_an_invisible_case_is_the_404_of_an_unknown_one() -> None:
     svc, _ = make_service()
-    case_id = svc.register("mary", type="csr", title="T", description="d", account_id="ACC-1001")["id"]
+    case_id = svc.register("mary", type="csr", title="T", description="d", account_id="ACC-1001").id
     reads = {
         "get": lambda who, cid: svc.get(who, cid),
         "history": lambda who, cid: svc.history(who, cid),
@@ -147,11 +147,11 @@ def test_every_read_and_note_of_an_invisible_case_is_the_404_of_an_unknown_one()
 
 def test_lists_hold_only_visible_cases_and_company_wide_types_for_everybody() -> None:
     svc, _ = make_service()
-    case_id = svc.register("mary", type="csr", title="T", description="d", account_id="ACC-1001")["id"]
-    assert [c["id"] for c in svc.list_cases("susan", CaseQuery()).items] == [case_id]
+    case_id = svc.register("mary", type="csr", title="T", description="d", account_id="ACC-1001").id
+    assert [c.id for c in svc.list_cases("susan", CaseQuery()).items] == [case_id]
     assert svc.list_cases("carol", CaseQuery()).items == []
     raw = {**copy.deepcopy(shipped()["csr"]), "version": 99, "visibility": {"scope": "company"}}
     svc, _ = make_service(workflows=InMemoryWorkflows(extra=[raw]))
-    case_id = svc.register("mary", type="csr", title="T", description="d", account_id="ACC-1001")["id"]
-    assert [c["id"] for c in svc.list_cases("carol", CaseQuery()).items] == [case_id]
-    assert svc.get("carol", case_id)["id"] == case_id
+    case_id = svc.register("mary", type="csr", title="T", description="d", account_id="ACC-1001").id
+    assert [c.id for c in svc.list_cases("carol", CaseQuery()).items] == [case_id]
+    assert svc.get("carol", case_id).id == case_id

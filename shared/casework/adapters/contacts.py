@@ -21,9 +21,9 @@ from pynamodb.transactions import TransactWrite
 from casework.adapters.codec import plain
 from casework.adapters.customers import directory_item
 from casework.adapters.dynamo import DirectoryItem, _tx_connection
+from casework.domain.customers import FINANCIAL
 from casework.domain.error_codes import ErrorCode
 from casework.domain.errors import Conflict, NotFound
-from casework.services.conversion import FINANCIAL
 
 logger = logging.getLogger(__name__)
 

@@ -17,7 +17,7 @@ PynamoDB sends them (condition checks, deletes, puts, updates); each failed cond
 
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from pynamodb.constants import ALL_OLD
 from pynamodb.exceptions import DoesNotExist, PutError, TransactWriteError
@@ -47,6 +47,9 @@ from casework.domain.error_codes import ErrorCode
 from casework.domain.errors import Conflict, DomainError, NotFound, ValidationFailed
 from casework.domain.visibility import ListScope
 from casework.services.ports import Page, RecordWrite, SubItem
+
+if TYPE_CHECKING:
+    from casework.domain.views import CaseRow
 
 RECORD_KEYS = {"customer": ("ACCOUNT", "ACCOUNT"), "contact": ("CONTACT", "CONTACT")}
 OWNER_FIELD = {"customer": "customer_id", "contact": "contact_id"}
@@ -275,7 +278,7 @@ class DynamoCustomerStore:
 
     def open_cases_of(
         self, account_id: str, cursor: str | None, limit: int, *, visible_to: ListScope | None = None
-    ) -> Page:
+    ) -> Page[CaseRow]:
         filters = [CaseItem.listing["open"] == True]  # noqa: E712 (a filter expression, not a comparison)
         if visible_to is not None and not visible_to.everything:
             filters.append(_visible_to(visible_to))  # and only those the caller may see

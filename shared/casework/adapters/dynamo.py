@@ -73,9 +73,9 @@ from casework.domain.errors import (
     link_used,
 )
 from casework.domain.model import Actor, BusinessUnit, Case, Change, DomainEvent
+from casework.domain.views import CaseRow, case_row, history_view, list_row
 from casework.domain.visibility import ListScope
 from casework.domain.workflow import WorkflowDefinition, parse_definition
-from casework.services.cases import history_view
 from casework.services.ports import (
     ApprovalToken,
     CaseQuery,
@@ -325,7 +325,6 @@ def _sort_key(case: Case) -> str:
     return f"{case.type}#{case.created_at}#{case.id}"
 
 
-ROW_FILTERS = ("involved", "units_seen", "awaiting", "open")  # in the row for the lists' filters, not shown
 # What the row holds exactly as the case's body would: stored once, in the row, and read back from it
 IN_ROW = (
     "id", "type", "subtype", "title", "status", "state", "business_unit", "assignee", "account_id",
@@ -334,45 +333,8 @@ IN_ROW = (
 )  # fmt: skip
 
 
-def list_row(case: Case, is_open: bool) -> dict[str, Any]:
-    """The one place a case becomes a list row: what the lists, the summary and the customer page show of it,
-    plus what their filters read (visibility, open, whose approval it waits for). Stored on the case item as
-    ``listing``, the only attribute the list indexes project; keep it small (under 1 KB with the keys)."""
-    waiting = case.approval.decisions if case.approval is not None else {}
-    return {
-        "id": case.id,
-        "type": case.type,
-        "subtype": case.subtype,
-        "title": case.title,
-        "status": case.status,
-        "state": case.state,
-        "business_unit": case.business_unit,
-        "assignee": case.assignee,
-        "account_id": case.account_id,
-        "contact_id": case.contact_id,
-        "parent_id": case.parent_id,
-        "priority": case.fields.get("priority"),
-        "created_by": case.created_by,
-        "created_at": case.created_at,
-        "updated_at": case.updated_at,
-        "version": case.version,
-        "related_products_count": case.related_counts.get("products", 0),
-        "dates": dict(case.dates),
-        "involved": sorted(case.involved),
-        "units_seen": sorted(case.units_seen),
-        "awaiting": sorted(u for u, d in waiting.items() if d is None) if is_open else [],
-        "open": is_open,
-    }
-
-
-def row_view(row: dict[str, Any]) -> dict[str, Any]:
-    """A list row as the API shows it (``gbu`` is the business unit's other name, as on the case)."""
-    shown = {k: v for k, v in row.items() if k not in ROW_FILTERS}
-    return {**shown, "gbu": row.get("business_unit")}
-
-
-def _shown(item: Item) -> dict[str, Any]:
-    return row_view(plain(item.listing.as_dict()))  # type: ignore[attr-defined]
+def _shown(item: Item) -> CaseRow:
+    return case_row(plain(item.listing.as_dict()))  # type: ignore[attr-defined]
 
 
 def _stored_case(item: CaseItem) -> Case:
@@ -654,7 +616,7 @@ def _sort_of(item: CaseItem, source: _Source) -> str:
 
 def _merged_page(
     sources: list[_Source], filter_condition: Any, below: str | None, limit: int, bound: str
-) -> Page:
+) -> Page[CaseRow]:
     """A k-way merge of one Query per source, newest sort key first. A source that stopped early (its page was
     full) may hold more below where it stopped, so only what sorts above the highest such stop is returned;
     the cursor is the sort key of the last case returned (or that stop)."""
@@ -741,7 +703,7 @@ class DynamoCaseRepository:
         history = HistoryItem(
             pk=f"CASE#{case.id}",
             sk=f"HIST#{case.version:08d}",
-            body=history_view(change.entry),
+            body=history_view(change.entry).model_dump(),
             events=[stamp(e.to_dict()) for e in change.events],
             outbox=1 if change.events else None,
         )
@@ -838,7 +800,7 @@ class DynamoCaseRepository:
         )
         return explain_cancellation(exc, failed, concurrent)
 
-    def list_cases(self, query: CaseQuery) -> Page:
+    def list_cases(self, query: CaseQuery) -> Page[CaseRow]:
         """Only what ``query.scope`` may see, without reading and dropping what it may not: an assignee's or
         an account's list is one Query (filtered by the visibility rule unless it is the caller's own
         assignments); every other list Queries the partitions of the caller's units (and of every unit for
@@ -1007,7 +969,7 @@ class DynamoCaseRepository:
         except (DoesNotExist, ValueError):
             return None
 
-    def open_cases(self, case_type: str, business_unit: str, cursor: str | None, limit: int) -> Page:
+    def open_cases(self, case_type: str, business_unit: str, cursor: str | None, limit: int) -> Page[CaseRow]:
         """One Query a page, shard after shard (each by expected completion): the summary counts them all and
         sorts what it lists itself, so the shards need no merge."""
         bound = cursor_scope("gsi4", case_type, business_unit)

@@ -31,6 +31,7 @@ from casework.domain.errors import ValidationFailed
 IDENTIFIER_TYPES = ("id_number", "passport_number", "social_security_number", "vat_registration_number")
 CONTACT_TYPES = ("PERSON", "COMPANY")
 LIFE_CYCLE_STATES = ("Prospect", "Financial")
+FINANCIAL = "Financial"  # a contact with an account of its own (converted from a lead, or from the ERP)
 CUSTOMER_STATUSES = ("Active", "Inactive")
 UNASSIGNED = "Unassigned"
 # kept on the record by the service, never taken from input

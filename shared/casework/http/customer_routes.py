@@ -14,7 +14,8 @@ from casework.domain.error_codes import ErrorCode
 from casework.domain.errors import ValidationFailed
 from casework.http.api import caller
 from casework.http.idempotency import idempotent
-from casework.http.routes import Cursor, Limit, ok, page
+from casework.http.routes import Cursor, Limit, ok, page, page_as
+from casework.http.schemas import CasePage
 from casework.http.wiring import customer_service
 
 Fields = Annotated[dict[str, Any], Body(description="The record's fields (see the README's table layout).")]
@@ -146,8 +147,10 @@ def customer_routes() -> Router:
         summary="Its open cases of every type",
         responses=ok(),
     )
-    def customer_cases(customer_id: str, cursor: Cursor = None, limit: Limit = 25) -> dict:
-        return page(customer_service().customer_cases(_caller(router), customer_id, cursor, limit))
+    def customer_cases(customer_id: str, cursor: Cursor = None, limit: Limit = 25) -> CasePage:
+        return page_as(
+            CasePage, customer_service().customer_cases(_caller(router), customer_id, cursor, limit)
+        )
 
     for segment, (kind, key_name, label) in ENTRY_PATHS.items():
         _entry_routes(router, segment, kind, key_name, label)

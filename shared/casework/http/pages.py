@@ -11,10 +11,12 @@ from urllib.parse import parse_qs
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
+from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 
 from casework.domain.errors import DomainError
 from casework.http.api import STATUS_FOR
-from casework.http.wiring import acceptance_links, case_service
+from casework.http.wiring import acceptance_links, approval_links
+from casework.services.email_links import LinkPage
 
 # The page needs nothing from anywhere else: no scripts, only inline styles, forms post back to itself.
 PAGE_HEADERS = {
@@ -28,7 +30,7 @@ PAGE_HEADERS = {
 MAX_FORM_BYTES = 16_384
 
 
-def _html(texts: dict[int, str]) -> dict[int, dict]:
+def _html(texts: dict[int, str]) -> dict[int, OpenAPIResponse]:
     return {
         status: {"description": text, "content": {"text/html": {"schema": {"type": "string"}}}}
         for status, text in texts.items()
@@ -82,23 +84,23 @@ def _link_routes(
     *,
     path: str,
     what: str,
-    responses: dict[int, dict],
-    load_page: Callable[[str], dict[str, Any]],
-    decide: Callable[..., dict[str, Any]],
+    responses: dict[int, OpenAPIResponse],
+    load_page: Callable[[str], LinkPage],
+    decide: Callable[..., LinkPage],
     choices: str,
     templates: tuple[str, str, str],
 ) -> None:
     """GET: the confirm page (changes nothing). POST: the decision; a form mistake shows the page again with
     the message, anything else an error page. Both kinds of email link follow exactly these rules."""
     page_template, decided_template, error_template = templates
-    no_auth = {"security": []}  # Powertools drops a falsy security=[]: set the operation's field directly
+    no_auth: dict[str, Any] = {"security": []}  # Powertools drops a falsy security=[]: set it directly
 
-    def show(token: str):
+    def show(token: str):  # no return annotation: Powertools would read it as a response model
         try:
             page = load_page(token)
         except DomainError as exc:
             return _error_page(exc, error_template)
-        return render(200, page_template, error=None, comment="", **page)
+        return render(200, page_template, error=None, comment="", **dict(page))
 
     def post(token: str):
         form = _form(router.current_event.decoded_body)
@@ -112,13 +114,27 @@ def _link_routes(
                 page = load_page(token)
             except DomainError as again:
                 return _error_page(again, error_template)
-            return render(STATUS_FOR[exc.kind], page_template, error=exc.message, comment=comment, **page)
-        return render(200, decided_template, **result)
+            return render(
+                STATUS_FOR[exc.kind], page_template, error=exc.message, comment=comment, **dict(page)
+            )
+        return render(200, decided_template, **dict(result))
 
     show.__name__, post.__name__ = f"show_{what}_link", f"decide_{what}_link"
-    common = {"tags": [f"{what} links"], "openapi_extensions": no_auth, "responses": responses}
-    router.get(path, summary=f"Confirm page for an {what} link (changes nothing)", **common)(show)
-    router.post(path, summary=f"Decide through an {what} link (form: {choices}, comment)", **common)(post)
+    tags = [f"{what} links"]
+    router.get(
+        path,
+        summary=f"Confirm page for an {what} link (changes nothing)",
+        tags=tags,
+        openapi_extensions=no_auth,
+        responses=responses,
+    )(show)
+    router.post(
+        path,
+        summary=f"Decide through an {what} link (form: {choices}, comment)",
+        tags=tags,
+        openapi_extensions=no_auth,
+        responses=responses,
+    )(post)
 
 
 def approval_link_routes(router: Router) -> None:
@@ -127,8 +143,8 @@ def approval_link_routes(router: Router) -> None:
         path="/approvals/<token>",
         what="approval",
         responses=HTML,
-        load_page=lambda token: case_service().approval_page(token),
-        decide=lambda token, **form: case_service().decide_by_token(token, **form),
+        load_page=lambda token: approval_links().approval_page(token),
+        decide=lambda token, **form: approval_links().decide_by_token(token, **form),
         choices="decision=approve|reject",
         templates=("approval.html.j2", "decided.html.j2", "error.html.j2"),
     )

@@ -3,12 +3,20 @@ function so every resolver (a function's own, and the docs function's combined o
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any, TypeVar
 from urllib.parse import unquote
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 
+from casework.domain.views import (
+    CaseView,
+    CommunicationView,
+    DelegationEnded,
+    DeletedCase,
+    FeedbackView,
+    NoteView,
+)
 from casework.http.api import caller
 from casework.http.idempotency import idempotent
 from casework.http.schemas import (
@@ -17,31 +25,36 @@ from casework.http.schemas import (
     AddRelatedCase,
     ApprovalDecision,
     AssignRequest,
-    CaseResponse,
+    CasePage,
+    CommunicationPage,
     CommunicationRequest,
-    CommunicationResponse,
     ConfigurationRequest,
     ConfigurationResponse,
     CreateCase,
-    DelegationEnded,
     DelegationResponse,
-    DeletedResponse,
     EditCase,
     ErrorResponse,
     FeedbackRequest,
-    FeedbackResponse,
+    HistoryPage,
+    NotePage,
     NoteRequest,
-    NoteResponse,
-    PageResponse,
     RecallRequest,
+    RelatedPage,
     ReturnCheck,
     ScheduleChild,
     SetDelegation,
     TransitionRequest,
     VersionOnly,
 )
-from casework.http.wiring import care_service, case_service
-from casework.services.ports import CaseQuery
+from casework.http.wiring import (
+    care_service,
+    case_commands,
+    case_feedback,
+    case_notes,
+    case_queries,
+    delegation_settings,
+)
+from casework.services.ports import CaseQuery, Page
 
 CaseId = str
 
@@ -72,8 +85,17 @@ Cursor = Annotated[str | None, Query(max_length=2048, description="next_cursor o
 Limit = Annotated[int, Query(ge=1, le=100)]
 
 
-def page(p) -> dict:
+PageModel = TypeVar("PageModel", CasePage, HistoryPage, NotePage, CommunicationPage, RelatedPage)
+
+
+def page(p: Page) -> dict[str, Any]:
+    """A page of plain records, as PageResponse documents it."""
     return {"items": p.items, "next_cursor": p.next_cursor}
+
+
+def page_as(model: type[PageModel], p: Page[Any]) -> PageModel:
+    """A page of read models, as its own response model documents it."""
+    return model(items=p.items, next_cursor=p.next_cursor)
 
 
 def register_routes() -> Router:
@@ -87,8 +109,8 @@ def register_routes() -> Router:
         responses=ok(201),
         middlewares=[idempotent(router)],
     )
-    def create_case(body: CreateCase) -> CaseResponse:
-        return case_service().register(
+    def create_case(body: CreateCase) -> CaseView:
+        return case_commands().register(
             caller(router),
             type=body.type,
             title=body.title,
@@ -109,8 +131,8 @@ def register_routes() -> Router:
         responses=ok(201),
         middlewares=[idempotent(router)],
     )
-    def schedule_activity(case_id: CaseId, body: ScheduleChild) -> CaseResponse:
-        return case_service().schedule(
+    def schedule_activity(case_id: CaseId, body: ScheduleChild) -> CaseView:
+        return case_commands().schedule(
             caller(router),
             case_id,
             "activity",
@@ -137,17 +159,17 @@ def read_routes() -> Router:
         account_id: Annotated[str | None, Query(max_length=80)] = None,
         cursor: Cursor = None,
         limit: Limit = 25,
-    ) -> PageResponse:
+    ) -> CasePage:
         query = CaseQuery(
             type=type, status=status, assignee=assignee, account_id=account_id, cursor=cursor, limit=limit
         )
-        return page(case_service().list_cases(caller(router), query))
+        return page_as(CasePage, case_queries().list_cases(caller(router), query))
 
     @router.get(
         "/cases/<case_id>", tags=["cases"], summary="A case, with what you can do next", responses=ok()
     )
-    def get_case(case_id: CaseId) -> CaseResponse:
-        return case_service().get(caller(router), case_id)
+    def get_case(case_id: CaseId) -> CaseView:
+        return case_queries().get(caller(router), case_id)
 
     @router.get(
         "/cases/<case_id>/history",
@@ -155,12 +177,12 @@ def read_routes() -> Router:
         summary="Every change: who, when, from, to, what",
         responses=ok(),
     )
-    def history(case_id: CaseId, cursor: Cursor = None, limit: Limit = 100) -> PageResponse:
-        return page(case_service().history(caller(router), case_id, cursor, limit))
+    def history(case_id: CaseId, cursor: Cursor = None, limit: Limit = 100) -> HistoryPage:
+        return page_as(HistoryPage, case_queries().history(caller(router), case_id, cursor, limit))
 
     @router.get("/cases/<case_id>/notes", tags=["notes"], summary="Shared notes", responses=ok())
-    def notes(case_id: CaseId, cursor: Cursor = None, limit: Limit = 100) -> PageResponse:
-        return page(case_service().notes(caller(router), case_id, cursor, limit))
+    def notes(case_id: CaseId, cursor: Cursor = None, limit: Limit = 100) -> NotePage:
+        return page_as(NotePage, case_queries().notes(caller(router), case_id, cursor, limit))
 
     @router.get(
         "/cases/<case_id>/communications",
@@ -168,8 +190,10 @@ def read_routes() -> Router:
         summary="Emails written to the case's contact: who, when, to whom, what, and when it went out",
         responses=ok(),
     )
-    def communications(case_id: CaseId, cursor: Cursor = None, limit: Limit = 100) -> PageResponse:
-        return page(case_service().communications(caller(router), case_id, cursor, limit))
+    def communications(case_id: CaseId, cursor: Cursor = None, limit: Limit = 100) -> CommunicationPage:
+        return page_as(
+            CommunicationPage, case_queries().communications(caller(router), case_id, cursor, limit)
+        )
 
     for path, (kind, label) in READABLE_LISTS.items():
         _related_read_route(router, path, kind, label)
@@ -180,8 +204,8 @@ def read_routes() -> Router:
         summary="The customer's feedback",
         responses=ok(),
     )
-    def feedback(case_id: CaseId) -> FeedbackResponse:
-        return case_service().feedback(caller(router), case_id)
+    def feedback(case_id: CaseId) -> FeedbackView:
+        return case_feedback().feedback(caller(router), case_id)
 
     @router.get(
         "/case-types/<case_type>",
@@ -222,8 +246,8 @@ READABLE_LISTS = {
 
 
 def _related_read_route(router: Router, path: str, kind: str, label: str) -> None:
-    def read(case_id: CaseId, cursor: Cursor = None, limit: Limit = 100) -> PageResponse:
-        return page(case_service().related(caller(router), case_id, kind, cursor, limit))
+    def read(case_id: CaseId, cursor: Cursor = None, limit: Limit = 100) -> RelatedPage:
+        return page_as(RelatedPage, case_queries().related(caller(router), case_id, kind, cursor, limit))
 
     read.__name__ = f"list_{path}"
     router.get(f"/cases/<case_id>/{path}", tags=["related"], summary=label, responses=ok())(read)
@@ -239,8 +263,8 @@ RELATED_LISTS = {
 def _related_list_routes(router: Router, kind: str, body_model: type, label: str) -> None:
     """POST and DELETE for one related list; every list has the same rules, only the names differ."""
 
-    def add(case_id: CaseId, body) -> CaseResponse:
-        return case_service().change_related(
+    def add(case_id: CaseId, body) -> CaseView:
+        return case_commands().change_related(
             caller(router),
             case_id,
             kind=kind,
@@ -250,14 +274,14 @@ def _related_list_routes(router: Router, kind: str, body_model: type, label: str
             details=body.details,
         )
 
-    def remove(case_id: CaseId, key: str) -> CaseResponse:
-        return case_service().change_related(
+    def remove(case_id: CaseId, key: str) -> CaseView:
+        return case_commands().change_related(
             caller(router), case_id, kind=kind, key=unquote(key), added=False
         )
 
     # Powertools reads the signature for validation and OpenAPI: give each list its own names and body type.
-    add.__annotations__ = {"case_id": str, "body": body_model, "return": CaseResponse}
-    remove.__annotations__ = {"case_id": str, "key": str, "return": CaseResponse}
+    add.__annotations__ = {"case_id": str, "body": body_model, "return": CaseView}
+    remove.__annotations__ = {"case_id": str, "key": str, "return": CaseView}
     add.__name__, remove.__name__ = f"add_{kind}", f"remove_from_{kind}"
     tags, path = ["related"], f"/cases/<case_id>/{kind}"
     router.post(path, status_code=201, tags=tags, summary=f"Add a {label}", responses=ok(201))(add)
@@ -273,8 +297,8 @@ def change_routes() -> Router:
         summary="Edit fields editable in the current status",
         responses=ok(),
     )
-    def edit_case(case_id: CaseId, body: EditCase) -> CaseResponse:
-        return case_service().edit(
+    def edit_case(case_id: CaseId, body: EditCase) -> CaseView:
+        return case_commands().edit(
             caller(router), case_id, fields=body.fields, expected_version=body.expected_version
         )
 
@@ -284,8 +308,8 @@ def change_routes() -> Router:
         summary="Move the case to another status",
         responses=ok(),
     )
-    def transition(case_id: CaseId, body: TransitionRequest) -> CaseResponse:
-        return case_service().transition(
+    def transition(case_id: CaseId, body: TransitionRequest) -> CaseView:
+        return case_commands().transition(
             caller(router), case_id, to=body.to, fields=body.fields, expected_version=body.expected_version
         )
 
@@ -295,8 +319,8 @@ def change_routes() -> Router:
         summary="Reassign to a user and/or (care modules) another business unit",
         responses=ok(),
     )
-    def assign(case_id: CaseId, body: AssignRequest) -> CaseResponse:
-        return case_service().reassign(
+    def assign(case_id: CaseId, body: AssignRequest) -> CaseView:
+        return case_commands().reassign(
             caller(router),
             case_id,
             assignee=body.assignee,
@@ -310,15 +334,15 @@ def change_routes() -> Router:
         summary="Accept a case waiting in your business unit: you become its user",
         responses=ok(),
     )
-    def accept(case_id: CaseId, body: Annotated[VersionOnly | None, Body()] = None) -> CaseResponse:
+    def accept(case_id: CaseId, body: Annotated[VersionOnly | None, Body()] = None) -> CaseView:
         expected = body.expected_version if body else None
-        return case_service().take(caller(router), case_id, expected_version=expected)
+        return case_commands().take(caller(router), case_id, expected_version=expected)
 
     @router.delete(
         "/cases/<case_id>", tags=["cases"], summary="Delete a case nothing refers to", responses=ok()
     )
-    def delete_case(case_id: CaseId) -> DeletedResponse:
-        return case_service().delete(caller(router), case_id)
+    def delete_case(case_id: CaseId) -> DeletedCase:
+        return case_commands().delete(caller(router), case_id)
 
     @router.post(
         "/cases/<case_id>/products/<key>/return",
@@ -326,8 +350,8 @@ def change_routes() -> Router:
         summary="Check whether a product line's return is covered (warranty / return period)",
         responses=ok(),
     )
-    def check_return(case_id: CaseId, key: str, body: ReturnCheck) -> CaseResponse:
-        return case_service().check_return(
+    def check_return(case_id: CaseId, key: str, body: ReturnCheck) -> CaseView:
+        return case_feedback().check_return(
             caller(router),
             case_id,
             unquote(key),
@@ -343,8 +367,10 @@ def change_routes() -> Router:
         summary="Record the customer's rating (1-5) and comment",
         responses=ok(201),
     )
-    def give_feedback(case_id: CaseId, body: FeedbackRequest) -> FeedbackResponse:
-        return case_service().give_feedback(caller(router), case_id, rating=body.rating, comment=body.comment)
+    def give_feedback(case_id: CaseId, body: FeedbackRequest) -> FeedbackView:
+        return case_feedback().give_feedback(
+            caller(router), case_id, rating=body.rating, comment=body.comment
+        )
 
     for kind, (body_model, label) in RELATED_LISTS.items():
         _related_list_routes(router, kind, body_model, label)
@@ -357,8 +383,8 @@ def change_routes() -> Router:
         responses=ok(201),
         middlewares=[idempotent(router)],
     )
-    def add_note(case_id: CaseId, body: NoteRequest) -> NoteResponse:
-        return case_service().add_note(caller(router), case_id, body.text)
+    def add_note(case_id: CaseId, body: NoteRequest) -> NoteView:
+        return case_notes().add_note(caller(router), case_id, body.text)
 
     @router.post(
         "/cases/<case_id>/communications",
@@ -368,8 +394,8 @@ def change_routes() -> Router:
         responses=ok(201),
         middlewares=[idempotent(router)],
     )
-    def communicate(case_id: CaseId, body: CommunicationRequest) -> CommunicationResponse:
-        return case_service().communicate(
+    def communicate(case_id: CaseId, body: CommunicationRequest) -> CommunicationView:
+        return case_notes().communicate(
             caller(router), case_id, subject=body.subject, text=body.text, template=body.template
         )
 
@@ -385,8 +411,8 @@ def approval_routes() -> Router:
         summary="Decide your pending approval",
         responses=ok(),
     )
-    def decide(case_id: CaseId, body: ApprovalDecision) -> CaseResponse:
-        return case_service().decide(
+    def decide(case_id: CaseId, body: ApprovalDecision) -> CaseView:
+        return case_commands().decide(
             caller(router),
             case_id,
             decision=body.decision,
@@ -400,8 +426,8 @@ def approval_routes() -> Router:
         summary="Recall the pending approval (who submitted it, or the creator): back to the status before",
         responses=ok(),
     )
-    def recall(case_id: CaseId, body: RecallRequest) -> CaseResponse:
-        return case_service().recall(
+    def recall(case_id: CaseId, body: RecallRequest) -> CaseView:
+        return case_commands().recall(
             caller(router), case_id, comment=body.comment, expected_version=body.expected_version
         )
 
@@ -423,7 +449,7 @@ def delegation_routes(router: Router) -> None:
         responses=ok(),
     )
     def get_delegation() -> DelegationResponse:
-        return case_service().delegation(caller(router))
+        return DelegationResponse.model_validate(delegation_settings().delegation(caller(router)))
 
     @router.put(
         "/users/me/delegation",
@@ -432,15 +458,16 @@ def delegation_routes(router: Router) -> None:
         responses=ok(),
     )
     def put_delegation(body: SetDelegation) -> DelegationResponse:
-        return case_service().set_delegation(
+        record = delegation_settings().set_delegation(
             caller(router), delegate=body.delegate, starts=body.starts, until=body.until
         )
+        return DelegationResponse.model_validate(record)
 
     @router.delete(
         "/users/me/delegation", tags=["approvals"], summary="End your delegation now", responses=ok()
     )
     def delete_delegation() -> DelegationEnded:
-        return case_service().end_delegation(caller(router))
+        return delegation_settings().end_delegation(caller(router))
 
 
 def admin_routes() -> Router:
@@ -453,7 +480,9 @@ def admin_routes() -> Router:
         responses=ok(),
     )
     def get_config(module: str, version: Annotated[int | None, Query(ge=1)] = None) -> ConfigurationResponse:
-        return care_service().get_config(caller(router), module, version)
+        return ConfigurationResponse.model_validate(
+            care_service().get_config(caller(router), module, version)
+        )
 
     @router.put(
         "/config/<module>",
@@ -462,6 +491,7 @@ def admin_routes() -> Router:
         responses=ok(),
     )
     def put_config(module: str, body: ConfigurationRequest) -> ConfigurationResponse:
-        return care_service().put_config(caller(router), module, body.config, body.expected_version)
+        saved = care_service().put_config(caller(router), module, body.config, body.expected_version)
+        return ConfigurationResponse.model_validate(saved)
 
     return router

@@ -9,6 +9,16 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from casework.domain.error_codes import ErrorCode
+from casework.domain.views import (
+    CaseRow,
+    CaseView,
+    CommunicationView,
+    DeletedCase,
+    FeedbackView,
+    HistoryView,
+    NoteView,
+    RelatedEntry,
+)
 
 
 class _Body(BaseModel):
@@ -169,12 +179,8 @@ class DelegationResponse(BaseModel):
     until: date
     set_at: str
 
-    model_config = ConfigDict(serialize_by_alias=True)
-
-
-class DelegationEnded(BaseModel):
-    owner: str
-    deleted: bool
+    # built from the service's Delegation (its attribute is ``starts``; the JSON says "from")
+    model_config = ConfigDict(serialize_by_alias=True, from_attributes=True, validate_by_name=True)
 
 
 class RecallRequest(_Body):
@@ -199,148 +205,42 @@ class PageResponse(BaseModel):
     next_cursor: str | None = None
 
 
-class KeyDate(BaseModel):
-    status: str
-    entered_at: str
-    entered_by: str
-    left_at: str | None
-    left_by: str | None
+# What the case routes answer: the read models the services return (casework.domain.views), documented as
+# they are. The older names stay as aliases for code written against them.
+CaseResponse = CaseView
+DeletedResponse = DeletedCase
+FeedbackResponse = FeedbackView
+CommunicationResponse = CommunicationView
+NoteResponse = NoteView
 
 
-class ApproverDecision(BaseModel):
-    username: str
-    decision: Literal["approve", "reject"] | None
-    # Present only when there is one (most approvals have no delegate).
-    delegate: str | None = Field(
-        None,
-        exclude_if=lambda v: v is None,
-        description="Also asked, while the approver is away; decides for them.",
-    )
-    decided_by: str | None = Field(
-        None, exclude_if=lambda v: v is None, description="The delegate who gave this approver's decision."
-    )
+class _Page(BaseModel):
+    next_cursor: str | None = Field(None, description="Give it as ?cursor= for the next page; null: no more")
 
 
-class PendingApprovalOut(BaseModel):
-    step: str
-    round: int
-    mode: Literal["any", "all"]
-    requested_at: str
-    approvers: list[ApproverDecision]
+class CasePage(_Page):
+    """A page of list rows: the short row of each case (its whole self is GET /cases/{id})."""
+
+    items: list[CaseRow]
 
 
-class AvailableTransition(BaseModel):
-    name: str
-    label: str
-    to: str
-    to_state: str
-    accepts: list[str]
-    requires: list[str]
-    missing: list[str] = Field(description="Required fields that are still empty")
-    requires_related: dict[str, int]
+class HistoryPage(_Page):
+    items: list[HistoryView]
 
 
-class DatesOut(BaseModel):
-    start_date: str
-    expected_completion_date: str | None
-    actual_completion_date: str | None
-    closed_at: str | None
-    time_to_completion_seconds: int | None
-    time_overdue_seconds: int
-    overdue: bool
+class NotePage(_Page):
+    items: list[NoteView]
 
 
-class AcceptanceOut(BaseModel):
-    step: str
-    round: int
-    status: str
-    category: str | None
-    decision: Literal["accept", "refuse"] | None
-    requested_at: str
-    decided_at: str | None
-    comment: str | None
+class CommunicationPage(_Page):
+    items: list[CommunicationView]
 
 
-class CaseResponse(BaseModel):
-    """A case as its reader sees it: available_transitions, editable_fields and can_decide_approval are the
-    caller's."""
-
-    id: str
-    type: str
-    workflow_version: int
-    title: str | None
-    description: str | None
-    account_id: str | None
-    business_unit: str
-    gbu: str
-    status: str
-    state: str
-    version: int
-    assignee: str | None
-    created_by: str
-    created_at: str
-    updated_by: str
-    updated_at: str
-    fields: dict[str, Any]
-    related_counts: dict[str, int]
-    related_products_count: int = Field(description="# of related products")
-    key_dates: list[KeyDate]
-    pending_approval: PendingApprovalOut | None
-    available_transitions: list[AvailableTransition]
-    editable_fields: list[str]
-    can_decide_approval: bool
-    type_name: str
-    subtype: str | None = Field(description="The configured type (care modules)")
-    config_version: int | None
-    contact_id: str | None
-    parent_id: str | None = Field(description="The case this one was scheduled from")
-    parent_type: str | None
-    dates: DatesOut
-    acceptance: AcceptanceOut | None = Field(description="The answer waiting for (or decided by) the contact")
-
-
-class DeletedResponse(BaseModel):
-    id: str
-    deleted: bool
-    version: int
-
-
-class FeedbackResponse(BaseModel):
-    case_id: str
-    rating: int
-    comment: str | None
-    given_by: str
-    at: str
+class RelatedPage(_Page):
+    items: list[RelatedEntry]
 
 
 class ConfigurationResponse(BaseModel):
     module: str
     version: int
     config: dict[str, Any]
-
-
-class Recipient(BaseModel):
-    contact_id: str
-    name: str
-    email: str
-
-
-class CommunicationResponse(BaseModel):
-    id: str
-    case_id: str
-    to: Recipient
-    subject: str
-    text: str
-    template: str | None
-    templated: bool = Field(description="Rendered with the case's tags when sent (from a template)")
-    by: str
-    at: str
-    sent_at: str | None = Field(description="When SES took it; null until notify has sent it")
-
-
-class NoteResponse(BaseModel):
-    id: str
-    case_id: str
-    text: str
-    author: str
-    at: str

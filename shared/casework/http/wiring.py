@@ -12,8 +12,14 @@ from casework.services.cases import CaseService
 if TYPE_CHECKING:
     from casework.services.acceptance import AcceptanceLinks
     from casework.services.care import CareService
+    from casework.services.case_commands import CaseCommands
+    from casework.services.case_feedback import CaseFeedback
+    from casework.services.case_notes import CaseNotes
+    from casework.services.case_queries import CaseQueries
     from casework.services.customers import CustomerService
+    from casework.services.delegation_settings import DelegationSettings
     from casework.services.directory_admin import DirectoryAdmin
+    from casework.services.email_links import ApprovalLinks
     from casework.services.erp import ErpReader
     from casework.services.imports import ImportService
 
@@ -29,6 +35,9 @@ def new_id() -> str:
 
 @cache
 def case_service() -> CaseService:
+    """Every use case on cases over the table's adapters, built once per process (the directory and the
+    definitions are cached in these adapters). The accessors below hand out this one object as the single
+    use case a route needs."""
     from casework.adapters.approvals import DynamoDelegations
     from casework.adapters.dynamo import (
         DynamoCaseRepository,
@@ -49,6 +58,30 @@ def case_service() -> CaseService:
     )
 
 
+def case_commands() -> CaseCommands:
+    return case_service()
+
+
+def case_queries() -> CaseQueries:
+    return case_service()
+
+
+def case_notes() -> CaseNotes:
+    return case_service()
+
+
+def case_feedback() -> CaseFeedback:
+    return case_service()
+
+
+def delegation_settings() -> DelegationSettings:
+    return case_service()
+
+
+def approval_links() -> ApprovalLinks:
+    return case_service()
+
+
 def care_service() -> CareService:
     """Cheap to build; it shares case_service()'s adapters and caches."""
     from casework.services.care import CareService
@@ -62,8 +95,7 @@ def acceptance_links() -> AcceptanceLinks:
     """Cheap to build; it shares case_service()'s adapters and caches (so it is as cached as that is)."""
     from casework.services.acceptance import AcceptanceLinks
 
-    cases = case_service()
-    return AcceptanceLinks(repo=cases.repo, directory=cases.directory, workflows=cases.workflows, clock=now)
+    return case_service().sharing(AcceptanceLinks)
 
 
 def erp_reader() -> ErpReader:

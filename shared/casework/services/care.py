@@ -13,9 +13,10 @@ from typing import Any
 from casework.domain.error_codes import ErrorCode
 from casework.domain.errors import Forbidden, NotFound, ValidationFailed
 from casework.domain.model import Actor, timestamp
+from casework.domain.views import CaseRow
 from casework.domain.visibility import is_admin, may_see_customers
 from casework.domain.workflow import WorkflowDefinition
-from casework.services.cases import CaseService
+from casework.services.case_context import CaseContext
 from casework.services.ports import ConfigStore
 
 ADMIN_ROLES = frozenset({"Admin"})
@@ -85,7 +86,7 @@ def describe(defn: WorkflowDefinition) -> dict[str, Any]:
 
 @dataclass
 class CareService:
-    cases: CaseService
+    cases: CaseContext
     configs: ConfigStore
 
     def _actor_with(self, username: str, roles: frozenset[str], what: str) -> Actor:
@@ -159,7 +160,9 @@ class CareService:
 
     # --- the service request summary ---
 
-    def summary(self, username: str, case_type: str = "service_request", business_unit: str | None = None):
+    def summary(
+        self, username: str, case_type: str = "service_request", business_unit: str | None = None
+    ) -> dict[str, Any]:
         """Open cases of a type counted by state, status, priority, assignee and unit, the overdue ones, and
         the caller's own open work (``mine``), from the index that holds only open cases, keyed by type and
         business unit: one Query per shard of each unit (per 500 cases), never a Scan, never another unit's
@@ -192,15 +195,15 @@ class CareService:
                 pages += 1
                 for case in page.items:
                     total += 1
-                    counts["state"][case["state"]] += 1
-                    counts["status"][case["status"]] += 1
-                    counts["priority"][str(case["priority"] or "none")] += 1
-                    counts["assignee"][case["assignee"] or "(unassigned)"] += 1
-                    counts["business_unit"][case["business_unit"]] += 1
+                    counts["state"][case.state] += 1
+                    counts["status"][case.status] += 1
+                    counts["priority"][str(case.priority or "none")] += 1
+                    counts["assignee"][case.assignee or "(unassigned)"] += 1
+                    counts["business_unit"][case.business_unit] += 1
                     entry = _open_entry(case, now)
                     if entry["overdue_seconds"] > 0:
                         overdue.append(entry)
-                    if case["assignee"] == actor.username:
+                    if case.assignee == actor.username:
                         mine.append(entry)
                 cursor = page.next_cursor
                 if cursor is None or pages >= SUMMARY_MAX_PAGES:
@@ -230,17 +233,17 @@ class CareService:
         }
 
 
-def _open_entry(case: dict[str, Any], now: datetime) -> dict[str, Any]:
+def _open_entry(case: CaseRow, now: datetime) -> dict[str, Any]:
     """One open case as the summary lists it; ``overdue_seconds`` is 0 unless it is late at ``now``."""
-    expected = case["dates"].get("expected_completion_date")
+    expected = case.dates.expected_completion_date
     late = (now - datetime.fromisoformat(expected)).total_seconds() if expected else 0
     return {
-        "id": case["id"],
-        "title": case["title"],
-        "status": case["status"],
-        "priority": case["priority"],
-        "assignee": case["assignee"],
-        "business_unit": case["business_unit"],
+        "id": case.id,
+        "title": case.title,
+        "status": case.status,
+        "priority": case.priority,
+        "assignee": case.assignee,
+        "business_unit": case.business_unit,
         "expected_completion_date": expected,
         "overdue_seconds": max(0, int(late)),
     }

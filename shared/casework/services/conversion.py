@@ -27,7 +27,6 @@ from casework.domain.errors import NotFound, ValidationFailed
 logger = logging.getLogger(__name__)
 
 LEAD_WON: Final = "LeadWon"
-FINANCIAL: Final = "Financial"
 
 CONVERTED: Final = "converted"
 ALREADY_CONVERTED: Final = "already_converted"

@@ -11,8 +11,9 @@ same one again "unchanged": nothing is written for either.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from casework.domain.customers import (
     CODE_PATTERN,
@@ -46,9 +47,13 @@ from casework.services.ports import (
     IdFactory,
     Page,
     RecordWrite,
+    Row,
     SubItem,
     active_user,
 )
+
+if TYPE_CHECKING:
+    from casework.domain.views import CaseRow
 
 CREATED: Final = "created"
 UPDATED: Final = "updated"
@@ -368,7 +373,7 @@ class CustomerService:
             if not cursor or len(keys) > MAX_ENTRIES_DELETED:
                 return keys
 
-    def _list(self, kind: str, record_id: str, page: Page, cursor: str | None) -> Page:
+    def _list(self, kind: str, record_id: str, page: Page[Row], cursor: str | None) -> Page[Row]:
         """One Query answers a list; only an empty first page asks whether the record exists (404)."""
         if not page.items and not page.next_cursor and not cursor:
             self._existing(kind, record_id)
@@ -385,7 +390,9 @@ class CustomerService:
         self._reader(username, "customer", customer_id)
         return self._list("customer", customer_id, self.store.contacts_of(customer_id, cursor, limit), cursor)
 
-    def customer_cases(self, username: str, customer_id: str, cursor: str | None, limit: int) -> Page:
+    def customer_cases(
+        self, username: str, customer_id: str, cursor: str | None, limit: int
+    ) -> Page[CaseRow]:
         actor = self._reader(username, "customer", customer_id)
         scope = list_scope(actor, frozenset())
         page = self.store.open_cases_of(customer_id, cursor, limit, visible_to=scope)
@@ -530,7 +537,7 @@ class CustomerService:
             "contact", actor, contact_id, {"account_id": account_id}, expected_version, action="moved"
         )
 
-    def find_contacts(self, username: str, identifiers: dict[str, str]) -> Page:
+    def find_contacts(self, username: str, identifiers: Mapping[str, str | None]) -> Page:
         """By one identifier: a GetItem of its uniqueness item, then of the contact."""
         self._searcher(username)
         given = {k: v for k, v in identifiers.items() if v}

@@ -18,9 +18,10 @@ Pure: pydantic validation and mapping; storage goes through ``ErpStore`` and ``C
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Annotated, Any, Literal, Protocol
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Protocol
 
 from pydantic import (
     AwareDatetime,
@@ -36,6 +37,9 @@ from casework.domain.error_codes import ErrorCode
 from casework.domain.errors import NotFound, ValidationFailed
 from casework.domain.model import Actor
 from casework.services.ports import CustomerUpserts, Page
+
+if TYPE_CHECKING:
+    from casework.domain.views import CaseView
 
 CUSTOMER_UPSERTED = "CustomerUpserted"
 CONTACT_UPSERTED = "ContactUpserted"
@@ -268,10 +272,15 @@ class ErpReader:
     """Products and orders as the API shows them. ``actor`` checks the caller is an active user (every
     caller may read the catalogue and orders, as they may read accounts and contacts)."""
 
-    def __init__(self, store: ErpStore, actor: Any, case: Any) -> None:
+    def __init__(
+        self,
+        store: ErpStore,
+        actor: Callable[[str], Actor],
+        case: Callable[[str, str], CaseView],
+    ) -> None:
         self.store = store
-        self._actor = actor  # (username) -> Actor, raising Forbidden for unknown users
-        self._case = case  # (username, case_id) -> the case as that user may see it (404 if they may not)
+        self._actor = actor  # raises Forbidden for unknown users
+        self._case = case  # the case as that user may see it (404 if they may not)
 
     def product(self, username: str, code: str) -> dict[str, Any]:
         self._actor(username)
@@ -302,7 +311,7 @@ class ErpReader:
     def case_order(self, username: str, case_id: str) -> dict[str, Any]:
         """The order a case names in its field ``order_id`` (any case type)."""
         case = self._case(username, case_id)
-        order_id = (case.get("fields") or {}).get("order_id")
+        order_id = case.fields.get("order_id")
         if not isinstance(order_id, str) or not order_id.strip():
             raise NotFound(ErrorCode.NO_ORDER, f"Case {case_id} names no order.", {"case_id": case_id})
         return self._order(order_id.strip())

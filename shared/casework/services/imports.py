@@ -35,7 +35,7 @@ from casework.domain.imports import (
     Table,
 )
 from casework.domain.model import Actor, timestamp
-from casework.services.cases import CaseService
+from casework.services.case_commands import CaseCommands
 from casework.services.customers import new_contact_id
 from casework.services.ports import Clock, CustomerUpserts, IdFactory
 
@@ -108,7 +108,7 @@ def part_key(job_id: str, first_row: int) -> str:
 class _LeadRules:
     """The latest lead configuration, read once per run: type codes and each type's allowed choices."""
 
-    cases: CaseService
+    cases: CaseCommands
     by_type: dict[str | None, dict[str, tuple[Any, ...]]] = field(default_factory=dict)
 
     @cached_property
@@ -133,7 +133,7 @@ class ImportService:
     jobs: JobStore
     queue: JobQueue
     customers: CustomerUpserts
-    cases: CaseService
+    cases: CaseCommands
     clock: Clock
     new_id: IdFactory
     bucket: str  # the import bucket: the API imports from here only

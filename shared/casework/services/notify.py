@@ -20,15 +20,15 @@ from __future__ import annotations
 import logging
 import secrets
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 from urllib.parse import quote
 
+from casework.domain.answers import answer_view
 from casework.domain.model import Case, timestamp
 from casework.domain.workflow import Notification, WorkflowDefinition
-from casework.services.acceptance import answer_view
-from casework.services.cases import case_view, hash_token
+from casework.services.link_tokens import hash_token
 from casework.services.ports import ApprovalToken, CaseRepository, Clock, Directory, WorkflowStore
 
 logger = logging.getLogger(__name__)
@@ -152,8 +152,8 @@ class Notifier:
     def _communicate(self, event: Mapping[str, Any], data: Mapping[str, Any]) -> list[str]:
         """An agent's email to the contact, as recorded on the case; marked sent once SES took it."""
         case = self.repo.get(event["case_id"])
-        at, communication_id = data.get("at"), data.get("communication_id")
-        recorded = self.repo.communication(case.id, str(communication_id), str(at))
+        at, communication_id = str(data.get("at")), str(data.get("communication_id"))
+        recorded = self.repo.communication(case.id, communication_id, at)
         where = {"event_id": event.get("id"), "communication_id": communication_id}
         if recorded is None:
             logger.warning("communication not found; not sent", extra=where)
@@ -219,7 +219,7 @@ class Notifier:
             return [None]
         if unit.responsibles.get("queue"):
             return [unit.responsibles["queue"]]
-        return sorted({username for usernames in unit.members.values() for username in usernames})
+        return [*sorted({name for names in unit.members.values() for name in names})]
 
     def _recipient(
         self, rule: Notification, key: str, contact: Mapping[str, Any], where: dict[str, Any]
@@ -382,18 +382,26 @@ class Notifier:
         contact: Mapping[str, Any],
     ) -> dict[str, Any]:
         """The tags every template (shipped or a business's own) may use."""
+        # The case's read model is pydantic: imported with the first email written rather than at start-up,
+        # so the notify and remind functions start without it (the cold-start budget counts start-up).
+        from casework.domain.views import case_view
+
         account = self.directory.account(case.account_id) if case.account_id else None
         unit = self.directory.business_unit(case.business_unit)
         status = data.get("to_status") or data.get("status") or case.status
         step = defn.statuses.get(case.status)
         return {
             "recipient": {"username": recipient.key, "name": recipient.name},
-            "case": {**case_view(case), "number": case.id, "type_name": defn.raw.get("type_name")},
+            "case": {
+                **case_view(case).model_dump(),
+                "number": case.id,
+                "type_name": defn.raw.get("type_name"),
+            },
             "contact": dict(contact),
             "assignee": self._assignee(case.assignee),
             "state": data.get("state") or case.state,
             "step": data.get("step") or "",
-            "answer": answer_view(defn, case),
+            "answer": asdict(answer_view(defn, case)),
             "case_type": defn.title,
             "case_url": self.case_url(case.id),
             "account_name": (account or {}).get("name") or case.account_id or "",

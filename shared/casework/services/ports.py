@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Generic, Protocol
+
+from typing_extensions import TypeVar
 
 from casework.domain.error_codes import ErrorCode
 from casework.domain.model import Actor, BusinessUnit, Case, Change, DomainEvent
@@ -15,14 +17,20 @@ from casework.domain.workflow import WorkflowDefinition
 if TYPE_CHECKING:  # the configuration models cost import time that most functions never need
     from casework.domain.care.config import ModuleConfig
     from casework.domain.delegation import Delegation
+    from casework.domain.views import CaseRow
 
 Clock = Callable[[], datetime]
 IdFactory = Callable[[], str]
 
 
+# What a page holds: a read model (casework.domain.views), or a stored record's plain body where no caller
+# needs more than the JSON (customers, directory audits). Bare ``Page`` is a page of plain bodies.
+Row = TypeVar("Row", default=dict[str, Any])
+
+
 @dataclass(frozen=True)
-class Page:
-    items: list[dict[str, Any]]
+class Page(Generic[Row]):
+    items: list[Row]
     next_cursor: str | None = None
 
 
@@ -182,7 +190,7 @@ class CaseRepository(Protocol):
         writes in one transaction. Raises Conflict (stale version, duplicate link, used token) or NotFound."""
         ...
 
-    def list_cases(self, query: CaseQuery) -> Page: ...
+    def list_cases(self, query: CaseQuery) -> Page[CaseRow]: ...
 
     def history(self, case_id: str, cursor: str | None, limit: int) -> Page: ...
 
@@ -218,7 +226,7 @@ class CaseRepository(Protocol):
 
     def feedback(self, case_id: str) -> dict[str, Any] | None: ...
 
-    def open_cases(self, case_type: str, business_unit: str, cursor: str | None, limit: int) -> Page:
+    def open_cases(self, case_type: str, business_unit: str, cursor: str | None, limit: int) -> Page[CaseRow]:
         """Open cases of a type in one business unit (an index that holds only open cases, keyed by type and
         unit), oldest expected completion first."""
         ...
@@ -397,7 +405,7 @@ class CustomerStore(Protocol):
 
     def open_cases_of(
         self, account_id: str, cursor: str | None, limit: int, *, visible_to: ListScope | None = None
-    ) -> Page:
+    ) -> Page[CaseRow]:
         """Open cases of every type on the customer's account: one Query."""
         ...
 
