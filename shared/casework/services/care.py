@@ -102,7 +102,7 @@ class CareService:
         if module not in MODULES:
             raise NotFound("UNKNOWN_MODULE", f"There is no module {module!r}.", {"modules": list(MODULES)})
         config, version = self.configs.get(module, version)
-        return {"module": module, "version": version, "config": config.to_dict()}
+        return {"module": module, "version": version, "config": config.model_dump(mode="json")}
 
     def put_config(
         self, username: str, module: str, raw: dict[str, Any], expected_version: int | None
@@ -135,7 +135,7 @@ class CareService:
                 {"problems": [{"location": "types", "message": str(exc)}]},
             ) from None
         version = self.configs.put(module, config, expected_version)
-        return {"module": module, "version": version, "config": config.to_dict()}
+        return {"module": module, "version": version, "config": config.model_dump(mode="json")}
 
     def case_type(self, username: str, type: str, subtype: str | None = None) -> dict[str, Any]:
         self.cases.actor(username)
@@ -153,7 +153,9 @@ class CareService:
 
     # --- the service request summary ---
 
-    def summary(self, username: str, case_type: str = "service_request", business_unit: str | None = None):
+    def summary(
+        self, username: str, case_type: str = "service_request", business_unit: str | None = None
+    ) -> dict[str, Any]:
         """Open cases of a type counted by state, status, priority, assignee and unit, the overdue ones, and
         the caller's own open work (``mine``), from the index that holds only open cases, keyed by type and
         business unit: one Query per shard of each unit (per 500 cases), never a Scan, never another unit's
