@@ -47,7 +47,7 @@ def describe(defn: WorkflowDefinition) -> dict[str, Any]:
             }
             for name, spec in defn.fields.items()
         },
-        "sections": [{"name": n, "label": label, "fields": list(f)} for n, label, f in defn.sections],
+        "sections": [section.model_dump(mode="json") for section in defn.sections],
         "create": {
             "requires": list(defn.create_requires),
             "accepts": list(defn.create_accepts),

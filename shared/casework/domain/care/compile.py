@@ -42,8 +42,10 @@ def type_config(defn: WorkflowDefinition) -> TypeConfig:
     if key not in _TYPES:
         from casework.domain.care.config import parse_config
 
-        care = defn.raw["care"]
-        _TYPES[key] = parse_config(defn.module or "", care["config"]).type(care["type"])
+        care = defn.care
+        if care is None:
+            raise KeyError(f"{defn.name} was not compiled from a care module's configuration")
+        _TYPES[key] = parse_config(defn.module or "", care.config).type(care.type)
     return _TYPES[key]
 
 
