@@ -9,7 +9,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: run test lint unit functional e2e bench coldstart events clean
+.PHONY: run test lint unit functional e2e bench coldstart events schemas clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -46,6 +46,9 @@ bench: $(STAMP)  ## requests per API operation, cold-start times, the local stac
 
 events: $(STAMP)  ## regenerate docs/events/ and the template's schema registry from the event models
 	$(PY) scripts/generate_event_catalogue.py
+
+schemas: $(STAMP)  ## regenerate schemas/ (workflow definitions, module templates and configurations) from the models
+	$(PY) scripts/generate_schemas.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis .aws-sam
