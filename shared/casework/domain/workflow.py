@@ -33,7 +33,6 @@ from casework.domain.workflow_parts import (
     ANY_OPEN,
     NAME_PATTERN,
     AcceptanceSpec,
-    ApprovalMode,
     ApprovalSpec,
     AssignSpec,
     AutoRule,
@@ -43,13 +42,11 @@ from casework.domain.workflow_parts import (
     Derivation,
     EditRule,
     FieldSpec,
-    FieldType,
     KeyDateRules,
     Notification,
     Part,
     Permit,
     Permits,
-    Relation,
     Section,
     SnakeName,
     Status,
@@ -57,6 +54,7 @@ from casework.domain.workflow_parts import (
     Transition,
     readable,
 )
+from casework.domain.workflow_terms import ApprovalMode, FieldType, Relation
 
 __all__ = [
     "ANY_OPEN",

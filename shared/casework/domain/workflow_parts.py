@@ -11,7 +11,6 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping
 from datetime import date
-from enum import StrEnum
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -25,6 +24,8 @@ from pydantic import (
 )
 from pydantic.json_schema import SkipJsonSchema
 
+from casework.domain.workflow_terms import ApprovalMode, FieldType, Relation
+
 ANY_OPEN = "*"  # in a transition's "from": every status whose state is not terminal
 MAX_MAGNITUDE = 10**38  # DynamoDB keeps 38 significant digits; beyond that a value would fail at the table
 NAME_PATTERN = r"^[a-z][a-z0-9_]{0,62}$"
@@ -37,7 +38,9 @@ Strings = tuple[str, ...]
 class Part(BaseModel):
     """Every part of a definition: immutable, no unknown keys (a typo is refused, not ignored)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, serialize_by_alias=True)
+    # defer_build: a function that imports the definitions' types but never parses one (most consumers at
+    # import time) does not pay for building every validator during its cold start.
+    model_config = ConfigDict(extra="forbid", frozen=True, serialize_by_alias=True, defer_build=True)
 
 
 def readable(name: str) -> str:
@@ -49,27 +52,6 @@ def _labelled(data: Any, source: str, label: Any = None) -> Any:
     if isinstance(data, Mapping) and "label" not in data and isinstance(data.get(source), str):
         return {**data, "label": label if label is not None else readable(data[source])}
     return data
-
-
-class FieldType(StrEnum):
-    STRING = "string"
-    TEXT = "text"
-    NUMBER = "number"
-    INTEGER = "integer"
-    BOOLEAN = "boolean"
-    DATE = "date"
-    CHOICE = "choice"
-    LIST = "list"  # a list of records (e.g. an activity's services); the module's rules check the content
-
-
-class Relation(StrEnum):
-    CREATOR = "creator"
-    ASSIGNEE = "assignee"
-
-
-class ApprovalMode(StrEnum):
-    ANY = "any"  # the first decision decides
-    ALL = "all"  # every approver must approve; one rejection rejects
 
 
 def _within_storable_range(value: int | float) -> int | float:

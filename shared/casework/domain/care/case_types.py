@@ -1,6 +1,6 @@
 """The types of a care module: which statuses a type uses, who may move between them, what it picks from the
 module's lists, what it communicates, and what belongs to one module only (an activity's services, a lead's
-conversion).
+conversion). The parts of a type are in ``casework.domain.care.type_parts``.
 
 Each model is both what an admin writes and what the engine reads. The second round of validation
 (``checked``) resolves what the document may leave out: a type's code (generated from its name), which type
@@ -15,11 +15,9 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Collection, Sequence
-from typing import Annotated, Any, ClassVar, Literal, Self
+from typing import Annotated, Any, ClassVar, Self
 
-from jinja2 import TemplateSyntaxError
-from jinja2.sandbox import SandboxedEnvironment
-from pydantic import BeforeValidator, Field, StringConstraints, field_serializer
+from pydantic import BeforeValidator, StringConstraints
 
 from casework.domain.care.document import (
     Code,
@@ -38,134 +36,22 @@ from casework.domain.care.lifecycle import (
     DEFAULT_LEAD_PRIORITY,
     GENERATED_CODE_MAX_LENGTH,
     LEAD_SOURCE_TYPES,
-    MOVES,
-    OPTIONAL_STATES,
     SERVICE_TIME_UNITS,
-    STATES,
-    TERMINAL_STATES,
 )
-
-_TEMPLATES = SandboxedEnvironment()
-SourceType = Literal[LEAD_SOURCE_TYPES]  # type: ignore[valid-type]
-
-
-class TypeStatus(ConfigModel):
-    name: Name
-    default: Flag = False  # once checked: the status a case of this type gets on entering ``state``
-    state: NotASetting[str] = ""  # the module status's state, filled in by the checks
-
-
-class TransitionRule(ConfigModel):
-    """Who may move a case of a type from one status to another. Without users and business units, anybody
-    the module lets work on the case may; otherwise the user must be listed or belong to a listed unit."""
-
-    from_status: Name = Field(alias="from")
-    to_status: Name = Field(alias="to")
-    users: tuple[Code, ...] = ()
-    business_units: tuple[Code, ...] = ()
-
-    def permits(self, username: str, business_units: Collection[str]) -> bool:
-        if not self.users and not self.business_units:
-            return True
-        return username in self.users or any(unit in self.business_units for unit in business_units)
-
-
-class Choice(ConfigModel):
-    """A type's pick from a module list: the allowed codes and the code preselected for the user, if any.
-
-    Once checked, ``allowed`` is spelled out (empty only when the module list is, or for categories of a
-    state the type never enters) and a single allowed code is the default. "None listed: all of them" is
-    remembered in ``all_allowed`` and dumped as an empty list again."""
-
-    allowed: tuple[Code, ...] = ()
-    default: Code | None = None
-    all_allowed: NotASetting[bool] = False
-
-    @field_serializer("allowed")
-    def _listed(self, allowed: tuple[str, ...]) -> list[str]:
-        return [] if self.all_allowed else list(allowed)
-
-    def checked(self, review: Review, where: str, universe: Sequence[str], plural: str) -> Self:
-        """Every code known and listed once, the default among the allowed ones."""
-        allowed: list[str] = []
-        for k, code in enumerate(self.allowed):
-            if code not in universe:
-                review.problem(f"{where}.allowed[{k}]", f"'{code}' is not one of the {plural}.")
-            elif code in allowed:
-                review.problem(f"{where}.allowed[{k}]", f"'{code}' is listed twice.")
-            else:
-                allowed.append(code)
-        resolved = tuple(allowed) if self.allowed else tuple(universe)
-        default = self.default
-        if default is not None and default not in resolved:
-            if default not in universe:
-                review.problem(f"{where}.default", f"'{default}' is not one of the {plural}.")
-            else:
-                review.problem(
-                    f"{where}.default", f"The default '{default}' is not one of the allowed {plural}."
-                )
-        if default is None and len(resolved) == 1:
-            default = resolved[0]
-        return self.model_copy(
-            update={"allowed": resolved, "default": default, "all_allowed": not self.allowed}
-        )
-
-
-class SourceTypeChoice(Choice):
-    allowed: tuple[SourceType, ...] = ()
-    default: SourceType | None = None
-
-
-class CompetitorChoice(ConfigModel):
-    allowed: tuple[Code, ...] = ()
-    auto_include: tuple[Code, ...] = ()  # added to every new lead of the type
-    all_allowed: NotASetting[bool] = False  # as Choice.all_allowed
-
-    @field_serializer("allowed")
-    def _listed(self, allowed: tuple[str, ...]) -> list[str]:
-        return [] if self.all_allowed else list(allowed)
-
-
-_NO_CHOICE = Choice()
-
-
-class Communication(ConfigModel):
-    """A message sent when a case of the type enters ``on_state``; subject and body are Jinja2 templates,
-    rendered in a sandbox, checked to compile."""
-
-    on_state: str
-    to: Literal["contact", "assignee"]
-    subject: Annotated[str, StringConstraints(strict=True, min_length=1, max_length=250)]
-    body: Annotated[str, StringConstraints(strict=True, min_length=1, max_length=20_000)]
-    channels: tuple[Literal["email", "sms"], ...] = ("email",)
-
-
-class ServiceSpec(ConfigModel):
-    """A one-time service an activity type provides, and how its time spent is logged."""
-
-    product: Code
-    classification: Literal["mandatory", "optional"]
-    minimum_time: DurationValue
-    logging: Literal["fixed", "flexible"] = "flexible"  # fixed: always the minimum time
-    auto_applied: Flag = False  # added to a new activity with the minimum time
-    resource_required: Flag = False
-    resource_confirmation: Flag = False
-
-    @property
-    def mandatory(self) -> bool:
-        return self.classification == "mandatory"
-
-    @property
-    def fixed(self) -> bool:
-        return self.logging == "fixed"
-
-
-class AutoConversion(ConfigModel):
-    """Whether a won lead of the type becomes an account automatically, and with which settings."""
-
-    enabled: Flag = False
-    account_classification: Name | None = None
-    credit_rating: Name | None = None
+from casework.domain.care.type_parts import (
+    NO_CHOICE,
+    AutoConversion,
+    Choice,
+    Communication,
+    CompetitorChoice,
+    ServiceSpec,
+    SourceTypeChoice,
+    TransitionRule,
+    TypeStatus,
+    checked_communications,
+    checked_transition_rules,
+    checked_type_statuses,
+)
 
 
 def _none_as_blank(value: Any) -> Any:
@@ -193,7 +79,7 @@ class TypeConfig(ConfigModel):
     transition_rules: tuple[TransitionRule, ...] = ()
     categories: dict[str, Choice] = {}  # once checked: every state of CATEGORY_LISTS[module] -> the pick
     products: tuple[Code, ...] = ()
-    cancellation_reasons: Choice = _NO_CHOICE
+    cancellation_reasons: Choice = NO_CHOICE
     create_business_units: tuple[Code, ...] = ()
     communications: tuple[Communication, ...] = ()
     activity_types: NotASetting[tuple[str, ...]] = ()
@@ -201,8 +87,8 @@ class TypeConfig(ConfigModel):
     auto_conversion: NotASetting[AutoConversion] = AutoConversion()
     priority_level: NotASetting[int] = DEFAULT_LEAD_PRIORITY
     importance: NotASetting[str | None] = None
-    source_types: NotASetting[Choice] = _NO_CHOICE
-    lost_reasons: NotASetting[Choice] = _NO_CHOICE
+    source_types: NotASetting[Choice] = NO_CHOICE
+    lost_reasons: NotASetting[Choice] = NO_CHOICE
     competitors: NotASetting[CompetitorChoice] = CompetitorChoice()
 
     # statuses and moves
@@ -247,10 +133,10 @@ class TypeConfig(ConfigModel):
 
     def allowed_categories(self, state: str) -> tuple[str, ...]:
         """Category codes a case may have in ``state``; empty for states without a category list."""
-        return self.categories.get(state, _NO_CHOICE).allowed
+        return self.categories.get(state, NO_CHOICE).allowed
 
     def default_category(self, state: str) -> str | None:
-        return self.categories.get(state, _NO_CHOICE).default
+        return self.categories.get(state, NO_CHOICE).default
 
     def allowed_cancellation_reasons(self) -> tuple[str, ...]:
         return self.cancellation_reasons.allowed
@@ -305,7 +191,7 @@ class TypeConfig(ConfigModel):
     def checked(self, review: Review, i: int, code: str, is_default: bool) -> Self:
         where = f"types[{i}]"
         who = f"Type '{self.name}'"
-        statuses = _checked_type_statuses(review, where, who, self.statuses)
+        statuses = checked_type_statuses(review, where, who, self.statuses)
         lists = CATEGORY_LISTS[self.module]
         for state in self.categories:
             if state not in lists:
@@ -316,7 +202,7 @@ class TypeConfig(ConfigModel):
                 )
         categories = {}
         for state, list_name in lists.items():
-            pick = self.categories.get(state, _NO_CHOICE)
+            pick = self.categories.get(state, NO_CHOICE)
             if any(s.state == state for s in statuses):
                 categories[state] = pick.checked(
                     review,
@@ -331,14 +217,12 @@ class TypeConfig(ConfigModel):
                     f"{where}.categories.{state}",
                     f"{who} has no status for the '{state}' state, so it cannot choose categories for it.",
                 )
-            categories[state] = _NO_CHOICE
+            categories[state] = NO_CHOICE
         update: dict[str, Any] = {
             "code": code,
             "default": is_default,
             "statuses": statuses,
-            "transition_rules": _checked_transition_rules(
-                review, where, who, self.transition_rules, statuses
-            ),
+            "transition_rules": checked_transition_rules(review, where, who, self.transition_rules, statuses),
             "categories": categories,
             "products": review.distinct(f"{where}.products", self.products),
             "cancellation_reasons": self.cancellation_reasons.checked(
@@ -350,7 +234,7 @@ class TypeConfig(ConfigModel):
             "create_business_units": review.distinct(
                 f"{where}.create_business_units", self.create_business_units
             ),
-            "communications": _checked_communications(review, f"{where}.communications", self.communications),
+            "communications": checked_communications(review, f"{where}.communications", self.communications),
         }
         update.update(self.checked_specifics(review, where, who))
         return self.model_copy(update=update)
@@ -409,7 +293,7 @@ class LeadType(TypeConfig):
     priority_level: LevelNumber = DEFAULT_LEAD_PRIORITY
     importance: Code | None = None
     source_types: SourceTypeChoice = SourceTypeChoice()
-    lost_reasons: Choice = _NO_CHOICE
+    lost_reasons: Choice = NO_CHOICE
     competitors: CompetitorChoice = CompetitorChoice()
 
     def checked_specifics(self, review: Review, where: str, who: str) -> dict[str, Any]:
@@ -467,24 +351,12 @@ class LeadType(TypeConfig):
 
 def checked_types(review: Review, entries: Sequence[TypeConfig]) -> tuple[TypeConfig, ...]:
     """The module's types with names and codes unique, codes generated and exactly one default."""
-    seen_names: dict[str, int] = {}
-    for i, entry in enumerate(entries):
-        folded = entry.name.casefold()
-        if folded in seen_names:
-            review.problem(
-                f"types[{i}].name", f"Type '{entry.name}' is already defined at types[{seen_names[folded]}]."
-            )
-        else:
-            seen_names[folded] = i
-    seen_codes: dict[str, int] = {}
-    for i, entry in enumerate(entries):
-        if entry.code:
-            folded = entry.code.casefold()
-            if folded in seen_codes:
-                other = entries[seen_codes[folded]].name
-                review.problem(f"types[{i}].code", f"Code '{entry.code}' is already used by type '{other}'.")
-            else:
-                seen_codes[folded] = i
+    for i, first in review.repeated(e.name for e in entries).items():
+        review.problem(f"types[{i}].name", f"Type '{entries[i].name}' is already defined at types[{first}].")
+    for i, first in review.repeated(e.code for e in entries).items():
+        review.problem(
+            f"types[{i}].code", f"Code '{entries[i].code}' is already used by type '{entries[first].name}'."
+        )
     # Explicit codes are placed first so that a generated code never takes one an admin chose.
     taken = [e.code for e in entries if e.code]
     codes = []
@@ -517,152 +389,3 @@ def generate_code(name: str, taken: Collection[str]) -> str:
         candidate = base[: GENERATED_CODE_MAX_LENGTH - len(suffix)].rstrip("_") + suffix
         n += 1
     return candidate
-
-
-def _checked_type_statuses(
-    review: Review, where: str, who: str, entries: Sequence[TypeStatus]
-) -> tuple[TypeStatus, ...]:
-    listed: list[TypeStatus] = []
-    for k, entry in enumerate(entries):
-        if entry.name in review.misconfigured_statuses:
-            continue
-        if entry.name not in review.status_states:
-            review.problem(f"{where}.statuses[{k}].name", f"'{entry.name}' is not {review.a_label} status.")
-        elif any(s.name == entry.name for s in listed):
-            review.problem(f"{where}.statuses[{k}].name", f"'{entry.name}' is listed twice.")
-        else:
-            listed.append(entry.model_copy(update={"state": review.status_states[entry.name]}))
-    defaults = set()
-    for state in STATES[review.module]:
-        in_state = [s.name for s in listed if s.state == state]
-        marked = [s.name for s in listed if s.state == state and s.default]
-        if not in_state:
-            if state not in OPTIONAL_STATES.get(review.module, ()):
-                review.problem(f"{where}.statuses", f"{who} has no status for the '{state}' state.")
-        elif len(in_state) == 1:
-            defaults.add(in_state[0])
-        elif len(marked) == 1:
-            defaults.add(marked[0])
-        elif not marked:
-            review.problem(
-                f"{where}.statuses",
-                f"{who} has several statuses for the '{state}' state ({', '.join(in_state)}); "
-                "mark one of them as the default.",
-            )
-        else:
-            review.problem(
-                f"{where}.statuses",
-                f"{who} marks {', '.join(marked)} as the default for the '{state}' state; mark only one.",
-            )
-    return tuple(s.model_copy(update={"default": s.name in defaults}) for s in listed)
-
-
-def _move_allowed(module: str, from_state: str, to_state: str) -> bool:
-    if from_state == to_state:
-        return from_state not in TERMINAL_STATES[module]
-    return (from_state, to_state) in MOVES[module]
-
-
-def _checked_transition_rules(
-    review: Review, where: str, who: str, entries: Sequence[TransitionRule], statuses: tuple[TypeStatus, ...]
-) -> tuple[TransitionRule, ...]:
-    module = review.module
-    state_of = {s.name: s.state for s in statuses}
-    if not entries:
-        return tuple(
-            TransitionRule.model_construct(from_status=a.name, to_status=b.name)
-            for a in statuses
-            for b in statuses
-            if a.name != b.name and _move_allowed(module, a.state, b.state)
-        )
-    problems_before = len(review.problems)
-    names_misconfigured_status = False
-    rules: list[TransitionRule] = []
-    first_at: dict[tuple[str, str], int] = {}
-    for k, entry in enumerate(entries):
-        at = f"{where}.transition_rules[{k}]"
-        ends = (("from", entry.from_status), ("to", entry.to_status))
-        unknown = [(end, name) for end, name in ends if name not in state_of]
-        for end, name in unknown:
-            if name in review.misconfigured_statuses:
-                names_misconfigured_status = True
-                continue
-            review.problem(
-                f"{at}.{end}", f"'{name}' is not one of the statuses of {who[0].lower()}{who[1:]}."
-            )
-        if unknown:
-            continue
-        a, b = entry.from_status, entry.to_status
-        if a == b:
-            review.problem(at, f"A rule must lead to another status; this one goes from '{a}' to itself.")
-            continue
-        if not _move_allowed(module, state_of[a], state_of[b]):
-            review.problem(
-                at,
-                f"Moving from '{a}' ({state_of[a]}) to '{b}' ({state_of[b]}) is not part of the "
-                f"{review.label} life cycle.",
-            )
-            continue
-        if (a, b) in first_at:
-            review.problem(
-                at,
-                f"The move from '{a}' to '{b}' already has a rule at "
-                f"{where}.transition_rules[{first_at[(a, b)]}]; list all its users and units there.",
-            )
-            continue
-        first_at[(a, b)] = k
-        rules.append(
-            entry.model_copy(
-                update={
-                    "users": review.distinct(f"{at}.users", entry.users),
-                    "business_units": review.distinct(f"{at}.business_units", entry.business_units),
-                }
-            )
-        )
-    initial = next((s.name for s in statuses if s.state == "pending" and s.default), None)
-    if len(review.problems) == problems_before and not names_misconfigured_status and initial is not None:
-        _check_flow(review, where, initial, statuses, rules)
-    return tuple(rules)
-
-
-def _check_flow(
-    review: Review, where: str, initial: str, statuses: tuple[TypeStatus, ...], rules: list[TransitionRule]
-) -> None:
-    """Explicit rules must let a case reach every status of its type and leave every open one, or cases
-    would be stuck (and the type could not be compiled into a workflow)."""
-    reached, frontier = {initial}, [initial]
-    while frontier:
-        current = frontier.pop()
-        for rule in rules:
-            if rule.from_status == current and rule.to_status not in reached:
-                reached.add(rule.to_status)
-                frontier.append(rule.to_status)
-    for s in statuses:
-        if s.name not in reached:
-            review.problem(
-                f"{where}.transition_rules",
-                f"Status '{s.name}' can never be reached: no rules lead there from '{initial}'.",
-            )
-        if s.state not in TERMINAL_STATES[review.module] and not any(r.from_status == s.name for r in rules):
-            review.problem(
-                f"{where}.transition_rules",
-                f"No rule leads out of status '{s.name}', so {review.a_label} there could never finish.",
-            )
-
-
-def _checked_communications(
-    review: Review, where: str, entries: Sequence[Communication]
-) -> tuple[Communication, ...]:
-    states = STATES[review.module]
-    for k, entry in enumerate(entries):
-        if entry.on_state not in states:
-            review.problem(
-                f"{where}[{k}].on_state",
-                f"'{entry.on_state}' is not {review.a_label} state; use one of {', '.join(states)}.",
-            )
-        for part, template in (("subject", entry.subject), ("body", entry.body)):
-            try:
-                _TEMPLATES.from_string(template)
-            except TemplateSyntaxError as exc:
-                review.problem(f"{where}[{k}].{part}", f"Template error on line {exc.lineno}: {exc.message}")
-    return tuple(entries)

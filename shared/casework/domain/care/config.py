@@ -36,7 +36,6 @@ from casework.domain.care.case_types import (
     ActivityType,
     LeadType,
     ServiceRequestType,
-    SourceType,
     TypeConfig,
     checked_types,
     generate_code,
@@ -78,6 +77,7 @@ from casework.domain.care.lists import (
     checked_statuses,
     unique_codes,
 )
+from casework.domain.care.type_parts import SourceType
 
 __all__ = [
     "CATEGORY_LISTS",

@@ -56,7 +56,10 @@ class ConfigurationProblems(Exception):
 class ConfigModel(BaseModel):
     """Every part of a configuration: immutable, no unknown keys, dumped under its JSON names."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, serialize_by_alias=True, validate_by_alias=True)
+    # defer_build: the validators are built when a configuration is first parsed, not at import (cold start).
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, serialize_by_alias=True, validate_by_alias=True, defer_build=True
+    )
 
 
 # --- value types -----------------------------------------------------------------------------------------
@@ -161,6 +164,21 @@ class Review:
             else:
                 kept.append(value)
         return tuple(kept)
+
+    def repeated(self, keys: Iterable[str]) -> dict[int, int]:
+        """For each entry whose key (compared case-insensitively) an earlier entry has: its index -> the
+        earlier entry's index. Blank keys are never repeats."""
+        first: dict[str, int] = {}
+        repeats: dict[int, int] = {}
+        for i, key in enumerate(keys):
+            if not key:
+                continue
+            folded = key.casefold()
+            if folded in first:
+                repeats[i] = first[folded]
+            else:
+                first[folded] = i
+        return repeats
 
     def raise_if_any(self) -> None:
         if self.problems:

@@ -233,7 +233,7 @@ def checked_statuses(review: Review, entries: Sequence[Status]) -> tuple[Status,
     """The module's statuses that can be used; remembers each one's state for the types' checks."""
     states = STATES[review.module]
     kept: list[Status] = []
-    seen: dict[str, int] = {}
+    repeats = review.repeated(e.name for e in entries)
     for i, entry in enumerate(entries):
         where = f"statuses[{i}]"
         usable = True
@@ -244,14 +244,11 @@ def checked_statuses(review: Review, entries: Sequence[Status]) -> tuple[Status,
             )
             review.misconfigured_statuses.add(entry.name)
             usable = False
-        folded = entry.name.casefold()
-        if folded in seen:
+        if i in repeats:
             review.problem(
-                f"{where}.name", f"Status '{entry.name}' is already defined at statuses[{seen[folded]}]."
+                f"{where}.name", f"Status '{entry.name}' is already defined at statuses[{repeats[i]}]."
             )
             usable = False
-        else:
-            seen[folded] = i
         if usable:
             kept.append(entry)
     for state in states:
@@ -272,19 +269,14 @@ _Entry = TypeVar("_Entry", bound=_Coded)
 def unique_codes(review: Review, location: str, entries: Sequence[_Entry]) -> tuple[_Entry, ...]:
     """The entries whose code was not used by an earlier entry (codes compare case-insensitively); the
     codes kept become the list's codes for the types' checks."""
-    kept = []
-    seen: dict[str, int] = {}
-    for i, entry in enumerate(entries):
-        folded = entry.code.casefold()
-        if folded in seen:
-            review.problem(
-                f"{location}[{i}].code", f"Code '{entry.code}' is already used by {location}[{seen[folded]}]."
-            )
-        else:
-            seen[folded] = i
-            kept.append(entry)
+    repeats = review.repeated(e.code for e in entries)
+    for i, first in repeats.items():
+        review.problem(
+            f"{location}[{i}].code", f"Code '{entries[i].code}' is already used by {location}[{first}]."
+        )
+    kept = tuple(entry for i, entry in enumerate(entries) if i not in repeats)
     review.list_codes[location] = tuple(e.code for e in kept)
-    return tuple(kept)
+    return kept
 
 
 _Category = TypeVar("_Category", bound=Category)

@@ -20,13 +20,13 @@ from casework.domain.workflow_parts import (
     ChildKind,
     CreateRules,
     EditRule,
-    FieldType,
     Notification,
     Part,
     Permits,
     SnakeName,
     Strings,
 )
+from casework.domain.workflow_terms import FieldType
 
 # What a field's choices and default come from in the configuration (the keys compile looks them up by).
 ChoiceSource = Literal[
