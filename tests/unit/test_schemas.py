@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from jsonschema import Draft202012Validator
 
-from casework.domain.care.compile import compile_type
+from casework.domain.care.compile import compile_definition, compile_type
 from casework.domain.care.config import CONFIG_MODELS, MODULES, LeadConfig, parse_config
 from casework.domain.care.template import ModuleTemplate
 from casework.domain.errors import InvalidDefinition
@@ -164,3 +164,13 @@ def test_a_configuration_with_a_setting_of_another_module_fails_the_schema_and_t
     assert any("services" in p for p in problems("module-configuration/lead.schema.json", raw))
     with pytest.raises(ValueError, match="'services' is not a setting of a lead type"):
         parse_config("lead", raw)
+
+
+def test_a_template_that_does_not_match_its_model_is_refused_before_anything_is_compiled() -> None:
+    template = copy.deepcopy(module_templates()["activity"])
+    template["actions"][0]["requries"] = template["actions"][0].pop("requires", [])  # misspelt
+    config = parse_config("activity", default_configs()["activity"])
+    with pytest.raises(InvalidDefinition, match="requries"):
+        compile_definition(template, config, None, 1)
+    assert any("requries" in p for p in problems("module-template.schema.json", template))
+    assert compile_definition(module_templates()["activity"], config, None, 1).module == "activity"

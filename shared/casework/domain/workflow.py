@@ -76,6 +76,7 @@ __all__ = [
     "Transition",
     "WorkflowDefinition",
     "parse_definition",
+    "refusal",
 ]
 
 CORE_FIELDS = ("title", "description", "account_id", "business_unit", "contact_id")
@@ -360,11 +361,12 @@ def parse_definition(raw: Mapping[str, Any]) -> WorkflowDefinition:
     try:
         return WorkflowDefinition.model_validate(raw)
     except ValidationError as exc:
-        raise InvalidDefinition(_described(raw, exc)) from None
+        raise refusal(raw, exc) from None
 
 
-def _described(raw: Mapping[str, Any], exc: ValidationError) -> str:
-    """The problems pydantic found, each where it is; a cross-check's own message as it is."""
+def refusal(raw: Mapping[str, Any], exc: ValidationError) -> InvalidDefinition:
+    """The problems pydantic found in a definition (or module template), each where it is; a cross-check's
+    own message as it is."""
     problems = []
     for error in exc.errors():
         reason = error.get("ctx", {}).get("error")
@@ -374,4 +376,4 @@ def _described(raw: Mapping[str, Any], exc: ValidationError) -> str:
         where = ".".join(str(part) for part in error["loc"])
         message = str(reason) if reason is not None else error["msg"]
         problems.append(f"{where}: {message}" if where else message)
-    return f"definition {raw.get('name', '?')!r} is malformed: " + "; ".join(problems)
+    return InvalidDefinition(f"definition {raw.get('name', '?')!r} is malformed: " + "; ".join(problems))

@@ -24,6 +24,7 @@ from casework.domain.care.config import (
     ModuleConfig,
     TypeConfig,
 )
+from casework.domain.care.template import check_template
 from casework.domain.workflow import WorkflowDefinition, parse_definition
 
 # Template keys that are compiled into something else rather than copied
@@ -285,4 +286,5 @@ def compile_type(
 def compile_definition(
     template: Mapping[str, Any], config: ModuleConfig, type_code: str | None, config_version: int
 ) -> WorkflowDefinition:
+    check_template(template)
     return parse_definition(compile_type(template, config, type_code, config_version))

@@ -6,16 +6,19 @@ between states, ``state_edits`` who edits what in each state, ``acceptance`` whi
 and fields take their choices and defaults from the configuration (``choices_from``, ``defaults``). The rest
 (``create``, ``notifications``, permits, ...) is copied into every compiled definition as it is.
 
-``ModuleTemplate`` describes that file (``schemas/module-template.schema.json`` is generated from it) and
-checks the shipped ones in the tests; compile reads the template as its JSON mapping.
+``ModuleTemplate`` describes that file (``schemas/module-template.schema.json`` is generated from it);
+``check_template`` refuses a template that does not match it before anything is compiled from it. Compile
+reads the checked template as its JSON mapping, since most of it is copied into definitions as it is.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from collections.abc import Mapping
+from typing import Annotated, Any, Literal
 
-from pydantic import Field
+from pydantic import Field, ValidationError
 
+from casework.domain.workflow import refusal
 from casework.domain.workflow_parts import (
     ChildKind,
     CreateRules,
@@ -128,3 +131,11 @@ class ModuleTemplate(Part):
     reassign_unit: bool = False
     key_dates: TemplateKeyDates = TemplateKeyDates()
     notifications: tuple[Notification, ...] = ()
+
+
+def check_template(raw: Mapping[str, Any]) -> ModuleTemplate:
+    """The template read into its model; ``InvalidDefinition`` naming what does not match it."""
+    try:
+        return ModuleTemplate.model_validate(raw)
+    except ValidationError as exc:
+        raise refusal(raw, exc) from None
