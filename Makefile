@@ -13,7 +13,7 @@ PY     := $(VENV)/bin/python
 LOCK   := requirements-dev.lock
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml $(LOCK) | cksum | cut -d' ' -f1)
 
-.PHONY: run test lint typecheck unit functional e2e bench coldstart events docs lock clean
+.PHONY: run test lint typecheck unit functional e2e bench coldstart events schemas docs lock clean
 
 $(STAMP): pyproject.toml $(LOCK)
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -65,6 +65,9 @@ lock: $(STAMP)  ## pin pyproject.toml's dependencies (requirements*.lock) and th
 	$(VENV)/bin/uv pip compile pyproject.toml --extra dev --universal --python-version 3.11 --quiet \
 		-o requirements-dev.lock
 	$(PY) scripts/generate_layer_requirements.py
+
+schemas: $(STAMP)  ## regenerate schemas/ (workflow definitions, module templates and configurations) from the models
+	$(PY) scripts/generate_schemas.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis .aws-sam

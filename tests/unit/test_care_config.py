@@ -1017,13 +1017,13 @@ def test_an_auto_populated_matrix_never_ranks_a_more_severe_request_lower(impact
 
 @pytest.mark.parametrize("module", MODULES)
 def test_the_normalised_form_of_each_seed_parses_back_to_itself(module):
-    normalised = parse_config(module, seed(module)).to_dict()
-    assert parse_config(module, normalised).to_dict() == normalised
+    normalised = parse_config(module, seed(module)).model_dump(mode="json")
+    assert parse_config(module, normalised).model_dump(mode="json") == normalised
     assert json.loads(json.dumps(normalised)) == normalised  # plain JSON, storable as is
 
 
 def test_the_normalised_form_spells_out_resolved_choices():
-    general = parse_config("service_request", seed("service_request")).to_dict()["types"][0]
+    general = parse_config("service_request", seed("service_request")).model_dump(mode="json")["types"][0]
     assert general["code"] == "GENERAL" and general["default"] is True
     assert all(s["default"] for s in general["statuses"])
     assert general["categories"]["responded"] == {"allowed": ["ACK"], "default": "ACK"}
@@ -1225,16 +1225,16 @@ def test_any_valid_document_parses_and_its_normalised_form_parses_back_to_itself
     module, raw = module_and_raw
     cfg = parse_config(module, raw)
     _check_normalised(cfg)
-    normalised = cfg.to_dict()
+    normalised = cfg.model_dump(mode="json")
     again = parse_config(module, normalised)
-    assert again.to_dict() == normalised
+    assert again.model_dump(mode="json") == normalised
     assert again == cfg
 
 
 def test_all_allowed_survives_a_read_and_write_back_and_takes_in_codes_added_later():
     """An admin reads the configuration, adds a cancellation reason and saves it: a type that allowed every
     reason allows the new one too (it does not freeze the list it had when read)."""
-    normalised = parse_config("service_request", seed("service_request")).to_dict()
+    normalised = parse_config("service_request", seed("service_request")).model_dump(mode="json")
     normalised["cancellation_reasons"].append({"code": "SPAM", "name": "Spam"})
     general = parse_config("service_request", normalised).type("GENERAL")
     assert "SPAM" in general.allowed_cancellation_reasons()

@@ -191,12 +191,12 @@ def test_flexible_time_is_accepted_exactly_when_it_reaches_the_minimum(repair_mi
 
 # --- warranty returns ---------------------------------------------------------------------------------------
 
-DOA = CoverageReason("DOA", "Dead on arrival", covered=True, return_period=Duration(14, "days"))
+DOA = CoverageReason(code="DOA", name="Dead on arrival", covered=True, return_period=Duration(14, "days"))
 WARRANTY = CoverageReason(
-    "FAULTY_WARRANTY", "Faulty under warranty", covered=True, return_period=Duration(24, "months")
+    code="FAULTY_WARRANTY", name="Faulty under warranty", covered=True, return_period=Duration(24, "months")
 )
 CHANGED_MIND = CoverageReason(
-    "CHANGED_MIND", "Changed mind", covered=False, return_period=Duration(30, "days")
+    code="CHANGED_MIND", name="Changed mind", covered=False, return_period=Duration(30, "days")
 )
 
 
@@ -226,7 +226,7 @@ def test_a_reason_that_is_not_covered_is_never_covered_even_in_time():
 
 
 def test_a_period_in_months_ends_on_the_last_day_of_a_shorter_month():
-    one_month = CoverageReason("M", "One month", covered=True, return_period=Duration(1, "months"))
+    one_month = CoverageReason(code="M", name="One month", covered=True, return_period=Duration(1, "months"))
     assert last_return_date(one_month, date(2024, 1, 31)) == date(2024, 2, 29)
     assert last_return_date(one_month, date(2023, 1, 31)) == date(2023, 2, 28)
     assert check_return(one_month, date(2024, 1, 31), date(2024, 2, 29))["covered"] is True
@@ -263,7 +263,7 @@ def test_the_seeded_coverage_reasons_behave_as_described():
     st.sampled_from(["days", "weeks", "months", "years"]),
 )
 def test_a_return_is_within_exactly_up_to_the_last_return_date(issued, days_later, covered, value, unit):
-    reason = CoverageReason("R", "Reason", covered=covered, return_period=Duration(value, unit))
+    reason = CoverageReason(code="R", name="Reason", covered=covered, return_period=Duration(value, unit))
     returned = issued + timedelta(days=days_later)
     result = check_return(reason, issued, returned)
     last_day = date.fromisoformat(result["last_return_date"])

@@ -324,13 +324,13 @@ def test_random_commands_keep_the_case_consistent(defn_name, unit_name, start, r
 
 # --- field coercion -----------------------------------------------------------------------------------------
 
-DATE = FieldSpec("d", FieldType.DATE, "D")
-NUMBER = FieldSpec("n", FieldType.NUMBER, "N")
-INTEGER = FieldSpec("i", FieldType.INTEGER, "I")
-CHOICE = FieldSpec("c", FieldType.CHOICE, "C", choices=("Red", "Green"))
-STRING = FieldSpec("s", FieldType.STRING, "S", max_length=10)
-TEXT = FieldSpec("t", FieldType.TEXT, "T")
-BOOLEAN = FieldSpec("b", FieldType.BOOLEAN, "B")
+DATE = FieldSpec(name="d", type=FieldType.DATE, label="D")
+NUMBER = FieldSpec(name="n", type=FieldType.NUMBER, label="N")
+INTEGER = FieldSpec(name="i", type=FieldType.INTEGER, label="I")
+CHOICE = FieldSpec(name="c", type=FieldType.CHOICE, label="C", choices=("Red", "Green"))
+STRING = FieldSpec(name="s", type=FieldType.STRING, label="S", max_length=10)
+TEXT = FieldSpec(name="t", type=FieldType.TEXT, label="T")
+BOOLEAN = FieldSpec(name="b", type=FieldType.BOOLEAN, label="B")
 ALL_SPECS = [DATE, NUMBER, INTEGER, CHOICE, STRING, TEXT, BOOLEAN]
 NON_STRINGS = st.one_of(st.integers(), st.floats(), st.booleans(), st.lists(st.text(), max_size=2))
 

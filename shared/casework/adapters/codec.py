@@ -7,7 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 from casework.domain.model import Case, PendingAcceptance, PendingApproval, Phase
-from casework.domain.workflow import ApprovalMode
+from casework.domain.workflow_terms import ApprovalMode
 
 
 def plain(value: Any) -> Any:

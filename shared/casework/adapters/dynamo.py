@@ -1172,9 +1172,9 @@ class DynamoConfigStore:
             )
         version = latest + 1
         try:
-            ConfigItem(pk=f"CONFIG#{module}", sk=f"V#{version:04d}", body=config.to_dict()).save(
-                condition=ConfigItem.pk.does_not_exist()
-            )
+            ConfigItem(
+                pk=f"CONFIG#{module}", sk=f"V#{version:04d}", body=config.model_dump(mode="json")
+            ).save(condition=ConfigItem.pk.does_not_exist())
         except PutError as exc:
             if exc.cause_response_code == "ConditionalCheckFailedException":
                 raise Conflict(

@@ -6,7 +6,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from casework.domain.model import Actor, ApprovalRule, BusinessUnit
-from casework.domain.workflow import ApprovalMode
+from casework.domain.workflow_terms import ApprovalMode
 
 
 def actor_from_record(record: Mapping[str, Any]) -> Actor:

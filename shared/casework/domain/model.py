@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from casework.domain.workflow import ApprovalMode
+from casework.domain.workflow_terms import ApprovalMode
 
 
 def timestamp(now: datetime) -> str:

@@ -49,7 +49,7 @@ def describe(defn: WorkflowDefinition) -> dict[str, Any]:
             }
             for name, spec in defn.fields.items()
         },
-        "sections": [{"name": n, "label": label, "fields": list(f)} for n, label, f in defn.sections],
+        "sections": [section.model_dump(mode="json") for section in defn.sections],
         "create": {
             "requires": list(defn.create_requires),
             "accepts": list(defn.create_accepts),
@@ -106,7 +106,7 @@ class CareService:
                 ErrorCode.UNKNOWN_MODULE, f"There is no module {module!r}.", {"modules": list(MODULES)}
             )
         config, version = self.configs.get(module, version)
-        return {"module": module, "version": version, "config": config.to_dict()}
+        return {"module": module, "version": version, "config": config.model_dump(mode="json")}
 
     def put_config(
         self, username: str, module: str, raw: dict[str, Any], expected_version: int | None
@@ -141,7 +141,7 @@ class CareService:
                 {"problems": [{"location": "types", "message": str(exc)}]},
             ) from None
         version = self.configs.put(module, config, expected_version)
-        return {"module": module, "version": version, "config": config.to_dict()}
+        return {"module": module, "version": version, "config": config.model_dump(mode="json")}
 
     def case_type(self, username: str, type: str, subtype: str | None = None) -> dict[str, Any]:
         self.cases.actor(username)

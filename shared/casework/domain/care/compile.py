@@ -13,7 +13,7 @@ about modules; this is where configuration becomes data it already runs.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from casework.domain.care.config import (
@@ -24,6 +24,7 @@ from casework.domain.care.config import (
     ModuleConfig,
     TypeConfig,
 )
+from casework.domain.care.template import check_template
 from casework.domain.workflow import WorkflowDefinition, parse_definition
 
 # Template keys that are compiled into something else rather than copied
@@ -42,8 +43,10 @@ def type_config(defn: WorkflowDefinition) -> TypeConfig:
     if key not in _TYPES:
         from casework.domain.care.config import parse_config
 
-        care = defn.raw["care"]
-        _TYPES[key] = parse_config(defn.module or "", care["config"]).type(care["type"])
+        care = defn.care
+        if care is None:
+            raise KeyError(f"{defn.name} was not compiled from a care module's configuration")
+        _TYPES[key] = parse_config(defn.module or "", care.config).type(care.type)
     return _TYPES[key]
 
 
@@ -93,14 +96,15 @@ def _default(source: Any, config: ModuleConfig, t: TypeConfig) -> Any:
     if isinstance(source, Mapping):
         return t.default_category(source["state"])
     model = config.prioritisation
-    return {
+    defaults: dict[str, Callable[[], Any]] = {
         "default_impact": lambda: model.default_impact if model else None,
         "default_urgency": lambda: model.default_urgency if model else None,
         "default_source_type": t.default_source_type,
         "type_priority_level": lambda: t.priority_level,
         "type_importance": lambda: t.importance,
         "auto_included_competitor": lambda: next(iter(t.auto_included_competitors()), None),
-    }[source]()
+    }
+    return defaults[source]()
 
 
 def _fields(template: Mapping[str, Any], config: ModuleConfig, t: TypeConfig) -> dict[str, Any]:
@@ -130,7 +134,11 @@ def _statuses(template: Mapping[str, Any], config: ModuleConfig, t: TypeConfig) 
             }
             acceptance = template["acceptance"].get(state)
             if acceptance:
-                requiring = [c.code for c in config.categories(acceptance["list"]) if c.requires_acceptance]
+                requiring = [
+                    c.code
+                    for c in config.categories(acceptance["list"])
+                    if config.requires_acceptance(acceptance["list"], c.code)
+                ]
                 entry["acceptance"] = {
                     **{k: v for k, v in acceptance.items() if k != "list"},
                     "categories": requiring,
@@ -263,12 +271,12 @@ def compile_type(
             },
             "key_dates": _key_dates(template, config, t),
             "notifications": _notifications(template, t),
-            "care": {"type": t.code, "config": config.to_dict()},
+            "care": {"type": t.code, "config": config.model_dump(mode="json")},
         }
     )
     derived = template.get("derived", {})
     if derived and config.prioritisation:
-        table = {f"{i}:{u}": p for (i, u), p in config.prioritisation.matrix.items()}
+        table = {f"{e.impact}:{e.urgency}": e.priority for e in config.prioritisation.matrix}
         raw["derived"] = {name: {"from": d["from"], "table": table} for name, d in derived.items()}
     else:
         raw.pop("derived", None)
@@ -278,4 +286,5 @@ def compile_type(
 def compile_definition(
     template: Mapping[str, Any], config: ModuleConfig, type_code: str | None, config_version: int
 ) -> WorkflowDefinition:
+    check_template(template)
     return parse_definition(compile_type(template, config, type_code, config_version))
