@@ -305,11 +305,12 @@ def test_related_links():
     svc.change_related("mary", case_id, kind="products", key="P-200", added=True)
     svc.change_related("mary", case_id, kind="accounts", key="ACC-1002", added=True)
     page = svc.related("mary", case_id, "products")
-    assert page.items == [
-        {"key": "P-100", "label": "Polyamide PA66 Natural"},
-        {"key": "P-200", "label": "PEEK High Flow"},
+    assert [(i["key"], i["label"], i["added_by"]) for i in page.items] == [
+        ("P-100", "Polyamide PA66 Natural", "mary"),
+        ("P-200", "PEEK High Flow", "mary"),
     ]
-    assert svc.related("mary", case_id, "accounts").items == [{"key": "ACC-1002", "label": "Globex"}]
+    accounts = svc.related("mary", case_id, "accounts").items
+    assert [(i["key"], i["label"]) for i in accounts] == [("ACC-1002", "Globex")]
     view = svc.change_related("mary", case_id, kind="products", key="P-100", added=False)
     assert view["related_counts"] == {"products": 1, "accounts": 1}
     assert view["related_products_count"] == 1
