@@ -1,6 +1,7 @@
 """The customer store (casework.services.ports.CustomerStore) and the import service's job store and files:
 the in-memory stand-ins of tests/import_fakes.py (and of tests/unit/test_customers.py for the customer
-store) against casework.adapters.customers / casework.adapters.imports on moto."""
+store), and the lead conversion store of tests/unit/test_conversion.py, against casework.adapters.customers,
+casework.adapters.imports and casework.adapters.contacts on moto."""
 
 from __future__ import annotations
 
@@ -11,10 +12,12 @@ import pytest
 
 from casework.domain.errors import Conflict, DomainError, NotFound, ValidationFailed
 from casework.domain.imports import ImportJob
+from casework.services.conversion import ConversionStore
 from casework.services.ports import CustomerStore, RecordWrite
 from tests.contract.conftest import IMPLEMENTATIONS
 from tests.fakes import InMemoryDirectory
 from tests.import_fakes import MemoryCustomerStore, MemoryFiles, MemoryJobs
+from tests.unit.test_conversion import InMemoryConversionStore
 from tests.unit.test_customers import InMemoryCustomerStore
 
 AT = "2025-03-03T09:00:00+00:00"
@@ -252,3 +255,66 @@ def test_files_are_stored_listed_by_prefix_and_tagged_by_content(files: tuple[An
     assert store.etag(bucket, "imports/none.csv") is None
     missing = refusal(store.get, bucket, "imports/none.csv")
     assert isinstance(missing, NotFound) and missing.code == "FILE_NOT_FOUND"
+
+
+# --- lead conversion: the account and the contact made Financial, once -----------------------------------
+
+
+@pytest.fixture(params=IMPLEMENTATIONS)
+def conversions(request: pytest.FixtureRequest) -> ConversionStore:
+    """Over the demo contacts (CON-2001 and CON-2003 are Prospects without an account)."""
+    if request.param == "fake":
+        return InMemoryConversionStore(InMemoryDirectory().contacts)
+    from casework.adapters.contacts import DynamoConversionStore
+
+    request.getfixturevalue("table")
+    return DynamoConversionStore()
+
+
+def lead_account(lead: str = "LEAD-1", account_id: str = "ACC-LEAD1") -> dict[str, Any]:
+    return {"id": account_id, "name": "Alice Brown", "status": "Active", "created_from_lead": lead}
+
+
+def test_a_conversion_makes_the_contact_a_financial_customer_once(conversions: ConversionStore) -> None:
+    before = conversions.contact("CON-2001")
+    assert before is not None and before["life_cycle_state"] == "Prospect"
+
+    assert conversions.convert(lead_account(), "CON-2001", AT) is True
+    assert conversions.convert(lead_account(), "CON-2001", "2025-04-01T00:00:00+00:00") is False  # again
+
+    after = conversions.contact("CON-2001")
+    assert after == {
+        **before,
+        "life_cycle_state": "Financial",
+        "account_id": "ACC-LEAD1",
+        "financial_since": AT,
+    }
+    assert conversions.contact("CON-404") is None
+
+
+def test_an_account_id_taken_by_another_lead_is_a_conflict(conversions: ConversionStore) -> None:
+    conversions.convert(lead_account("LEAD-1"), "CON-2001", AT)
+
+    error = refusal(conversions.convert, lead_account("LEAD-2"), "CON-2003", AT)
+
+    assert isinstance(error, Conflict) and error.code == "ACCOUNT_EXISTS"
+    assert conversions.contact("CON-2003")["life_cycle_state"] == "Prospect"  # type: ignore[index]
+
+
+def test_a_contact_with_another_account_stays_with_it(conversions: ConversionStore) -> None:
+    conversions.convert(lead_account("LEAD-1", "ACC-LEAD1"), "CON-2001", AT)
+
+    error = refusal(conversions.convert, lead_account("LEAD-2", "ACC-LEAD2"), "CON-2001", AT)
+
+    assert isinstance(error, Conflict) and error.code == "ALREADY_CUSTOMER"
+    assert conversions.contact("CON-2001")["account_id"] == "ACC-LEAD1"  # type: ignore[index]
+    assert (
+        conversions.convert(lead_account("LEAD-2", "ACC-LEAD2"), "CON-2003", AT) is True
+    )  # nothing half-written
+
+
+def test_converting_an_unknown_contact_writes_nothing(conversions: ConversionStore) -> None:
+    error = refusal(conversions.convert, lead_account(), "CON-404", AT)
+
+    assert isinstance(error, NotFound) and error.code == "CONTACT_NOT_FOUND"
+    assert conversions.convert(lead_account(), "CON-2001", AT) is True  # the account was not written

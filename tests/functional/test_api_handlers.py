@@ -508,8 +508,8 @@ def test_get_unknown_case_is_404(api: Api) -> None:
     reply = api("GET /cases/{case_id}", {"case_id": "does-not-exist"})
     assert reply.status == 404
     assert reply.error["code"] == "CASE_NOT_FOUND"
-    assert api("GET /cases/{case_id}/history", {"case_id": "does-not-exist"}).status == 404
-    assert api("GET /cases/{case_id}/products", {"case_id": "does-not-exist"}).status == 404
+    for route_key in ("GET /cases/{case_id}/history", "GET /cases/{case_id}/products"):
+        refused(api(route_key, {"case_id": "does-not-exist"}), 404, "CASE_NOT_FOUND")
 
 
 def test_list_cases_filters_and_pages(api: Api) -> None:
@@ -565,6 +565,8 @@ def test_list_cases_refuses_bad_paging(api: Api, query: dict[str, str], code: st
 def test_list_cases_of_an_unknown_type_is_404(api: Api) -> None:
     reply = api("GET /cases", query={"type": "nope"})
     assert reply.status == 404
+    assert reply.error["code"] == "UNKNOWN_CASE_TYPE"  # not any 404 (an unmatched route is one too)
+    assert reply.error["details"] == {"type": "nope"}
 
 
 # --- edit ---------------------------------------------------------------------------------------------------
