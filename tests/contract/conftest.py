@@ -3,28 +3,36 @@ tests/import_fakes.py) and the DynamoDB adapter it stands in for (casework.adapt
 that passes on a fake says something about the code that runs in Lambda.
 
 Each module shares one moto account (the template's table, bucket and queues, seeded as the local stack is);
-``table`` restores the seeded table before each test that uses it. Fake-only test runs never start moto.
+``table`` restores the seeded table before each test that uses it. A fake's tests never start moto.
 """
 
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
 
 import pytest
-from moto import mock_aws
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.dynamodb.models import dynamodb_backends
 
 from infra.local import moto_patches
-from infra.local.template import LocalResources, create_resources, load_template
-from tests.functional.moto_account import BASE_ENV, REGION
+from infra.local.template import LocalResources
+from tests.functional.moto_account import REGION, moto_account
 
 moto_patches.install()  # as the local stack does: a transaction costs what it touches, not the table size
 
 # The two implementations of every port under contract: the fake the unit tests use, the adapter Lambda runs.
 IMPLEMENTATIONS = ["fake", "dynamo"]
+T = TypeVar("T")
+
+
+def implementation(request: pytest.FixtureRequest, fake: Callable[[], T], adapter: Callable[[], T]) -> T:
+    """The fake or the adapter, as the parametrised fixture's param says; the adapter on the fresh table."""
+    if request.param == "fake":
+        return fake()
+    request.getfixturevalue("table")
+    return adapter()
 
 
 def _tables() -> dict[str, Any]:
@@ -34,20 +42,11 @@ def _tables() -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def aws_account() -> Iterator[tuple[LocalResources, Any]]:
     """One seeded moto account per module, and a snapshot of the seeded table."""
-    from casework.adapters import dynamo
     from infra.seed import seed
 
-    with pytest.MonkeyPatch.context() as mp:
-        for key, value in BASE_ENV.items():
-            mp.setenv(key, value)
-        for key in ("AWS_PROFILE", "AWS_ENDPOINT_URL"):
-            mp.delenv(key, raising=False)
-        with mock_aws():
-            res = create_resources(load_template(), stage="contract")
-            mp.setenv("TABLE_NAME", res.table_name)
-            dynamo.configure(res.table_name)
-            seed()
-            yield res, copy.deepcopy(_tables()[res.table_name])
+    with pytest.MonkeyPatch.context() as mp, moto_account(mp, stage="contract") as res:
+        seed()
+        yield res, copy.deepcopy(_tables()[res.table_name])
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from casework.adapters.dynamo import DynamoCaseRepository
 from casework.domain.errors import BadRequest, Conflict, DomainError, Gone, NotFound
 from casework.domain.model import Change, DomainEvent, timestamp
 from casework.domain.visibility import ListScope
@@ -27,7 +28,7 @@ from casework.services.ports import (
     RelatedUpdate,
     SideWrites,
 )
-from tests.contract.conftest import IMPLEMENTATIONS
+from tests.contract.conftest import IMPLEMENTATIONS, implementation
 from tests.fakes import InMemoryRepository
 from tests.unit.engine_support import T0, Run
 
@@ -37,12 +38,7 @@ NOW_EPOCH = int(T0.timestamp())
 
 @pytest.fixture(params=IMPLEMENTATIONS)
 def repo(request: pytest.FixtureRequest) -> CaseRepository:
-    if request.param == "fake":
-        return InMemoryRepository()
-    from casework.adapters.dynamo import DynamoCaseRepository
-
-    request.getfixturevalue("table")
-    return DynamoCaseRepository()
+    return implementation(request, InMemoryRepository, DynamoCaseRepository)
 
 
 def registered(repo: CaseRepository, case_id: str = "CSR-1", **fields: Any) -> Run:

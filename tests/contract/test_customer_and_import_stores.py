@@ -10,11 +10,14 @@ from typing import Any
 
 import pytest
 
+from casework.adapters.contacts import DynamoConversionStore
+from casework.adapters.customers import DynamoCustomerStore
+from casework.adapters.imports import DynamoJobStore, S3Files
 from casework.domain.errors import Conflict, DomainError, NotFound, ValidationFailed
 from casework.domain.imports import ImportJob
 from casework.services.conversion import ConversionStore
 from casework.services.ports import CustomerStore, RecordWrite
-from tests.contract.conftest import IMPLEMENTATIONS
+from tests.contract.conftest import IMPLEMENTATIONS, implementation
 from tests.fakes import InMemoryDirectory
 from tests.import_fakes import MemoryCustomerStore, MemoryFiles, MemoryJobs
 from tests.unit.test_conversion import InMemoryConversionStore
@@ -38,8 +41,6 @@ def store(request: pytest.FixtureRequest) -> CustomerStore:
         return MemoryCustomerStore(InMemoryDirectory())  # type: ignore[return-value]
     if request.param == "customers fake":
         return InMemoryCustomerStore()
-    from casework.adapters.customers import DynamoCustomerStore
-
     request.getfixturevalue("table")
     return DynamoCustomerStore()
 
@@ -170,12 +171,7 @@ def test_a_deleted_record_is_gone(store: CustomerStore) -> None:
 
 @pytest.fixture(params=IMPLEMENTATIONS)
 def jobs(request: pytest.FixtureRequest) -> Any:
-    if request.param == "fake":
-        return MemoryJobs()
-    from casework.adapters.imports import DynamoJobStore
-
-    request.getfixturevalue("table")
-    return DynamoJobStore()
+    return implementation(request, MemoryJobs, DynamoJobStore)
 
 
 def job(job_id: str = "JOB-1", key: str = "imports/leads.csv") -> ImportJob:
@@ -232,8 +228,6 @@ def files(request: pytest.FixtureRequest) -> tuple[Any, str]:
     """(files, bucket)."""
     if request.param == "fake":
         return MemoryFiles(), "casework-test-importbucket"
-    from casework.adapters.imports import S3Files
-
     res = request.getfixturevalue("table")
     bucket = res.physical["ImportBucket"]["Ref"]
     return S3Files(), bucket
@@ -263,12 +257,9 @@ def test_files_are_stored_listed_by_prefix_and_tagged_by_content(files: tuple[An
 @pytest.fixture(params=IMPLEMENTATIONS)
 def conversions(request: pytest.FixtureRequest) -> ConversionStore:
     """Over the demo contacts (CON-2001 and CON-2003 are Prospects without an account)."""
-    if request.param == "fake":
-        return InMemoryConversionStore(InMemoryDirectory().contacts)
-    from casework.adapters.contacts import DynamoConversionStore
-
-    request.getfixturevalue("table")
-    return DynamoConversionStore()
+    return implementation(
+        request, lambda: InMemoryConversionStore(InMemoryDirectory().contacts), DynamoConversionStore
+    )
 
 
 def lead_account(lead: str = "LEAD-1", account_id: str = "ACC-LEAD1") -> dict[str, Any]:

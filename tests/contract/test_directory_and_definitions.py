@@ -11,11 +11,13 @@ from typing import Any
 
 import pytest
 
+from casework.adapters.approvals import DynamoDelegations
+from casework.adapters.dynamo import DynamoConfigStore, DynamoDirectory, DynamoWorkflowStore
 from casework.domain.delegation import Delegation
 from casework.domain.errors import Conflict, DomainError, NotFound, ValidationFailed
 from casework.services.ports import ConfigStore, DelegationStore, Directory, WorkflowStore
 from casework.workflows import module_templates, shipped
-from tests.contract.conftest import IMPLEMENTATIONS
+from tests.contract.conftest import IMPLEMENTATIONS, implementation
 from tests.fakes import InMemoryConfigs, InMemoryDelegations, InMemoryDirectory, InMemoryWorkflows, demo_data
 
 DEMO = demo_data()
@@ -23,8 +25,6 @@ DEMO = demo_data()
 
 @pytest.fixture
 def both_directories(request: pytest.FixtureRequest) -> tuple[Directory, Directory]:
-    from casework.adapters.dynamo import DynamoDirectory
-
     request.getfixturevalue("table")
     return InMemoryDirectory(), DynamoDirectory()
 
@@ -83,8 +83,6 @@ def test_the_fake_directory_knows_the_same_units(both_directories: tuple[Directo
 
 @pytest.fixture
 def both_workflows(request: pytest.FixtureRequest) -> tuple[WorkflowStore, WorkflowStore]:
-    from casework.adapters.dynamo import DynamoWorkflowStore
-
     request.getfixturevalue("table")
     return InMemoryWorkflows(), DynamoWorkflowStore()
 
@@ -134,12 +132,7 @@ def test_unknown_case_types_and_care_types_are_refused_alike(
 
 @pytest.fixture(params=IMPLEMENTATIONS)
 def configs(request: pytest.FixtureRequest) -> ConfigStore:
-    if request.param == "fake":
-        return InMemoryConfigs()
-    from casework.adapters.dynamo import DynamoConfigStore
-
-    request.getfixturevalue("table")
-    return DynamoConfigStore()
+    return implementation(request, InMemoryConfigs, DynamoConfigStore)
 
 
 def test_configurations_start_at_version_one_with_the_shipped_defaults(configs: ConfigStore) -> None:
@@ -172,12 +165,7 @@ def test_unknown_configurations_are_not_found(configs: ConfigStore) -> None:
 
 @pytest.fixture(params=IMPLEMENTATIONS)
 def delegations(request: pytest.FixtureRequest) -> DelegationStore:
-    if request.param == "fake":
-        return InMemoryDelegations()
-    from casework.adapters.approvals import DynamoDelegations
-
-    request.getfixturevalue("table")
-    return DynamoDelegations()
+    return implementation(request, InMemoryDelegations, DynamoDelegations)
 
 
 def delegation(owner: str, delegate: str = "admin") -> Delegation:
