@@ -2,7 +2,8 @@
 
 They keep the contracts the real adapters promise: ``commit`` is all-or-nothing with optimistic
 concurrency, a duplicate link or a used token fails the whole commit, and every committed DomainEvent lands
-in ``outbox`` in commit order.
+in ``outbox`` in commit order. tests/contract/ holds them to it: the same tests run on each fake and on its
+DynamoDB adapter.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ def demo_data() -> dict[str, Any]:
     return json.loads(DEMO_PATH.read_text())
 
 
-def _page(items: list[dict[str, Any]], cursor: str | None, limit: int, bound: str) -> Page:
+def page_of(items: list[dict[str, Any]], cursor: str | None, limit: int, bound: str) -> Page:
     """One page of ``items``. As the adapter's, a cursor is bound to the list it came from (``bound``): one
     made up, or taken from another list, is 400 INVALID_CURSOR."""
     start = 0
@@ -170,15 +171,15 @@ class InMemoryRepository:
             reverse=True,
         )
         bound = f"cases|{query.scope.username if query.scope else ''}|{query.type}|{query.status}"
-        return _page([case_view(c) for c in listed], query.cursor, query.limit, bound)
+        return page_of([case_view(c) for c in listed], query.cursor, query.limit, bound)
 
     def history(self, case_id: str, cursor: str | None, limit: int) -> Page:
-        return _page(list(self.entries.get(case_id, [])), cursor, limit, f"history|{case_id}")
+        return page_of(list(self.entries.get(case_id, [])), cursor, limit, f"history|{case_id}")
 
     def related(self, case_id: str, kind: str, cursor: str | None, limit: int) -> Page:
         keys = sorted(self.links.get((case_id, kind), {}))  # by key, as the table's sort key
         items = [self.related_entry(case_id, kind, k) for k in keys]
-        return _page([i for i in items if i is not None], cursor, limit, f"related|{case_id}|{kind}")
+        return page_of([i for i in items if i is not None], cursor, limit, f"related|{case_id}|{kind}")
 
     def related_entry(self, case_id: str, kind: str, key: str) -> dict[str, Any] | None:
         entries = self.links.get((case_id, kind), {})
@@ -207,7 +208,7 @@ class InMemoryRepository:
         ]
         open_cases.sort(key=lambda c: (c.dates.get("expected_completion_date") or "9999", c.id))
         bound = f"open|{case_type}|{business_unit}"
-        return _page([case_view(c) for c in open_cases], cursor, limit, bound)
+        return page_of([case_view(c) for c in open_cases], cursor, limit, bound)
 
     def add_note(self, note: Note, event: DomainEvent) -> None:
         self.note_items.setdefault(note.case_id, []).append(note)
@@ -218,7 +219,7 @@ class InMemoryRepository:
             {"id": n.id, "case_id": n.case_id, "text": n.text, "author": n.author, "at": n.at}
             for n in sorted(self.note_items.get(case_id, []), key=lambda n: (n.at, n.id))
         ]
-        return _page(items, cursor, limit, f"notes|{case_id}")
+        return page_of(items, cursor, limit, f"notes|{case_id}")
 
     def add_communication(self, communication: Communication, event: DomainEvent) -> None:
         self.communication_items.setdefault(communication.case_id, []).append(communication.to_dict())
@@ -226,7 +227,7 @@ class InMemoryRepository:
 
     def communications(self, case_id: str, cursor: str | None, limit: int) -> Page:
         items = sorted(self.communication_items.get(case_id, []), key=lambda c: (c["at"], c["id"]))
-        return _page(items, cursor, limit, f"communications|{case_id}")
+        return page_of(items, cursor, limit, f"communications|{case_id}")
 
     def communication(self, case_id: str, communication_id: str, at: str) -> dict[str, Any] | None:
         items = self.communication_items.get(case_id, [])
