@@ -116,9 +116,8 @@ class InMemoryRepository:
         tokens = dict(self.tokens)
         for consume in side.tokens:
             token = tokens.get(consume.token_hash)
-            if (
-                token is None or token.used_at
-            ):  # a record gone (expired by the TTL) reads as used, as on the table
+            # a record gone (removed by the table's TTL) reads as used, as the adapter reports it
+            if token is None or token.used_at:
                 raise link_used()
             if token.expires_at <= consume.now_epoch:
                 raise link_expired()
