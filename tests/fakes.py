@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from casework.adapters.dynamo import list_row, row_view
 from casework.domain.care.compile import compile_definition
 from casework.domain.care.config import ModuleConfig, parse_config
 from casework.domain.customers import seeded_record
@@ -22,7 +23,7 @@ from casework.domain.directory import actor_from_record, members_by_role, unit_f
 from casework.domain.errors import BadRequest, Conflict, NotFound, ValidationFailed, link_expired, link_used
 from casework.domain.model import Actor, BusinessUnit, Case, Change, DomainEvent
 from casework.domain.workflow import WorkflowDefinition, parse_definition
-from casework.services.cases import CaseService, case_view, history_view
+from casework.services.cases import CaseService, history_view
 from casework.services.ports import ApprovalToken, CaseQuery, Communication, Note, Page, SideWrites
 from casework.workflows import default_configs, module_templates, shipped
 
@@ -163,14 +164,15 @@ class InMemoryRepository:
                 and (query.scope is None or query.scope.admits(case))
             )
 
-        # the list indexes' sort key (type, status, created, id), read newest first
+        # the list indexes' sort key (type, created, id), read newest first
         listed = sorted(
             (c for c in self.cases.values() if keep(c)),
-            key=lambda c: (c.type, c.status, c.created_at, c.id),
+            key=lambda c: (c.type, c.created_at, c.id),
             reverse=True,
         )
         bound = f"cases|{query.scope.username if query.scope else ''}|{query.type}|{query.status}"
-        return page_of([case_view(c) for c in listed], query.cursor, query.limit, bound)
+        rows = [row_view(list_row(c, "closed_at" not in c.dates)) for c in listed]
+        return page_of(rows, query.cursor, query.limit, bound)
 
     def history(self, case_id: str, cursor: str | None, limit: int) -> Page:
         return page_of(list(self.entries.get(case_id, [])), cursor, limit, f"history|{case_id}")
@@ -207,7 +209,7 @@ class InMemoryRepository:
         ]
         open_cases.sort(key=lambda c: (c.dates.get("expected_completion_date") or "9999", c.id))
         bound = f"open|{case_type}|{business_unit}"
-        return page_of([case_view(c) for c in open_cases], cursor, limit, bound)
+        return page_of([row_view(list_row(c, True)) for c in open_cases], cursor, limit, bound)
 
     def add_note(self, note: Note, event: DomainEvent) -> None:
         self.note_items.setdefault(note.case_id, []).append(note)

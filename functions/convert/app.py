@@ -1,10 +1,10 @@
 """LeadWon domain events (EventBridge -> SQS) -> automatic lead conversion, once per lead.
 
 Each SQS message is an EventBridge envelope whose ``detail`` is one of our DomainEvent dicts (the rule only
-routes ``LeadWon``). Conversion is exactly once twice over: Powertools idempotency keyed on the event id
-(records in the case table, expiring through its TTL attribute) drops redeliveries, and the conversion
-itself is one conditional transaction on an account id derived from the lead, so even a racing delivery
-cannot create a second account. A message that cannot be read, or names a contact that does not exist, is
+routes ``LeadWon``). Conversion is exactly once by its own condition: one transaction on an account id derived
+from the lead, which a redelivery, another event of the same lead or a racing delivery cannot pass (they
+report "already converted"). So no idempotency record is written: a conversion is one read of the contact
+and that transaction. A message that cannot be read, or names a contact that does not exist, is
 reported as a batch item failure: retried, then parked in the dead-letter queue, alone.
 """
 
@@ -43,6 +43,6 @@ def _convert(event: dict[str, Any]) -> str:
     return outcome
 
 
-consumer = event_consumer(_convert, key_prefix="convert", logger=logger)
+consumer = event_consumer(_convert, key_prefix="convert", logger=logger, idempotent=False)
 handler = consumer.handler
 convert = consumer.once

@@ -27,7 +27,9 @@ IMPLEMENTATIONS = ["fake", "dynamo"]
 T = TypeVar("T")
 
 
-def implementation(request: pytest.FixtureRequest, fake: Callable[[], T], adapter: Callable[[], T]) -> T:
+def implementation(  # noqa: UP047 (the tests also run on Python 3.11, which has no type-parameter syntax)
+    request: pytest.FixtureRequest, fake: Callable[[], T], adapter: Callable[[], T]
+) -> T:
     """The fake or the adapter, as the parametrised fixture's param says; the adapter on the fresh table."""
     if request.param == "fake":
         return fake()

@@ -948,7 +948,10 @@ def test_the_openapi_document_is_valid_and_documents_the_errors(api: Api) -> Non
     responses = spec["paths"]["/cases"]["post"]["responses"]
     for status in ("400", "401", "403", "404", "409", "415", "422", "503"):
         error = responses[status]["content"]["application/json"]["schema"]
-        assert error["properties"]["error"]["required"] == ["code", "message"], status
+        assert error == {"$ref": "#/components/schemas/ErrorResponse"}, status  # one schema, referred to
+    schemas = spec["components"]["schemas"]
+    assert schemas["ErrorBody"]["required"] == ["code", "message"]
+    assert "CASE_NOT_FOUND" in schemas["ErrorCode"]["enum"]  # the code is the enum of every code
 
 
 def test_openapi_documents_each_routes_success_response(api: Api) -> None:

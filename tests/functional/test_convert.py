@@ -166,9 +166,20 @@ def test_delivered_twice_converts_once(stack: LocalResources, convert_fn: Module
     assert invoke(convert_fn, for_event(lead_won())) == OK
 
     assert [a["pk"] for a in accounts(stack.table_name)] == [f"ACCOUNT#{ACCOUNT}"]
-    (record,) = idempotency_records(stack.table_name)
-    assert record["status"] == "COMPLETED" and "expires_at" in record
-    assert json.loads(record["data"]) == "converted"
+    assert idempotency_records(stack.table_name) == []  # the transaction's condition is the idempotency
+
+
+def test_a_conversion_is_one_read_and_one_transaction(stack: LocalResources, convert_fn: ModuleType) -> None:
+    """No idempotency record, no second read of the contact: its GetItem, then the conditional transaction;
+    a redelivery the same two requests, writing nothing."""
+    from infra.bench import CallCounter, dynamodb_calls
+
+    counter = CallCounter()
+    for outcome in ("converted", "already_converted"):
+        with counter.counting() as calls:
+            assert convert_fn.convert(event=lead_won()) == outcome
+        assert dynamodb_calls(calls) == {"GetItem": 1, "TransactWriteItems": 1}
+    assert [a["pk"] for a in accounts(stack.table_name)] == [f"ACCOUNT#{ACCOUNT}"]
 
 
 def test_a_batch_with_a_duplicate_converts_once(stack: LocalResources, convert_fn: ModuleType) -> None:
@@ -185,14 +196,13 @@ def test_a_batch_with_a_duplicate_converts_once(stack: LocalResources, convert_f
 
 
 def test_the_transaction_alone_stops_a_second_account(stack: LocalResources, convert_fn: ModuleType) -> None:
-    """Another event for the same lead (another id: idempotency lets it through) finds the account."""
+    """Another event for the same lead (another id) finds the account."""
     assert convert_fn.convert(event=lead_won()) == "converted"
     again = lead_won({"account_classification": "Retail", "credit_rating": "C"}, version=9)
     assert convert_fn.convert(event=again) == "already_converted"
 
     (account,) = accounts(stack.table_name)
     assert account["body"]["classification"] == "Business"
-    assert len(idempotency_records(stack.table_name)) == 2
 
 
 def test_no_conversion_settings_means_nothing_happens(stack: LocalResources, convert_fn: ModuleType) -> None:

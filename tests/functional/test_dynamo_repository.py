@@ -164,3 +164,50 @@ def test_a_link_that_expires_after_its_page_was_shown_is_refused_as_expired(tabl
         svc.decide_by_token(raw, decision="approve", comment=None)
     assert expired.value.code == "TOKEN_EXPIRED"
     assert svc.get("mary", case_id)["status"] == "Pending Pre-Approval"
+
+
+def test_a_transition_rewrites_each_index_row_in_place(table):
+    """The list indexes hold the case's row under keys that no status change touches: a transition updates
+    the row (what the lists show) and moves no entry; the indexes hold the row, not the case."""
+    svc = service()
+    case = svc.register("mary", **NEW)
+    svc.change_related("mary", case["id"], kind="products", key="P-100", added=True)
+    (before,) = [i for i in partition(table, case["id"]) if i["sk"]["S"] == "CASE"]
+    svc.transition("mary", case["id"], to="Pending Pre-Approval")
+    (after,) = [i for i in partition(table, case["id"]) if i["sk"]["S"] == "CASE"]
+
+    for key in ("gsi1pk", "gsi1sk", "gsi2pk", "gsi2sk", "gsi3pk", "gsi3sk", "gsi4pk", "gsi4sk"):
+        assert after[key] == before[key], key
+    assert after["listing"]["M"]["status"] == {"S": "Pending Pre-Approval"}
+    assert after["listing"]["M"]["awaiting"]["L"] == [{"S": "john"}]  # whose decision it waits for
+
+    client = boto3.client("dynamodb")
+    for index, pk in (("gsi1", "gsi1pk"), ("gsi2", "gsi2pk"), ("gsi3", "gsi3pk"), ("gsi4", "gsi4pk")):
+        (row,) = client.query(
+            TableName=table,
+            IndexName=index,
+            KeyConditionExpression=f"{pk} = :pk",
+            ExpressionAttributeValues={":pk": after[pk]},
+        )["Items"]
+        assert "body" not in row and row["listing"] == after["listing"], index
+
+
+def test_an_accounts_cases_in_both_shards_list_in_order_and_page_without_gaps(table):
+    from casework.services.ports import CaseQuery
+
+    ids = itertools.count(1)
+    svc = service()
+    svc.new_id = lambda: f"acct-case-{next(ids):02d}"  # fixed ids: a known spread over the account's shards
+    made = [svc.register("mary", **NEW)["id"] for _ in range(7)]
+    shards = {i["gsi3pk"]["S"] for c in made for i in partition(table, c) if i["sk"]["S"] == "CASE"}
+    assert shards == {"ACCOUNT#ACC-1001#0", "ACCOUNT#ACC-1001#1"}
+
+    listed, cursor = [], None
+    while True:
+        page = svc.list_cases("mary", CaseQuery(account_id="ACC-1001", cursor=cursor, limit=3))
+        listed += [row["id"] for row in page.items]
+        cursor = page.next_cursor
+        if cursor is None:
+            break
+    assert listed == sorted(made, reverse=True)  # one clock tick: newest first is highest id first
+    assert "fields" not in page.items[0] and page.items[-1]["account_id"] == "ACC-1001"  # rows, not cases

@@ -84,6 +84,27 @@ def _raw(port: int, request: str) -> tuple[int, dict[str, str]]:
     return int(head[0].split()[1]), {k.lower(): v for k, v in headers.items()}
 
 
+# Every header a client of the API sends: the preflight must allow each (a browser refuses the request else).
+REQUEST_HEADERS = ("authorization", "content-type", "x-correlation-id", "idempotency-key")
+
+
+def test_the_template_allows_and_exposes_the_headers_the_api_reads_and_writes() -> None:
+    from casework import correlation
+    from casework.http import idempotency
+    from infra.local.functions import cors_of
+    from infra.local.template import load_template
+
+    cors = cors_of(load_template())
+    assert cors is not None
+    assert {h.lower() for h in cors.headers} >= {
+        *REQUEST_HEADERS,
+        correlation.HEADER,
+        idempotency.HEADER.lower(),
+    }
+    exposed = {h.lower() for h in cors.expose}
+    assert exposed >= {correlation.HEADER, "retry-after", idempotency.REPLAYED.lower()}
+
+
 def test_every_routes_preflight_allows_its_method_and_responses_carry_the_origin() -> None:
     from infra.local.functions import cors_of
     from infra.local.template import load_template
@@ -111,7 +132,7 @@ def test_every_routes_preflight_allows_its_method_and_responses_carry_the_origin
                 port,
                 f"OPTIONS {path} HTTP/1.1\r\nHost: local\r\nOrigin: {origin}\r\n"
                 f"Access-Control-Request-Method: {method}\r\n"
-                "Access-Control-Request-Headers: authorization, content-type, x-correlation-id\r\n"
+                f"Access-Control-Request-Headers: {', '.join(REQUEST_HEADERS)}\r\n"
                 "Connection: close\r\n\r\n",
             )
             assert status == 204, key

@@ -33,7 +33,9 @@ class InMemoryConversionStore:
         found = self.contacts.get(contact_id)
         return copy.deepcopy(found) if found is not None else None
 
-    def convert(self, account: dict[str, Any], contact_id: str, at: str) -> bool:
+    def convert(
+        self, account: dict[str, Any], contact_id: str, at: str, contact: dict[str, Any] | None = None
+    ) -> bool:
         existing = self.accounts.get(account["id"])
         if existing is not None:
             if existing["created_from_lead"] != account["created_from_lead"]:

@@ -74,12 +74,15 @@ def event_consumer(
     read: Callable[[str | None, str], dict[str, Any]] = domain_event,
     key: str = "id",
     wanted: Callable[[dict[str, Any]], bool] | None = None,
+    idempotent: bool = True,
 ) -> EventConsumer:
     """The Lambda handler for a queue of events, around ``handle`` made idempotent.
     ``key_prefix`` keeps each consumer's idempotency records apart in the shared table; ``read`` turns a
     message body into the event dict ``handle`` gets (raising PoisonMessage if it cannot), and ``key`` is the
     JMESPath of the event's idempotency key in it; ``wanted`` (when given) says from the event alone whether
-    there is anything to do, so events of no concern are acknowledged without writing anything."""
+    there is anything to do, so events of no concern are acknowledged without writing anything.
+    ``idempotent=False`` leaves out the idempotency records (two writes per event) for a handling that is
+    idempotent by itself (a conditional write that a second delivery cannot pass)."""
     persistence = OwnPartitionPersistence(
         table_name=os.environ["TABLE_NAME"], key_attr="pk", sort_key_attr="sk", expiry_attr="expires_at"
     )
@@ -89,9 +92,13 @@ def event_consumer(
         raise_on_no_idempotency_key=True,
     )
     processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
-    once = idempotent_function(
-        data_keyword_argument="event", persistence_store=persistence, config=config, key_prefix=key_prefix
-    )(handle)
+    once = (
+        idempotent_function(
+            data_keyword_argument="event", persistence_store=persistence, config=config, key_prefix=key_prefix
+        )(handle)
+        if idempotent
+        else handle
+    )
 
     def record_handler(record: SQSRecord) -> Any:
         try:

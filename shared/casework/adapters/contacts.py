@@ -21,6 +21,7 @@ from pynamodb.transactions import TransactWrite
 from casework.adapters.codec import plain
 from casework.adapters.customers import directory_item
 from casework.adapters.dynamo import DirectoryItem, _tx_connection
+from casework.domain.error_codes import ErrorCode
 from casework.domain.errors import Conflict, NotFound
 from casework.services.conversion import FINANCIAL
 
@@ -51,14 +52,17 @@ class DynamoConversionStore:
             return None
         return plain(item.body.as_dict()) if item.body is not None else None
 
-    def convert(self, account: dict[str, Any], contact_id: str, at: str) -> bool:
+    def convert(
+        self, account: dict[str, Any], contact_id: str, at: str, contact: dict[str, Any] | None = None
+    ) -> bool:
         lead_id = account.get("created_from_lead")
         body = DirectoryItem.body
-        # the customer's contact list shows the contact: its list keys and listing as they will be
+        # the customer's contact list shows the contact: its list keys and listing as they will be (from the
+        # record the converter has just read, not a second read of it)
+        record = contact if contact is not None else self.contact(contact_id)
         listed = directory_item(
             "contact",
-            {**(self.contact(contact_id) or {"id": contact_id}), "account_id": account["id"]}
-            | {"life_cycle_state": FINANCIAL},
+            {**(record or {"id": contact_id}), "account_id": account["id"]} | {"life_cycle_state": FINANCIAL},
         )
         try:
             with TransactWrite(connection=_tx_connection()) as tx:
@@ -98,7 +102,7 @@ class DynamoConversionStore:
                         )
                     return False
                 raise Conflict(
-                    "ACCOUNT_EXISTS",
+                    ErrorCode.ACCOUNT_EXISTS,
                     f"Account {account['id']} exists and was not created from lead {lead_id}.",
                     {"account_id": account["id"], "case_id": lead_id, "created_from_lead": origin},
                 ) from None
@@ -108,13 +112,13 @@ class DynamoConversionStore:
                 and contact_reason.raw_item
             ):
                 raise Conflict(
-                    "ALREADY_CUSTOMER",
+                    ErrorCode.ALREADY_CUSTOMER,
                     f"Contact {contact_id} got an account meanwhile; the retry will leave it as it is.",
                     {"contact_id": contact_id, "case_id": lead_id},
                 ) from None
             if contact_reason is not None and contact_reason.code == CONDITION_FAILED:
                 raise NotFound(
-                    "CONTACT_NOT_FOUND",
+                    ErrorCode.CONTACT_NOT_FOUND,
                     f"Contact {contact_id} does not exist.",
                     {"contact_id": contact_id, "case_id": lead_id},
                 ) from None

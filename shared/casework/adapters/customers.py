@@ -35,12 +35,15 @@ from casework.adapters.dynamo import (
     _tx_connection,
     _Versions,
     _visible_to,
+    account_cases,
+    account_has_cases,
     cursor_scope,
     decode_cursor,
     explain_cancellation,
     partition_page,
 )
 from casework.domain.customers import CONTACT_LISTING, CUSTOMER_LISTING, listing, name_key
+from casework.domain.error_codes import ErrorCode
 from casework.domain.errors import Conflict, DomainError, NotFound, ValidationFailed
 from casework.domain.visibility import ListScope
 from casework.services.ports import Page, RecordWrite, SubItem
@@ -117,7 +120,7 @@ class DynamoCustomerStore:
         meanings: dict[str, list[DomainError]] = {"check": [], "delete": [], "put": [], "update": []}
         pk, sk = record_key(change.kind, change.id)
         concurrent = Conflict(
-            "CONCURRENT_UPDATE", f"The {change.kind} changed meanwhile; reload.", {"id": change.id}
+            ErrorCode.CONCURRENT_UPDATE, f"The {change.kind} changed meanwhile; reload.", {"id": change.id}
         )
         version = DirectoryItem.body["version"]
         try:
@@ -130,7 +133,7 @@ class DynamoCustomerStore:
                     )
                     meanings["check"].append(
                         ValidationFailed(
-                            "UNKNOWN_CUSTOMER",
+                            ErrorCode.UNKNOWN_CUSTOMER,
                             f"There is no customer {change.customer_must_exist!r}.",
                             {"account_id": change.customer_must_exist},
                         )
@@ -162,7 +165,7 @@ class DynamoCustomerStore:
                     condition=HistoryItem.pk.does_not_exist(),
                 )
                 # a record created again after a delete: its history goes on where it stopped
-                meanings["put"].append(Conflict("HISTORY_EXISTS", "The record has history already."))
+                meanings["put"].append(Conflict(ErrorCode.HISTORY_EXISTS, "The record has history already."))
         except TransactWriteError as exc:
             raise self._meaning(exc, meanings, concurrent) from None
 
@@ -175,7 +178,7 @@ class DynamoCustomerStore:
                 condition=DirectoryItem.pk.does_not_exist() | (owner == change.id),
             )
             meanings["delete"].append(
-                Conflict("CONCURRENT_UPDATE", f"The {change.kind} changed meanwhile; reload.")
+                Conflict(ErrorCode.CONCURRENT_UPDATE, f"The {change.kind} changed meanwhile; reload.")
             )
         for identifier_type, value in change.claim:
             body = {"type": identifier_type, "value": value, OWNER_FIELD[change.kind]: change.id}
@@ -186,7 +189,7 @@ class DynamoCustomerStore:
             )
             meanings["put"].append(
                 Conflict(
-                    "DUPLICATE_IDENTIFIER",
+                    ErrorCode.DUPLICATE_IDENTIFIER,
                     f"{identifier_type} {value} belongs to another {change.kind}.",
                     {"type": identifier_type, "value": value},
                 )
@@ -273,28 +276,13 @@ class DynamoCustomerStore:
     def open_cases_of(
         self, account_id: str, cursor: str | None, limit: int, *, visible_to: ListScope | None = None
     ) -> Page:
-        from casework.adapters.codec import case_from_dict
-        from casework.services.cases import case_view
-
-        partition = f"ACCOUNT#{account_id}"
-        scope = cursor_scope("gsi3", partition, "open")
-        condition = CaseItem.gsi4pk.exists()  # only open cases carry the open-cases index key
+        filters = [CaseItem.listing["open"] == True]  # noqa: E712 (a filter expression, not a comparison)
         if visible_to is not None and not visible_to.everything:
-            condition = condition & _visible_to(visible_to)  # and only those the caller may see
-        iterator = CaseItem.by_account.query(
-            partition,
-            filter_condition=condition,
-            scan_index_forward=False,
-            page_size=limit,
-            last_evaluated_key=decode_cursor(cursor, scope),
-        )
-        items, next_cursor = _one_page(iterator, CaseItem, scope)
-        return Page([case_view(case_from_dict(i.body.as_dict())) for i in items], next_cursor)
+            filters.append(_visible_to(visible_to))  # and only those the caller may see
+        return account_cases(account_id, None, filters, cursor, limit, "open")
 
     def has_cases(self, account_id: str) -> bool:
-        iterator = CaseItem.by_account.query(f"ACCOUNT#{account_id}", page_size=1)
-        items, _ = _one_page(iterator, CaseItem)
-        return bool(items)
+        return account_has_cases(account_id)
 
     # --- profiling question sets: PROFILESET#<code> / V#<version:04d>, immutable ---
 
@@ -305,7 +293,7 @@ class DynamoCustomerStore:
         latest = self.question_sets.newest(code) or 0
         if expected_version != latest:
             raise Conflict(
-                "STALE_VERSION",
+                ErrorCode.STALE_VERSION,
                 "The question set has changed since you read it; reload and try again.",
                 {"expected_version": expected_version, "current_version": latest},
             )
@@ -316,7 +304,9 @@ class DynamoCustomerStore:
             )
         except PutError as exc:
             if exc.cause_response_code == "ConditionalCheckFailedException":
-                raise Conflict("STALE_VERSION", "Somebody saved the question set at the same time.") from None
+                raise Conflict(
+                    ErrorCode.STALE_VERSION, "Somebody saved the question set at the same time."
+                ) from None
             raise
         self.question_sets.forget_latest()
         return version
@@ -325,7 +315,7 @@ class DynamoCustomerStore:
 def _no_question_set(code: str, version: int | None) -> NotFound:
     suffix = "" if version is None else f" version {version}"
     return NotFound(
-        "UNKNOWN_PROFILE_SET", f"There is no profiling question set {code!r}{suffix}.", {"set": code}
+        ErrorCode.UNKNOWN_PROFILE_SET, f"There is no profiling question set {code!r}{suffix}.", {"set": code}
     )
 
 

@@ -32,6 +32,7 @@ from casework.adapters.dynamo import (
     partition_page,
 )
 from casework.domain.directory_admin import KNOWN_ROLES
+from casework.domain.error_codes import ErrorCode
 from casework.domain.errors import Conflict
 from casework.services.directory_admin import DirectoryWrite
 from casework.services.ports import Page
@@ -127,7 +128,7 @@ class DynamoDirectoryAdmin:
                 )
         except TransactWriteError as exc:
             stale = Conflict(
-                "STALE_VERSION",
+                ErrorCode.STALE_VERSION,
                 f"The {change.kind} (or a unit it changes) changed meanwhile; reload and try again.",
                 {"kind": change.kind, "key": change.key},
             )
@@ -147,11 +148,11 @@ class DynamoDirectoryAdmin:
     def open_assignments(
         self, username: str, limit: int, units: list[str] | None = None
     ) -> list[dict[str, Any]]:
-        """Open cases assigned to ``username``: gsi2 ``ASSIGNEE#<user>``, kept to open ones by gsi4pk (which
-        only open cases carry). Reads the user's closed cases too, page by page, up to ``limit`` found."""
-        condition = CaseItem.gsi4pk.exists()
+        """Open cases assigned to ``username``: gsi2 ``ASSIGNEE#<user>``, kept to open ones by the list row's
+        ``open``. Reads the user's closed cases too, page by page, up to ``limit`` found."""
+        condition = CaseItem.listing["open"] == True  # noqa: E712 (a filter expression)
         if units is not None:  # only those of these units
-            condition &= CaseItem.body["business_unit"].is_in(*units)
+            condition &= CaseItem.listing["business_unit"].is_in(*units)
         iterator = CaseItem.by_assignee.query(
             f"ASSIGNEE#{username}",
             filter_condition=condition,
@@ -164,16 +165,17 @@ class DynamoDirectoryAdmin:
         self, username: str, units: list[str], case_types: list[str], limit: int
     ) -> list[dict[str, Any]]:
         """Open cases of ``units`` whose pending approval waits for ``username``: one Query per (type, unit,
-        shard) on gsi4 (open cases only), filtered on the user's undecided entry. Approvers are members of the
-        case's unit or named by its rules, so ``units`` (theirs and those naming them) bound where to look."""
-        decision = CaseItem.body["approval"]["decisions"][username]
+        shard) on gsi4 (open cases only), filtered on the list row's ``awaiting`` (its undecided approvers).
+        Approvers are members of the case's unit or named by its rules, so ``units`` (theirs and those naming
+        them) bound where to look."""
+        waiting_for_them = CaseItem.listing["awaiting"].contains(username)
         found: list[dict[str, Any]] = []
         for unit in units:
             for case_type in case_types:
                 for shard in range(UNIT_SHARDS):
                     iterator = CaseItem.open_by_due.query(
                         open_key(case_type, unit, shard),
-                        filter_condition=decision.is_type("NULL"),
+                        filter_condition=waiting_for_them,
                         limit=limit - len(found),
                         page_size=WORK_PAGE,
                     )
@@ -184,5 +186,5 @@ class DynamoDirectoryAdmin:
 
 
 def _case_line(item: CaseItem) -> dict[str, Any]:
-    body = item.body.as_dict()
+    body = item.listing.as_dict()
     return {key: body.get(key) for key in ("id", "type", "title", "status", "business_unit")}

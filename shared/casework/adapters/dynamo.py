@@ -1,7 +1,8 @@
 """The single DynamoDB table, through PynamoDB.
 
 Item layout (pk / sk):
-    CASE#<id>     / CASE                 the case; gsi1..3 keys for the lists
+    CASE#<id>     / CASE                 the case: body, and listing (its list row, holding part of the case);
+                                         gsi1..4 keys for the lists
     CASE#<id>     / HIST#<version:08d>   history entry + the events it raised (the outbox, via the stream)
     CASE#<id>     / NOTE#<at>#<id>       shared note + its NoteAdded event (outbox too)
     CASE#<id>     / COMM#<at>#<id>       an agent's email to the contact + its CommunicationRequested event
@@ -14,9 +15,14 @@ Item layout (pk / sk):
     WORKFLOW#<name> / V#<version:04d>    workflow definitions, immutable per version
 
 Lists use one index each (gsi1 by business unit, sharded ``UNIT#<unit>#<0-3>``; gsi2 by assignee; gsi3 by
-account), sort key ``<type>#<status>#<created_at>#<id>`` so type and type+status narrow by key condition. A
-caller's list Queries only the partitions of what they may see (their units' shards, their assignments) and
+account, sharded ``ACCOUNT#<id>#<0-1>``), sort key ``<type>#<created_at>#<id>``: a type narrows by key
+condition, a status by filter, so a status change moves no index entry. The indexes project only ``listing``
+(the list row, ``list_row``) and ``kind``: a transition rewrites one small row per index, not the whole case.
+A caller's list Queries only the partitions of what they may see (their units' shards, their assignments) and
 merges them in sort order (``list_cases``). No Scan anywhere.
+
+One long module on purpose: the item classes, the key functions, the list rows and the stores share one
+table layout, so a key or projection change (template.yaml says the same) is made and reviewed in one place.
 """
 
 from __future__ import annotations
@@ -48,13 +54,14 @@ from pynamodb.connection import Connection, TableConnection
 from pynamodb.constants import ALL_OLD
 from pynamodb.exceptions import DoesNotExist, PutError, TransactWriteError
 from pynamodb.expressions.operand import Path
-from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, IncludeProjection
+from pynamodb.indexes import GlobalSecondaryIndex, IncludeProjection
 from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
 from casework.adapters.codec import case_from_dict, case_to_dict, plain
 from casework.correlation import stamp
 from casework.domain.directory import actor_from_record, unit_from_record
+from casework.domain.error_codes import ErrorCode
 from casework.domain.errors import (
     THROTTLING_CODES,
     BadRequest,
@@ -68,7 +75,7 @@ from casework.domain.errors import (
 from casework.domain.model import Actor, BusinessUnit, Case, Change, DomainEvent
 from casework.domain.visibility import ListScope
 from casework.domain.workflow import WorkflowDefinition, parse_definition
-from casework.services.cases import case_view, history_view
+from casework.services.cases import history_view
 from casework.services.ports import (
     ApprovalToken,
     CaseQuery,
@@ -86,8 +93,11 @@ REGION = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or
 TABLE_NAME = os.environ.get("TABLE_NAME", "casework")
 
 
+LISTED = ["kind", "listing"]  # what the list indexes gsi1-gsi4 project (template.yaml says the same)
+
+
 def _index(name: str, hash_attr: str, range_attr: str) -> type[GlobalSecondaryIndex]:
-    meta = type("Meta", (), {"index_name": name, "projection": AllProjection()})
+    meta = type("Meta", (), {"index_name": name, "projection": IncludeProjection(LISTED)})
     attrs = {
         "Meta": meta,
         hash_attr: UnicodeAttribute(hash_key=True),
@@ -141,7 +151,7 @@ class PendingApprovalIndex(GlobalSecondaryIndex):
     remindsk = UnicodeAttribute(range_key=True)
 
 
-APPROVAL_SHARDS = 8
+APPROVAL_SHARDS = 16  # 8 would put 1/8 of the index's writes on each key (scripts/key_distribution.py)
 
 
 def approval_shard(case_id: str) -> str:
@@ -158,6 +168,8 @@ class CaseItem(Item, discriminator="case"):
     gsi3sk = UnicodeAttribute(null=True)
     gsi4pk = UnicodeAttribute(null=True)
     gsi4sk = UnicodeAttribute(null=True)
+    # the list row (list_row): all the list indexes hold of a case, and the part of the case it holds (IN_ROW)
+    listing: MapAttribute[str, Any] = MapAttribute(null=True)
     all_cases = _index("gsi1", "gsi1pk", "gsi1sk")()
     by_assignee = _index("gsi2", "gsi2pk", "gsi2sk")()
     by_account = _index("gsi3", "gsi3pk", "gsi3sk")()
@@ -308,7 +320,66 @@ def _tx_connection() -> Connection:
 
 
 def _sort_key(case: Case) -> str:
-    return f"{case.type}#{case.status}#{case.created_at}#{case.id}"
+    """Nothing in it changes after registration: a transition rewrites an index's row in place (one small
+    write) instead of deleting and re-putting it under a new key."""
+    return f"{case.type}#{case.created_at}#{case.id}"
+
+
+ROW_FILTERS = ("involved", "units_seen", "awaiting", "open")  # in the row for the lists' filters, not shown
+# What the row holds exactly as the case's body would: stored once, in the row, and read back from it
+IN_ROW = (
+    "id", "type", "subtype", "title", "status", "state", "business_unit", "assignee", "account_id",
+    "contact_id", "parent_id", "created_by", "created_at", "updated_at", "version", "dates", "involved",
+    "units_seen",
+)  # fmt: skip
+
+
+def list_row(case: Case, is_open: bool) -> dict[str, Any]:
+    """The one place a case becomes a list row: what the lists, the summary and the customer page show of it,
+    plus what their filters read (visibility, open, whose approval it waits for). Stored on the case item as
+    ``listing``, the only attribute the list indexes project; keep it small (under 1 KB with the keys)."""
+    waiting = case.approval.decisions if case.approval is not None else {}
+    return {
+        "id": case.id,
+        "type": case.type,
+        "subtype": case.subtype,
+        "title": case.title,
+        "status": case.status,
+        "state": case.state,
+        "business_unit": case.business_unit,
+        "assignee": case.assignee,
+        "account_id": case.account_id,
+        "contact_id": case.contact_id,
+        "parent_id": case.parent_id,
+        "priority": case.fields.get("priority"),
+        "created_by": case.created_by,
+        "created_at": case.created_at,
+        "updated_at": case.updated_at,
+        "version": case.version,
+        "related_products_count": case.related_counts.get("products", 0),
+        "dates": dict(case.dates),
+        "involved": sorted(case.involved),
+        "units_seen": sorted(case.units_seen),
+        "awaiting": sorted(u for u, d in waiting.items() if d is None) if is_open else [],
+        "open": is_open,
+    }
+
+
+def row_view(row: dict[str, Any]) -> dict[str, Any]:
+    """A list row as the API shows it (``gbu`` is the business unit's other name, as on the case)."""
+    shown = {k: v for k, v in row.items() if k not in ROW_FILTERS}
+    return {**shown, "gbu": row.get("business_unit")}
+
+
+def _shown(item: Item) -> dict[str, Any]:
+    return row_view(plain(item.listing.as_dict()))  # type: ignore[attr-defined]
+
+
+def _stored_case(item: CaseItem) -> Case:
+    """The case from its item: the body, and what the row holds instead of the body (items written before the
+    row existed carry everything in the body, which wins)."""
+    row = item.listing.as_dict() if item.listing is not None else {}
+    return case_from_dict({**{k: row[k] for k in IN_ROW if k in row}, **item.body.as_dict()})
 
 
 OPEN_STATES_LAST = "9999"  # open cases without an expected completion sort after every dated one
@@ -320,21 +391,24 @@ def _case_item(case: Case, is_open: bool) -> CaseItem:
     waiting = (
         is_open and case.approval is not None and any(d is None for d in case.approval.decisions.values())
     )
+    row = list_row(case, is_open)
     return CaseItem(
         pk=f"CASE#{case.id}",
         sk="CASE",
         version=case.version,
-        body=case_to_dict(case),
+        # the row's part of the case is stored once (a case item under 2 KB costs 2 write units less a commit)
+        body={k: v for k, v in case_to_dict(case).items() if k not in IN_ROW},
         gsi1pk=unit_key(case.business_unit, unit_shard(case.id)),
         gsi1sk=sort,
         gsi2pk=f"ASSIGNEE#{case.assignee}" if case.assignee else None,
         gsi2sk=sort if case.assignee else None,
-        gsi3pk=f"ACCOUNT#{case.account_id}" if case.account_id else None,
+        gsi3pk=account_key(case.account_id, account_shard(case.id)) if case.account_id else None,
         gsi3sk=sort if case.account_id else None,
         gsi4pk=open_key(case.type, case.business_unit, unit_shard(case.id)) if is_open else None,
         gsi4sk=f"{due}#{case.id}" if is_open else None,
         remindpk=approval_shard(case.id) if waiting else None,
         remindsk=f"{case.approval.requested_at}#{case.id}" if case.approval and waiting else None,
+        listing=row,
     )
 
 
@@ -349,6 +423,28 @@ def unit_shard(case_id: str) -> int:
 def unit_key(business_unit: str, shard: int) -> str:
     """gsi1's partition: one shard of one business unit's cases."""
     return f"UNIT#{business_unit}#{shard}"
+
+
+ACCOUNT_SHARDS = 2  # an account's cases spread over 2 gsi3 partitions: see scripts/key_distribution.py
+
+
+def account_shard(case_id: str) -> int:
+    return zlib.crc32(case_id.encode()) % ACCOUNT_SHARDS
+
+
+def account_key(account_id: str, shard: int) -> str:
+    """gsi3's partition: one shard of one account's cases. At Zipf 1.0 over 5,000 accounts the busiest takes
+    11% of the index's writes unsharded; two shards keep every key under 10% (an account's list is two
+    parallel Queries, merged)."""
+    return f"ACCOUNT#{account_id}#{shard}"
+
+
+def account_sources(account_id: str, prefix: str | None) -> list[_Source]:
+    """The partitions of one account's cases (a merged list's sources)."""
+    return [
+        _Source(CaseItem.by_account, account_key(account_id, n), CaseItem.gsi3sk, prefix)
+        for n in range(ACCOUNT_SHARDS)
+    ]
 
 
 def open_key(case_type: str, business_unit: str, shard: int) -> str:
@@ -396,7 +492,7 @@ def cursor_scope(*parts: Any) -> str:
 
 
 def invalid_cursor() -> BadRequest:
-    return BadRequest("INVALID_CURSOR", "The cursor is not one this API returned for this list.")
+    return BadRequest(ErrorCode.INVALID_CURSOR, "The cursor is not one this API returned for this list.")
 
 
 def encode_cursor(key: dict[str, Any] | None, scope: str = "") -> str | None:
@@ -457,8 +553,8 @@ def _all_of(conditions: list[Any]) -> Any:
 
 
 def _visible_to(scope: ListScope) -> Any:
-    """``ListScope.admits`` as a filter expression (the assignee and account lists, one partition each)."""
-    body = CaseItem.body
+    """``ListScope.admits`` as a filter expression on the list row (the assignee and account lists)."""
+    body = CaseItem.listing
     me = scope.username
     condition = (body["involved"].contains(me)) | (body["created_by"] == me) | (body["assignee"] == me)
     if scope.units:
@@ -579,7 +675,26 @@ def _merged_page(
     else:
         next_at = floor
     cursor = encode_cursor({"at": {"S": next_at}}, bound) if next_at else None
-    return Page([case_view(case_from_dict(item.body.as_dict())) for _, item in page], cursor)
+    return Page([_shown(item) for _, item in page], cursor)
+
+
+def account_cases(
+    account_id: str, prefix: str | None, filters: list[Any], cursor: str | None, limit: int, *name: Any
+) -> Page:
+    """One page of an account's cases (under ``prefix``, passing ``filters``): its shards' Queries merged in
+    order; ``name`` tells this list from the account's other lists (its cursors are refused there)."""
+    bound = cursor_scope("merged", "account", account_id, prefix, *name)
+    below = _position(cursor, bound)
+    return _merged_page(account_sources(account_id, prefix), _all_of(filters), below, limit, bound)
+
+
+def account_has_cases(account_id: str) -> bool:
+    """Whether any case names the account: a one-item Query per shard, until one finds a case."""
+    for source in account_sources(account_id, None):
+        items, _ = _one_page(source.index.query(source.key, page_size=1), CaseItem)
+        if items:
+            return True
+    return False
 
 
 class DynamoCaseRepository:
@@ -588,9 +703,9 @@ class DynamoCaseRepository:
             item = CaseItem.get(f"CASE#{case_id}", "CASE", consistent_read=True)
         except (DoesNotExist, ValueError):
             raise NotFound(
-                "CASE_NOT_FOUND", f"Case {case_id} does not exist.", {"case_id": case_id}
+                ErrorCode.CASE_NOT_FOUND, f"Case {case_id} does not exist.", {"case_id": case_id}
             ) from None
-        return case_from_dict(item.body.as_dict())
+        return _stored_case(item)
 
     def commit(self, change: Change, side: SideWrites = SideWrites()) -> None:
         # PynamoDB sends a transaction's items grouped by kind (condition checks, deletes, puts, updates), and
@@ -718,7 +833,9 @@ class DynamoCaseRepository:
                 return link_used() if "used_at" in (reason.raw_item or {"used_at": None}) else link_expired()
             return Conflict(code, message)
 
-        concurrent = Conflict("CONCURRENT_UPDATE", "Somebody changed the case at the same time; reload.")
+        concurrent = Conflict(
+            ErrorCode.CONCURRENT_UPDATE, "Somebody changed the case at the same time; reload."
+        )
         return explain_cancellation(exc, failed, concurrent)
 
     def list_cases(self, query: CaseQuery) -> Page:
@@ -729,24 +846,21 @@ class DynamoCaseRepository:
         scope = query.scope
         if scope is None:
             raise ValueError("list_cases needs the caller's scope")
-        prefix = (
-            f"{query.type}#{query.status}#"
-            if query.type and query.status
-            else (f"{query.type}#" if query.type else None)
-        )
+        prefix = f"{query.type}#" if query.type else None
         filters = []
-        if query.status and not query.type:
-            filters.append(CaseItem.body["status"] == query.status)
-        if query.assignee or query.account_id:
-            if query.assignee:
-                index, key, attr = CaseItem.by_assignee, f"ASSIGNEE#{query.assignee}", CaseItem.gsi2sk
-                if query.account_id:
-                    filters.append(CaseItem.body["account_id"] == query.account_id)
-            else:
-                index, key, attr = CaseItem.by_account, f"ACCOUNT#{query.account_id}", CaseItem.gsi3sk
+        if query.status:  # not in the sort key (a transition would move every index entry): a filter
+            filters.append(CaseItem.listing["status"] == query.status)
+        if query.account_id and not query.assignee:
+            if not scope.everything:
+                filters.append(_visible_to(scope))
+            return account_cases(query.account_id, prefix, filters, query.cursor, query.limit, query.status)
+        if query.assignee:
+            index, key, attr = CaseItem.by_assignee, f"ASSIGNEE#{query.assignee}", CaseItem.gsi2sk
+            if query.account_id:
+                filters.append(CaseItem.listing["account_id"] == query.account_id)
             if not scope.everything and query.assignee != scope.username:
                 filters.append(_visible_to(scope))
-            bound = cursor_scope(index.Meta.index_name, key, prefix)
+            bound = cursor_scope(index.Meta.index_name, key, prefix, query.status)
             iterator = index.query(
                 key,
                 range_key_condition=attr.startswith(prefix) if prefix else None,
@@ -756,9 +870,10 @@ class DynamoCaseRepository:
                 last_evaluated_key=decode_cursor(query.cursor, bound),
             )
             items, cursor = _one_page(iterator, CaseItem, bound)
-            return Page([case_view(case_from_dict(i.body.as_dict())) for i in items], cursor)
+            return Page([_shown(i) for i in items], cursor)
         sources = _list_sources(scope, query.type, prefix)
-        bound = cursor_scope("merged", scope.username, prefix)  # a position in this caller's merged list
+        # a position in this caller's merged list
+        bound = cursor_scope("merged", scope.username, prefix, query.status)
         below = _position(query.cursor, bound)
         return _merged_page(sources, _all_of(filters), below, query.limit, bound)
 
@@ -883,7 +998,7 @@ class DynamoCaseRepository:
             ).save(condition=FeedbackItem.pk.does_not_exist())
         except PutError as exc:
             if exc.cause_response_code == "ConditionalCheckFailedException":
-                raise Conflict("FEEDBACK_GIVEN", "This case has feedback already.") from None
+                raise Conflict(ErrorCode.FEEDBACK_GIVEN, "This case has feedback already.") from None
             raise
 
     def feedback(self, case_id: str) -> dict[str, Any] | None:
@@ -910,7 +1025,7 @@ class DynamoCaseRepository:
         after = iterator.page_iter.last_evaluated_key
         following = {"shard": shard, "after": after} if after else {"shard": shard + 1, "after": None}
         next_cursor = encode_cursor(following, bound) if following["shard"] < UNIT_SHARDS else None
-        return Page([case_view(case_from_dict(i.body.as_dict())) for i in items], next_cursor)
+        return Page([_shown(i) for i in items], next_cursor)
 
 
 class _TtlCache:
@@ -1058,14 +1173,14 @@ class _Versions:
 
 def _no_configuration(module: str, version: int | None) -> NotFound:
     if version is None:
-        return NotFound("UNKNOWN_CONFIGURATION", f"{module} is not configured.", {"module": module})
-    return NotFound("UNKNOWN_CONFIGURATION", f"There is no {module} configuration version {version}.")
+        return NotFound(ErrorCode.UNKNOWN_CONFIGURATION, f"{module} is not configured.", {"module": module})
+    return NotFound(ErrorCode.UNKNOWN_CONFIGURATION, f"There is no {module} configuration version {version}.")
 
 
 def _no_case_type(name: str, version: int | None) -> NotFound:
     if version is None:
-        return NotFound("UNKNOWN_CASE_TYPE", f"There is no case type {name!r}.", {"type": name})
-    return NotFound("UNKNOWN_CASE_TYPE", f"There is no case type {name!r} (version {version}).")
+        return NotFound(ErrorCode.UNKNOWN_CASE_TYPE, f"There is no case type {name!r}.", {"type": name})
+    return NotFound(ErrorCode.UNKNOWN_CASE_TYPE, f"There is no case type {name!r} (version {version}).")
 
 
 class DynamoConfigStore:
@@ -1089,7 +1204,7 @@ class DynamoConfigStore:
         latest = self.stored.newest(module) or 0
         if expected_version is not None and expected_version != latest:
             raise Conflict(
-                "STALE_VERSION",
+                ErrorCode.STALE_VERSION,
                 "The configuration has changed since you read it; reload and try again.",
                 {"expected_version": expected_version, "current_version": latest},
             )
@@ -1101,7 +1216,7 @@ class DynamoConfigStore:
         except PutError as exc:
             if exc.cause_response_code == "ConditionalCheckFailedException":
                 raise Conflict(
-                    "CONCURRENT_UPDATE", "Somebody saved the configuration at the same time."
+                    ErrorCode.CONCURRENT_UPDATE, "Somebody saved the configuration at the same time."
                 ) from None
             raise
         self.parsed[(module, version)] = config
@@ -1143,7 +1258,7 @@ class DynamoWorkflowStore:
                 self.parsed[key] = compile_definition(raw, config, subtype, config_version)
             except KeyError:
                 raise ValidationFailed(
-                    "UNKNOWN_TYPE",
+                    ErrorCode.UNKNOWN_TYPE,
                     f"{raw.get('title', name)} has no type {subtype!r}.",
                     {"types": [t.code for t in config.types]},
                 ) from None

@@ -5,7 +5,8 @@
     ORDER#<order_id>   / ORDER     a quote, sales order or loaner order; gsi3 (the by-account index) lists a
                                    customer's orders under gsi3pk ORDERS#<account_id>, gsi3sk
                                    <order_date>#<order_id> (the ORDERS# prefix keeps them apart from the case
-                                   lists on the same index, keyed ACCOUNT#<id>)
+                                   lists on the same index, keyed ACCOUNT#<id>#<shard>); the index holds the
+                                   order row (``listing``: the order without its lines)
 
 Each upsert is one PutItem with the condition ``attribute_not_exists(pk) OR attribute_not_exists
 (body.source_version) OR body.source_version < :v``, returning the old item either way (ReturnValues and
@@ -20,7 +21,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 from pydantic import ValidationError
-from pynamodb.attributes import UnicodeAttribute
+from pynamodb.attributes import MapAttribute, UnicodeAttribute
 from pynamodb.exceptions import DoesNotExist
 
 from casework.adapters.codec import plain
@@ -78,7 +79,14 @@ def erp_event(body: str | None, message_id: str) -> dict[str, Any]:
 class OrderItem(Item, discriminator="order"):
     gsi3pk = UnicodeAttribute()
     gsi3sk = UnicodeAttribute()
+    listing: MapAttribute[str, Any] = MapAttribute(null=True)  # the order list's row, what gsi3 holds
     by_account = _index("gsi3", "gsi3pk", "gsi3sk")()
+
+
+def order_row(order: dict[str, Any]) -> dict[str, Any]:
+    """An order as the customer's order list shows it: the order without its lines (up to 500; the order
+    itself, GET /orders/{id}, has them), and how many there are."""
+    return {**{k: v for k, v in order.items() if k != "lines"}, "line_count": len(order.get("lines") or [])}
 
 
 def product_key(code: str) -> tuple[str, str]:
@@ -133,6 +141,7 @@ class DynamoErpStore:
             body=body,
             gsi3pk=orders_partition(order["account_id"]),
             gsi3sk=f"{order['order_date']}#{order['order_id']}",
+            listing=order_row(body),
         )
         return conditional_put(item, source_version)
 
@@ -160,4 +169,5 @@ class DynamoErpStore:
             last_evaluated_key=decode_cursor(cursor, scope),
         )
         items, next_cursor = _one_page(iterator, OrderItem, scope)
-        return Page([plain(i.body.as_dict()) for i in items], next_cursor)
+        rows = [i.listing for i in items if isinstance(i, OrderItem) and i.listing is not None]
+        return Page([plain(row.as_dict()) for row in rows], next_cursor)

@@ -25,6 +25,7 @@ from pynamodb.transactions import TransactWrite
 
 from casework.adapters.codec import plain
 from casework.adapters.dynamo import REGION, Item, _tx_connection
+from casework.domain.error_codes import ErrorCode
 from casework.domain.errors import Conflict, NotFound
 from casework.domain.imports import ImportJob
 
@@ -89,7 +90,7 @@ class DynamoJobStore:
         except PutError as exc:
             if _conditional_failed(exc):
                 raise Conflict(
-                    "STALE_JOB", f"Import {job.id} was saved by another invocation meanwhile."
+                    ErrorCode.STALE_JOB, f"Import {job.id} was saved by another invocation meanwhile."
                 ) from None
             raise
         return saved
@@ -108,7 +109,9 @@ class S3Files:
         try:
             return s3.get_object(Bucket=bucket, Key=key)["Body"].read()
         except (s3.exceptions.NoSuchKey, s3.exceptions.NoSuchBucket):
-            raise NotFound("FILE_NOT_FOUND", f"There is no file {key!r} in {bucket}.", {"key": key}) from None
+            raise NotFound(
+                ErrorCode.FILE_NOT_FOUND, f"There is no file {key!r} in {bucket}.", {"key": key}
+            ) from None
 
     def etag(self, bucket: str, key: str) -> str | None:
         s3 = _client("s3")

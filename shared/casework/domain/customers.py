@@ -25,6 +25,7 @@ from pydantic import (
     model_validator,
 )
 
+from casework.domain.error_codes import ErrorCode
 from casework.domain.errors import ValidationFailed
 
 IDENTIFIER_TYPES = ("id_number", "passport_number", "social_security_number", "vat_registration_number")
@@ -158,7 +159,7 @@ def name_prefix(prefix: str) -> str:
     key = name_key(prefix)
     if len(key) < MIN_PREFIX:
         raise ValidationFailed(
-            "NAME_PREFIX_TOO_SHORT",
+            ErrorCode.NAME_PREFIX_TOO_SHORT,
             f"Give at least {MIN_PREFIX} characters of the name.",
             {"name": prefix, "min_length": MIN_PREFIX},
         )
@@ -184,9 +185,9 @@ def _problems(exc: ValidationError, location: str = "") -> ValidationFailed:
     ]
     only_missing = all(err["type"] == "missing" for err in exc.errors(include_url=False))
     code, message = (
-        ("MISSING_FIELDS", "Required fields are missing.")
+        (ErrorCode.MISSING_FIELDS, "Required fields are missing.")
         if only_missing
-        else ("INVALID_FIELDS", "Some fields are invalid.")
+        else (ErrorCode.INVALID_FIELDS, "Some fields are invalid.")
     )
     return ValidationFailed(code, message, {"problems": problems})
 
@@ -203,20 +204,20 @@ def _reject_given(data: dict[str, Any], names: tuple[str, ...], why: str) -> lis
 
 def _validate(model: type[_Strict], data: Any, reserved: tuple[str, ...]) -> dict[str, Any]:
     if not isinstance(data, dict):
-        raise ValidationFailed("INVALID_FIELDS", "A record is a JSON object.", {"problems": []})
+        raise ValidationFailed(ErrorCode.INVALID_FIELDS, "A record is a JSON object.", {"problems": []})
     forbidden = _reject_given(data, reserved, "set by casework, not given")
     try:
         fields = model.model_validate(data).model_dump(mode="json", exclude_none=True)
     except ValidationError as exc:
         error = _problems(exc)
         if forbidden:
-            error.code, error.message = "INVALID_FIELDS", "Some fields are invalid."
+            error.code, error.message = ErrorCode.INVALID_FIELDS, "Some fields are invalid."
             error.details["problems"] = [
                 p for p in error.details["problems"] if p["location"] not in reserved
             ] + forbidden
         raise error from None
     if forbidden:
-        raise ValidationFailed("INVALID_FIELDS", "Some fields are invalid.", {"problems": forbidden})
+        raise ValidationFailed(ErrorCode.INVALID_FIELDS, "Some fields are invalid.", {"problems": forbidden})
     return fields
 
 
@@ -237,7 +238,7 @@ def contact_fields(data: Any) -> dict[str, Any]:
         name = fields.get("company_name", "")
     if missing:
         raise ValidationFailed(
-            "MISSING_FIELDS",
+            ErrorCode.MISSING_FIELDS,
             f"A {fields['type']} contact needs {' and '.join(missing)}.",
             {"problems": [{"location": f, "message": f"required for a {fields['type']}"} for f in missing]},
         )
@@ -348,7 +349,7 @@ def profile_answers(questions: dict[str, Any], answers: Any) -> dict[str, Any]:
     required ones given. Every problem is listed."""
     if not isinstance(answers, dict):
         raise ValidationFailed(
-            "INVALID_FIELDS", "answers is an object of question code -> answer.", {"problems": []}
+            ErrorCode.INVALID_FIELDS, "answers is an object of question code -> answer.", {"problems": []}
         )
     by_code = {q["code"]: q for q in questions["questions"]}
     problems = [
@@ -366,7 +367,7 @@ def profile_answers(questions: dict[str, Any], answers: Any) -> dict[str, Any]:
         if question is not None and value is not None and not _answers(question, value):
             problems.append({"location": f"answers.{code}", "message": _expected(question)})
     if problems or missing:
-        code = "MISSING_FIELDS" if not problems else "INVALID_FIELDS"
+        code = ErrorCode.MISSING_FIELDS if not problems else ErrorCode.INVALID_FIELDS
         raise ValidationFailed(code, "Some answers are missing or invalid.", {"problems": problems + missing})
     return {code: value for code, value in answers.items() if value is not None}
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
+from casework.domain.error_codes import ErrorCode
 from casework.domain.errors import ValidationFailed
 from casework.domain.model import Actor
 
@@ -83,4 +84,6 @@ def check(
             }
         )
     if problems:
-        raise ValidationFailed("INVALID_DELEGATION", "The delegation is not valid.", {"problems": problems})
+        raise ValidationFailed(
+            ErrorCode.INVALID_DELEGATION, "The delegation is not valid.", {"problems": problems}
+        )

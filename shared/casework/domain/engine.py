@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from casework.domain import durations
+from casework.domain.error_codes import ErrorCode
 from casework.domain.errors import Conflict, Forbidden, ValidationFailed
 from casework.domain.model import (
     SYSTEM,
@@ -105,7 +106,7 @@ def _coerce_fields(defn: WorkflowDefinition, values: Mapping[str, Any]) -> dict[
         except ValueError as exc:
             errors[name] = str(exc)
     if errors:
-        raise ValidationFailed("INVALID_FIELDS", "Some fields are not valid.", {"fields": errors})
+        raise ValidationFailed(ErrorCode.INVALID_FIELDS, "Some fields are not valid.", {"fields": errors})
     return out
 
 
@@ -114,7 +115,7 @@ def _only_accepted(fields: Mapping[str, Any] | None, accepted: tuple[str, ...], 
     not_accepted = sorted(set(fields) - set(accepted))
     if not_accepted:
         raise ValidationFailed(
-            "FIELDS_NOT_ACCEPTED",
+            ErrorCode.FIELDS_NOT_ACCEPTED,
             f"These fields cannot be set {when}.",
             {"fields": not_accepted, "accepted": list(accepted)},
         )
@@ -200,7 +201,9 @@ class _Draft:
         bounded by the number of statuses, so a definition cannot loop forever.
         """
         if len(self.path) > len(self.defn.statuses):
-            raise Conflict("WORKFLOW_LOOP", "The workflow's automatic steps loop.", {"path": self.path})
+            raise Conflict(
+                ErrorCode.WORKFLOW_LOOP, "The workflow's automatic steps loop.", {"path": self.path}
+            )
         previous = self.case.status
         target = self.defn.status(status)
         rules = _module_rules(self.defn)
@@ -331,7 +334,7 @@ class _Draft:
             username = self.unit.responsibles.get(value or "")
             if not username:
                 raise Conflict(
-                    "NO_RESPONSIBLE",
+                    ErrorCode.NO_RESPONSIBLE,
                     f"Business unit {self.unit.code} names nobody responsible for {value}.",
                     {"business_unit": self.unit.code, "duty": value},
                 )
@@ -362,7 +365,7 @@ class _Draft:
             approvers = approvers[:1]
         if not approvers:
             raise Conflict(
-                "NO_APPROVER",
+                ErrorCode.NO_APPROVER,
                 f"Business unit {self.unit.code} has nobody to approve {spec.label}.",
                 {"business_unit": self.unit.code, "step": spec.step},
             )
@@ -445,7 +448,9 @@ def _draft(
 def _ensure_open(defn: WorkflowDefinition, case: Case) -> None:
     if defn.is_terminal(case.status):
         raise Conflict(
-            "CASE_CLOSED", f"The case is {case.status}; it can no longer change.", {"status": case.status}
+            ErrorCode.CASE_CLOSED,
+            f"The case is {case.status}; it can no longer change.",
+            {"status": case.status},
         )
 
 
@@ -471,7 +476,9 @@ def register(
     (``create.assign: given``); ``parent`` for a case scheduled from another (it inherits the contact and
     account)."""
     if not permitted(defn.create_allowed, actor, unit.code):
-        raise Forbidden("NOT_ALLOWED", f"You may not create a {defn.title} in business unit {unit.code}.")
+        raise Forbidden(
+            ErrorCode.NOT_ALLOWED, f"You may not create a {defn.title} in business unit {unit.code}."
+        )
     fields = _only_accepted(fields, defn.create_accepts, "when the case is created")
     values = _coerce_fields(
         defn, {**defn.create_defaults, "title": title, "description": description, **fields}
@@ -481,7 +488,7 @@ def register(
     else:
         if assignee is not None and (unit.code not in assignee.business_units or not assignee.active):
             raise ValidationFailed(
-                "ASSIGNEE_NOT_IN_UNIT",
+                ErrorCode.ASSIGNEE_NOT_IN_UNIT,
                 f"{assignee.username} is not an active member of business unit {unit.code}.",
                 {"assignee": assignee.username, "business_unit": unit.code},
             )
@@ -518,7 +525,9 @@ def register(
     draft.set_values(values)
     missing = _missing(draft.case, defn.create_requires)
     if missing:
-        raise ValidationFailed("MISSING_FIELDS", f"Required: {', '.join(missing)}.", {"fields": missing})
+        raise ValidationFailed(
+            ErrorCode.MISSING_FIELDS, f"Required: {', '.join(missing)}.", {"fields": missing}
+        )
     draft.case = replace(draft.case, assignee=holder)
     links = {"contact_id": contact_id, "parent_id": blank.parent_id}
     draft.emit(
@@ -586,7 +595,9 @@ def transition(
 ) -> Change:
     if to not in defn.statuses:
         raise ValidationFailed(
-            "UNKNOWN_STATUS", f"{to!r} is not a status of {defn.title}.", {"statuses": list(defn.statuses)}
+            ErrorCode.UNKNOWN_STATUS,
+            f"{to!r} is not a status of {defn.title}.",
+            {"statuses": list(defn.statuses)},
         )
     _ensure_open(defn, case)
     candidates = _candidates(defn, case, to)
@@ -594,12 +605,12 @@ def transition(
         current = defn.status(case.status)
         if current.approval and to in (current.approval.on_approve, current.approval.on_reject):
             raise Conflict(
-                "AWAITING_APPROVAL",
+                ErrorCode.AWAITING_APPROVAL,
                 f"{case.status} ends with the approvers' decision, not by hand.",
                 {"from": case.status, "to": to, "step": current.approval.step},
             )
         raise Conflict(
-            "ILLEGAL_TRANSITION",
+            ErrorCode.ILLEGAL_TRANSITION,
             f"A case cannot go from {case.status} to {to}.",
             {
                 "from": case.status,
@@ -610,13 +621,13 @@ def transition(
     chosen = next((t for t in candidates if permitted(t.allowed, actor, case.business_unit, case)), None)
     if chosen is None:
         raise Forbidden(
-            "NOT_ALLOWED",
+            ErrorCode.NOT_ALLOWED,
             f"You may not move this case from {case.status} to {to}.",
             {"from": case.status, "to": to},
         )
     if chosen.needs_assignee and not case.assignee:
         raise Conflict(
-            "NOT_ACCEPTED",
+            ErrorCode.NOT_ACCEPTED,
             f"This {defn.title} is waiting for a user of {case.business_unit} to accept it; "
             f"it cannot progress before somebody does (or it is assigned to a user).",
             {"business_unit": case.business_unit},
@@ -632,13 +643,15 @@ def transition(
     if missing:
         labels = [defn.fields[m].label if m in defn.fields else m for m in missing]
         raise ValidationFailed(
-            "MISSING_FIELDS", f"Required before {chosen.label}: {', '.join(labels)}.", {"fields": missing}
+            ErrorCode.MISSING_FIELDS,
+            f"Required before {chosen.label}: {', '.join(labels)}.",
+            {"fields": missing},
         )
     short = {kind: n for kind, n in chosen.requires_related.items() if case.related_counts.get(kind, 0) < n}
     if short:
         kind, n = next(iter(short.items()))
         raise ValidationFailed(
-            "RELATED_REQUIRED",
+            ErrorCode.RELATED_REQUIRED,
             f"{chosen.label} needs at least {n} {defn.related.get(kind, kind)}.",
             {"related": short},
         )
@@ -658,10 +671,10 @@ def _ensure_answer_accepted(defn: WorkflowDefinition, case: Case) -> None:
     details = {"step": pending.step, "round": pending.round, "category": pending.category}
     if pending.decision is None:
         raise Conflict(
-            "AWAITING_ACCEPTANCE", f"The contact has not accepted the {label.lower()} yet.", details
+            ErrorCode.AWAITING_ACCEPTANCE, f"The contact has not accepted the {label.lower()} yet.", details
         )
     raise Conflict(
-        "ANSWER_REFUSED",
+        ErrorCode.ANSWER_REFUSED,
         f"The contact refused the {label.lower()}; give another one before the case moves on.",
         details,
     )
@@ -689,11 +702,11 @@ def edit(
     """Change field values the current status lets this person edit. None when nothing would change."""
     _ensure_open(defn, case)
     if not fields:
-        raise ValidationFailed("NO_FIELDS", "Give at least one field to change.")
+        raise ValidationFailed(ErrorCode.NO_FIELDS, "Give at least one field to change.")
     immutable = sorted(set(fields) & IMMUTABLE_FIELDS)
     if immutable:
         raise ValidationFailed(
-            "IMMUTABLE_FIELDS",
+            ErrorCode.IMMUTABLE_FIELDS,
             "Contact, account, type and business unit cannot change after creation.",
             {"fields": immutable},
         )
@@ -702,19 +715,21 @@ def edit(
     locked = sorted(set(values) - in_status)
     if locked:
         raise Conflict(
-            "FIELDS_LOCKED",
+            ErrorCode.FIELDS_LOCKED,
             f"These fields cannot be edited while the case is {case.status}.",
             {"fields": locked, "status": case.status},
         )
     mine = set(editable_fields(defn, case, actor))
     refused = sorted(set(values) - mine)
     if refused:
-        raise Forbidden("NOT_ALLOWED", "You may not edit these fields.", {"fields": refused})
+        raise Forbidden(ErrorCode.NOT_ALLOWED, "You may not edit these fields.", {"fields": refused})
     draft = _draft(defn, case, actor, unit, now, "edited")
     draft.set_values(values)
     cleared = [name for name in _missing(draft.case, defn.create_requires) if name in values]
     if cleared:
-        raise ValidationFailed("MISSING_FIELDS", f"Required: {', '.join(cleared)}.", {"fields": cleared})
+        raise ValidationFailed(
+            ErrorCode.MISSING_FIELDS, f"Required: {', '.join(cleared)}.", {"fields": cleared}
+        )
     if not draft.changes:
         return None
     draft.emit("CaseUpdated", fields=sorted(draft.changes))
@@ -743,13 +758,13 @@ def decide(
     A delegate decides for the approver who delegated to them (``on_behalf_of`` names which, when several
     did): the decision counts as that approver's, once, and records who gave it."""
     if decision not in (APPROVE, REJECT):
-        raise ValidationFailed("INVALID_DECISION", "decision must be 'approve' or 'reject'.")
+        raise ValidationFailed(ErrorCode.INVALID_DECISION, "decision must be 'approve' or 'reject'.")
     _ensure_open(defn, case)
     status = defn.status(case.status)
     pending = case.approval
     if pending is None or status.approval is None:
         raise Conflict(
-            "NO_PENDING_APPROVAL",
+            ErrorCode.NO_PENDING_APPROVAL,
             f"The case is {case.status}; no approval is pending.",
             {"status": case.status},
         )
@@ -757,18 +772,20 @@ def decide(
     if principal is None:
         asked = approver.username in pending.decisions or approver.username in pending.delegates.values()
         if not asked or (on_behalf_of and on_behalf_of not in pending.decisions):
-            raise Forbidden("NOT_AN_APPROVER", f"You are not an approver of {status.approval.label}.")
+            raise Forbidden(ErrorCode.NOT_AN_APPROVER, f"You are not an approver of {status.approval.label}.")
         decided = pending.decisions.get(on_behalf_of or approver.username) or next(
             (pending.decisions[p] for p, d in pending.delegates.items() if d == approver.username), None
         )
         raise Conflict(
-            "ALREADY_DECIDED", "This approval has already been decided for you.", {"decision": decided}
+            ErrorCode.ALREADY_DECIDED,
+            "This approval has already been decided for you.",
+            {"decision": decided},
         )
     delegated = principal != approver.username
     comment = (comment or "").strip() or None
     if decision == REJECT and status.approval.reason_field and not comment:
         raise ValidationFailed(
-            "COMMENT_REQUIRED",
+            ErrorCode.COMMENT_REQUIRED,
             "Say why you reject: the comment is kept as the reason.",
             {"fields": ["comment"]},
         )
@@ -865,11 +882,13 @@ def recall(
     pending = case.approval
     if pending is None or defn.is_terminal(case.status) or defn.status(case.status).approval is None:
         raise Conflict(
-            "NOT_PENDING", f"The case is {case.status}; no approval is pending.", {"status": case.status}
+            ErrorCode.NOT_PENDING,
+            f"The case is {case.status}; no approval is pending.",
+            {"status": case.status},
         )
     if actor.username not in {pending.submitted_by, case.created_by}:
         raise Forbidden(
-            "NOT_SUBMITTER",
+            ErrorCode.NOT_SUBMITTER,
             "Only who submitted the case for approval, or its creator, may recall the approval.",
             {"submitted_by": pending.submitted_by, "created_by": case.created_by},
         )
@@ -878,7 +897,9 @@ def recall(
         earlier = [p.status for p in case.key_dates[:-1]]
         back_to = earlier[-1] if earlier else None
     if back_to is None:
-        raise Conflict("NOT_PENDING", "The status before submission is not known.", {"status": case.status})
+        raise Conflict(
+            ErrorCode.NOT_PENDING, "The status before submission is not known.", {"status": case.status}
+        )
     told = sorted({person for person, _ in pending.waiting_on()})
     draft = _draft(defn, case, actor, unit, now, "approval_recalled")
     draft.comment = (comment or "").strip() or None
@@ -926,20 +947,20 @@ def change_related(
 ) -> Change:
     """Add or remove an entry of a related list. The repository makes the link itself exist exactly once."""
     if kind not in defn.related:
-        raise ValidationFailed("UNKNOWN_RELATED", f"{defn.title} has no related list {kind!r}.")
+        raise ValidationFailed(ErrorCode.UNKNOWN_RELATED, f"{defn.title} has no related list {kind!r}.")
     _ensure_open(defn, case)
     if case.status not in defn.related_editable_in:
         raise Conflict(
-            "RELATED_LOCKED",
+            ErrorCode.RELATED_LOCKED,
             f"{defn.related[kind]} cannot change while the case is {case.status}.",
             {"status": case.status},
         )
     if not permitted(defn.related_allowed, actor, case.business_unit, case):
-        raise Forbidden("NOT_ALLOWED", f"You may not change {defn.related[kind]} of this case.")
+        raise Forbidden(ErrorCode.NOT_ALLOWED, f"You may not change {defn.related[kind]} of this case.")
     allowed_keys = defn.related_keys.get(kind)
     if added and allowed_keys and key not in allowed_keys:
         raise ValidationFailed(
-            "NOT_ALLOWED_FOR_TYPE",
+            ErrorCode.NOT_ALLOWED_FOR_TYPE,
             f"{key} cannot be added to the {defn.related[kind]} of this type.",
             {"kind": kind, "key": key, "allowed": list(allowed_keys)},
         )
@@ -965,25 +986,25 @@ def reassign(
     case given to a unit without a user waits for one of its members to accept it."""
     _ensure_open(defn, case)
     if not permitted(defn.reassign_allowed, actor, case.business_unit, case):
-        raise Forbidden("NOT_ALLOWED", "You may not reassign this case.")
+        raise Forbidden(ErrorCode.NOT_ALLOWED, "You may not reassign this case.")
     target_unit = new_unit or unit
     if target_unit.code != case.business_unit and not defn.reassign_unit:
         raise ValidationFailed(
-            "UNIT_FIXED", f"A {defn.title} stays in its business unit {case.business_unit}."
+            ErrorCode.UNIT_FIXED, f"A {defn.title} stays in its business unit {case.business_unit}."
         )
     if assignee is not None and (target_unit.code not in assignee.business_units or not assignee.active):
         raise ValidationFailed(
-            "ASSIGNEE_NOT_IN_UNIT",
+            ErrorCode.ASSIGNEE_NOT_IN_UNIT,
             f"{assignee.username} is not an active member of business unit {target_unit.code}.",
         )
     username = assignee.username if assignee else None
     if target_unit.code == case.business_unit and username == case.assignee:
         raise Conflict(
-            "ALREADY_ASSIGNED", f"The case is already assigned to {username or case.business_unit}."
+            ErrorCode.ALREADY_ASSIGNED, f"The case is already assigned to {username or case.business_unit}."
         )
     if username is None and target_unit.code == case.business_unit:
         raise ValidationFailed(
-            "MISSING_FIELDS", "Give the assignee or another business unit.", {"fields": ["assignee"]}
+            ErrorCode.MISSING_FIELDS, "Give the assignee or another business unit.", {"fields": ["assignee"]}
         )
     draft = _draft(defn, case, actor, target_unit, now, "reassigned")
     if target_unit.code != case.business_unit:
@@ -1004,13 +1025,13 @@ def take(defn: WorkflowDefinition, case: Case, actor: Actor, unit: BusinessUnit,
     _ensure_open(defn, case)
     if case.business_unit not in actor.business_units:
         raise Forbidden(
-            "NOT_A_UNIT_MEMBER", f"Only members of {case.business_unit} can accept this {defn.title}."
+            ErrorCode.NOT_A_UNIT_MEMBER, f"Only members of {case.business_unit} can accept this {defn.title}."
         )
     if case.assignee == actor.username:
-        raise Conflict("ALREADY_ASSIGNED", f"The case is already assigned to {actor.username}.")
+        raise Conflict(ErrorCode.ALREADY_ASSIGNED, f"The case is already assigned to {actor.username}.")
     if case.assignee:
         raise Conflict(
-            "ALREADY_ACCEPTED",
+            ErrorCode.ALREADY_ACCEPTED,
             f"{case.assignee} has this case already; ask for it to be reassigned.",
             {"assignee": case.assignee},
         )
@@ -1034,7 +1055,7 @@ def decide_acceptance(
     """The contact accepts or refuses the answer waiting for them. A refusal keeps the case where it is;
     the next answer (a managed response or resolution) asks again."""
     if decision not in (ACCEPT, REFUSE):
-        raise ValidationFailed("INVALID_DECISION", "decision must be 'accept' or 'refuse'.")
+        raise ValidationFailed(ErrorCode.INVALID_DECISION, "decision must be 'accept' or 'refuse'.")
     _ensure_open(defn, case)
     pending = case.acceptance
     if (
@@ -1044,7 +1065,7 @@ def decide_acceptance(
         or (round is not None and pending.round != round)
     ):
         raise Conflict(
-            "NO_PENDING_ACCEPTANCE",
+            ErrorCode.NO_PENDING_ACCEPTANCE,
             "Nothing on this case is waiting for the contact's acceptance.",
             {"status": case.status},
         )
@@ -1102,16 +1123,18 @@ def schedule_child(
     spec = defn.children.get(kind)
     if spec is None:
         raise ValidationFailed(
-            "UNKNOWN_CHILD_KIND", f"Nothing of kind {kind!r} can be scheduled from a {defn.title}."
+            ErrorCode.UNKNOWN_CHILD_KIND, f"Nothing of kind {kind!r} can be scheduled from a {defn.title}."
         )
     _ensure_open(defn, parent)
     if parent.assignee != actor.username and not permitted(
         defn.related_allowed, actor, parent.business_unit, parent
     ):
-        raise Forbidden("NOT_ALLOWED", f"You may not schedule {spec.label.lower()} from this {defn.title}.")
+        raise Forbidden(
+            ErrorCode.NOT_ALLOWED, f"You may not schedule {spec.label.lower()} from this {defn.title}."
+        )
     if spec.allowed_subtypes and child.subtype not in spec.allowed_subtypes:
         raise ValidationFailed(
-            "TYPE_NOT_ALLOWED",
+            ErrorCode.TYPE_NOT_ALLOWED,
             f"A {defn.title} of this type cannot schedule {child.subtype}.",
             {"allowed": list(spec.allowed_subtypes), "type": child.subtype},
         )
@@ -1133,13 +1156,13 @@ def delete(
 ) -> Change:
     """Delete a case nothing refers to (no scheduled children, no related cases of the same kind)."""
     if not permitted(defn.delete_allowed, actor, case.business_unit, case):
-        raise Forbidden("NOT_ALLOWED", f"You may not delete this {defn.title}.")
+        raise Forbidden(ErrorCode.NOT_ALLOWED, f"You may not delete this {defn.title}.")
     # Cases that refer to this one (its scheduled children, related cases elsewhere) are counted by the
     # repository, which refuses the delete atomically; these are the references this case holds itself.
     referenced = {kind: n for kind, n in case.related_counts.items() if n and kind in defn.delete_blocked_by}
     if referenced:
         raise Conflict(
-            "REFERENCED",
+            ErrorCode.REFERENCED,
             f"Other records refer to this {defn.title}; cancel it instead, or remove them first.",
             {"related": referenced},
         )
@@ -1164,10 +1187,10 @@ def record_check(
     """Record the outcome of a check on an entry of a related list (a product line's return coverage), in
     the case's history, by those who may change the list."""
     if kind not in defn.related:
-        raise ValidationFailed("UNKNOWN_RELATED", f"{defn.title} has no related list {kind!r}.")
+        raise ValidationFailed(ErrorCode.UNKNOWN_RELATED, f"{defn.title} has no related list {kind!r}.")
     _ensure_open(defn, case)
     if not permitted(defn.related_allowed, actor, case.business_unit, case):
-        raise Forbidden("NOT_ALLOWED", f"You may not work on the {defn.related[kind]} of this case.")
+        raise Forbidden(ErrorCode.NOT_ALLOWED, f"You may not work on the {defn.related[kind]} of this case.")
     draft = _draft(defn, case, actor, unit, now, f"{check}_checked")
     draft.changes[f"{kind}.{key}.{check}"] = {"from": None, "to": dict(result)}
     draft.emit("RelatedItemChecked", kind=kind, key=key, check=check, result=dict(result))

@@ -22,6 +22,7 @@ from datetime import datetime
 from itertools import islice
 from typing import Any
 
+from casework.domain.error_codes import ErrorCode
 from casework.domain.errors import ValidationFailed
 
 ERROR_COLUMN = "Error Message"
@@ -147,23 +148,27 @@ def file_format(data: bytes) -> str:
     """ "csv" or "xlsx", told by content (a name or a content type can lie). Refuses an empty file and one
     that is neither: a PDF, an image, random bytes, an old binary .xls."""
     if not data.strip(b"\xef\xbb\xbf \t\r\n"):
-        raise ValidationFailed("EMPTY_FILE", "The file is empty: nothing to import.")
+        raise ValidationFailed(ErrorCode.EMPTY_FILE, "The file is empty: nothing to import.")
     if data[:4] == b"PK\x03\x04":  # a zip container: XLSX if it holds a workbook
         if b"xl/workbook" in data[:65536] or b"[Content_Types].xml" in data[:65536]:
             return "xlsx"
-        raise ValidationFailed("UNSUPPORTED_FILE", "The file is a zip archive, not a CSV or XLSX file.")
+        raise ValidationFailed(
+            ErrorCode.UNSUPPORTED_FILE, "The file is a zip archive, not a CSV or XLSX file."
+        )
     head = data[:65536]
     if b"\x00" in head:
-        raise ValidationFailed("UNSUPPORTED_FILE", "The file is not a CSV or XLSX file (it is binary).")
+        raise ValidationFailed(
+            ErrorCode.UNSUPPORTED_FILE, "The file is not a CSV or XLSX file (it is binary)."
+        )
     try:
         head.decode("utf-8")
     except UnicodeDecodeError as exc:
         if exc.start < len(head) - 4:  # not just a character cut at the 64 KiB boundary
             raise ValidationFailed(
-                "UNSUPPORTED_FILE", "The file is not a CSV or XLSX file (or not UTF-8 encoded)."
+                ErrorCode.UNSUPPORTED_FILE, "The file is not a CSV or XLSX file (or not UTF-8 encoded)."
             ) from None
     if head.startswith(b"%PDF") or head.startswith(b"{\\rtf"):
-        raise ValidationFailed("UNSUPPORTED_FILE", "The file is not a CSV or XLSX file.")
+        raise ValidationFailed(ErrorCode.UNSUPPORTED_FILE, "The file is not a CSV or XLSX file.")
     return "csv"
 
 
@@ -238,7 +243,9 @@ def _read_xlsx(data: bytes) -> Table:
         try:
             book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
         except (BadZipFile, KeyError, OSError, ValueError) as exc:
-            raise ValidationFailed("UNSUPPORTED_FILE", f"The XLSX file cannot be read: {exc}.") from None
+            raise ValidationFailed(
+                ErrorCode.UNSUPPORTED_FILE, f"The XLSX file cannot be read: {exc}."
+            ) from None
         return book.worksheets[0]
 
     first = next(sheet().iter_rows(max_row=1, values_only=True), ())
@@ -254,7 +261,7 @@ def _header(values: Sequence[Any]) -> tuple[str, ...]:
     while header and not header[-1]:
         header = header[:-1]
     if not header:
-        raise ValidationFailed("EMPTY_FILE", "The file has no header row: nothing to import.")
+        raise ValidationFailed(ErrorCode.EMPTY_FILE, "The file has no header row: nothing to import.")
     return header
 
 
@@ -262,7 +269,9 @@ def check_header(kind: str, header: Sequence[str]) -> None:
     """Refuse the whole file when a required column is missing (one message naming them all) or a column is
     not one of the kind's (a typo would otherwise drop its values silently)."""
     if kind not in COLUMNS:
-        raise ValidationFailed("UNKNOWN_IMPORT_KIND", f"There is no {kind!r} import.", {"kinds": list(KINDS)})
+        raise ValidationFailed(
+            ErrorCode.UNKNOWN_IMPORT_KIND, f"There is no {kind!r} import.", {"kinds": list(KINDS)}
+        )
     names = [h.strip() for h in header]
     missing = [c for c in REQUIRED_COLUMNS[kind] if c not in names]
     unknown = [h for h in names if h and h not in COLUMNS[kind]]
@@ -276,7 +285,7 @@ def check_header(kind: str, header: Sequence[str]) -> None:
         if duplicated:
             parts.append(f"repeated columns: {', '.join(duplicated)}")
         raise ValidationFailed(
-            "INVALID_COLUMNS",
+            ErrorCode.INVALID_COLUMNS,
             f"The file does not have the {kind} template's columns ({'; '.join(parts)}).",
             {"missing": missing, "unknown": unknown, "repeated": duplicated, "expected": list(COLUMNS[kind])},
         )

@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
+from casework.domain.error_codes import ErrorCode
 from casework.domain.errors import NotFound
 from casework.domain.model import Actor, Case
 from casework.domain.workflow import WorkflowDefinition
@@ -37,7 +38,7 @@ def can_see(defn: WorkflowDefinition, case: Case, actor: Actor) -> bool:
 
 def not_found(case_id: str) -> NotFound:
     """The one answer for an unknown case and an invisible one: the same code, message and details."""
-    return NotFound("CASE_NOT_FOUND", f"Case {case_id} does not exist.", {"case_id": case_id})
+    return NotFound(ErrorCode.CASE_NOT_FOUND, f"Case {case_id} does not exist.", {"case_id": case_id})
 
 
 def ensure_visible(defn: WorkflowDefinition, case: Case, actor: Actor) -> None:

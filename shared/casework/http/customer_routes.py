@@ -10,8 +10,10 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 from pydantic import BaseModel, ConfigDict, Field
 
+from casework.domain.error_codes import ErrorCode
 from casework.domain.errors import ValidationFailed
 from casework.http.api import caller
+from casework.http.idempotency import idempotent
 from casework.http.routes import Cursor, Limit, ok, page
 from casework.http.wiring import customer_service
 
@@ -42,13 +44,13 @@ def _expected_version(body: dict[str, Any], required: bool = False) -> int | Non
     value = body.pop("expected_version", None)
     if value is None and required:
         raise ValidationFailed(
-            "MISSING_FIELDS",
+            ErrorCode.MISSING_FIELDS,
             "Name the version you read (expected_version; 0 for a new question set).",
             {"problems": [{"location": "expected_version", "message": "required"}]},
         )
     if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 0):
         raise ValidationFailed(
-            "INVALID_FIELDS",
+            ErrorCode.INVALID_FIELDS,
             "expected_version is a version number.",
             {"problems": [{"location": "expected_version", "message": "a whole number, 0 or more"}]},
         )
@@ -66,7 +68,12 @@ def customer_routes() -> Router:
     router = Router()
 
     @router.post(
-        "/customers", status_code=201, tags=["customers"], summary="Create a customer", responses=ok(201)
+        "/customers",
+        status_code=201,
+        tags=["customers"],
+        summary="Create a customer",
+        responses=ok(201),
+        middlewares=[idempotent(router)],
     )
     def create_customer(body: Fields) -> dict:
         return customer_service().create_customer(_caller(router), body)
@@ -184,6 +191,7 @@ def customer_routes() -> Router:
         tags=["customers"],
         summary="Add a comment (kept with who and when)",
         responses=ok(201),
+        middlewares=[idempotent(router)],
     )
     def add_comment(customer_id: str, body: Fields) -> dict:
         return customer_service().add_comment(_caller(router), customer_id, body)
@@ -234,7 +242,12 @@ def customer_routes() -> Router:
     # --- contacts ---
 
     @router.post(
-        "/contacts", status_code=201, tags=["contacts"], summary="Create a contact", responses=ok(201)
+        "/contacts",
+        status_code=201,
+        tags=["contacts"],
+        summary="Create a contact",
+        responses=ok(201),
+        middlewares=[idempotent(router)],
     )
     def create_contact(body: Fields) -> dict:
         return customer_service().create_contact(_caller(router), body)

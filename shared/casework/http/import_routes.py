@@ -9,6 +9,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from casework.http.api import caller
+from casework.http.idempotency import idempotent
 from casework.http.routes import ok
 
 
@@ -84,6 +85,7 @@ def import_routes() -> Router:
         tags=["imports"],
         summary="Start an import job (leads, customers or contacts from CSV/XLSX in the import bucket)",
         responses=ok(202, "The job, queued"),
+        middlewares=[idempotent(router)],
     )
     def create_import(body: CreateImport) -> ImportJobResponse:
         from casework.http.wiring import import_service

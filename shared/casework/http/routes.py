@@ -3,13 +3,14 @@ function so every resolver (a function's own, and the docs function's combined o
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 from urllib.parse import unquote
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 
 from casework.http.api import caller
+from casework.http.idempotency import idempotent
 from casework.http.schemas import (
     AddAccount,
     AddProduct,
@@ -45,26 +46,9 @@ from casework.services.ports import CaseQuery
 CaseId = str
 
 
-def self_contained(schema: dict) -> dict:
-    """A pydantic JSON Schema with its ``$defs`` written in place: Powertools puts a ``responses`` schema into
-    the document as given, where a ``#/$defs/...`` reference would point at nothing."""
-    defs = schema.pop("$defs", {})
-
-    def resolve(node: Any) -> Any:
-        if isinstance(node, dict):
-            if "$ref" in node:
-                return resolve(defs[node["$ref"].rsplit("/", 1)[-1]])
-            return {key: resolve(value) for key, value in node.items()}
-        if isinstance(node, list):
-            return [resolve(value) for value in node]
-        return node
-
-    return resolve(schema)
-
-
-ERROR_SCHEMA = self_contained(ErrorResponse.model_json_schema())
+# A model (not its schema inlined): Powertools puts it in components once and every response refers to it.
 ERRORS = {
-    status: {"description": text, "content": {"application/json": {"schema": ERROR_SCHEMA}}}
+    status: {"description": text, "content": {"application/json": {"model": ErrorResponse}}}
     for status, text in {
         400: "The body is not JSON (INVALID_JSON) or is nested too deeply (JSON_TOO_DEEP)",
         401: "No or invalid token",
@@ -95,7 +79,14 @@ def page(p) -> dict:
 def register_routes() -> Router:
     router = Router()
 
-    @router.post("/cases", status_code=201, tags=["cases"], summary="Register a case", responses=ok(201))
+    @router.post(
+        "/cases",
+        status_code=201,
+        tags=["cases"],
+        summary="Register a case",
+        responses=ok(201),
+        middlewares=[idempotent(router)],
+    )
     def create_case(body: CreateCase) -> CaseResponse:
         return case_service().register(
             caller(router),
@@ -116,6 +107,7 @@ def register_routes() -> Router:
         tags=["activities"],
         summary="Schedule an activity from a service request or lead",
         responses=ok(201),
+        middlewares=[idempotent(router)],
     )
     def schedule_activity(case_id: CaseId, body: ScheduleChild) -> CaseResponse:
         return case_service().schedule(
@@ -363,6 +355,7 @@ def change_routes() -> Router:
         tags=["notes"],
         summary="Add a shared note (if you may read the case; closed: 409 CASE_CLOSED unless its type says)",
         responses=ok(201),
+        middlewares=[idempotent(router)],
     )
     def add_note(case_id: CaseId, body: NoteRequest) -> NoteResponse:
         return case_service().add_note(caller(router), case_id, body.text)
@@ -373,6 +366,7 @@ def change_routes() -> Router:
         tags=["notes"],
         summary="Email the case's contact (free text, or one of the type's communication templates)",
         responses=ok(201),
+        middlewares=[idempotent(router)],
     )
     def communicate(case_id: CaseId, body: CommunicationRequest) -> CommunicationResponse:
         return case_service().communicate(

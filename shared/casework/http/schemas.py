@@ -8,6 +8,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from casework.domain.error_codes import ErrorCode
+
 
 class _Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -181,7 +183,9 @@ class RecallRequest(_Body):
 
 
 class ErrorBody(BaseModel):
-    code: str = Field(examples=["ILLEGAL_TRANSITION"])
+    code: ErrorCode = Field(
+        examples=["ILLEGAL_TRANSITION"], description="Stable: clients branch on it (README: Error codes)."
+    )
     message: str
     details: dict[str, Any] = Field(default_factory=dict)
 

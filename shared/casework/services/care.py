@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from casework.domain.error_codes import ErrorCode
 from casework.domain.errors import Forbidden, NotFound, ValidationFailed
 from casework.domain.model import Actor, timestamp
 from casework.domain.visibility import is_admin, may_see_customers
@@ -90,7 +91,7 @@ class CareService:
     def _actor_with(self, username: str, roles: frozenset[str], what: str) -> Actor:
         actor = self.cases.actor(username)
         if not roles & actor.roles:
-            raise Forbidden("NOT_ALLOWED", f"Only {', '.join(sorted(roles))} may {what}.")
+            raise Forbidden(ErrorCode.NOT_ALLOWED, f"Only {', '.join(sorted(roles))} may {what}.")
         return actor
 
     # --- configuration ---
@@ -100,7 +101,9 @@ class CareService:
 
         self.cases.actor(username)
         if module not in MODULES:
-            raise NotFound("UNKNOWN_MODULE", f"There is no module {module!r}.", {"modules": list(MODULES)})
+            raise NotFound(
+                ErrorCode.UNKNOWN_MODULE, f"There is no module {module!r}.", {"modules": list(MODULES)}
+            )
         config, version = self.configs.get(module, version)
         return {"module": module, "version": version, "config": config.to_dict()}
 
@@ -114,7 +117,9 @@ class CareService:
 
         self._actor_with(username, ADMIN_ROLES, "change the configuration")
         if module not in MODULES:
-            raise NotFound("UNKNOWN_MODULE", f"There is no module {module!r}.", {"modules": list(MODULES)})
+            raise NotFound(
+                ErrorCode.UNKNOWN_MODULE, f"There is no module {module!r}.", {"modules": list(MODULES)}
+            )
         activity_codes = None
         if module != "activity":
             activities, _ = self.configs.get("activity")
@@ -126,11 +131,11 @@ class CareService:
                 compile_definition(template, config, t.code, 0)
         except InvalidConfiguration as exc:
             raise ValidationFailed(
-                "INVALID_CONFIGURATION", "The configuration is not valid.", {"problems": exc.problems}
+                ErrorCode.INVALID_CONFIGURATION, "The configuration is not valid.", {"problems": exc.problems}
             ) from None
         except InvalidDefinition as exc:
             raise ValidationFailed(
-                "INVALID_CONFIGURATION",
+                ErrorCode.INVALID_CONFIGURATION,
                 "The configuration cannot run as a workflow.",
                 {"problems": [{"location": "types", "message": str(exc)}]},
             ) from None
@@ -148,7 +153,8 @@ class CareService:
         directory = self.cases.directory
         record = directory.contact(key, fresh=True) if kind == "contact" else directory.account(key)
         if record is None or not may_see_customers(actor):
-            raise NotFound(f"UNKNOWN_{kind.upper()}", f"There is no {kind} {key!r}.")
+            code = ErrorCode.UNKNOWN_CONTACT if kind == "contact" else ErrorCode.UNKNOWN_ACCOUNT
+            raise NotFound(code, f"There is no {kind} {key!r}.")
         return record
 
     # --- the service request summary ---
@@ -166,7 +172,7 @@ class CareService:
         everywhere = is_admin(actor)
         if business_unit and not everywhere and business_unit not in actor.business_units:
             raise Forbidden(
-                "NOT_ALLOWED", f"You see the summary of your own business units, not {business_unit}."
+                ErrorCode.NOT_ALLOWED, f"You see the summary of your own business units, not {business_unit}."
             )
         if business_unit:
             units: tuple[str, ...] = (business_unit,)
@@ -188,7 +194,7 @@ class CareService:
                     total += 1
                     counts["state"][case["state"]] += 1
                     counts["status"][case["status"]] += 1
-                    counts["priority"][str(case["fields"].get("priority", "none"))] += 1
+                    counts["priority"][str(case["priority"] or "none")] += 1
                     counts["assignee"][case["assignee"] or "(unassigned)"] += 1
                     counts["business_unit"][case["business_unit"]] += 1
                     entry = _open_entry(case, now)
@@ -226,13 +232,13 @@ class CareService:
 
 def _open_entry(case: dict[str, Any], now: datetime) -> dict[str, Any]:
     """One open case as the summary lists it; ``overdue_seconds`` is 0 unless it is late at ``now``."""
-    expected = case["dates"]["expected_completion_date"]
+    expected = case["dates"].get("expected_completion_date")
     late = (now - datetime.fromisoformat(expected)).total_seconds() if expected else 0
     return {
         "id": case["id"],
         "title": case["title"],
         "status": case["status"],
-        "priority": case["fields"].get("priority"),
+        "priority": case["priority"],
         "assignee": case["assignee"],
         "business_unit": case["business_unit"],
         "expected_completion_date": expected,

@@ -8,7 +8,8 @@ automatically, and then nothing happens.
 Exactly once, under at-least-once delivery: the account id is derived from the lead (``ACC-`` + the first
 12 characters of its id, upper case), and the store creates that account and updates the contact in one
 all-or-nothing write that refuses to create an existing account. A second delivery, or a racing one, finds
-the account and reports "already converted". The entry point also drops duplicates by event id.
+the account and reports "already converted": that condition is the whole of the idempotency (no record per
+event is kept besides), so a conversion costs one read of the contact and one transaction.
 
 Pure logic: the store is injected (DynamoDB in casework.adapters.contacts, a dict in the unit tests).
 """
@@ -20,6 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final, Protocol
 
+from casework.domain.error_codes import ErrorCode
 from casework.domain.errors import NotFound, ValidationFailed
 
 logger = logging.getLogger(__name__)
@@ -38,11 +40,14 @@ class ConversionStore(Protocol):
         """The contact's directory record (strongly consistent), or None if there is no such contact."""
         ...
 
-    def convert(self, account: dict[str, Any], contact_id: str, at: str) -> bool:
+    def convert(
+        self, account: dict[str, Any], contact_id: str, at: str, contact: dict[str, Any] | None = None
+    ) -> bool:
         """Atomically create ``account`` and make the contact Financial, linked to it (``account_id``,
-        ``financial_since`` = ``at``). False, writing nothing, when this lead converted already (its
-        account exists). Raises NotFound when the contact does not exist, Conflict when the account id is
-        taken by something other than this lead's conversion."""
+        ``financial_since`` = ``at``); ``contact`` is its record as just read, if the caller has it. False,
+        writing nothing, when this lead converted already (its account exists). Raises NotFound when the
+        contact does not exist, Conflict when the account id is taken by something other than this lead's
+        conversion."""
         ...
 
 
@@ -79,19 +84,19 @@ class LeadConverter:
         at = _text(event.get("occurred_at"))
         if not isinstance(conversion, Mapping):
             raise ValidationFailed(
-                "INVALID_CONVERSION",
+                ErrorCode.INVALID_CONVERSION,
                 "The lead's conversion settings are not an object.",
                 {"case_id": lead_id, "event_id": event.get("id")},
             )
         if lead_id is None or at is None:
             raise ValidationFailed(
-                "INVALID_EVENT",
+                ErrorCode.INVALID_EVENT,
                 "A LeadWon event needs the lead id (case_id) and occurred_at.",
                 {"event_id": event.get("id")},
             )
         if contact_id is None:
             raise ValidationFailed(
-                "LEAD_WITHOUT_CONTACT",
+                ErrorCode.LEAD_WITHOUT_CONTACT,
                 f"Lead {lead_id} was won without a contact to convert.",
                 {"case_id": lead_id},
             )
@@ -99,7 +104,7 @@ class LeadConverter:
         contact = self.store.contact(contact_id)
         if contact is None:
             raise NotFound(
-                "CONTACT_NOT_FOUND",
+                ErrorCode.CONTACT_NOT_FOUND,
                 f"Contact {contact_id} of lead {lead_id} does not exist.",
                 {"case_id": lead_id, "contact_id": contact_id},
             )
@@ -120,7 +125,7 @@ class LeadConverter:
             "created_from_lead": lead_id,
             "created_at": at,
         }
-        if self.store.convert(account, contact_id, at):
+        if self.store.convert(account, contact_id, at, contact):
             logger.info(
                 "lead converted",
                 extra={"case_id": lead_id, "account_id": account["id"], "contact_id": contact_id},

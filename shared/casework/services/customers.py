@@ -35,6 +35,7 @@ from casework.domain.customers import (
     question_set,
     stored_fields,
 )
+from casework.domain.error_codes import ErrorCode
 from casework.domain.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from casework.domain.model import Actor
 from casework.domain.visibility import CUSTOMER_ROLES, list_scope, may_see_customers
@@ -199,7 +200,7 @@ class CustomerService:
     def _expect(kind: str, record: dict[str, Any], expected_version: int | None) -> None:
         if expected_version is not None and expected_version != record.get("version", 0):
             raise Conflict(
-                "STALE_VERSION",
+                ErrorCode.STALE_VERSION,
                 f"The {kind} has changed since you read it; reload and try again.",
                 {"expected_version": expected_version, "current_version": record.get("version", 0)},
             )
@@ -224,7 +225,9 @@ class CustomerService:
         except Conflict as exc:
             if exc.code == "CONCURRENT_UPDATE":
                 raise Conflict(
-                    "STALE_VERSION", f"The {kind} changed meanwhile; reload and try again.", exc.details
+                    ErrorCode.STALE_VERSION,
+                    f"The {kind} changed meanwhile; reload and try again.",
+                    exc.details,
                 ) from None
             raise
 
@@ -239,13 +242,15 @@ class CustomerService:
         fields = customer_fields({**data, "id": record_id})  # every problem before anything is read
         if self.store.get("customer", fields["id"]) is not None:
             raise Conflict(
-                "CUSTOMER_EXISTS", f"Customer {fields['id']} exists already.", {"id": fields["id"]}
+                ErrorCode.CUSTOMER_EXISTS, f"Customer {fields['id']} exists already.", {"id": fields["id"]}
             )
         try:
             return self._save("customer", actor, fields["id"], data | {"id": fields["id"]}, None)[1]
         except Conflict as exc:
             if exc.code == "CONCURRENT_UPDATE":
-                raise Conflict("CUSTOMER_EXISTS", f"Customer {fields['id']} exists already.") from None
+                raise Conflict(
+                    ErrorCode.CUSTOMER_EXISTS, f"Customer {fields['id']} exists already."
+                ) from None
             raise
 
     def get_customer(self, username: str, customer_id: str, limit: int = 25) -> dict[str, Any]:
@@ -281,7 +286,7 @@ class CustomerService:
         }
         if len(given) != 1:
             raise ValidationFailed(
-                "ONE_FILTER",
+                ErrorCode.ONE_FILTER,
                 "Find customers by exactly one of name, vat_number and account_number.",
                 {"given": sorted(given)},
             )
@@ -308,13 +313,13 @@ class CustomerService:
         self._expect("customer", stored, expected_version)
         if self.store.has_cases(customer_id):
             raise Conflict(
-                "CUSTOMER_HAS_CASES",
+                ErrorCode.CUSTOMER_HAS_CASES,
                 f"Cases name customer {customer_id}; it cannot be deleted.",
                 {"id": customer_id},
             )
         if self.store.contacts_of(customer_id, None, 1).items:
             raise Conflict(
-                "CUSTOMER_HAS_CONTACTS",
+                ErrorCode.CUSTOMER_HAS_CONTACTS,
                 f"Customer {customer_id} has contacts; move them first.",
                 {"id": customer_id},
             )
@@ -323,7 +328,7 @@ class CustomerService:
             entries += [SubItem(sk=sk, body=None) for sk in self._entry_keys(customer_id, prefix)]
         if len(entries) > MAX_ENTRIES_DELETED:
             raise Conflict(
-                "TOO_MANY_ENTRIES",
+                ErrorCode.TOO_MANY_ENTRIES,
                 f"Customer {customer_id} has {len(entries)} entries; delete some first.",
                 {"entries": len(entries), "max": MAX_ENTRIES_DELETED},
             )
@@ -350,7 +355,7 @@ class CustomerService:
         except Conflict as exc:
             if exc.code == "CONCURRENT_UPDATE":
                 raise Conflict(
-                    "STALE_VERSION", "The customer changed meanwhile; reload and try again."
+                    ErrorCode.STALE_VERSION, "The customer changed meanwhile; reload and try again."
                 ) from None
             raise
 
@@ -445,7 +450,7 @@ class CustomerService:
     def _known_product(self, code: str) -> None:
         if self.directory.product(code) is None:
             raise ValidationFailed(
-                "UNKNOWN_PRODUCT", f"There is no product {code!r}.", {"product_code": code}
+                ErrorCode.UNKNOWN_PRODUCT, f"There is no product {code!r}.", {"product_code": code}
             )
 
     def _no_overlap(self, customer_id: str, price: dict[str, Any]) -> None:
@@ -456,7 +461,7 @@ class CustomerService:
             for other in page.items:
                 if candidate.overlaps(other):
                     raise Conflict(
-                        "PRICE_OVERLAP",
+                        ErrorCode.PRICE_OVERLAP,
                         f"A special price for {price['product_code']} is valid in that period already.",
                         {
                             "key": other["key"],
@@ -489,12 +494,14 @@ class CustomerService:
         contact_id = data.get("id") or new_contact_id(self.new_id)
         contact_fields({**data, "id": contact_id})  # every problem before anything is read
         if self.store.get("contact", contact_id) is not None:
-            raise Conflict("CONTACT_EXISTS", f"Contact {contact_id} exists already.", {"id": contact_id})
+            raise Conflict(
+                ErrorCode.CONTACT_EXISTS, f"Contact {contact_id} exists already.", {"id": contact_id}
+            )
         try:
             return self._save("contact", actor, contact_id, {**data, "id": contact_id}, None)[1]
         except Conflict as exc:
             if exc.code == "CONCURRENT_UPDATE":
-                raise Conflict("CONTACT_EXISTS", f"Contact {contact_id} exists already.") from None
+                raise Conflict(ErrorCode.CONTACT_EXISTS, f"Contact {contact_id} exists already.") from None
             raise
 
     def get_contact(self, username: str, contact_id: str) -> dict[str, Any]:
@@ -508,7 +515,7 @@ class CustomerService:
         _keeps_its_id(changes, contact_id, "The id of a contact does not change.")
         if "account_id" in changes:
             raise ValidationFailed(
-                "INVALID_FIELDS",
+                ErrorCode.INVALID_FIELDS,
                 "Move a contact to a customer with POST /contacts/{id}/move.",
                 {"problems": [{"location": "account_id", "message": "changed by moving the contact"}]},
             )
@@ -529,7 +536,7 @@ class CustomerService:
         given = {k: v for k, v in identifiers.items() if v}
         if len(given) != 1:
             raise ValidationFailed(
-                "ONE_FILTER",
+                ErrorCode.ONE_FILTER,
                 f"Find contacts by exactly one of {', '.join(IDENTIFIER_TYPES)}.",
                 {"given": sorted(given)},
             )
@@ -616,7 +623,7 @@ class CustomerService:
         }
         if len(set(owners.values())) > 1:
             raise Conflict(
-                "DUPLICATE_IDENTIFIER",
+                ErrorCode.DUPLICATE_IDENTIFIER,
                 "The identifiers given belong to different contacts.",
                 {"owners": owners},
             )
@@ -739,23 +746,25 @@ class CustomerService:
 def _set_code(code: str) -> str:
     if not re.fullmatch(CODE_PATTERN, code) or len(code) > 40:
         raise ValidationFailed(
-            "INVALID_SET_CODE", f"{code[:40]!r} is not a question set code.", {"set": code[:40]}
+            ErrorCode.INVALID_SET_CODE, f"{code[:40]!r} is not a question set code.", {"set": code[:40]}
         )
     return code
 
 
 def require_role(actor: Actor, roles: frozenset[str], what: str) -> None:
     if not roles & actor.roles:
-        raise Forbidden("NOT_ALLOWED", f"You may not {what}.", {"roles": sorted(roles)})
+        raise Forbidden(ErrorCode.NOT_ALLOWED, f"You may not {what}.", {"roles": sorted(roles)})
 
 
 def not_found(kind: str, record_id: str) -> NotFound:
-    code = "CUSTOMER_NOT_FOUND" if kind == "customer" else "CONTACT_NOT_FOUND"
+    code = ErrorCode.CUSTOMER_NOT_FOUND if kind == "customer" else ErrorCode.CONTACT_NOT_FOUND
     return NotFound(code, f"There is no {kind} {record_id!r}.", {"id": record_id})
 
 
 def _keeps_its_id(changes: dict[str, Any], record_id: str, message: str) -> None:
     if "id" in changes and changes["id"] != record_id:
         raise ValidationFailed(
-            "INVALID_FIELDS", message, {"problems": [{"location": "id", "message": "cannot be changed"}]}
+            ErrorCode.INVALID_FIELDS,
+            message,
+            {"problems": [{"location": "id", "message": "cannot be changed"}]},
         )

@@ -33,6 +33,7 @@ from casework.domain.directory_admin import (
     users_named,
     without_shape_problems,
 )
+from casework.domain.error_codes import ErrorCode
 from casework.domain.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from casework.domain.model import Actor
 from casework.services.ports import Clock, Page
@@ -83,12 +84,16 @@ class Directory(Protocol):
     def user(self, username: str) -> Actor | None: ...
 
 
-NOT_FOUND_CODES = {"user": "USER_NOT_FOUND", "unit": "UNIT_NOT_FOUND", "area": "AREA_NOT_FOUND"}
+NOT_FOUND_CODES = {
+    "user": ErrorCode.USER_NOT_FOUND,
+    "unit": ErrorCode.UNIT_NOT_FOUND,
+    "area": ErrorCode.AREA_NOT_FOUND,
+}
 
 
 def invalid(problems: list[Problem]) -> ValidationFailed:
     return ValidationFailed(
-        "INVALID_DIRECTORY_ENTRY",
+        ErrorCode.INVALID_DIRECTORY_ENTRY,
         f"The change has {len(problems)} problem(s); nothing was saved.",
         {"problems": problems},
     )
@@ -128,9 +133,9 @@ class DirectoryAdmin:
     def _actor(self, username: str | None, roles: frozenset[str], what: str) -> Actor:
         actor = self.directory.user(username) if username else None
         if actor is None or not actor.active:
-            raise Forbidden("UNKNOWN_USER", f"{username} is not an active user of casework.")
+            raise Forbidden(ErrorCode.UNKNOWN_USER, f"{username} is not an active user of casework.")
         if not roles & actor.roles:
-            raise Forbidden("NOT_ALLOWED", f"You may not {what}.", {"roles": sorted(roles)})
+            raise Forbidden(ErrorCode.NOT_ALLOWED, f"You may not {what}.", {"roles": sorted(roles)})
         return actor
 
     def _reader(self, username: str) -> Actor:
@@ -191,7 +196,7 @@ class DirectoryAdmin:
         current = 0 if stored is None else int(stored.get("version", 0))
         if expected is not None and expected != current:
             raise Conflict(
-                "STALE_VERSION",
+                ErrorCode.STALE_VERSION,
                 f"The {kind} has changed since you read it; reload and try again.",
                 {"expected_version": expected, "current_version": current},
             )
@@ -303,7 +308,7 @@ class DirectoryAdmin:
         if assigned or approvals or naming:
             what = "deactivating them" if leaving is None else f"taking them out of {', '.join(leaving)}"
             raise Conflict(
-                "USER_HAS_WORK",
+                ErrorCode.USER_HAS_WORK,
                 f"{name} still holds work; reassign it before {what}.",
                 {
                     "open_cases": assigned,

@@ -32,6 +32,7 @@ from pydantic import (
     model_validator,
 )
 
+from casework.domain.error_codes import ErrorCode
 from casework.domain.errors import NotFound, ValidationFailed
 from casework.domain.model import Actor
 from casework.services.ports import CustomerUpserts, Page
@@ -170,7 +171,7 @@ def problems(exc: ValidationError) -> list[dict[str, Any]]:
     ]
 
 
-def _valid(model: type[BaseModel], data: dict[str, Any], code: str, what: str) -> dict[str, Any]:
+def _valid(model: type[BaseModel], data: dict[str, Any], code: ErrorCode, what: str) -> dict[str, Any]:
     """The record as we store it and show it: JSON types (dates as ISO strings, numbers as int or float:
     amounts are computed in Decimal first, and a float keeps the ERP's two or four decimals exactly)."""
     try:
@@ -194,11 +195,11 @@ def _storable(value: Any) -> Any:
 
 
 def valid_product(data: dict[str, Any]) -> dict[str, Any]:
-    return _valid(ProductRecord, data, "INVALID_PRODUCT", "product")
+    return _valid(ProductRecord, data, ErrorCode.INVALID_PRODUCT, "product")
 
 
 def valid_order(data: dict[str, Any]) -> dict[str, Any]:
-    return _valid(OrderRecord, data, "INVALID_ORDER", "order")
+    return _valid(OrderRecord, data, ErrorCode.INVALID_ORDER, "order")
 
 
 # --- ports --------------------------------------------------------------------------------------------------
@@ -276,7 +277,7 @@ class ErpReader:
         self._actor(username)
         product = self.store.product(code)
         if product is None:
-            raise NotFound("PRODUCT_NOT_FOUND", f"There is no product {code!r}.", {"code": code})
+            raise NotFound(ErrorCode.PRODUCT_NOT_FOUND, f"There is no product {code!r}.", {"code": code})
         return product
 
     def order(self, username: str, order_id: str) -> dict[str, Any]:
@@ -287,7 +288,7 @@ class ErpReader:
         order = self.store.order(order_id)
         if order is None:
             raise NotFound(
-                "ORDER_NOT_FOUND",
+                ErrorCode.ORDER_NOT_FOUND,
                 f"There is no order {order_id!r} (yet: the ERP may not have sent it).",
                 {"order_id": order_id},
             )
@@ -303,5 +304,5 @@ class ErpReader:
         case = self._case(username, case_id)
         order_id = (case.get("fields") or {}).get("order_id")
         if not isinstance(order_id, str) or not order_id.strip():
-            raise NotFound("NO_ORDER", f"Case {case_id} names no order.", {"case_id": case_id})
+            raise NotFound(ErrorCode.NO_ORDER, f"Case {case_id} names no order.", {"case_id": case_id})
         return self._order(order_id.strip())

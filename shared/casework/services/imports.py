@@ -24,6 +24,7 @@ from itertools import islice
 from typing import Any, Protocol
 
 from casework.domain import imports
+from casework.domain.error_codes import ErrorCode
 from casework.domain.errors import Conflict, DomainError, Forbidden, NotFound, ValidationFailed
 from casework.domain.imports import (
     ContactRow,
@@ -145,13 +146,13 @@ class ImportService:
         actor = self.cases.actor(username)
         if not set(IMPORT_ROLES) & actor.roles:
             raise Forbidden(
-                "NOT_ALLOWED",
+                ErrorCode.NOT_ALLOWED,
                 f"Only {' and '.join(IMPORT_ROLES)} may start imports.",
                 {"roles": IMPORT_ROLES},
             )
         if kind not in imports.KINDS:
             raise ValidationFailed(
-                "UNKNOWN_IMPORT_KIND", f"There is no {kind!r} import.", {"kinds": list(imports.KINDS)}
+                ErrorCode.UNKNOWN_IMPORT_KIND, f"There is no {kind!r} import.", {"kinds": list(imports.KINDS)}
             )
         return actor
 
@@ -162,7 +163,7 @@ class ImportService:
         stem, dot, ext = re.split(r"[/\\]", filename)[-1].rpartition(".")
         if not dot or ext.lower() not in imports.FORMATS:
             raise ValidationFailed(
-                "UNSUPPORTED_FILE", "Imports read .csv and .xlsx files.", {"filename": filename}
+                ErrorCode.UNSUPPORTED_FILE, "Imports read .csv and .xlsx files.", {"filename": filename}
             )
         safe = _SAFE_NAME.sub("-", stem).strip("-.")[:80] or "import"
         day = timestamp(self.clock())[:10]
@@ -181,13 +182,13 @@ class ImportService:
         actor = self._importer(username, kind)
         if bucket not in (None, self.bucket):
             raise ValidationFailed(
-                "UNKNOWN_BUCKET",
+                ErrorCode.UNKNOWN_BUCKET,
                 f"Imports read from the import bucket {self.bucket} only.",
                 {"bucket": bucket},
             )
         if self.files.etag(self.bucket, key) is None:
             raise ValidationFailed(
-                "FILE_NOT_FOUND", f"There is no file {key!r} in the import bucket.", {"key": key}
+                ErrorCode.FILE_NOT_FOUND, f"There is no file {key!r} in the import bucket.", {"key": key}
             )
         job = self._new_job(
             f"IMP-{self.new_id()[:20].upper()}", kind, self.bucket, key, dry_run, actor.username
@@ -207,7 +208,7 @@ class ImportService:
         """The requester and managers see a job; to anybody else it does not exist."""
         actor = self.cases.actor(username)
         if job is None or (job.requested_by != actor.username and not set(MANAGER_ROLES) & actor.roles):
-            raise NotFound("IMPORT_NOT_FOUND", f"There is no import {asked!r}.", {"import": asked})
+            raise NotFound(ErrorCode.IMPORT_NOT_FOUND, f"There is no import {asked!r}.", {"import": asked})
         view = job.view()
         if job.error_file:
             view["error_file_url"] = self.files.download_url(job.bucket, job.error_file, URL_SECONDS)
@@ -276,7 +277,7 @@ class ImportService:
         checkpoint or finished: a redelivered or raced message, nothing done)."""
         job = self.jobs.get(job_id)
         if job is None:
-            raise NotFound("IMPORT_NOT_FOUND", f"Import {job_id} does not exist.", {"job_id": job_id})
+            raise NotFound(ErrorCode.IMPORT_NOT_FOUND, f"Import {job_id} does not exist.", {"job_id": job_id})
         if job.finished or (job.checkpoint != checkpoint and not self._stalled(job, checkpoint)):
             return "stale"
         now = timestamp(self.clock())
@@ -484,7 +485,9 @@ class ImportService:
                 actor.username, title=row.title(row.contact.name), validate_only=True, **register
             )
         except ValidationFailed as exc:
-            if exc.code != "MISSING_FIELDS" or list(exc.details.get("fields") or []) != ["contact_id"]:
+            if exc.code != ErrorCode.MISSING_FIELDS or list(exc.details.get("fields") or []) != [
+                "contact_id"
+            ]:
                 raise
 
     def _case_exists(self, case_id: str) -> bool:

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
+from casework.domain.error_codes import ErrorCode
 from casework.domain.model import Actor, BusinessUnit, Case, Change, DomainEvent
 from casework.domain.visibility import ListScope
 from casework.domain.workflow import WorkflowDefinition
@@ -243,10 +244,10 @@ def active_user(directory: Directory, username: str | None) -> Actor:
     from casework.domain.errors import Forbidden
 
     if not username:
-        raise Forbidden("UNKNOWN_USER", "Your identity carries no username.")
+        raise Forbidden(ErrorCode.UNKNOWN_USER, "Your identity carries no username.")
     user = directory.user(username)
     if user is None or not user.active:
-        raise Forbidden("UNKNOWN_USER", f"{username} is not an active user of casework.")
+        raise Forbidden(ErrorCode.UNKNOWN_USER, f"{username} is not an active user of casework.")
     return user
 
 

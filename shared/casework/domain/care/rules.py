@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from casework.domain.care.compile import type_config
+from casework.domain.error_codes import ErrorCode
 from casework.domain.errors import ValidationFailed
 from casework.domain.workflow import Status
 
@@ -47,7 +48,7 @@ class ActivityRules(ModuleRules):
             )
         except ServicesInvalid as exc:
             raise ValidationFailed(
-                "INVALID_SERVICES",
+                ErrorCode.INVALID_SERVICES,
                 "The services logged do not meet the activity type's rules.",
                 {"problems": exc.problems},
             ) from None
