@@ -2,7 +2,8 @@
 
 They keep the contracts the real adapters promise: ``commit`` is all-or-nothing with optimistic
 concurrency, a duplicate link or a used token fails the whole commit, and every committed DomainEvent lands
-in ``outbox`` in commit order.
+in ``outbox`` in commit order. tests/contract/ holds them to it: the same tests run on each fake and on its
+DynamoDB adapter.
 """
 
 from __future__ import annotations
@@ -16,8 +17,9 @@ from typing import Any
 
 from casework.domain.care.compile import compile_definition
 from casework.domain.care.config import ModuleConfig, parse_config
+from casework.domain.customers import seeded_record
 from casework.domain.directory import actor_from_record, members_by_role, unit_from_record
-from casework.domain.errors import Conflict, NotFound, ValidationFailed, link_expired, link_used
+from casework.domain.errors import BadRequest, Conflict, NotFound, ValidationFailed, link_expired, link_used
 from casework.domain.model import Actor, BusinessUnit, Case, Change, DomainEvent
 from casework.domain.views import CaseRow, HistoryView, case_row, history_view, list_row
 from casework.domain.workflow import WorkflowDefinition, parse_definition
@@ -34,10 +36,17 @@ def demo_data() -> dict[str, Any]:
     return json.loads(DEMO_PATH.read_text())
 
 
-def _page(items: list[Any], cursor: str | None, limit: int) -> Page[Any]:
-    start = int(cursor) if cursor else 0
+def page_of(items: list[Any], cursor: str | None, limit: int, bound: str) -> Page[Any]:
+    """One page of ``items``. As the adapter's, a cursor is bound to the list it came from (``bound``): one
+    made up, or taken from another list, is 400 INVALID_CURSOR."""
+    start = 0
+    if cursor:
+        list_of, _, offset = cursor.rpartition("@")
+        if list_of != bound or not offset.isdigit():
+            raise BadRequest("INVALID_CURSOR", "The cursor is not one this API returned for this list.")
+        start = int(offset)
     end = start + limit
-    return Page(items=items[start:end], next_cursor=str(end) if end < len(items) else None)
+    return Page(items=items[start:end], next_cursor=f"{bound}@{end}" if end < len(items) else None)
 
 
 class InMemoryRepository:
@@ -109,9 +118,8 @@ class InMemoryRepository:
         tokens = dict(self.tokens)
         for consume in side.tokens:
             token = tokens.get(consume.token_hash)
-            if token is None:
-                raise NotFound("TOKEN_UNKNOWN", "This approval link is not valid.")
-            if token.used_at:
+            # a record gone (removed by the table's TTL) reads as used, as the adapter reports it
+            if token is None or token.used_at:
                 raise link_used()
             if token.expires_at <= consume.now_epoch:
                 raise link_expired()
@@ -136,13 +144,15 @@ class InMemoryRepository:
         if change.expected_version is None:
             if stored is not None:
                 raise Conflict("CASE_EXISTS", f"Case {case.id} exists already.")
-        elif stored is None:
-            raise NotFound("CASE_NOT_FOUND", f"Case {case.id} does not exist.")
-        elif stored.version != change.expected_version:
+        elif stored is None or stored.version != change.expected_version:
+            # a case deleted since it was read: the table can only tell that the version condition failed
             raise Conflict(
                 "CONCURRENT_UPDATE",
                 "The case was changed by somebody else.",
-                {"expected_version": change.expected_version, "current_version": stored.version},
+                {
+                    "expected_version": change.expected_version,
+                    "current_version": stored.version if stored else None,
+                },
             )
 
     def list_cases(self, query: CaseQuery) -> Page[CaseRow]:
@@ -155,15 +165,23 @@ class InMemoryRepository:
                 and (query.scope is None or query.scope.admits(case))
             )
 
-        items = [case_row(list_row(c, "closed_at" not in c.dates)) for c in self.cases.values() if keep(c)]
-        return _page(items, query.cursor, query.limit)
+        # the list indexes' sort key (type, created, id), read newest first
+        listed = sorted(
+            (c for c in self.cases.values() if keep(c)),
+            key=lambda c: (c.type, c.created_at, c.id),
+            reverse=True,
+        )
+        bound = f"cases|{query.scope.username if query.scope else ''}|{query.type}|{query.status}"
+        rows = [case_row(list_row(c, "closed_at" not in c.dates)) for c in listed]
+        return page_of(rows, query.cursor, query.limit, bound)
 
     def history(self, case_id: str, cursor: str | None, limit: int) -> Page:
-        return _page(list(self.entries.get(case_id, [])), cursor, limit)
+        return page_of(list(self.entries.get(case_id, [])), cursor, limit, f"history|{case_id}")
 
     def related(self, case_id: str, kind: str, cursor: str | None, limit: int) -> Page:
-        items = [self.related_entry(case_id, kind, k) for k in self.links.get((case_id, kind), {})]
-        return _page([i for i in items if i is not None], cursor, limit)
+        keys = sorted(self.links.get((case_id, kind), {}))  # by key, as the table's sort key
+        items = [self.related_entry(case_id, kind, k) for k in keys]
+        return page_of([i for i in items if i is not None], cursor, limit, f"related|{case_id}|{kind}")
 
     def related_entry(self, case_id: str, kind: str, key: str) -> dict[str, Any] | None:
         entries = self.links.get((case_id, kind), {})
@@ -191,7 +209,8 @@ class InMemoryRepository:
             if c.type == case_type and c.business_unit == business_unit and "closed_at" not in c.dates
         ]
         open_cases.sort(key=lambda c: (c.dates.get("expected_completion_date") or "9999", c.id))
-        return _page([case_row(list_row(c, True)) for c in open_cases], cursor, limit)
+        bound = f"open|{case_type}|{business_unit}"
+        return page_of([case_row(list_row(c, True)) for c in open_cases], cursor, limit, bound)
 
     def add_note(self, note: Note, event: DomainEvent) -> None:
         self.note_items.setdefault(note.case_id, []).append(note)
@@ -200,16 +219,17 @@ class InMemoryRepository:
     def notes(self, case_id: str, cursor: str | None, limit: int) -> Page:
         items = [
             {"id": n.id, "case_id": n.case_id, "text": n.text, "author": n.author, "at": n.at}
-            for n in self.note_items.get(case_id, [])
+            for n in sorted(self.note_items.get(case_id, []), key=lambda n: (n.at, n.id))
         ]
-        return _page(items, cursor, limit)
+        return page_of(items, cursor, limit, f"notes|{case_id}")
 
     def add_communication(self, communication: Communication, event: DomainEvent) -> None:
         self.communication_items.setdefault(communication.case_id, []).append(communication.to_dict())
         self.outbox.append(event)
 
     def communications(self, case_id: str, cursor: str | None, limit: int) -> Page:
-        return _page(list(self.communication_items.get(case_id, [])), cursor, limit)
+        items = sorted(self.communication_items.get(case_id, []), key=lambda c: (c["at"], c["id"]))
+        return page_of(items, cursor, limit, f"communications|{case_id}")
 
     def communication(self, case_id: str, communication_id: str, at: str) -> dict[str, Any] | None:
         items = self.communication_items.get(case_id, [])
@@ -245,9 +265,11 @@ class InMemoryDirectory:
             u["code"]: unit_from_record({**u, "members": members_by_role(users, u["code"])})
             for u in data.get("business_units", ())
         }
-        self.accounts = {a["id"]: dict(a) for a in data.get("accounts", ())}
+        # customers and contacts as the seed stores them (validated, version 1), as the adapter reads them
+        at = START.isoformat()
+        self.accounts = {a["id"]: seeded_record("customer", a, at)[0] for a in data.get("accounts", ())}
         self.products = {p["code"]: dict(p) for p in data.get("products", ())}
-        self.contacts = {c["id"]: dict(c) for c in data.get("contacts", ())}
+        self.contacts = {c["id"]: seeded_record("contact", c, at)[0] for c in data.get("contacts", ())}
         self.area_units = {
             r["geographic_area"]: r["business_unit"] for r in data.get("collaboration_rules", ())
         }

@@ -75,8 +75,8 @@ class MemoryJobs:
         return None if body is None else ImportJob.from_dict(copy.deepcopy(body))
 
     def save(self, job: ImportJob) -> ImportJob:
-        stored = self.jobs[job.id]
-        if stored["version"] != job.version:
+        stored = self.jobs.get(job.id)
+        if stored is None or stored["version"] != job.version:  # the table's condition fails on both
             raise Conflict("STALE_JOB", "The import job changed meanwhile.")
         saved = replace(job, version=job.version + 1)
         self.saves += 1
@@ -110,8 +110,16 @@ class MemoryCustomerStore:
 
     def write(self, change: RecordWrite) -> None:
         stored = self.records[change.kind].get(change.id)
-        if (stored is None) != (change.expected_version is None) or (
-            stored is not None and stored.get("version", 0) != change.expected_version
+        held_source = (stored or {}).get("source_version")
+        if (
+            (stored is None) != (change.expected_version is None)
+            or (stored is not None and stored.get("version", 0) != change.expected_version)
+            # an ERP event applies only over an older source version, as the table's condition says
+            or (
+                change.source_version is not None
+                and held_source is not None
+                and held_source >= change.source_version
+            )
         ):
             raise Conflict("CONCURRENT_UPDATE", "The record changed meanwhile.")
         for claim in change.claim:
@@ -123,7 +131,10 @@ class MemoryCustomerStore:
             self.identifiers.pop(claim, None)
         for claim in change.claim:
             self.identifiers[claim] = change.id
-        self.records[change.kind][change.id] = copy.deepcopy(change.record)
+        if change.record is None:
+            del self.records[change.kind][change.id]
+        else:
+            self.records[change.kind][change.id] = copy.deepcopy(change.record)
         self.writes += 1
 
 

@@ -424,7 +424,11 @@ def test_register_returns_201_with_the_callers_view(api: Api) -> None:
 
 
 def test_register_in_an_explicit_business_unit_and_unknown_ones(api: Api) -> None:
-    assert api.register(gbu="SP")["gbu"] == "SP"
+    """The unit comes from the request when one is given: the admin's default is SP, the request says CARE."""
+    assert api.register(user="admin")["gbu"] == "SP"
+    in_care = api.register(user="admin", gbu="CARE")
+    assert in_care["gbu"] == in_care["business_unit"] == "CARE"
+    assert api.get(in_care["id"], user="admin")["gbu"] == "CARE"  # stored so, not only answered so
     reply = api("POST /cases", body={"type": "csr", "title": "x", "description": "y", "gbu": "XX"})
     assert reply.status == 422
     assert reply.error["code"] == "UNKNOWN_BUSINESS_UNIT"
@@ -504,8 +508,8 @@ def test_get_unknown_case_is_404(api: Api) -> None:
     reply = api("GET /cases/{case_id}", {"case_id": "does-not-exist"})
     assert reply.status == 404
     assert reply.error["code"] == "CASE_NOT_FOUND"
-    assert api("GET /cases/{case_id}/history", {"case_id": "does-not-exist"}).status == 404
-    assert api("GET /cases/{case_id}/products", {"case_id": "does-not-exist"}).status == 404
+    for route_key in ("GET /cases/{case_id}/history", "GET /cases/{case_id}/products"):
+        refused(api(route_key, {"case_id": "does-not-exist"}), 404, "CASE_NOT_FOUND")
 
 
 def test_list_cases_filters_and_pages(api: Api) -> None:
@@ -561,6 +565,8 @@ def test_list_cases_refuses_bad_paging(api: Api, query: dict[str, str], code: st
 def test_list_cases_of_an_unknown_type_is_404(api: Api) -> None:
     reply = api("GET /cases", query={"type": "nope"})
     assert reply.status == 404
+    assert reply.error["code"] == "UNKNOWN_CASE_TYPE"  # not any 404 (an unmatched route is one too)
+    assert reply.error["details"] == {"type": "nope"}
 
 
 # --- edit ---------------------------------------------------------------------------------------------------
@@ -700,8 +706,8 @@ def test_accounts_add_list_remove(api: Api) -> None:
 
 def test_related_keys_are_matched_as_api_gateway_decodes_them(api: Api) -> None:
     """ERP product codes can hold spaces: API Gateway passes the path percent-encoded in rawPath and decoded
-    in pathParameters. (Fails today: the route takes {key} from the raw path, so "PA66 GF30" arrives as
-    "PA66%20GF30" and the DELETE answers 404 NOT_LINKED.)"""
+    in pathParameters. The route must match the decoded key: taken from the raw path (as it once was),
+    "PA66 GF30" arrives as "PA66%20GF30" and the DELETE answers 404 NOT_LINKED."""
     dynamo.put_directory_record(
         "PRODUCT#PA66 GF30", "PRODUCT", {"code": "PA66 GF30", "name": "PA66 30% glass"}
     )
@@ -949,8 +955,8 @@ def test_the_openapi_document_is_valid_and_documents_the_errors(api: Api) -> Non
 
 
 def test_openapi_documents_each_routes_success_response(api: Api) -> None:
-    """A client generator needs the 200/201 body. (Fails today: routes pass responses=ERRORS, and Powertools
-    then leaves the success response out.)"""
+    """A client generator needs the 200/201 body. A route that passes only its error responses (as every
+    route once passed responses=ERRORS) makes Powertools leave the success response out."""
     spec = _openapi(api)
     undocumented = []
     for key, route in API_ROUTES.items():
@@ -965,8 +971,8 @@ def test_openapi_documents_each_routes_success_response(api: Api) -> None:
 
 
 def test_openapi_says_email_links_need_no_token(api: Api) -> None:
-    """The template puts no authorizer in front of /approvals/{token}. (Fails today: security=[] is falsy, so
-    Powertools drops it and the global JWT requirement applies.)"""
+    """The template puts no authorizer in front of /approvals/{token}, so the spec must say security=[].
+    Powertools drops a falsy security=[] (as it once did here), and the global JWT requirement applies."""
     spec = _openapi(api)
     public = [key for key, route in API_ROUTES.items() if route.public]
     assert public == [

@@ -26,7 +26,7 @@ from casework.adapters.dynamo import put_directory_record
 from infra.local.functions import LambdaContext, import_file
 from infra.seed import verify_sender
 from tests.functional.shapes import for_event
-from tests.functional.test_api_handlers import ENV, REGION, ROOT, Api, partition
+from tests.functional.test_api_handlers import ENV, REGION, ROOT, Api, partition, refused
 
 LINK = re.compile(r"/approvals/([A-Za-z0-9_-]{43,})")
 TODAY = datetime.now(UTC).date()
@@ -174,18 +174,22 @@ def test_a_bad_delegation_is_422_with_every_problem_and_nothing_stored(
 
 
 @pytest.mark.parametrize(
-    "body",
+    ("body", "location"),
     [
-        {"delegate": "susan", "until": "2030-01-01"},  # no from
-        {"delegate": "susan", "from": "tomorrow", "until": "2030-01-01"},
-        {"delegate": "", "from": "2030-01-01", "until": "2030-01-01"},
-        {"delegate": "susan", "from": "2030-01-01", "until": "2030-01-02", "on_behalf_of": "peter"},
+        ({"delegate": "susan", "until": "2030-01-01"}, "body.from"),
+        ({"delegate": "susan", "from": "tomorrow", "until": "2030-01-01"}, "body.from"),
+        ({"delegate": "", "from": "2030-01-01", "until": "2030-01-01"}, "body.delegate"),
+        (
+            {"delegate": "susan", "from": "2030-01-01", "until": "2030-01-02", "on_behalf_of": "peter"},
+            "body.on_behalf_of",
+        ),
     ],
 )
-def test_a_malformed_delegation_is_422(api: Api, body: dict[str, Any]) -> None:
+def test_a_malformed_delegation_is_422(api: Api, body: dict[str, Any], location: str) -> None:
     reply = api("PUT /users/me/delegation", user="john", body=body)
-    assert reply.status == 422, reply.text
-    assert reply.error["code"]
+    error = refused(reply, 422, "INVALID_REQUEST")
+    assert [e["location"] for e in error["details"]["errors"]] == [location]
+    assert api("GET /users/me/delegation", user="john").error["code"] == "NO_DELEGATION"  # nothing stored
 
 
 # --- delegation: asked, and deciding on behalf ------------------------------------------------------------
@@ -301,19 +305,22 @@ def test_recall_with_nothing_pending_is_409(api: Api) -> None:
 
 
 @pytest.mark.parametrize(
-    ("case_id", "body", "status"),
+    ("case_id", "body", "status", "code"),
     [
-        ("does-not-exist", {}, 404),
-        (None, {"comment": 5}, 422),
-        (None, {"why": "x"}, 422),
-        (None, {"expected_version": 1}, 409),
+        ("does-not-exist", {}, 404, "CASE_NOT_FOUND"),
+        (None, {"comment": 5}, 422, "INVALID_REQUEST"),
+        (None, {"why": "x"}, 422, "INVALID_REQUEST"),
+        (None, {"expected_version": 1}, 409, "STALE_VERSION"),
     ],
 )
-def test_recall_bad_input(api: Api, case_id: str | None, body: dict[str, Any], status: int) -> None:
-    target = case_id or api.submitted()["id"]
-    reply = recall(api, target, **body)
-    assert reply.status == status, reply.text
-    assert reply.error["code"]
+def test_recall_bad_input(
+    api: Api, case_id: str | None, body: dict[str, Any], status: int, code: str
+) -> None:
+    submitted = api.submitted()
+    reply = recall(api, case_id or submitted["id"], **body)
+    refused(reply, status, code)
+    after = api.get(submitted["id"])
+    assert (after["status"], after["version"]) == ("Pending Pre-Approval", submitted["version"])  # untouched
 
 
 # --- reminders ----------------------------------------------------------------------------------------------

@@ -41,8 +41,15 @@ def test_a_body_that_is_not_json_is_415_on_every_json_route(api: Api, content_ty
 
 
 def test_json_with_a_charset_is_json(api: Api) -> None:
-    body = '{"type": "csr", "title": "T", "description": "D", "account_id": "ACC-1001"}'
-    assert api("POST /cases", raw_body=body, content_type="application/json; charset=utf-8").status == 201
+    body = '{"type": "csr", "title": "Tür", "description": "D", "account_id": "ACC-1001"}'
+    reply = api("POST /cases", raw_body=body, content_type="application/json; charset=utf-8")
+    assert reply.status == 201, reply.text
+    case = reply.json
+    assert (case["title"], case["description"], case["account_id"]) == (
+        "Tür",
+        "D",
+        "ACC-1001",
+    )  # read as sent
 
 
 def test_json_nested_deeper_than_the_limit_is_400_and_at_the_limit_is_read(api: Api) -> None:
@@ -163,10 +170,14 @@ def _b64(data: bytes) -> str:
 def test_a_genuine_cursor_pages_its_own_list(api: Api) -> None:
     for n in range(3):
         api.register(title=f"Paged {n}")
+    everything = {c["id"] for c in api("GET /cases", query={"type": "csr", "limit": "100"}).json["items"]}
     first = api("GET /cases", query={"type": "csr", "limit": "2"})
     assert first.status == 200 and first.json["next_cursor"]
     second = api("GET /cases", query={"type": "csr", "limit": "2", "cursor": first.json["next_cursor"]})
-    assert second.status == 200 and second.json["items"]
+    assert second.status == 200, second.text
+    paged = [c["id"] for c in first.json["items"] + second.json["items"]]
+    assert len(everything) == 3 and len(first.json["items"]) == 2
+    assert sorted(paged) == sorted(everything)  # the second page goes on where the first stopped: no repeats
 
 
 @pytest.mark.parametrize(

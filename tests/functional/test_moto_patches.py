@@ -62,7 +62,9 @@ def _put(pk: str, sk: str, **extra: Any) -> dict[str, Any]:
     return {"Put": {"TableName": TABLE, "Item": {"pk": {"S": pk}, "sk": {"S": sk}, **extra}}}
 
 
-def test_the_patch_is_installed_once() -> None:
+def test_install_puts_the_two_phase_transaction_in_place_and_may_be_called_again() -> None:
+    """What install() promises: moto's backend runs the two-phase transaction, however often it is called.
+    (That it does not wrap itself cannot be seen here: it assigns the same function each time.)"""
     from moto.dynamodb.models import DynamoDBBackend
 
     moto_patches.install()

@@ -186,3 +186,32 @@ def test_customer_operations_keep_the_budget(api):
     with counter.counting() as calls:
         assert service.upsert_customer(erp, {"id": "ACC-ERP", "name": "Old"}, source_version=1)[0] == "stale"
     assert dynamodb_calls(calls) == {"GetItem": 1}
+
+
+def test_the_csr_story_lists_are_index_queries(api):
+    """The lists tests/e2e/test_csr_story.py reads over HTTP (where a Query and a Scan look alike), counted
+    at botocore: each filter and each page, the first and the one after the cursor, is Queries only, as many
+    as the partitions it reads, and never a Scan."""
+    _warm_case(api)  # another case: the list has a second page
+    case_id = _warm_case(api)
+    assert api.call("POST", f"/cases/{case_id}/transitions", body={"to": "Pending Pre-Approval"})[0] == 200
+    for user in ("mary", "frank"):  # a live container has the definitions' scopes and the users cached
+        assert api.call("GET", "/cases", user=user)[0] == 200
+    merged, one = {"Query": 4 + 1}, {"Query": 1}  # mary's unit SP: 4 shards, plus her assignments
+    counter = CallCounter()
+
+    def listed(user: str, query: dict[str, str], budget: dict[str, int]) -> dict:
+        with counter.counting() as calls:
+            status, body = api.call("GET", "/cases", user=user, query=query)
+        assert status == 200, body
+        assert dynamodb_calls(calls) == budget, (user, query)
+        return body
+
+    pending = listed("mary", {"type": "csr", "status": "Pending Pre-Approval"}, merged)
+    assert case_id in [c["id"] for c in pending["items"]]
+    mine = listed("mary", {"account_id": "ACC-1001", "assignee": "me"}, one)
+    assert case_id in [c["id"] for c in mine["items"]]
+    assert listed("frank", {"assignee": "me", "status": "Pending Pre-Approval"}, one)["items"] == []
+    first = listed("mary", {"limit": "1"}, merged)
+    assert first["next_cursor"]
+    listed("mary", {"limit": "1", "cursor": first["next_cursor"]}, merged)

@@ -14,7 +14,6 @@ from casework.services.conversion import (
     ALREADY_CONVERTED,
     CONVERTED,
     NOT_APPLICABLE,
-    ConversionStore,
     LeadConverter,
     account_id_for,
 )
@@ -44,6 +43,8 @@ class InMemoryConversionStore:
             return False
         if contact_id not in self.contacts:
             raise NotFound("CONTACT_NOT_FOUND", "no contact")
+        if self.contacts[contact_id].get("account_id") not in (None, account["id"]):
+            raise Conflict("ALREADY_CUSTOMER", "the contact has another account")  # as the table's condition
         self.accounts[account["id"]] = dict(account)
         contact = self.contacts[contact_id]
         contact.update(life_cycle_state="Financial", account_id=account["id"])
@@ -103,11 +104,6 @@ def store() -> InMemoryConversionStore:
 @pytest.fixture
 def converter(store: InMemoryConversionStore) -> LeadConverter:
     return LeadConverter(store)
-
-
-def test_the_in_memory_store_is_a_conversion_store(store: InMemoryConversionStore) -> None:
-    typed: ConversionStore = store
-    assert typed.contact("nobody") is None
 
 
 def test_account_id_is_derived_from_the_lead() -> None:

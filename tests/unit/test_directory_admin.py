@@ -22,6 +22,7 @@ from casework.domain.errors import Conflict, Forbidden, ValidationFailed
 from casework.domain.model import Actor
 from casework.services.directory_admin import DirectoryAdmin, DirectoryWrite
 from casework.services.ports import Page
+from tests.fakes import page_of
 
 UNITS = ["CARE", "SP"]
 
@@ -124,6 +125,7 @@ class FakeStore:
         }
         self.writes: list[DirectoryWrite] = []
         self.assigned: list[dict[str, Any]] = []
+        self.registry_version = 0
 
     def record(self, kind: str, key: str) -> dict[str, Any] | None:
         return self.data.get((kind, key))
@@ -135,16 +137,47 @@ class FakeStore:
         return KNOWN_ROLES
 
     def unit_registry(self) -> tuple[list[str], int]:
-        return sorted(k for kind, k in self.data if kind == "unit"), 0
+        return sorted(k for kind, k in self.data if kind == "unit"), self.registry_version
 
     def write(self, change: DirectoryWrite) -> None:
+        """All of it or nothing, on the versions read, as DynamoDirectoryAdmin's transaction (a record or
+        counter stored without a version reads as 0)."""
+
+        def counter(record: dict[str, Any] | None, name: str) -> int:
+            return int((record or {}).get(name) or 0)
+
+        stored = self.data.get((change.kind, change.key))
+        units = [(unit, self.data.get(("unit", unit.code))) for unit in change.units]
+        if (
+            (change.read_version is None and stored is not None)
+            or (
+                change.read_version is not None
+                and (stored is None or counter(stored, "version") != change.read_version)
+            )
+            or (
+                change.kind == "unit"
+                and change.read_version is not None
+                and counter(stored, "members_version") != counter(change.record, "members_version")
+            )
+            or any(
+                held is None
+                or counter(held, "version") != unit.read_version
+                or counter(held, "members_version") != unit.read_members_version
+                for unit, held in units
+            )
+            or (change.registry is not None and change.registry[1] != self.registry_version)
+        ):
+            raise Conflict("STALE_VERSION", f"The {change.kind} (or a unit it changes) changed meanwhile.")
         self.writes.append(change)
         self.data[(change.kind, change.key)] = change.record
         for unit in change.units:
             self.data[("unit", unit.code)] = unit.record
+        if change.registry is not None:
+            self.registry_version = change.registry[1] + 1
 
     def audit(self, kind: str, key: str, cursor: str | None, limit: int) -> Page:
-        return Page([w.audit for w in reversed(self.writes) if (w.kind, w.key) == (kind, key)])
+        entries = [w.audit for w in reversed(self.writes) if (w.kind, w.key) == (kind, key)]  # newest first
+        return page_of(entries, cursor, limit, f"audit|{kind}|{key}")
 
     def open_assignments(self, username: str, limit: int, units: list[str] | None = None) -> list:
         return [case for case in self.assigned if units is None or case.get("business_unit") in units]

@@ -248,8 +248,13 @@ def test_only_the_assignee_or_tech_team_implements():
 def test_roles_are_scoped_to_the_case_business_unit_unless_any_unit():
     run = Run().to_status("Registration")
     outsider = Actor("sam", roles=frozenset({"Sales Rep"}), business_units=frozenset({"EP"}))
-    with pytest.raises(Forbidden):
+    with pytest.raises(Forbidden) as err:
         engine.transition(CSR, run.case, outsider, SP, to="Pending Pre-Approval", now=run.now)
+    assert err.value.code == "NOT_ALLOWED"
+    # the same role in the case's unit may: it is the unit that refused sam, not the role
+    insider = Actor("sue", roles=frozenset({"Sales Rep"}), business_units=frozenset({"SP"}))
+    moved = engine.transition(CSR, run.case, insider, SP, to="Pending Pre-Approval", now=run.now)
+    assert moved.case.status == "Pending Pre-Approval"
     global_admin = Actor("root", roles=frozenset({"Admin"}), business_units=frozenset({"EP"}))
     change = engine.transition(CSR, run.case, global_admin, SP, to="Pending Pre-Approval", now=run.now)
     assert change.case.status == "Pending Pre-Approval"

@@ -137,13 +137,18 @@ def resolve_actor(name: str, case: Case) -> Actor:
     return USERS[name]
 
 
+def target_of(defn: WorkflowDefinition, case: Case, args: dict[str, Any]) -> str:
+    to = args["to"]
+    if to == "<next>":
+        targets = sorted({t.to for t in defn.transitions_from(case.status)}) or ["Registration"]
+        to = targets[args["pick"] % len(targets)]
+    return to
+
+
 def run_command(defn: WorkflowDefinition, unit: BusinessUnit, case: Case, cmd: Cmd, actor: Actor, now):
     args = cmd.args
     if cmd.kind == "transition":
-        to = args["to"]
-        if to == "<next>":
-            targets = sorted({t.to for t in defn.transitions_from(case.status)}) or ["Registration"]
-            to = targets[args["pick"] % len(targets)]
+        to = target_of(defn, case, args)
         return engine.transition(defn, case, actor, unit, to=to, fields=args["fields"], now=now)
     if cmd.kind == "decide":
         return engine.decide(
@@ -173,6 +178,107 @@ def allows(permits: tuple[Permit, ...], actor: Actor, case: Case) -> bool:
         if all(checks):
             return True
     return False
+
+
+# Whatever is refused, it is refused for a reason the command could have: a refusal code outside these is
+# a bug (e.g. a transition refused as "not an approver").
+REFUSALS = {
+    "transition": {
+        "UNKNOWN_STATUS",
+        "CASE_CLOSED",
+        "AWAITING_APPROVAL",
+        "ILLEGAL_TRANSITION",
+        "NOT_ALLOWED",
+        "FIELDS_NOT_ACCEPTED",
+        "INVALID_FIELDS",
+        "MISSING_FIELDS",
+        "RELATED_REQUIRED",
+    },
+    "decide": {
+        "CASE_CLOSED",
+        "INVALID_DECISION",
+        "NO_PENDING_APPROVAL",
+        "NOT_AN_APPROVER",
+        "ALREADY_DECIDED",
+        "COMMENT_REQUIRED",
+    },
+    "edit": {
+        "CASE_CLOSED",
+        "INVALID_FIELDS",
+        "FIELDS_LOCKED",
+        "IMMUTABLE_FIELDS",
+        "NOT_ALLOWED",
+        "NO_FIELDS",
+    },
+    "link": {"CASE_CLOSED", "UNKNOWN_RELATED", "RELATED_LOCKED", "NOT_ALLOWED"},
+    "reassign": {
+        "CASE_CLOSED",
+        "NOT_ALLOWED",
+        "ALREADY_ASSIGNED",
+        "ASSIGNEE_NOT_IN_UNIT",
+        "NOT_A_UNIT_MEMBER",
+    },
+}
+
+
+def _coerces(defn: WorkflowDefinition, name: str, value: Any) -> bool:
+    try:
+        defn.fields[name].coerce(value)
+    except ValueError:
+        return False
+    return True
+
+
+def transition_verdict(
+    defn: WorkflowDefinition, case: Case, actor: Actor, to: str, fields: dict
+) -> str | None:
+    """An independent reading of what a transition must do, in the order the rules apply: the code it must
+    be refused with, or None when it must be accepted (every unit here has its approvers and responsibles, so
+    no approval step entered on the way can refuse it)."""
+    if to not in defn.statuses:
+        return "UNKNOWN_STATUS"
+    if defn.is_terminal(case.status):
+        return "CASE_CLOSED"
+    candidates = [t for t in defn.transitions_from(case.status) if t.to == to]
+    if not candidates:
+        approval = defn.status(case.status).approval
+        return (
+            "AWAITING_APPROVAL"
+            if approval and to in (approval.on_approve, approval.on_reject)
+            else "ILLEGAL_TRANSITION"
+        )
+    chosen = next((t for t in candidates if allows(t.allowed, actor, case)), None)
+    if chosen is None:
+        return "NOT_ALLOWED"
+    if set(fields) - set(chosen.accepts):
+        return "FIELDS_NOT_ACCEPTED"
+    if not all(_coerces(defn, name, value) for name, value in fields.items()):
+        return "INVALID_FIELDS"
+    values = {name: defn.fields[name].coerce(value) for name, value in fields.items()}
+    after = [values[name] if name in values else case.value(name) for name in chosen.requires]
+    if any(value in (None, "", []) for value in after):
+        return "MISSING_FIELDS"
+    if any(case.related_counts.get(kind, 0) < n for kind, n in chosen.requires_related.items()):
+        return "RELATED_REQUIRED"
+    return None
+
+
+def check_verdict(
+    defn: WorkflowDefinition, case: Case, cmd: Cmd, actor: Actor, refusal: DomainError | None
+) -> None:
+    """A refusal is one this kind of command may give; a transition is refused exactly when (and as) the
+    independent reading says, and accepted when it says so."""
+    if refusal is not None:
+        assert refusal.code in REFUSALS[cmd.kind], (cmd, refusal.code, refusal.message)
+    if cmd.kind == "transition":
+        verdict = transition_verdict(defn, case, actor, target_of(defn, case, cmd.args), cmd.args["fields"])
+        got = refusal.code if refusal is not None else None
+        assert got == verdict, (case.status, cmd, actor.username, got, verdict)
+    if cmd.kind == "decide" and refusal is None:
+        assert case.approval is not None and case.approval.is_pending_for(actor.username), cmd
+    asked = case.approval is not None and case.approval.is_pending_for(actor.username)
+    if cmd.kind == "decide" and asked and cmd.args["decision"] == "approve":
+        assert refusal is None, (cmd, refusal)  # an approver asked approves: nothing can stand in the way
 
 
 def check_case(defn: WorkflowDefinition, case: Case, statuses_visited: list[str]) -> None:
@@ -302,15 +408,21 @@ def test_random_commands_keep_the_case_consistent(defn_name, unit_name, start, r
     ).case
     visited = [case.status]
     check_case(defn, case, visited)
-    for cmd in cmds:
+    for step, cmd in enumerate(cmds):
         now += timedelta(minutes=7)
         actor = resolve_actor(cmd.actor, case)
         try:
             change = run_command(defn, unit, case, cmd, actor, now)
-        except DomainError:
+        except DomainError as refusal:
+            check_verdict(defn, case, cmd, actor, refusal)
+            # the usual way through the process is open in the demo unit: none of its steps is refused but
+            # the second final decision (the demo's final approval needs one approver; "final all" two)
+            if unit_name == "demo" and step < start:
+                assert (step, refusal.code) == (5, "NO_PENDING_APPROVAL"), (step, cmd, refusal.message)
             continue  # refused: the case we hold is unchanged (the engine is pure)
         except Exception as exc:  # pragma: no cover - reported as a failure
             pytest.fail(f"{cmd} raised {type(exc).__name__}: {exc} (not a DomainError)")
+        check_verdict(defn, case, cmd, actor, None)
         if change is None:
             assert cmd.kind == "edit"
             continue

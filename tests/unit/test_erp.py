@@ -16,6 +16,7 @@ from casework.domain.errors import Forbidden, NotFound, ValidationFailed
 from casework.domain.model import Actor
 from casework.services.erp import ERP_ACTOR, ErpDetail, ErpIngest, ErpReader
 from casework.services.ports import Page
+from tests.fakes import page_of
 
 # --- fakes --------------------------------------------------------------------------------------------------
 
@@ -51,7 +52,7 @@ class FakeErpStore:
     def customer_orders(self, account_id: str, cursor: str | None, limit: int) -> Page:
         mine = [o for o in self.orders.values() if o["account_id"] == account_id]
         mine.sort(key=lambda o: (o["order_date"], o["order_id"]), reverse=True)
-        return Page(mine[:limit], None)
+        return page_of(mine, cursor, limit, f"orders|{account_id}")  # paged as the table's index is
 
 
 class FakeCustomers:

@@ -309,9 +309,9 @@ def test_related_links():
     svc.change_related("mary", case_id, kind="products", key="P-200", added=True)
     svc.change_related("mary", case_id, kind="accounts", key="ACC-1002", added=True)
     page = svc.related("mary", case_id, "products")
-    assert [(entry.key, entry.label) for entry in page.items] == [
-        ("P-100", "Polyamide PA66 Natural"),
-        ("P-200", "PEEK High Flow"),
+    assert [(entry.key, entry.label, entry.added_by) for entry in page.items] == [
+        ("P-100", "Polyamide PA66 Natural", "mary"),
+        ("P-200", "PEEK High Flow", "mary"),
     ]
     (account,) = svc.related("mary", case_id, "accounts").items
     assert (account.key, account.label, account.kind, account.added_by) == (

@@ -47,8 +47,16 @@ def test_a_unit_scoped_case_is_seen_by_its_unit_its_people_and_admins(who: Actor
     assert can_see(CSR, registered(), who) is visible
 
 
-def test_a_company_wide_type_is_seen_by_everybody() -> None:
-    assert can_see(COMPANY_CSR, registered(), person("carol", "CARE"))
+@pytest.mark.parametrize(
+    "who",
+    [person("carol", "CARE"), person("fred", "FIELD", roles=("Field Technician",)), person("nobody")],
+    ids=lambda p: p.username,
+)
+def test_a_company_wide_type_is_seen_by_everybody(who: Actor) -> None:
+    """People the same case of a unit-scoped type hides from: the type's scope alone lets them see it."""
+    case = registered()
+    assert can_see(CSR, case, who) is False
+    assert can_see(COMPANY_CSR, case, who) is True
 
 
 def test_the_units_a_case_passed_through_and_everybody_asked_keep_seeing_it() -> None:

@@ -325,29 +325,13 @@ def _no_question_set(code: str, version: int | None) -> NotFound:
 def seed_customers(customers: list[dict[str, Any]], contacts: list[dict[str, Any]], at: str) -> int:
     """Seed customers and contacts as valid records of the current model (version 1, a "created" history
     entry, list keys and identifier items), in batches. Returns how many records."""
-    from casework.domain.customers import CONTACT_DERIVED, changes, contact_fields, customer_fields
+    from casework.domain.customers import seeded_record
 
     records, histories = [], []
-    for kind, given, validate in (
-        ("customer", customers, customer_fields),
-        ("contact", contacts, contact_fields),
-    ):
+    for kind, given in (("customer", customers), ("contact", contacts)):
         for data in given:
-            # the demo file shows contacts as stored, with their derived name and email: they must agree
-            derived = {k: data[k] for k in CONTACT_DERIVED if kind == "contact" and k in data}
-            fields = validate({k: v for k, v in data.items() if k not in derived})
-            if any(fields.get(k) != v for k, v in derived.items()):
-                raise ValueError(f"seed contact {data['id']}: {derived} is not what its fields give")
-            record = {**fields, "version": 1, "created_at": at, "created_by": "seed"}
-            record |= {"updated_at": at, "updated_by": "seed"}
+            record, entry = seeded_record(kind, data, at)
             records += [directory_item(kind, record), *identifier_items(kind, record)]
-            entry = {
-                "version": 1,
-                "at": at,
-                "by": "seed",
-                "action": "created",
-                "changes": changes(None, fields),
-            }
             histories.append(
                 HistoryItem(pk=record_key(kind, record["id"])[0], sk="HIST#00000001", body=entry)
             )

@@ -391,3 +391,18 @@ def _expected(question: dict[str, Any]) -> str:
     if kind in ("choice", "multiple_choice"):
         return f"{'one' if kind == 'choice' else 'a list'} of: {', '.join(question['choices'])}"
     return f"a {kind}" if kind != "text" else "a text (up to 4,000 characters)"
+
+
+def seeded_record(kind: str, data: dict[str, Any], at: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A demo customer ("customer") or contact as the seed stores it: validated, version 1, stamped by "seed";
+    and its "created" history entry. The demo file shows contacts with their derived name and email: they
+    must agree with what the fields give."""
+    derived = {k: data[k] for k in CONTACT_DERIVED if kind == "contact" and k in data}
+    validate = customer_fields if kind == "customer" else contact_fields
+    fields = validate({k: v for k, v in data.items() if k not in derived})
+    if any(fields.get(k) != v for k, v in derived.items()):
+        raise ValueError(f"seed contact {data['id']}: {derived} is not what its fields give")
+    record = {**fields, "version": 1, "created_at": at, "created_by": "seed"}
+    record |= {"updated_at": at, "updated_by": "seed"}
+    history = {"version": 1, "at": at, "by": "seed", "action": "created", "changes": changes(None, fields)}
+    return record, history
