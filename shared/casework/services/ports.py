@@ -14,6 +14,7 @@ from casework.domain.workflow import WorkflowDefinition
 if TYPE_CHECKING:  # the configuration models cost import time that most functions never need
     from casework.domain.care.config import ModuleConfig
     from casework.domain.delegation import Delegation
+    from casework.domain.rules import RuleSet
 
 Clock = Callable[[], datetime]
 IdFactory = Callable[[], str]
@@ -412,3 +413,22 @@ class CustomerStore(Protocol):
         """Store a new, immutable version; Conflict STALE_VERSION unless ``expected_version`` is the latest
         (0: none yet)."""
         ...
+
+
+class RuleStore(Protocol):
+    """Workflow rule sets (casework.domain.rules), one versioned document per care module."""
+
+    def get(self, module: str, version: int | None = None) -> tuple[RuleSet, int]:
+        """A module's rule set (latest when ``version`` is None; an empty set at version 0 if none was
+        saved), or NotFound for an unknown version."""
+        ...
+
+    def put(self, module: str, rules: RuleSet, expected_version: int | None) -> int:
+        """Store a new version; Conflict STALE_VERSION unless ``expected_version`` is the latest."""
+        ...
+
+
+class SmsSender(Protocol):
+    """Text messages (Amazon SNS / End User Messaging behind it): returns the provider's message id."""
+
+    def send(self, to_e164: str, text: str) -> str: ...

@@ -1,0 +1,88 @@
+"""Workflow rule sets on the single table, one immutable item per version (like module configurations):
+
+    RULES#<module> / V#<nnnn>     the rule set (casework.domain.rules) of that version
+
+The partition holds one module's versions only (three modules, a handful of versions each, read through
+a per-process cache: the latest is looked up once a minute, each version read once), so it never runs hot.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pynamodb.exceptions import PutError
+
+from casework.adapters.dynamo import Item, _Versions
+from casework.domain.errors import Conflict, NotFound
+from casework.domain.rules import EMPTY, RuleSet
+
+
+class RuleSetItem(Item, discriminator="rules"):
+    pass
+
+
+def _no_rules(module: str, version: int | None) -> NotFound:
+    return NotFound("UNKNOWN_RULES_VERSION", f"There is no {module} rule set version {version}.")
+
+
+class DynamoRuleStore:
+    def __init__(self, latest_ttl_seconds: float = 60.0) -> None:
+        self.stored = _Versions(RuleSetItem, "RULES", latest_ttl_seconds, _no_rules)
+        self.parsed: dict[tuple[str, int], RuleSet] = {}
+
+    def get(self, module: str, version: int | None = None) -> tuple[RuleSet, int]:
+        if version is None:
+            version = self.stored.latest.get(module, lambda: self.stored.newest(module) or 0)
+        if version == 0:
+            return EMPTY, 0
+        key = (module, version)
+        if key not in self.parsed:
+            body, _ = self.stored.get(module, version)
+            # stored only after validation: no need to check references again
+            self.parsed[key] = RuleSet.model_validate(body)
+        return self.parsed[key], version
+
+    def put(self, module: str, rules: RuleSet, expected_version: int | None) -> int:
+        latest = self.stored.newest(module) or 0
+        if expected_version is not None and expected_version != latest:
+            raise Conflict(
+                "STALE_VERSION",
+                "The rules have changed since you read them; reload and try again.",
+                {"expected_version": expected_version, "current_version": latest},
+            )
+        version = latest + 1
+        try:
+            RuleSetItem(pk=f"RULES#{module}", sk=f"V#{version:04d}", body=rules.to_dict()).save(
+                condition=RuleSetItem.pk.does_not_exist()
+            )
+        except PutError as exc:
+            if exc.cause_response_code == "ConditionalCheckFailedException":
+                raise Conflict("CONCURRENT_UPDATE", "Somebody saved the rules at the same time.") from None
+            raise
+        self.parsed[(module, version)] = rules
+        self.stored.forget_latest()
+        return version
+
+
+class SnsSmsSender:
+    """Text messages through Amazon SNS (transactional). The SMS channel of branch care2 has the same
+    signature; one of the two stays when both are merged."""
+
+    def __init__(self, client: object = None) -> None:
+        self._client = client
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:  # created on first use: keeps boto3 out of the import (cold start)
+            import boto3
+
+            self._client = boto3.client("sns")
+        return self._client
+
+    def send(self, to_e164: str, text: str) -> str:
+        response = self.client.publish(
+            PhoneNumber=to_e164,
+            Message=text,
+            MessageAttributes={"AWS.SNS.SMS.SMSType": {"DataType": "String", "StringValue": "Transactional"}},
+        )
+        return str(response["MessageId"])
