@@ -1,0 +1,204 @@
+"""Workflow rules over the handlers on moto: GET/PUT /rules/{module} through the admin function, and the rules
+consumer (functions/rules) fed real-shaped SQS records of the events the table's outbox holds."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from decimal import Decimal
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+from casework.http.rule_routes import rule_store
+from infra.local.functions import LambdaContext, import_file
+from infra.local.template import LocalResources
+from tests.functional.shapes import for_event, sqs_record
+from tests.functional.test_api_handlers import ENV, Api, ok, partition, refused
+
+ROOT = Path(__file__).resolve().parents[2]
+QUEUE = "casework-api-RulesQueue"
+VISIT_RULE = {
+    "id": "faulty-visit",
+    "name": "Visit for faulty items",
+    "trigger": {"on": "case_created"},
+    "conditions": {"types": ["FAULTY_ITEM"]},
+    "actions": [
+        {
+            "do": "schedule_activity",
+            "activity_type": "VISIT",
+            "title": "Visit #contact_name: #case_title",
+            "assignee": "fred",
+            "business_unit": "FIELD",
+            "due_in_days": 1,
+        }
+    ],
+}
+
+
+@pytest.fixture(scope="module")
+def rules_module() -> Iterator[ModuleType]:
+    with pytest.MonkeyPatch.context() as mp:
+        for key, value in ENV.items():
+            mp.setenv(key, value)
+        module = import_file(ROOT / "functions" / "rules" / "app.py", "casework_rules_test_fn")
+        yield module
+
+
+@pytest.fixture
+def rules_fn(stack: LocalResources, rules_module: ModuleType) -> ModuleType:
+    """A cold rule set cache per test (the table is restored per test)."""
+    rules_module.runner.cache_clear()
+    rule_store.cache_clear()
+    return rules_module
+
+
+def plain(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, dict):
+        return {k: plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [plain(v) for v in value]
+    return value
+
+
+def outbox(stack: LocalResources, case_id: str) -> list[dict[str, Any]]:
+    """The events the case's history items carry, in order (what the publisher puts on the bus)."""
+    items = sorted(partition(stack.table_name, case_id), key=lambda i: i["sk"])
+    return [plain(e) for i in items if i["sk"].startswith("HIST#") for e in i.get("events") or ()]
+
+
+def deliver(fn: ModuleType, *records: dict[str, Any]) -> dict[str, Any]:
+    return fn.handler({"Records": list(records)}, LambdaContext("casework-test"))
+
+
+def put_rules(api: Api, module: str, rules: list[dict[str, Any]], user: str = "admin", **extra: Any) -> Any:
+    return api("PUT /rules/{module}", {"module": module}, user=user, body={"rules": rules, **extra})
+
+
+def faulty_item(api: Api) -> dict[str, Any]:
+    reply = api(
+        "POST /cases",
+        user="carol",
+        body={
+            "type": "service_request",
+            "subtype": "FAULTY_ITEM",
+            "title": "Router reboots",
+            "contact_id": "CON-2001",
+        },
+    )
+    assert reply.status == 201, reply.text
+    return reply.json
+
+
+# --- the routes ---------------------------------------------------------------------------------------------
+
+
+def test_rules_are_versioned_admin_only_and_refused_with_every_problem(api: Api) -> None:
+    assert ok(api("GET /rules/{module}", {"module": "service_request"}, user="dave")) == {
+        "module": "service_request",
+        "version": 0,
+        "rules": [],
+    }
+    refused(put_rules(api, "service_request", [VISIT_RULE], user="tina"), 403, "NOT_ALLOWED")
+    refused(put_rules(api, "warranty", [VISIT_RULE]), 404, "UNKNOWN_MODULE")
+    broken = {
+        **VISIT_RULE,
+        "trigger": {"on": "entered_status", "status": "Nowhere"},
+        "actions": [
+            {"do": "alert", "channel": "email", "users": ["nobody"], "subject": "#nope", "text": "x"}
+        ],
+    }
+    error = refused(put_rules(api, "service_request", [broken]), 422, "INVALID_RULES")
+    assert {p["location"] for p in error["details"]["problems"]} == {
+        "rules[0].trigger.status",
+        "rules[0].actions[0].users",
+        "rules[0].actions[0].subject",
+    }
+    refused(
+        api("PUT /rules/{module}", {"module": "lead"}, user="admin", body={"rules": {}}),
+        422,
+        "INVALID_REQUEST",
+    )
+
+    saved = ok(put_rules(api, "service_request", [VISIT_RULE], expected_version=0))
+    assert saved["version"] == 1 and saved["rules"][0]["actions"][0]["assignee"] == "fred"
+    refused(put_rules(api, "service_request", [VISIT_RULE], expected_version=0), 409, "STALE_VERSION")
+    read = ok(api("GET /rules/{module}", {"module": "service_request"}, user="carol"))
+    assert read["version"] == 1 and read["rules"] == saved["rules"]
+
+
+def test_case_types_list_the_tags_their_texts_may_use(api: Api) -> None:
+    reply = ok(
+        api("GET /case-types/{case_type}", {"case_type": "service_request"}, query={"subtype": "FAULTY_ITEM"})
+    )
+    tags = {t["tag"] for t in reply["tags"]}
+    assert {"#contact_name", "#case_number", "#status", "#expected_completion", "#assignee"} <= tags
+
+
+# --- the consumer -------------------------------------------------------------------------------------------
+
+
+def test_a_faulty_item_gets_a_visit_once_however_often_the_event_comes(
+    api: Api, stack: LocalResources, rules_fn: ModuleType
+) -> None:
+    ok(put_rules(api, "service_request", [VISIT_RULE]))
+    sr = faulty_item(api)
+    registered = outbox(stack, sr["id"])[0]
+    assert registered["type"] == "CaseRegistered"
+
+    record = for_event(registered, "m-1", QUEUE)
+    assert deliver(rules_fn, record, for_event(registered, "m-2", QUEUE)) == {"batchItemFailures": []}
+    assert deliver(rules_fn, record) == {"batchItemFailures": []}
+
+    activities = ok(api("GET /cases/{case_id}/activities", {"case_id": sr["id"]}, user="dave"))["items"]
+    assert len(activities) == 1
+    visit = api.get(activities[0]["key"], user="fred")
+    assert (visit["subtype"], visit["assignee"], visit["business_unit"]) == ("VISIT", "fred", "FIELD")
+    assert visit["title"] == "Visit Alice Brown: Router reboots"
+    history = api("GET /cases/{case_id}/history", {"case_id": sr["id"]}, user="dave").json["items"]
+    assert [h["by"] for h in history][-1] == "rule:faulty-visit"
+    caused = [e for e in outbox(stack, sr["id"]) if e["actor"] == "rule:faulty-visit"]
+    assert caused and caused[0]["data"]["caused_by"]["depth"] == 1
+
+
+def test_a_bad_message_fails_alone_and_events_no_rule_wants_write_nothing(
+    api: Api, stack: LocalResources, rules_fn: ModuleType
+) -> None:
+    ok(put_rules(api, "service_request", [VISIT_RULE]))
+    general = api(
+        "POST /cases",
+        user="carol",
+        body={
+            "type": "service_request",
+            "subtype": "GENERAL",
+            "title": "A question",
+            "contact_id": "CON-2001",
+        },
+    ).json
+    sr = faulty_item(api)
+    before = len(partition(stack.table_name, general["id"]))
+    result = deliver(
+        rules_fn,
+        sqs_record("not json", "bad", QUEUE),
+        for_event(outbox(stack, general["id"])[0], "general", QUEUE),
+        for_event(outbox(stack, sr["id"])[0], "faulty", QUEUE),
+    )
+    assert result == {"batchItemFailures": [{"itemIdentifier": "bad"}]}
+    assert len(partition(stack.table_name, general["id"])) == before  # no rule: nothing written
+    assert ok(api("GET /cases/{case_id}/activities", {"case_id": sr["id"]}, user="dave"))["items"]
+
+
+def test_a_rule_that_cannot_act_fails_its_event_alone_with_the_reason(
+    api: Api, stack: LocalResources, rules_fn: ModuleType, caplog: pytest.LogCaptureFixture
+) -> None:
+    ok(put_rules(api, "service_request", [{**VISIT_RULE, "actions": [{"do": "assign", "user": "fred"}]}]))
+    sr = faulty_item(api)  # routed to CARE: fred (FIELD) cannot hold it
+    result = deliver(rules_fn, for_event(outbox(stack, sr["id"])[0], "assign", QUEUE))
+    assert result == {"batchItemFailures": [{"itemIdentifier": "assign"}]}
+    assert [getattr(r, "code", None) for r in caplog.records if r.name == "casework"] == [
+        "ASSIGNEE_NOT_IN_UNIT"
+    ]
+    assert api.get(sr["id"], user="carol")["assignee"] is None
