@@ -10,7 +10,6 @@ its reason logged: retried, then parked in the dead-letter queue alone, the rest
 
 from __future__ import annotations
 
-import os
 from functools import cache
 from typing import Any
 
@@ -25,18 +24,10 @@ logger = Logger(service="casework")
 @cache
 def runner() -> RuleRunner:
     """Built on first use; adapters, their clients and the rule set cache are reused by warm invocations."""
-    from casework.adapters.dynamo import DynamoSentLedger
-    from casework.adapters.mailer import SesMailer
-    from casework.adapters.rules import DynamoRuleStore, SnsSmsSender
+    from casework.adapters.rules import rule_runner
     from casework.http.wiring import case_service
 
-    return RuleRunner(
-        cases=case_service(),
-        rules=DynamoRuleStore(),
-        mailer=SesMailer(os.environ["MAIL_FROM"]),
-        sms=SnsSmsSender(),
-        ledger=DynamoSentLedger(),
-    )
+    return rule_runner(case_service())
 
 
 def _run(event: dict[str, Any]) -> dict[str, Any]:
@@ -49,8 +40,7 @@ def _run(event: dict[str, Any]) -> dict[str, Any]:
 
 
 def _wanted(event: dict[str, Any]) -> bool:
-    candidates, _version = triggered_by(runner().rules, event)
-    return bool(candidates)
+    return bool(triggered_by(runner().rules, event))
 
 
 consumer = event_consumer(_run, key_prefix="rules", logger=logger, wanted=_wanted)

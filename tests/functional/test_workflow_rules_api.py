@@ -3,12 +3,15 @@ consumer (functions/rules) fed real-shaped SQS records of the events the table's
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+import boto3
 import pytest
 
 from casework.http.rule_routes import rule_store
@@ -101,6 +104,7 @@ def test_rules_are_versioned_admin_only_and_refused_with_every_problem(api: Api)
         "module": "service_request",
         "version": 0,
         "rules": [],
+        "plans": [],
     }
     refused(put_rules(api, "service_request", [VISIT_RULE], user="tina"), 403, "NOT_ALLOWED")
     refused(put_rules(api, "warranty", [VISIT_RULE]), 404, "UNKNOWN_MODULE")
@@ -202,3 +206,58 @@ def test_a_rule_that_cannot_act_fails_its_event_alone_with_the_reason(
         "ASSIGNEE_NOT_IN_UNIT"
     ]
     assert api.get(sr["id"], user="carol")["assignee"] is None
+
+
+# --- communication plans ------------------------------------------------------------------------------------
+
+PLAN = {
+    "id": "remind",
+    "name": "Remind to accept",
+    "status": "Acknowledged",
+    "steps": [{"after_days": 2, "subject": "About #case_title", "text": "Dear #contact_name, any news?"}],
+}
+
+
+def test_a_plan_step_is_a_one_time_schedule_that_the_step_function_sends_once(
+    api: Api, stack: LocalResources, rules_fn: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(
+        "PLAN_STEP_FUNCTION_ARN", "arn:aws:lambda:eu-west-1:123456789012:function:PlanStepFunction"
+    )
+    monkeypatch.setenv("PLAN_SCHEDULE_ROLE_ARN", "arn:aws:iam::123456789012:role/plans")
+    plans_fn = import_file(ROOT / "functions" / "plans" / "app.py", "casework_plans_test_fn")
+    ok(
+        api(
+            "PUT /rules/{module}",
+            {"module": "service_request"},
+            user="admin",
+            body={"rules": [], "plans": [PLAN]},
+        )
+    )
+    reply = api(
+        "POST /cases",
+        user="dave",
+        body={"type": "service_request", "title": "Router", "contact_id": "CON-2001", "assignee": "dave"},
+    )
+    sr = reply.json
+    moved = api.transition(
+        sr["id"], "Acknowledged", user="dave", fields={"response_category": "ACK", "response": "On it"}
+    )
+    assert moved.status == 200, moved.text
+    transitioned = [e for e in outbox(stack, sr["id"]) if e["type"] == "CaseTransitioned"][-1]
+    assert deliver(rules_fn, for_event(transitioned, "t-1", QUEUE)) == {"batchItemFailures": []}
+
+    scheduler = boto3.client("scheduler")
+    names = [s["Name"] for s in scheduler.list_schedules(NamePrefix="cw-plan-")["Schedules"]]
+    assert len(names) == 1
+    schedule = scheduler.get_schedule(Name=names[0])
+    due = datetime.fromisoformat(transitioned["occurred_at"]) + timedelta(days=2)
+    assert schedule["ScheduleExpression"] == f"at({due.astimezone(UTC):%Y-%m-%dT%H:%M:%S})"
+    step = json.loads(schedule["Target"]["Input"])
+
+    assert plans_fn.handler(step, LambdaContext("casework-test"))["sent"] is True
+    assert plans_fn.handler(step, LambdaContext("casework-test"))["reason"] == "ALREADY_SENT"
+    sent = ok(api("GET /cases/{case_id}/communications", {"case_id": sr["id"]}, user="dave"))["items"]
+    assert [(c["by"], c["subject"]) for c in sent] == [("plan:remind", "About Router")]
+    bad = plans_fn.handler({"plan_step": {"case_id": sr["id"]}}, LambdaContext("casework-test"))
+    assert bad == {"sent": False, "reason": "MALFORMED_PLAN_STEP"}

@@ -190,7 +190,7 @@ def test_only_an_admin_replaces_the_rules_and_anybody_reads_them(world: World) -
     assert saved["version"] == 1
     read = world.admin.get("dave", "service_request")
     assert read["version"] == 1 and read["rules"][0]["id"] == "faulty-visit"
-    assert world.admin.get("dave", "lead") == {"module": "lead", "version": 0, "rules": []}
+    assert world.admin.get("dave", "lead") == {"module": "lead", "version": 0, "rules": [], "plans": []}
 
 
 # --- tags --------------------------------------------------------------------------------------------------
@@ -402,3 +402,137 @@ def test_a_rule_on_a_case_closed_meanwhile_does_nothing_and_does_not_fail(world:
     outcome = world.runner.handle(event)
     assert outcome["fired"] == ["to-tina"]
     assert world.repo.cases[sr["id"]].assignee is None
+
+
+# --- communication plans -----------------------------------------------------------------------------------
+
+REMIND_PLAN = {
+    "id": "remind-acceptance",
+    "name": "Remind the contact to accept",
+    "types": ["FAULTY_ITEM"],
+    "status": "Acknowledged",
+    "steps": [
+        {
+            "after_days": 2,
+            "subject": "About #case_number",
+            "text": "Dear #contact_name, did our answer help? (#status)",
+            "unless_accepted": True,
+        },
+        {"after_days": 7, "subject": "Still there?", "text": "We are still on #case_title."},
+    ],
+}
+
+
+class InMemorySchedules:
+    def __init__(self) -> None:
+        self.due: dict[str, tuple[Any, dict[str, Any]]] = {}
+        self.cancelled: list[str] = []
+
+    def schedule(self, name: str, at: Any, payload: dict[str, Any]) -> None:
+        self.due.setdefault(name, (at, payload))
+
+    def cancel(self, name: str) -> None:
+        if self.due.pop(name, None) is not None:
+            self.cancelled.append(name)
+
+
+@pytest.fixture
+def schedules(world: World) -> InMemorySchedules:
+    world.runner.plans = InMemorySchedules()
+    return world.runner.plans  # type: ignore[return-value]
+
+
+def acknowledged(
+    world: World, subtype: str = "FAULTY_ITEM", category: str = "ACK_INVESTIGATING"
+) -> dict[str, Any]:
+    cases = world.runner.cases
+    sr = cases.register(
+        "dave",
+        type="service_request",
+        subtype=subtype,
+        title="Router",
+        contact_id="CON-2001",
+        assignee="dave",
+    )
+    return cases.transition(
+        "dave", sr["id"], to="Acknowledged", fields={"response_category": category, "response": "Checking"}
+    )
+
+
+def test_a_plan_schedules_its_steps_when_the_case_enters_the_status_and_sends_them_once(
+    world: World, schedules: InMemorySchedules
+) -> None:
+    world.admin.put("admin", "service_request", [], None, plans=[REMIND_PLAN])
+    sr = acknowledged(world)
+    world.deliver()
+    assert sorted(str(at) for at, _ in schedules.due.values()) == [
+        "2025-03-05 09:00:00+00:00",
+        "2025-03-10 09:00:00+00:00",
+    ]
+    first = next(p for at, p in schedules.due.values() if p["step"] == 0)
+    assert world.runner.run_plan_step(first)["sent"] is True
+    assert world.runner.run_plan_step(first)["reason"] == "ALREADY_SENT"  # the schedule retried
+    (sent,) = world.repo.communication_items[sr["id"]]
+    assert sent["by"] == "plan:remind-acceptance"
+    assert sent["subject"] == f"About {sr['id']}"
+    assert sent["text"] == "Dear Alice Brown, did our answer help? (Acknowledged)"
+
+
+def test_leaving_the_status_stops_the_plan(world: World, schedules: InMemorySchedules) -> None:
+    world.admin.put("admin", "service_request", [], None, plans=[REMIND_PLAN])
+    sr = acknowledged(world)
+    world.deliver()
+    steps = [p for _, p in schedules.due.values()]
+    world.runner.cases.transition(
+        "dave",
+        sr["id"],
+        to="Resolved",
+        fields={"final_resolution_category": "REPLACED", "final_resolution": "A new router"},
+    )
+    world.deliver()
+    assert schedules.due == {} and len(schedules.cancelled) == 2
+    # a step that fires anyway (its schedule could not be cancelled in time) sends nothing
+    assert [world.runner.run_plan_step(p)["reason"] for p in steps] == ["LEFT_THE_STATE"] * 2
+    assert sr["id"] not in world.repo.communication_items
+
+
+def test_a_closed_case_gets_its_follow_up_and_nothing_of_the_plans_it_left(
+    world: World, schedules: InMemorySchedules
+) -> None:
+    follow_up = {
+        "id": "follow-up",
+        "name": "Follow-up after completion",
+        "state": "completed",
+        "steps": [
+            {"after_days": 7, "subject": "How is #case_title?", "text": "Closed on #expected_completion."}
+        ],
+    }
+    any_type = {**REMIND_PLAN, "types": []}
+    world.admin.put("admin", "service_request", [], None, plans=[any_type, follow_up])
+    sr = acknowledged(world, "GENERAL", "ACK")
+    world.deliver()
+    reminders = [p for _, p in schedules.due.values()]
+    world.runner.plans = None  # the scheduler is unreachable: nothing gets cancelled
+    cases = world.runner.cases
+    fields = {"final_resolution_category": "INFO_GIVEN", "final_resolution": "Restart it"}
+    cases.transition("dave", sr["id"], to="Resolved", fields=fields)
+    cases.transition("dave", sr["id"], to="Closed")
+    world.runner.plans = schedules
+    world.deliver()
+    assert [world.runner.run_plan_step(p)["reason"] for p in reminders] == ["LEFT_THE_STATE"] * 2
+    (closing,) = [p for _, p in schedules.due.values() if p["plan"] == "follow-up"]
+    assert world.runner.run_plan_step(closing)["sent"] is True
+    assert [c["subject"] for c in world.repo.communication_items[sr["id"]]] == ["How is Router?"]
+
+
+def test_invalid_plans_are_refused_with_every_problem(world: World) -> None:
+    bad = {
+        **REMIND_PLAN,
+        "state": "responded",
+        "types": ["NOPE"],
+        "steps": [{"after_days": 2, "subject": "#nope", "text": "Hi"}],
+    }
+    with pytest.raises(ValidationFailed) as caught:
+        world.admin.put("admin", "service_request", [], None, plans=[bad, REMIND_PLAN])
+    locations = {p["location"] for p in caught.value.details["problems"]}
+    assert locations == {"plans[0]", "plans[0].types", "plans[0].steps[0].subject", "plans[1].id"}

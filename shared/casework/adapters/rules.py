@@ -8,6 +8,10 @@ a per-process cache: the latest is looked up once a minute, each version read on
 
 from __future__ import annotations
 
+import contextlib
+import json
+import os
+from datetime import UTC, datetime
 from typing import Any
 
 from pynamodb.exceptions import PutError
@@ -15,6 +19,8 @@ from pynamodb.exceptions import PutError
 from casework.adapters.dynamo import Item, _Versions
 from casework.domain.errors import Conflict, NotFound
 from casework.domain.rules import EMPTY, RuleSet
+from casework.services.cases import CaseService
+from casework.services.rules import RuleRunner
 
 
 class RuleSetItem(Item, discriminator="rules"):
@@ -86,3 +92,58 @@ class SnsSmsSender:
             MessageAttributes={"AWS.SNS.SMS.SMSType": {"DataType": "String", "StringValue": "Transactional"}},
         )
         return str(response["MessageId"])
+
+
+class EventBridgePlanScheduler:
+    """Communication plan steps as EventBridge Scheduler one-time schedules (``at(...)``, UTC) that invoke
+    the plan step function with the step as input and delete themselves once run. The function and the role
+    the scheduler assumes to invoke it come from PLAN_STEP_FUNCTION_ARN and PLAN_SCHEDULE_ROLE_ARN."""
+
+    def __init__(self, client: object = None) -> None:
+        self._client = client
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            import boto3
+
+            self._client = boto3.client("scheduler")
+        return self._client
+
+    def schedule(self, name: str, at: datetime, payload: dict[str, Any]) -> None:
+        when = at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S")
+        # a conflict: scheduled by an earlier delivery of the same event
+        with contextlib.suppress(self.client.exceptions.ConflictException):
+            self.client.create_schedule(
+                Name=name,
+                ScheduleExpression=f"at({when})",
+                ScheduleExpressionTimezone="UTC",
+                FlexibleTimeWindow={"Mode": "OFF"},
+                ActionAfterCompletion="DELETE",
+                Target={
+                    "Arn": os.environ["PLAN_STEP_FUNCTION_ARN"],
+                    "RoleArn": os.environ["PLAN_SCHEDULE_ROLE_ARN"],
+                    "Input": json.dumps({"plan_step": payload}),
+                    "RetryPolicy": {"MaximumRetryAttempts": 10, "MaximumEventAgeInSeconds": 86400},
+                },
+            )
+
+    def cancel(self, name: str) -> None:
+        # not found: already run (and deleted), or never made
+        with contextlib.suppress(self.client.exceptions.ResourceNotFoundException):
+            self.client.delete_schedule(Name=name)
+
+
+def rule_runner(cases: CaseService) -> RuleRunner:
+    """The rules and plan step functions' runner over ``cases`` (their shared case service)."""
+    from casework.adapters.dynamo import DynamoSentLedger
+    from casework.adapters.mailer import SesMailer
+
+    return RuleRunner(
+        cases=cases,
+        rules=DynamoRuleStore(),
+        mailer=SesMailer(os.environ["MAIL_FROM"]),
+        sms=SnsSmsSender(),
+        ledger=DynamoSentLedger(),
+        plans=EventBridgePlanScheduler(),
+    )

@@ -102,8 +102,32 @@ class Rule(_Strict):
     retrigger: bool = False
 
 
+class PlanStep(_Strict):
+    """One communication of a plan, to the case's contact, ``after_days`` after the plan started."""
+
+    after_days: float = Field(gt=0, le=365)
+    subject: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+    text: Text
+    # e.g. "remind the contact 2 days after Responded without acceptance": skipped once they accepted
+    unless_accepted: bool = False
+
+
+class Plan(_Strict):
+    """A communication plan: started when a case of ``types`` enters ``status`` (or any status of
+    ``state``), each step sent when due while the case is still in that stay; leaving it stops the plan."""
+
+    id: RuleId
+    name: Name
+    enabled: bool = True
+    types: tuple[Name, ...] = ()
+    status: Name | None = None
+    state: Name | None = None
+    steps: tuple[PlanStep, ...] = Field(min_length=1, max_length=10)
+
+
 class RuleSet(_Strict):
     rules: tuple[Rule, ...] = Field(default=(), max_length=MAX_RULES)
+    plans: tuple[Plan, ...] = Field(default=(), max_length=MAX_RULES)
 
     def to_dict(self) -> dict[str, Any]:
         return self.model_dump(mode="json", exclude_defaults=False)
@@ -160,11 +184,17 @@ def parse_rule_set(raw: Any, context: RuleContext) -> RuleSet:
     problems = [
         p for i, rule in enumerate(rule_set.rules) for p in _rule_problems(f"rules[{i}]", rule, context)
     ]
-    seen: set[str] = set()
-    for i, rule in enumerate(rule_set.rules):
-        if rule.id in seen:
-            problems.append({"location": f"rules[{i}].id", "message": f"Rule id {rule.id!r} is used twice."})
-        seen.add(rule.id)
+    problems += [
+        p for i, plan in enumerate(rule_set.plans) for p in _plan_problems(f"plans[{i}]", plan, context)
+    ]
+    for kind, ids in (("rules", [r.id for r in rule_set.rules]), ("plans", [p.id for p in rule_set.plans])):
+        seen: set[str] = set()
+        for i, item_id in enumerate(ids):
+            if item_id in seen:
+                problems.append(
+                    {"location": f"{kind}[{i}].id", "message": f"The id {item_id!r} is used twice."}
+                )
+            seen.add(item_id)
     if problems:
         raise InvalidRules(problems)
     return rule_set
@@ -234,6 +264,23 @@ def _rule_problems(at: str, rule: Rule, ctx: RuleContext) -> list[dict[str, str]
     return problems
 
 
+def _plan_problems(at: str, plan: Plan, ctx: RuleContext) -> list[dict[str, str]]:
+    problems: list[dict[str, str]] = []
+
+    def problem(where: str, message: str) -> None:
+        problems.append({"location": f"{at}.{where}" if where else at, "message": message})
+
+    if (plan.status is None) == (plan.state is None):
+        problem("", "A plan starts on a status or on a life-cycle state (one of the two).")
+    _unknown(problem, "status", [plan.status] if plan.status else [], ctx.statuses, "status")
+    _unknown(problem, "state", [plan.state] if plan.state else [], ctx.states, "life-cycle state")
+    _unknown(problem, "types", plan.types, ctx.types, "type")
+    for i, step in enumerate(plan.steps):
+        _tags(problem, f"steps[{i}].subject", step.subject)
+        _tags(problem, f"steps[{i}].text", step.text)
+    return problems
+
+
 def _unknown(problem: Any, where: str, names: Collection[str], known: Collection[str], what: str) -> None:
     if not known:
         return
@@ -298,3 +345,39 @@ def holds(rule: Rule, case: Mapping[str, Any]) -> bool:
     if c.business_units and case.get("business_unit") not in c.business_units:
         return False
     return all(values.get(name) == value for name, value in c.fields.items())
+
+
+# --- communication plans ----------------------------------------------------------------------------------
+
+
+def plans_started(rule_set: RuleSet, event: Mapping[str, Any]) -> list[Plan]:
+    """The plans ``event`` starts, from the event alone: a case of their types entered their status or
+    state."""
+    if event.get("type") != "CaseTransitioned":
+        return []
+    data = event.get("data") or {}
+    return [
+        plan
+        for plan in rule_set.plans
+        if plan.enabled
+        and (not plan.types or event.get("subtype") in plan.types)
+        and (data.get("to_status") == plan.status if plan.status else data.get("state") == plan.state)
+    ]
+
+
+def plan_step_due(plan: Plan, step: int, case: Mapping[str, Any], entered_at: str) -> str | None:
+    """Why the step must not be sent now (a reason code), or None to send it. The plan runs for one stay:
+    the case must still be in the stay that started it (its latest phase entered then), in the plan's
+    status or state."""
+    phases = case.get("key_dates") or []
+    current = phases[-1] if phases else {}
+    if current.get("entered_at") != entered_at or current.get("left_at"):
+        return "LEFT_THE_STATE"
+    if (plan.status and case.get("status") != plan.status) or (
+        plan.state and case.get("state") != plan.state
+    ):
+        return "LEFT_THE_STATE"
+    acceptance = case.get("acceptance") or {}
+    if plan.steps[step].unless_accepted and acceptance.get("decision") == "accept":
+        return "ACCEPTED"
+    return None

@@ -22,7 +22,8 @@ class RulesRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     # Checked by casework.domain.rules, which lists every problem at once (422 INVALID_RULES).
-    rules: list[dict[str, Any]] = Field(description="The module's whole rule set (see GET).")
+    rules: list[dict[str, Any]] = Field(description="The module's workflow rules, all of them (see GET).")
+    plans: list[dict[str, Any]] = Field([], description="Its communication plans, all of them (see GET).")
     expected_version: int | None = Field(
         None, ge=0, description="The version you read; 409 STALE_VERSION if somebody saved meanwhile."
     )
@@ -32,6 +33,7 @@ class RulesResponse(BaseModel):
     module: str
     version: int = Field(description="0 while no rule set was saved.")
     rules: list[dict[str, Any]]
+    plans: list[dict[str, Any]]
 
 
 @cache
@@ -55,7 +57,7 @@ def rule_routes() -> Router:
     @router.get(
         "/rules/<module>",
         tags=["configuration"],
-        summary="A care module's workflow rules (triggers, conditions, actions), versioned",
+        summary="A care module's workflow rules and communication plans, versioned",
         responses=ok(),
     )
     def get_rules(module: str, version: Annotated[int | None, Query(ge=1)] = None) -> RulesResponse:
@@ -64,10 +66,10 @@ def rule_routes() -> Router:
     @router.put(
         "/rules/<module>",
         tags=["configuration"],
-        summary="Replace a care module's workflow rules (Admin); 422 INVALID_RULES lists every problem",
+        summary="Replace a module's workflow rules and plans (Admin); 422 INVALID_RULES lists every problem",
         responses=ok(),
     )
     def put_rules(module: str, body: RulesRequest) -> RulesResponse:
-        return rule_admin().put(caller(router), module, body.rules, body.expected_version)
+        return rule_admin().put(caller(router), module, body.rules, body.expected_version, body.plans)
 
     return router

@@ -432,3 +432,16 @@ class SmsSender(Protocol):
     """Text messages (Amazon SNS / End User Messaging behind it): returns the provider's message id."""
 
     def send(self, to_e164: str, text: str) -> str: ...
+
+
+class PlanScheduler(Protocol):
+    """One-time schedules for communication plan steps (EventBridge Scheduler behind it)."""
+
+    def schedule(self, name: str, at: datetime, payload: dict[str, Any]) -> None:
+        """Run the plan step function with ``payload`` at ``at``; a schedule of that name existing already
+        is not an error (a redelivered event schedules the same steps)."""
+        ...
+
+    def cancel(self, name: str) -> None:
+        """Delete the schedule if it is still there."""
+        ...

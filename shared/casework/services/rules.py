@@ -23,18 +23,27 @@ import hashlib
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from casework.domain import rules as domain
 from casework.domain.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from casework.domain.model import Actor, Change, DomainEvent
-from casework.domain.rules import Alert, Assign, Rule, RuleContext, RuleSet, ScheduleActivity, SetFields
+from casework.domain.rules import (
+    Alert,
+    Assign,
+    Plan,
+    Rule,
+    RuleContext,
+    RuleSet,
+    ScheduleActivity,
+    SetFields,
+)
 from casework.domain.tags import render
 from casework.domain.workflow import WorkflowDefinition
 from casework.services.cases import CaseService
 from casework.services.notify import Mailer, SentLedger
-from casework.services.ports import Note, RuleStore, SideWrites, SmsSender
+from casework.services.ports import Note, PlanScheduler, RuleStore, SideWrites, SmsSender
 
 logger = logging.getLogger(__name__)
 
@@ -64,22 +73,29 @@ class RuleAdmin:
         if module not in MODULES:
             raise _unknown_module(module)
         rule_set, version = self.rules.get(module, version)
-        return {"module": module, "version": version, "rules": rule_set.to_dict()["rules"]}
+        return {"module": module, "version": version, **rule_set.to_dict()}
 
-    def put(self, username: str, module: str, raw: Any, expected_version: int | None) -> dict[str, Any]:
+    def put(
+        self,
+        username: str,
+        module: str,
+        rules: Any,
+        expected_version: int | None,
+        plans: Any = (),
+    ) -> dict[str, Any]:
         actor = self.cases.actor(username)
         if ADMIN not in actor.roles:
             raise Forbidden("NOT_ALLOWED", "Only Admin may change the workflow rules.")
         if module not in MODULES:
             raise _unknown_module(module)
         try:
-            rule_set = domain.parse_rule_set({"rules": raw}, self.context(module))
+            rule_set = domain.parse_rule_set({"rules": rules, "plans": plans}, self.context(module))
         except domain.InvalidRules as exc:
             raise ValidationFailed(
                 "INVALID_RULES", "The rules are not valid.", {"problems": exc.problems}
             ) from None
         version = self.rules.put(module, rule_set, expected_version)
-        return {"module": module, "version": version, "rules": rule_set.to_dict()["rules"]}
+        return {"module": module, "version": version, **rule_set.to_dict()}
 
     def context(self, module: str) -> RuleContext:
         """What the module's rules may refer to: its latest configuration, its template, the directory."""
@@ -107,17 +123,41 @@ class RuleAdmin:
         )
 
 
-def triggered_by(rules: RuleStore, event: Mapping[str, Any]) -> tuple[list[Rule], int]:
-    """The rules ``event`` triggers (from the event and the cached rule set alone: no read of the case),
-    and the rule set version they come from."""
+@dataclass(frozen=True)
+class Triggered:
+    """What an event sets off, decided from the event and the cached rule set alone (no read)."""
+
+    rules: list[Rule]
+    plans: list[Plan]  # started by it
+    stopping: bool  # it leaves a status some plan may be running in: its schedules are cancelled
+    version: int
+
+    def __bool__(self) -> bool:
+        return bool(self.rules or self.plans or self.stopping)
+
+
+def triggered_by(rules: RuleStore, event: Mapping[str, Any]) -> Triggered:
     module = str(event.get("case_type"))
     if module not in MODULES:
-        return [], 0
+        return Triggered([], [], False, 0)
     rule_set, version = rules.get(module)
-    return [r for r in rule_set.rules if domain.triggered(r, event)], version
+    left = event.get("type") == "CaseTransitioned" and any(p.enabled for p in rule_set.plans)
+    return Triggered(
+        [r for r in rule_set.rules if domain.triggered(r, event)],
+        domain.plans_started(rule_set, event),
+        left,
+        version,
+    )
 
 
-def rule_actor(rule: Rule, defn: WorkflowDefinition | None = None, unit: str | None = None) -> Actor:
+def plan_schedule_name(case_id: str, plan_id: str, entered_at: str, step: int) -> str:
+    """A step's schedule name (EventBridge Scheduler: at most 64 characters), the same however often the
+    event that started the plan is delivered."""
+    digest = hashlib.sha256(f"{case_id}#{plan_id}#{entered_at}#{step}".encode()).hexdigest()[:48]
+    return f"cw-plan-{digest}"
+
+
+def rule_actor(rule: Rule | Plan, defn: WorkflowDefinition | None = None, unit: str | None = None) -> Actor:
     """Who a rule acts as: itself by name (``rule:<id>`` in the history). An Admin wrote it, so it acts with
     an Admin's rights plus every role the case's definition gives rights to, within the case's unit (a
     status's edits are the assignee's and the Team Lead's: a rule setting the urgency needs those)."""
@@ -125,9 +165,10 @@ def rule_actor(rule: Rule, defn: WorkflowDefinition | None = None, unit: str | N
     if defn is not None:
         edits = [p for s in defn.statuses.values() for e in s.edits for p in e.allowed]
         roles |= {p.role for p in (*defn.reassign_allowed, *defn.related_allowed, *edits) if p.role}
+    kind = "plan" if isinstance(rule, Plan) else "rule"
     return Actor(
-        username=f"rule:{rule.id}",
-        display_name=f"Rule {rule.name}",
+        username=f"{kind}:{rule.id}",
+        display_name=f"{kind.title()} {rule.name}",
         roles=frozenset(roles),
         business_units=frozenset({unit} if unit else ()),
     )
@@ -176,14 +217,18 @@ class RuleRunner:
     mailer: Mailer
     sms: SmsSender
     ledger: SentLedger
+    plans: PlanScheduler | None = None
 
     def handle(self, event: Mapping[str, Any]) -> dict[str, Any]:
-        """Run the rules ``event`` triggers; says which fired (and which were triggered but did not hold)."""
-        candidates, version = triggered_by(self.rules, event)
+        """Run the rules ``event`` triggers, start the plans it starts and stop those it ends; says which
+        rules fired (and which were triggered but did not hold) and which plan steps were scheduled."""
+        found = triggered_by(self.rules, event)
         fired: list[str] = []
         skipped: list[str] = []
         view: dict[str, Any] | None = None
-        for rule in candidates:
+        cancelled = self._stop_plans(event) if found.stopping else 0
+        scheduled = self._start_plans(found.plans, event)
+        for rule in found.rules:
             if view is None:
                 view = self._view(event["case_id"], rule)
             if view is None or not domain.holds(rule, view):
@@ -191,10 +236,13 @@ class RuleRunner:
                 continue
             view = self._run(rule, event, view)
             fired.append(rule.id)
-        return {"rules_version": version, "fired": fired, "skipped": skipped}
+        outcome: dict[str, Any] = {"rules_version": found.version, "fired": fired, "skipped": skipped}
+        if scheduled or cancelled:
+            outcome |= {"plan_steps_scheduled": scheduled, "plan_steps_cancelled": cancelled}
+        return outcome
 
     def _acting(
-        self, rule: Rule, cause: Mapping[str, Any], key: str, actor: Actor | None = None
+        self, rule: Rule | Plan, cause: Mapping[str, Any], key: str, actor: Actor | None = None
     ) -> CaseService:
         base = self.cases
         ids = iter(range(1_000))
@@ -210,7 +258,7 @@ class RuleRunner:
             rule=actor or rule_actor(rule),
         )
 
-    def _view(self, case_id: str, rule: Rule) -> dict[str, Any] | None:
+    def _view(self, case_id: str, rule: Rule | Plan) -> dict[str, Any] | None:
         """The case as tags and conditions read it (with its contact's and assignee's names); None when it
         is gone (deleted since the event)."""
         service = self._acting(rule, {}, "")
@@ -307,6 +355,102 @@ class RuleRunner:
             return
         note = service.add_note(rule_actor(rule).username, view["id"], text)
         self.ledger.record(key, NOTE_MARK, note["id"])
+
+    # --- communication plans ---
+
+    def _start_plans(self, plans: list[Plan], event: Mapping[str, Any]) -> int:
+        """One one-time schedule per step; the stay's start is the event's time (the phase's entered_at)."""
+        if not plans or self.plans is None:
+            return 0
+        entered_at = str(event["occurred_at"])
+        start = datetime.fromisoformat(entered_at)
+        count = 0
+        for plan in plans:
+            for index, step in enumerate(plan.steps):
+                name = plan_schedule_name(event["case_id"], plan.id, entered_at, index)
+                payload = {
+                    "module": event["case_type"],
+                    "case_id": event["case_id"],
+                    "plan": plan.id,
+                    "step": index,
+                    "entered_at": entered_at,
+                    "schedule": name,
+                }
+                self.plans.schedule(name, start + timedelta(days=step.after_days), payload)
+                count += 1
+        return count
+
+    def _stop_plans(self, event: Mapping[str, Any]) -> int:
+        """Cancel the steps still scheduled for the stay the case just left, where a plan could have started
+        it (one read of the case, only then). The steps check the case when they fire anyway: this only
+        spares them the trip."""
+        if self.plans is None:
+            return 0
+        data = event.get("data") or {}
+        left_status = str(data.get("from_status"))
+        defn = self.cases.workflows.get(
+            str(event["case_type"]),
+            event.get("workflow_version"),
+            subtype=event.get("subtype"),
+            config_version=event.get("config_version"),
+        )
+        if left_status not in defn.statuses:
+            return 0
+        left_state = defn.status(left_status).state
+        rule_set, _ = self.rules.get(str(event["case_type"]))
+        ran = [
+            p
+            for p in rule_set.plans
+            if (not p.types or event.get("subtype") in p.types)
+            and (
+                p.status == left_status
+                if p.status
+                else p.state == left_state and data.get("state") != left_state
+            )
+        ]
+        if not ran:
+            return 0
+        case = self.cases.repo.get(str(event["case_id"]))
+        stay = next((p for p in reversed(case.key_dates) if p.status == left_status and p.left_at), None)
+        if stay is None:
+            return 0
+        count = 0
+        for plan in ran:
+            for index in range(len(plan.steps)):
+                self.plans.cancel(plan_schedule_name(case.id, plan.id, stay.entered_at, index))
+                count += 1
+        return count
+
+    def run_plan_step(self, payload: Mapping[str, Any]) -> dict[str, Any]:
+        """A plan step's schedule fired: send its communication to the contact if the case is still in the
+        stay that started the plan (and, for ``unless_accepted``, the contact has not accepted), once."""
+        module, plan_id, step = str(payload["module"]), str(payload["plan"]), int(payload["step"])
+        rule_set, _ = self.rules.get(module)
+        plan = next((p for p in rule_set.plans if p.id == plan_id and p.enabled), None)
+        if plan is None or step >= len(plan.steps):
+            return {"sent": False, "reason": "PLAN_REMOVED"}
+        view = self._view(str(payload["case_id"]), plan)
+        if view is None:
+            return {"sent": False, "reason": "CASE_DELETED"}
+        reason = domain.plan_step_due(plan, step, view, str(payload["entered_at"]))
+        if reason is not None:
+            return {"sent": False, "reason": reason}
+        key = str(payload["schedule"])
+        if self.ledger.sent(key, NOTE_MARK):
+            return {"sent": True, "reason": "ALREADY_SENT"}
+        service = self._acting(plan, {}, key)
+        spec = plan.steps[step]
+        try:
+            communication = service.communicate(
+                rule_actor(plan).username,
+                view["id"],
+                subject=render(spec.subject, view),
+                text=render(spec.text, view),
+            )
+        except ValidationFailed as exc:  # no contact, or no email for them: retrying will not help
+            return {"sent": False, "reason": exc.code}
+        self.ledger.record(key, NOTE_MARK, communication["id"])
+        return {"sent": True, "communication_id": communication["id"]}
 
 
 __all__ = ["RuleAdmin", "RuleRunner", "RuleSet", "rule_actor"]
