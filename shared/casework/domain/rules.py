@@ -213,19 +213,19 @@ def _rule_problems(at: str, rule: Rule, ctx: RuleContext) -> list[dict[str, str]
     needed = _NEEDS.get(trigger.on)
     for name in ("status", "state", "field"):
         if name == needed and getattr(trigger, name) is None:
-            problem(f"trigger.{name}", f"A {trigger.on} trigger names the {name}.")
+            problem(f"trigger.{name}", f"The trigger {trigger.on} names the {name}.")
         elif name != needed and getattr(trigger, name) is not None:
-            problem(f"trigger.{name}", f"A {trigger.on} trigger takes no {name}.")
+            problem(f"trigger.{name}", f"The trigger {trigger.on} takes no {name}.")
     if trigger.decision is not None and trigger.on != "approval_decided":
         problem("trigger.decision", "Only an approval_decided trigger takes a decision.")
-    _unknown(problem, "trigger.status", [trigger.status] if trigger.status else [], ctx.statuses, "status")
+    _unknown(problem, "trigger.status", [trigger.status] if trigger.status else [], ctx.statuses, "statuses")
     _unknown(
         problem, "trigger.state", [trigger.state] if trigger.state else [], ctx.states, "life-cycle state"
     )
-    _unknown(problem, "trigger.field", [trigger.field] if trigger.field else [], ctx.fields, "field")
+    _unknown(problem, "trigger.field", [trigger.field] if trigger.field else [], ctx.fields, "fields")
     conditions = rule.conditions
-    _unknown(problem, "conditions.types", conditions.types, ctx.types, "type")
-    _unknown(problem, "conditions.fields", list(conditions.fields), ctx.fields, "field")
+    _unknown(problem, "conditions.types", conditions.types, ctx.types, "types")
+    _unknown(problem, "conditions.fields", list(conditions.fields), ctx.fields, "fields")
     for unit in conditions.business_units:
         if not ctx.is_unit(unit):
             problem("conditions.business_units", f"There is no business unit {unit!r}.")
@@ -240,13 +240,13 @@ def _rule_problems(at: str, rule: Rule, ctx: RuleContext) -> list[dict[str, str]
                     f"{where}.activity_type",
                     [action.activity_type],
                     ctx.activity_types,
-                    "activity type",
+                    "activity types",
                 )
             _tags(problem, f"{where}.title", action.title)
         elif isinstance(action, Assign) and action.user is None and action.business_unit is None:
             problem(where, "An assign action names a user, a business unit, or both.")
         elif isinstance(action, SetFields):
-            _unknown(problem, f"{where}.fields", list(action.fields), ctx.fields, "field")
+            _unknown(problem, f"{where}.fields", list(action.fields), ctx.fields, "fields")
         elif isinstance(action, Alert):
             for user in action.users:
                 if not ctx.is_user(user):
@@ -272,9 +272,9 @@ def _plan_problems(at: str, plan: Plan, ctx: RuleContext) -> list[dict[str, str]
 
     if (plan.status is None) == (plan.state is None):
         problem("", "A plan starts on a status or on a life-cycle state (one of the two).")
-    _unknown(problem, "status", [plan.status] if plan.status else [], ctx.statuses, "status")
-    _unknown(problem, "state", [plan.state] if plan.state else [], ctx.states, "life-cycle state")
-    _unknown(problem, "types", plan.types, ctx.types, "type")
+    _unknown(problem, "status", [plan.status] if plan.status else [], ctx.statuses, "statuses")
+    _unknown(problem, "state", [plan.state] if plan.state else [], ctx.states, "life-cycle states")
+    _unknown(problem, "types", plan.types, ctx.types, "types")
     for i, step in enumerate(plan.steps):
         _tags(problem, f"steps[{i}].subject", step.subject)
         _tags(problem, f"steps[{i}].text", step.text)
@@ -286,7 +286,8 @@ def _unknown(problem: Any, where: str, names: Collection[str], known: Collection
         return
     for name in names:
         if name not in known:
-            problem(where, f"{name!r} is not a {what} of this module (known: {', '.join(sorted(known))}).")
+            listed = ", ".join(sorted(known))
+            problem(where, f"{name!r} is not one of this module's {what} (known: {listed}).")
 
 
 def _tags(problem: Any, where: str, text: str) -> None:
