@@ -261,3 +261,45 @@ def test_a_plan_step_is_a_one_time_schedule_that_the_step_function_sends_once(
     assert [(c["by"], c["subject"]) for c in sent] == [("plan:remind", "About Router")]
     bad = plans_fn.handler({"plan_step": {"case_id": sr["id"]}}, LambdaContext("casework-test"))
     assert bad == {"sent": False, "reason": "MALFORMED_PLAN_STEP"}
+
+
+# --- overdue cases ------------------------------------------------------------------------------------------
+
+
+def test_the_hourly_sweep_runs_overdue_rules_on_late_cases_once(
+    api: Api, stack: LocalResources, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from casework.http import wiring
+
+    late_rule = {
+        "id": "late-to-tina",
+        "name": "Late faulty items go to the team lead",
+        "trigger": {"on": "overdue", "hours": 1},
+        "conditions": {"types": ["FAULTY_ITEM"]},
+        "actions": [{"do": "assign", "user": "tina"}],
+    }
+    ok(put_rules(api, "service_request", [late_rule]))
+    sr = faulty_item(api)
+    general = api(
+        "POST /cases",
+        user="carol",
+        body={"type": "service_request", "subtype": "GENERAL", "title": "Question", "contact_id": "CON-2001"},
+    ).json
+    with pytest.MonkeyPatch.context() as mp:
+        for key, value in ENV.items():
+            mp.setenv(key, value)
+        overdue_fn = import_file(ROOT / "functions" / "overdue" / "app.py", "casework_overdue_test_fn")
+    assert overdue_fn.handler({"source": "casework.overdue"}, LambdaContext("casework-test")) == {
+        "checked": 0,
+        "fired": 0,
+    }
+    month_later = datetime.now(UTC) + timedelta(days=30)
+    monkeypatch.setattr(wiring, "now", lambda: month_later)
+    wiring.case_service.cache_clear()
+    overdue_fn.runner.cache_clear()
+    assert overdue_fn.handler({}, LambdaContext("casework-test")) == {"checked": 2, "fired": 1}
+    assert overdue_fn.handler({}, LambdaContext("casework-test")) == {"checked": 2, "fired": 0}
+    assert api.get(sr["id"], user="tina")["assignee"] == "tina"
+    assert api.get(general["id"], user="tina")["assignee"] is None
+    history = api("GET /cases/{case_id}/history", {"case_id": sr["id"]}, user="tina").json["items"]
+    assert history[-1]["by"] == "rule:late-to-tina"

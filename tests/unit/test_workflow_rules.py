@@ -5,6 +5,7 @@ fakes: what a rule does to the case and its history, what it costs when it does 
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -536,3 +537,61 @@ def test_invalid_plans_are_refused_with_every_problem(world: World) -> None:
         world.admin.put("admin", "service_request", [], None, plans=[bad, REMIND_PLAN])
     locations = {p["location"] for p in caught.value.details["problems"]}
     assert locations == {"plans[0]", "plans[0].types", "plans[0].steps[0].subject", "plans[1].id"}
+
+
+# --- overdue cases -----------------------------------------------------------------------------------------
+
+LATE_RULE = {
+    "id": "late-alert",
+    "name": "Tell the team lead about late faulty items",
+    "trigger": {"on": "overdue", "hours": 24},
+    "conditions": {"types": ["FAULTY_ITEM"]},
+    "actions": [
+        {
+            "do": "alert",
+            "channel": "email",
+            "users": ["tina"],
+            "subject": "Late: #case_title",
+            "text": "Due #expected_completion",
+        }
+    ],
+}
+
+
+class LateCases:
+    """The open-cases index read up to a due date, over the in-memory repository."""
+
+    def __init__(self, repo: InMemoryRepository) -> None:
+        self.repo = repo
+        self.queries = 0
+
+    def overdue(self, case_type: str, business_unit: str, due_before: str) -> list[dict[str, Any]]:
+        self.queries += 1
+        page = self.repo.open_cases(case_type, business_unit, None, 1000)
+        return [c for c in page.items if (c["dates"]["expected_completion_date"] or "9999") < due_before]
+
+
+def test_an_overdue_rule_fires_once_per_case_once_it_is_late_enough(world: World) -> None:
+    world.runner.overdue = LateCases(world.repo)
+    world.save("service_request", LATE_RULE)
+    sr = faulty_item(world)
+    general = world.runner.cases.register(
+        "carol", type="service_request", subtype="GENERAL", title="Question", contact_id="CON-2001"
+    )
+    due = world.repo.cases[sr["id"]].dates["expected_completion_date"]
+    assert world.runner.sweep_overdue()["fired"] == 0  # not due yet
+    clock = world.runner.cases.clock
+    clock.now = datetime.fromisoformat(due) + timedelta(hours=23)  # type: ignore[attr-defined]
+    assert world.runner.sweep_overdue()["fired"] == 0  # late, not 24 hours late
+    clock.now = datetime.fromisoformat(due) + timedelta(hours=25)  # type: ignore[attr-defined]
+    assert world.runner.sweep_overdue() == {"checked": 2, "fired": 1}  # the general one is late too
+    assert world.runner.sweep_overdue()["fired"] == 0  # once
+    assert [s for _, s, _ in world.sent.mails] == ["Late: Router keeps rebooting"]
+    assert world.repo.note_items[sr["id"]][0].author == "rule:late-alert"
+    assert general["id"] not in world.repo.note_items
+
+
+def test_an_overdue_trigger_needs_its_hours(world: World) -> None:
+    with pytest.raises(ValidationFailed) as caught:
+        world.save("service_request", {**LATE_RULE, "trigger": {"on": "overdue"}})
+    assert [p["location"] for p in caught.value.details["problems"]] == ["rules[0].trigger.hours"]

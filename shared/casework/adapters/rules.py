@@ -146,4 +146,25 @@ def rule_runner(cases: CaseService) -> RuleRunner:
         sms=SnsSmsSender(),
         ledger=DynamoSentLedger(),
         plans=EventBridgePlanScheduler(),
+        overdue=DynamoOverdueCases(),
     )
+
+
+class DynamoOverdueCases:
+    """gsi4 (open cases of a type in a unit, in UNIT_SHARDS partitions, sorted by expected completion) read
+    up to a date: each shard's Query stops at the first case not yet due, so a sweep reads the late cases
+    only."""
+
+    def overdue(self, case_type: str, business_unit: str, due_before: str) -> list[dict[str, Any]]:
+        from casework.adapters.codec import case_from_dict
+        from casework.adapters.dynamo import UNIT_SHARDS, CaseItem, open_key
+        from casework.services.cases import case_view
+
+        found = []
+        for shard in range(UNIT_SHARDS):
+            for item in CaseItem.open_by_due.query(
+                open_key(case_type, business_unit, shard),
+                range_key_condition=CaseItem.gsi4sk < due_before,
+            ):
+                found.append(case_view(case_from_dict(item.body.as_dict())))
+        return found

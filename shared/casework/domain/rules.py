@@ -2,9 +2,10 @@
 
 An Admin keeps one versioned rule set per care module (service_request, activity, lead). A rule says when
 (a trigger: the case was created, entered a status or a life-cycle state, a field changed, an approval was
-decided), for which cases (conditions: types, priorities, categories, business units, field values) and
-what to do, in order (actions: schedule an activity from the case, assign it to a user or unit, set field
-values, alert users by email or SMS with a text using ``#tags``).
+decided, or it is overdue by N hours: found by an hourly sweep of the open-cases index), for which cases
+(conditions: types, priorities, categories, business units, field values) and what to do, in order
+(actions: schedule an activity from the case, assign it to a user or unit, set field values, alert users by
+email or SMS with a text using ``#tags``). Communication plans (``Plan``) live in the same rule set.
 
 Rules run from the domain events (casework.services.rules). Two checks keep them cheap and finite:
 - ``triggered`` decides from the event alone (its type, data and subtype) whether a rule may apply, so a rule
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
@@ -28,6 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, Validation
 from casework.domain.tags import unknown_tags
 
 MAX_DEPTH = 3  # a chain of rule-caused events stops here, whatever the rules say
+OVERDUE = "CaseOverdue"  # not published: what the overdue sweep hands the rules, one per case and rule
 MAX_RULES = 100
 
 RuleId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,40}$")]
@@ -40,11 +43,14 @@ class _Strict(BaseModel):
 
 
 class Trigger(_Strict):
-    on: Literal["case_created", "entered_status", "entered_state", "field_changed", "approval_decided"]
+    on: Literal[
+        "case_created", "entered_status", "entered_state", "field_changed", "approval_decided", "overdue"
+    ]
     status: Name | None = None  # entered_status
     state: Name | None = None  # entered_state
     field: Name | None = None  # field_changed
     decision: Literal["approve", "reject"] | None = None  # approval_decided: only this outcome
+    hours: int | None = Field(default=None, ge=0, le=8760)  # overdue: this long past the expected completion
 
 
 class Conditions(_Strict):
@@ -218,6 +224,10 @@ def _rule_problems(at: str, rule: Rule, ctx: RuleContext) -> list[dict[str, str]
             problem(f"trigger.{name}", f"The trigger {trigger.on} takes no {name}.")
     if trigger.decision is not None and trigger.on != "approval_decided":
         problem("trigger.decision", "Only an approval_decided trigger takes a decision.")
+    if (trigger.hours is None) != (trigger.on != "overdue"):
+        problem(
+            "trigger.hours", "An overdue trigger, and only it, names the hours past the expected completion."
+        )
     _unknown(problem, "trigger.status", [trigger.status] if trigger.status else [], ctx.statuses, "statuses")
     _unknown(
         problem, "trigger.state", [trigger.state] if trigger.state else [], ctx.states, "life-cycle state"
@@ -325,6 +335,8 @@ def triggered(rule: Rule, event: Mapping[str, Any]) -> bool:
         return kind == "CaseTransitioned" and data.get("state") == trigger.state
     if trigger.on == "field_changed":
         return kind == "CaseUpdated" and trigger.field in (data.get("fields") or ())
+    if trigger.on == "overdue":  # the sweep (``overdue_event``) finds these, never an event off the bus
+        return kind == OVERDUE and data.get("rule") == rule.id
     # approval_decided: once the step has an outcome (not each approver of an "all" step)
     outcome = data.get("outcome")
     return kind == "ApprovalDecided" and outcome is not None and trigger.decision in (None, outcome)
@@ -346,6 +358,31 @@ def holds(rule: Rule, case: Mapping[str, Any]) -> bool:
     if c.business_units and case.get("business_unit") not in c.business_units:
         return False
     return all(values.get(name) == value for name, value in c.fields.items())
+
+
+def overdue_event(rule: Rule, case: Mapping[str, Any], at: str) -> dict[str, Any] | None:
+    """The event the overdue sweep evaluates ``rule`` with for an open case (a case view), or None when the
+    case is not late enough. Its id names the case, the rule and the expected completion date: once per
+    (case, rule) for a date, again if the date moves and the case is late again."""
+    due = (case.get("dates") or {}).get("expected_completion_date")
+    hours = rule.trigger.hours
+    if rule.trigger.on != "overdue" or hours is None or not due:
+        return None
+    late = (datetime.fromisoformat(at) - datetime.fromisoformat(due)).total_seconds() / 3600
+    if late < hours:
+        return None
+    return {
+        "id": f"{case['id']}:overdue:{rule.id}:{due}",
+        "type": OVERDUE,
+        "case_id": case["id"],
+        "case_type": case["type"],
+        "subtype": case.get("subtype"),
+        "workflow_version": case.get("workflow_version"),
+        "config_version": case.get("config_version"),
+        "occurred_at": at,
+        "actor": "system",
+        "data": {"status": case["status"], "state": case["state"], "rule": rule.id, "hours_late": int(late)},
+    }
 
 
 # --- communication plans ----------------------------------------------------------------------------------

@@ -445,3 +445,10 @@ class PlanScheduler(Protocol):
     def cancel(self, name: str) -> None:
         """Delete the schedule if it is still there."""
         ...
+
+
+class OverdueCases(Protocol):
+    def overdue(self, case_type: str, business_unit: str, due_before: str) -> list[dict[str, Any]]:
+        """The open cases of a type in a unit whose expected completion is before ``due_before`` (a
+        timestamp), as case views: Queries of the open-cases index by due date, never a Scan."""
+        ...

@@ -28,7 +28,7 @@ from typing import Any
 
 from casework.domain import rules as domain
 from casework.domain.errors import Conflict, Forbidden, NotFound, ValidationFailed
-from casework.domain.model import Actor, Change, DomainEvent
+from casework.domain.model import Actor, Change, DomainEvent, timestamp
 from casework.domain.rules import (
     Alert,
     Assign,
@@ -43,7 +43,7 @@ from casework.domain.tags import render
 from casework.domain.workflow import WorkflowDefinition
 from casework.services.cases import CaseService
 from casework.services.notify import Mailer, SentLedger
-from casework.services.ports import Note, PlanScheduler, RuleStore, SideWrites, SmsSender
+from casework.services.ports import Note, OverdueCases, PlanScheduler, RuleStore, SideWrites, SmsSender
 
 logger = logging.getLogger(__name__)
 
@@ -53,6 +53,7 @@ MODULES = ("service_request", "activity", "lead")
 ALREADY_DONE = frozenset({"CASE_EXISTS", "ALREADY_ASSIGNED"})
 # Conflicts that mean the case has moved on and the rule no longer has anything to do.
 NOTHING_TO_DO = frozenset({"CASE_CLOSED"})
+OVERDUE_MARK = "#overdue"  # the sent ledger's entry: this (case, rule, due date) was handled
 NOTE_MARK = "#note"  # the sent ledger's entry for the note that records an alert
 
 
@@ -218,6 +219,7 @@ class RuleRunner:
     sms: SmsSender
     ledger: SentLedger
     plans: PlanScheduler | None = None
+    overdue: OverdueCases | None = None
 
     def handle(self, event: Mapping[str, Any]) -> dict[str, Any]:
         """Run the rules ``event`` triggers, start the plans it starts and stop those it ends; says which
@@ -355,6 +357,46 @@ class RuleRunner:
             return
         note = service.add_note(rule_actor(rule).username, view["id"], text)
         self.ledger.record(key, NOTE_MARK, note["id"])
+
+    # --- overdue cases ---
+
+    def sweep_overdue(self) -> dict[str, Any]:
+        """Run the ``overdue`` rules on the open cases late enough for them, once per (case, rule) and
+        expected completion date: for each module with such rules, per business unit, the open-cases index up
+        to the latest due date any of them fires for. Modules without an overdue rule cost one cached read."""
+        if self.overdue is None:
+            return {"fired": 0}
+        now = self.cases.clock()
+        at = timestamp(now)
+        fired = checked = 0
+        for module in MODULES:
+            rule_set, _ = self.rules.get(module)
+            rules = [r for r in rule_set.rules if r.enabled and r.trigger.on == "overdue"]
+            if not rules:
+                continue
+            least = min(r.trigger.hours or 0 for r in rules)
+            before = timestamp(now - timedelta(hours=least))
+            for unit in self.cases.directory.unit_codes():
+                for case in self.overdue.overdue(module, unit, before):
+                    checked += 1
+                    fired += self._overdue_case(rules, case, at)
+        return {"checked": checked, "fired": fired}
+
+    def _overdue_case(self, rules: list[Rule], case: dict[str, Any], at: str) -> int:
+        fired = 0
+        for rule in rules:
+            event = domain.overdue_event(rule, case, at)
+            if event is None or self.ledger.sent(event["id"], OVERDUE_MARK):
+                continue
+            types = rule.conditions.types
+            if (types and case.get("subtype") not in types) or not domain.holds(rule, case):
+                continue  # checked again next time: its values may change while it stays late
+            view = self._view(case["id"], rule)
+            if view is not None:
+                self._run(rule, event, view)
+                fired += 1
+            self.ledger.record(event["id"], OVERDUE_MARK, at)
+        return fired
 
     # --- communication plans ---
 
