@@ -19,25 +19,10 @@ from infra.local.functions import LambdaContext, import_file
 from infra.local.template import LocalResources
 from tests.functional.shapes import for_event, sqs_record
 from tests.functional.test_api_handlers import ENV, Api, ok, partition, refused
+from tests.unit.test_workflow_rules import VISIT_RULE
 
 ROOT = Path(__file__).resolve().parents[2]
 QUEUE = "casework-api-RulesQueue"
-VISIT_RULE = {
-    "id": "faulty-visit",
-    "name": "Visit for faulty items",
-    "trigger": {"on": "case_created"},
-    "conditions": {"types": ["FAULTY_ITEM"]},
-    "actions": [
-        {
-            "do": "schedule_activity",
-            "activity_type": "VISIT",
-            "title": "Visit #contact_name: #case_title",
-            "assignee": "fred",
-            "business_unit": "FIELD",
-            "due_in_days": 1,
-        }
-    ],
-}
 
 
 @pytest.fixture(scope="module")
@@ -161,7 +146,7 @@ def test_a_faulty_item_gets_a_visit_once_however_often_the_event_comes(
     assert len(activities) == 1
     visit = api.get(activities[0]["key"], user="fred")
     assert (visit["subtype"], visit["assignee"], visit["business_unit"]) == ("VISIT", "fred", "FIELD")
-    assert visit["title"] == "Visit Alice Brown: Router reboots"
+    assert visit["title"] == "Visit Alice Brown about Router reboots"
     history = api("GET /cases/{case_id}/history", {"case_id": sr["id"]}, user="dave").json["items"]
     assert [h["by"] for h in history][-1] == "rule:faulty-visit"
     caused = [e for e in outbox(stack, sr["id"]) if e["actor"] == "rule:faulty-visit"]

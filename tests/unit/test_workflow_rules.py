@@ -319,14 +319,7 @@ def test_rules_that_feed_each_other_stop_at_the_depth_bound(world: World) -> Non
         "actions": [{"do": "set_fields", "fields": {"urgency": 3, "impact": 3}}],
     }
     world.save("service_request", ping, pong)
-    sr = world.runner.cases.register(
-        "dave",
-        type="service_request",
-        subtype="FAULTY_ITEM",
-        title="Loop",
-        contact_id="CON-2001",
-        assignee="dave",
-    )
+    sr = daves_faulty_item(world)
     world.runner.cases.edit("dave", sr["id"], fields={"impact": 1})
     world.deliver()
     by_rules = [h for h in world.repo.history_of(sr["id"]) if h["by"].startswith("rule:")]
@@ -335,25 +328,34 @@ def test_rules_that_feed_each_other_stop_at_the_depth_bound(world: World) -> Non
     assert max(depths) == MAX_DEPTH
 
 
-def test_a_rule_does_not_retrigger_itself_unless_it_says_so(world: World) -> None:
+def daves_faulty_item(world: World) -> dict[str, Any]:
+    return world.runner.cases.register(
+        "dave",
+        type="service_request",
+        subtype="FAULTY_ITEM",
+        title="Router",
+        contact_id="CON-2001",
+        assignee="dave",
+    )
+
+
+@pytest.mark.parametrize("retrigger, fired", [(False, 1), (True, 2)])
+def test_a_rule_does_not_retrigger_itself_unless_it_says_so(
+    world: World, retrigger: bool, fired: int
+) -> None:
     own = {
         "id": "own",
         "name": "Reset the urgency",
         "trigger": {"on": "field_changed", "field": "urgency"},
         "actions": [{"do": "set_fields", "fields": {"urgency": 1}}],
+        "retrigger": retrigger,
     }
     world.save("service_request", own)
-    sr = world.runner.cases.register(
-        "dave",
-        type="service_request",
-        subtype="FAULTY_ITEM",
-        title="Own",
-        contact_id="CON-2001",
-        assignee="dave",
-    )
+    sr = daves_faulty_item(world)
     world.runner.cases.edit("dave", sr["id"], fields={"urgency": 3})
     outcomes = world.deliver()
-    assert [o["fired"] for o in outcomes if o["fired"]] == [["own"]]
+    # with retrigger it fires on its own change (urgency 3 -> 1) too, which changes nothing more
+    assert [o["fired"] for o in outcomes if o["fired"]] == [["own"]] * fired
     assert world.repo.cases[sr["id"]].fields["urgency"] == 1
 
 

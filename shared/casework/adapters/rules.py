@@ -14,10 +14,8 @@ import os
 from datetime import UTC, datetime
 from typing import Any
 
-from pynamodb.exceptions import PutError
-
 from casework.adapters.dynamo import Item, _Versions
-from casework.domain.errors import Conflict, NotFound
+from casework.domain.errors import NotFound
 from casework.domain.rules import EMPTY, RuleSet
 from casework.services.cases import CaseService
 from casework.services.rules import RuleRunner
@@ -49,24 +47,8 @@ class DynamoRuleStore:
         return self.parsed[key], version
 
     def put(self, module: str, rules: RuleSet, expected_version: int | None) -> int:
-        latest = self.stored.newest(module) or 0
-        if expected_version is not None and expected_version != latest:
-            raise Conflict(
-                "STALE_VERSION",
-                "The rules have changed since you read them; reload and try again.",
-                {"expected_version": expected_version, "current_version": latest},
-            )
-        version = latest + 1
-        try:
-            RuleSetItem(pk=f"RULES#{module}", sk=f"V#{version:04d}", body=rules.to_dict()).save(
-                condition=RuleSetItem.pk.does_not_exist()
-            )
-        except PutError as exc:
-            if exc.cause_response_code == "ConditionalCheckFailedException":
-                raise Conflict("CONCURRENT_UPDATE", "Somebody saved the rules at the same time.") from None
-            raise
+        version = self.stored.add(module, rules.to_dict(), expected_version, "rules")
         self.parsed[(module, version)] = rules
-        self.stored.forget_latest()
         return version
 
 
