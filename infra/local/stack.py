@@ -206,6 +206,8 @@ class LocalStack:
         os.environ.update(
             PLAN_STEP_FUNCTION_ARN=f"arn:aws:lambda:{REGION}:123456789012:function:PlanStepFunction",
             PLAN_SCHEDULE_ROLE_ARN="arn:aws:iam::123456789012:role/casework-local",
+            # A rule set saved is applied to the next event (AWS: within RULES_CACHE_SECONDS, a minute).
+            RULES_CACHE_SECONDS=os.environ.get("RULES_CACHE_SECONDS", "0"),
         )
 
         from casework.adapters import dynamo

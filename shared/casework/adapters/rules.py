@@ -123,7 +123,8 @@ def rule_runner(cases: CaseService) -> RuleRunner:
 
     return RuleRunner(
         cases=cases,
-        rules=DynamoRuleStore(),
+        # how long a container trusts the latest rule set it read (RULES_CACHE_SECONDS; the local stack: 0)
+        rules=DynamoRuleStore(float(os.environ.get("RULES_CACHE_SECONDS") or 60)),
         mailer=SesMailer(os.environ["MAIL_FROM"]),
         sms=SnsSmsSender(),
         ledger=DynamoSentLedger(),
