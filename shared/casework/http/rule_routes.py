@@ -61,7 +61,7 @@ def rule_routes() -> Router:
         responses=ok(),
     )
     def get_rules(module: str, version: Annotated[int | None, Query(ge=1)] = None) -> RulesResponse:
-        return rule_admin().get(caller(router), module, version)
+        return RulesResponse.model_validate(rule_admin().get(caller(router), module, version))
 
     @router.put(
         "/rules/<module>",
@@ -70,6 +70,7 @@ def rule_routes() -> Router:
         responses=ok(),
     )
     def put_rules(module: str, body: RulesRequest) -> RulesResponse:
-        return rule_admin().put(caller(router), module, body.rules, body.expected_version, body.plans)
+        saved = rule_admin().put(caller(router), module, body.rules, body.expected_version, body.plans)
+        return RulesResponse.model_validate(saved)
 
     return router

@@ -156,7 +156,9 @@ class CareService:
 
     # --- the service request summary ---
 
-    def summary(self, username: str, case_type: str = "service_request", business_unit: str | None = None):
+    def summary(
+        self, username: str, case_type: str = "service_request", business_unit: str | None = None
+    ) -> dict[str, Any]:
         """Open cases of a type counted by state, status, priority, assignee and unit, the overdue ones, and
         the caller's own open work (``mine``), from the index that holds only open cases, keyed by type and
         business unit: one Query per shard of each unit (per 500 cases), never a Scan, never another unit's
