@@ -597,3 +597,12 @@ def test_an_overdue_trigger_needs_its_hours(world: World) -> None:
     with pytest.raises(ValidationFailed) as caught:
         world.save("service_request", {**LATE_RULE, "trigger": {"on": "overdue"}})
     assert [p["location"] for p in caught.value.details["problems"]] == ["rules[0].trigger.hours"]
+
+
+def test_an_event_of_a_case_deleted_since_does_nothing(world: World) -> None:
+    world.save("service_request", VISIT_RULE)
+    sr = faulty_item(world)
+    del world.repo.cases[sr["id"]]  # deleted before the event reached the rules
+    outcome = world.runner.handle(world.repo.outbox[0].to_dict())
+    assert outcome["skipped"] == ["faulty-visit"]
+    assert not [c for c in world.repo.cases.values() if c.type == "activity"]

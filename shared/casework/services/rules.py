@@ -51,8 +51,8 @@ ADMIN = "Admin"
 MODULES = ("service_request", "activity", "lead")
 # Conflicts that mean a repeated action was done by an earlier delivery of the same event.
 ALREADY_DONE = frozenset({"CASE_EXISTS", "ALREADY_ASSIGNED"})
-# Conflicts that mean the case has moved on and the rule no longer has anything to do.
-NOTHING_TO_DO = frozenset({"CASE_CLOSED"})
+# Refusals that mean the case has moved on (closed, deleted) and the rule has nothing left to do.
+NOTHING_TO_DO = frozenset({"CASE_CLOSED", "CASE_NOT_FOUND"})
 OVERDUE_MARK = "#overdue"  # the sent ledger's entry: this (case, rule, due date) was handled
 NOTE_MARK = "#note"  # the sent ledger's entry for the note that records an alert
 
@@ -314,7 +314,7 @@ class RuleRunner:
                     view = {**view, **service.edit(me, view["id"], fields=dict(action.fields))}
                 elif isinstance(action, Alert):
                     self._alert(service, rule, action, view, key)
-            except Conflict as exc:
+            except (Conflict, NotFound) as exc:
                 if exc.code not in ALREADY_DONE | NOTHING_TO_DO:
                     raise
                 logger.info("rule action skipped", extra={"rule": rule.id, "action": index, "code": exc.code})
@@ -452,7 +452,10 @@ class RuleRunner:
         ]
         if not ran:
             return 0
-        case = self.cases.repo.get(str(event["case_id"]))
+        try:
+            case = self.cases.repo.get(str(event["case_id"]))
+        except NotFound:  # deleted since: its steps find nothing when they fire
+            return 0
         stay = next((p for p in reversed(case.key_dates) if p.status == left_status and p.left_at), None)
         if stay is None:
             return 0
