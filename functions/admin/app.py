@@ -4,6 +4,7 @@ rules and their audit trail). Read by managers; changed by an Admin, each change
 from casework.http.api import lambda_handler, make_app
 from casework.http.directory_routes import directory_routes
 from casework.http.routes import admin_routes
+from casework.http.rule_routes import rule_routes
 
-app = make_app(admin_routes(), directory_routes())
+app = make_app(admin_routes(), directory_routes(), rule_routes())
 handler = lambda_handler(app)

@@ -14,6 +14,7 @@ from casework.http.routes import (
     read_routes,
     register_routes,
 )
+from casework.http.rule_routes import rule_routes
 
 app = make_app(
     register_routes(),
@@ -26,6 +27,7 @@ app = make_app(
 )
 app.include_router(erp_read_routes())
 app.include_router(directory_routes())
+app.include_router(rule_routes())
 describe_api(app)
 app.enable_swagger(path="/docs", title=API_TITLE, version=API_VERSION)
 

@@ -201,6 +201,14 @@ class LocalStack:
             IMPORT_RUN_AS=os.environ.get("IMPORT_RUN_AS", template["Parameters"]["ImportRunAs"]["Default"]),
             IMPORT_RESERVE_SECONDS=imports.get("IMPORT_RESERVE_SECONDS", "60"),
         )
+        # Communication plan steps: one-time schedules whose target names the function by its logical id,
+        # run by hand with POST /_dev/schedules/{name}/run (moto keeps schedules but never fires them).
+        os.environ.update(
+            PLAN_STEP_FUNCTION_ARN=f"arn:aws:lambda:{REGION}:123456789012:function:PlanStepFunction",
+            PLAN_SCHEDULE_ROLE_ARN="arn:aws:iam::123456789012:role/casework-local",
+            # A rule set saved is applied to the next event (AWS: within RULES_CACHE_SECONDS, a minute).
+            RULES_CACHE_SECONDS=os.environ.get("RULES_CACHE_SECONDS", "0"),
+        )
 
         from casework.adapters import dynamo
         from infra.seed import seed, verify_sender

@@ -63,3 +63,18 @@ def test_the_directory_walk_through_runs_as_written(stack_url: str) -> None:
     assert '"code":"USER_HAS_WORK"' in out and '"location":"responsibles.assessment"' in out
     audit = out.rsplit('"items":', 1)[1]  # the last command: erin's audit trail
     assert '"key":"erin"' in audit and '"by":"admin"' in audit and '"before":null' in audit
+
+
+def test_the_workflow_rules_walk_through_runs_as_written(stack_url: str) -> None:
+    helpers = _first_bash_block_after("## The care stories with curl")
+    script = helpers.replace("API=http://127.0.0.1:3000", f"API={stack_url}") + _first_bash_block_after(
+        "### Workflow rules and communication plans (Admin)"
+    )
+    run = subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    out = run.stdout.replace(" ", "")
+    assert '"code":"INVALID_RULES"' in out and '"code":"NOT_ALLOWED"' in out
+    assert '"added_by":"rule:faulty-visit"' in out and '"title":"VisitAliceBrown:Routerkeepsrebooting"' in out
+    assert "2rule:faulty-visitchild_scheduled" in out
+    assert "Visitplannedfor" in out and '"author":"rule:faulty-visit"' in out
+    assert '"reason":"ALREADY_SENT"' in out and '"by":"plan:remind-acceptance"' in out

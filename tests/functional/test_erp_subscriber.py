@@ -102,7 +102,12 @@ def test_without_the_parameter_the_local_stack_has_no_erp_subscription(aws: None
     local = create_resources(TEMPLATE, stage="plain")
 
     assert not ERP_RESOURCES & set(local.physical)
-    rules = {"casework-plain-NotifyRule", "casework-plain-ConvertRule", "casework-plain-IngestRule"}
+    rules = {
+        "casework-plain-NotifyRule",
+        "casework-plain-ConvertRule",
+        "casework-plain-IngestRule",
+        "casework-plain-RulesRule",
+    }
     assert _rules(local.event_bus_name) == rules  # IngestRule takes the ERP's events in, nothing out
 
 

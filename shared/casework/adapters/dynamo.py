@@ -1132,6 +1132,29 @@ class _Versions:
         """This process has stored a new version: see it at once."""
         self.latest = _TtlCache(self.latest.ttl)
 
+    def add(self, name: str, body: dict[str, Any], expected_version: int | None, what: str) -> int:
+        """Store ``body`` as the next version of ``name``, unless somebody stored one since
+        ``expected_version`` (409 STALE_VERSION) or at the same time (409 CONCURRENT_UPDATE); ``what`` names
+        the document in those messages."""
+        latest = self.newest(name) or 0
+        if expected_version is not None and expected_version != latest:
+            raise Conflict(
+                "STALE_VERSION",
+                f"The {what} changed since you read it; reload and try again.",
+                {"expected_version": expected_version, "current_version": latest},
+            )
+        version = latest + 1
+        try:
+            self.model(pk=f"{self.prefix}#{name}", sk=f"V#{version:04d}", body=body).save(
+                condition=self.model.pk.does_not_exist()
+            )
+        except PutError as exc:
+            if exc.cause_response_code == "ConditionalCheckFailedException":
+                raise Conflict("CONCURRENT_UPDATE", f"Somebody saved the {what} at the same time.") from None
+            raise
+        self.forget_latest()
+        return version
+
 
 def _no_configuration(module: str, version: int | None) -> NotFound:
     if version is None:
@@ -1163,26 +1186,8 @@ class DynamoConfigStore:
         return self.parsed[key], version
 
     def put(self, module: str, config: ModuleConfig, expected_version: int | None) -> int:
-        latest = self.stored.newest(module) or 0
-        if expected_version is not None and expected_version != latest:
-            raise Conflict(
-                ErrorCode.STALE_VERSION,
-                "The configuration has changed since you read it; reload and try again.",
-                {"expected_version": expected_version, "current_version": latest},
-            )
-        version = latest + 1
-        try:
-            ConfigItem(
-                pk=f"CONFIG#{module}", sk=f"V#{version:04d}", body=config.model_dump(mode="json")
-            ).save(condition=ConfigItem.pk.does_not_exist())
-        except PutError as exc:
-            if exc.cause_response_code == "ConditionalCheckFailedException":
-                raise Conflict(
-                    ErrorCode.CONCURRENT_UPDATE, "Somebody saved the configuration at the same time."
-                ) from None
-            raise
+        version = self.stored.add(module, config.model_dump(mode="json"), expected_version, "configuration")
         self.parsed[(module, version)] = config
-        self.stored.forget_latest()
         return version
 
 

@@ -19,6 +19,7 @@ def actor_from_record(record: Mapping[str, Any]) -> Actor:
         business_units=frozenset(units),
         default_business_unit=record.get("default_business_unit") or (units[0] if units else None),
         active=record.get("active", True),
+        phone=record.get("phone"),
     )
 
 

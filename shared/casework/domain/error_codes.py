@@ -100,6 +100,11 @@ class ErrorCode(StrEnum):
     INVALID_ORDER = auto(), 422, "queue: an ERP order that breaks the order contract"
     INVALID_PRODUCT = auto(), 422, "queue: an ERP product that breaks the product contract"
     INVALID_REQUEST = auto(), 422, "a body, path or query that does not have the expected shape"
+    INVALID_RULES = (
+        auto(),
+        422,
+        "a workflow rule set with problems (details.problems: every one, with its location)",
+    )
     INVALID_SERVICES = auto(), 422, "services logged on an activity break its type's rules (details.problems)"
     INVALID_SET_CODE = auto(), 422, "a question set code that is not a code"
     JSON_TOO_DEEP = auto(), 400, "JSON nested deeper than 32 levels"
@@ -170,6 +175,7 @@ class ErrorCode(StrEnum):
     UNKNOWN_PROFILE_SET = auto(), 404, "no such profiling question set (or version)"
     UNKNOWN_REFERENCE = auto(), 422, "a related entry naming a record that does not exist"
     UNKNOWN_RELATED = auto(), 422, "a related list the case's type does not have"
+    UNKNOWN_RULES_VERSION = auto(), 404, "no such version of a module's rule set"
     UNKNOWN_SCHEDULE = auto(), 404, "local stack: no such schedule in the template"
     UNKNOWN_STATUS = auto(), 422, "a transition to a status the case's type does not have"
     UNKNOWN_TEMPLATE = auto(), 422, "a communication naming a template the case's type does not have"

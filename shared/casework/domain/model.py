@@ -26,6 +26,7 @@ class Actor:
     business_units: frozenset[str] = frozenset()
     default_business_unit: str | None = None
     active: bool = True
+    phone: str | None = None  # E.164, for SMS alerts
 
     @property
     def name(self) -> str:

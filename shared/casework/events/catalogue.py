@@ -32,12 +32,27 @@ class Payload(BaseModel):
     model_config = ConfigDict(extra="allow")
 
 
+class CausedBy(Payload):
+    """The workflow rule whose action raised the event (GET /rules/{module})."""
+
+    rule: str = Field(description="The rule's id; the event's actor is `rule:<id>`.")
+    depth: int = Field(
+        ge=1, description="1 for an action on a person's change, +1 for each rule-caused event in between."
+    )
+    event_id: str = Field(description="The event the rule acted on.")
+
+
 class CaseData(Payload):
     """What every event's ``data`` carries: where the case stands after the change that raised it."""
 
     status: str = Field(description="The case's status after the change (a status of its definition).")
     state: str = Field(
         description="The life-cycle state of that status (e.g. open, pending, completed, closed, won)."
+    )
+    caused_by: CausedBy | None = Field(
+        default=None,
+        description="Only on events a workflow rule's action raised: which rule, and how deep in a chain of "
+        "rules (rules stop at depth 3).",
     )
 
 
@@ -74,7 +89,7 @@ class Envelope(Payload):
     )
     actor: str = Field(
         description="Who made the change: a username, `system` for automatic steps, `contact:<id>` for a "
-        "contact answering through an email link."
+        "contact answering through an email link, `rule:<id>` for a workflow rule's action."
     )
     correlation_id: str | None = Field(
         default=None,

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from casework.services.email_links import ApprovalLinks
     from casework.services.erp import ErpReader
     from casework.services.imports import ImportService
+    from casework.services.rules import RuleRunner
 
 
 def now() -> datetime:
@@ -154,4 +155,31 @@ def directory_admin() -> DirectoryAdmin:
         clock=now,
         case_types=lambda: sorted({*shipped(), *module_templates()}),
         on_change=getattr(directory, "forget", lambda: None),
+    )
+
+
+@cache
+def rule_runner() -> RuleRunner:
+    """The workflow rules, plan steps and overdue sweep's runner (functions rules, plans, overdue)."""
+    import os
+
+    from casework.adapters.dynamo import DynamoSentLedger
+    from casework.adapters.mailer import SesMailer
+    from casework.adapters.rules import (
+        DynamoOverdueCases,
+        DynamoRuleStore,
+        EventBridgePlanScheduler,
+        SnsSmsSender,
+    )
+    from casework.services.rules import RuleRunner
+
+    return RuleRunner(
+        cases=case_service(),
+        # how long a container trusts the latest rule set it read (RULES_CACHE_SECONDS; the local stack: 0)
+        rules=DynamoRuleStore(float(os.environ.get("RULES_CACHE_SECONDS") or 60)),
+        mailer=SesMailer(os.environ["MAIL_FROM"]),
+        sms=SnsSmsSender(),
+        ledger=DynamoSentLedger(),
+        plans=EventBridgePlanScheduler(),
+        overdue=DynamoOverdueCases(),
     )

@@ -13,6 +13,7 @@ from typing import Any
 from casework.domain.error_codes import ErrorCode
 from casework.domain.errors import Forbidden, NotFound, ValidationFailed
 from casework.domain.model import Actor, timestamp
+from casework.domain.tags import tag_list
 from casework.domain.views import CaseRow
 from casework.domain.visibility import is_admin, may_see_customers
 from casework.domain.workflow import WorkflowDefinition
@@ -81,6 +82,8 @@ def describe(defn: WorkflowDefinition) -> dict[str, Any]:
             for n in defn.notifications
             if n.subject is not None
         ],
+        # the #tags that admin-written texts (workflow rule alerts, activity titles) may use
+        "tags": tag_list(),
     }
 
 

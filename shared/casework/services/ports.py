@@ -17,6 +17,7 @@ from casework.domain.workflow import WorkflowDefinition
 if TYPE_CHECKING:  # the configuration models cost import time that most functions never need
     from casework.domain.care.config import ModuleConfig
     from casework.domain.delegation import Delegation
+    from casework.domain.rules import RuleSet
     from casework.domain.views import CaseRow
 
 Clock = Callable[[], datetime]
@@ -420,4 +421,43 @@ class CustomerStore(Protocol):
     def put_question_set(self, code: str, body: dict[str, Any], expected_version: int) -> int:
         """Store a new, immutable version; Conflict STALE_VERSION unless ``expected_version`` is the latest
         (0: none yet)."""
+        ...
+
+
+class RuleStore(Protocol):
+    """Workflow rule sets (casework.domain.rules), one versioned document per care module."""
+
+    def get(self, module: str, version: int | None = None) -> tuple[RuleSet, int]:
+        """A module's rule set (latest when ``version`` is None; an empty set at version 0 if none was
+        saved), or NotFound for an unknown version."""
+        ...
+
+    def put(self, module: str, rules: RuleSet, expected_version: int | None) -> int:
+        """Store a new version; Conflict STALE_VERSION unless ``expected_version`` is the latest."""
+        ...
+
+
+class SmsSender(Protocol):
+    """Text messages (Amazon SNS / End User Messaging behind it): returns the provider's message id."""
+
+    def send(self, to_e164: str, text: str) -> str: ...
+
+
+class PlanScheduler(Protocol):
+    """One-time schedules for communication plan steps (EventBridge Scheduler behind it)."""
+
+    def schedule(self, name: str, at: datetime, payload: dict[str, Any]) -> None:
+        """Run the plan step function with ``payload`` at ``at``; a schedule of that name existing already
+        is not an error (a redelivered event schedules the same steps)."""
+        ...
+
+    def cancel(self, name: str) -> None:
+        """Delete the schedule if it is still there."""
+        ...
+
+
+class OverdueCases(Protocol):
+    def overdue(self, case_type: str, business_unit: str, due_before: str) -> list[dict[str, Any]]:
+        """The open cases of a type in a unit whose expected completion is before ``due_before`` (a
+        timestamp), as case views: Queries of the open-cases index by due date, never a Scan."""
         ...

@@ -1,0 +1,44 @@
+"""Domain events (EventBridge -> SQS) -> the care modules' workflow rules, once per event.
+
+Each SQS message is an EventBridge envelope whose ``detail`` is one of our DomainEvent dicts. ``wanted``
+decides from the event and the cached rule set alone whether any rule is triggered: an event no rule is
+triggered by is acknowledged without a read or a write. A triggered one is handled once (Powertools
+idempotency on the event id), so each (event, rule) runs once; a message that cannot be read, or whose
+rules fail (a rule naming an activity type that was removed since, say), is a batch item failure with
+its reason logged: retried, then parked in the dead-letter queue alone, the rest of the batch going on.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools import Logger
+
+from casework.adapters.consumer import event_consumer
+from casework.services.rules import RuleRunner, triggered_by
+
+logger = Logger(service="casework")
+
+
+def runner() -> RuleRunner:
+    from casework.http.wiring import rule_runner
+
+    return rule_runner()
+
+
+def _run(event: dict[str, Any]) -> dict[str, Any]:
+    outcome = runner().handle(event)
+    logger.info(
+        "event handled",
+        extra={"event_id": event["id"], "event_type": event["type"], "case_id": event["case_id"], **outcome},
+    )
+    return outcome
+
+
+def _wanted(event: dict[str, Any]) -> bool:
+    return bool(triggered_by(runner().rules, event))
+
+
+consumer = event_consumer(_run, key_prefix="rules", logger=logger, wanted=_wanted)
+handler = consumer.handler
+run_rules = consumer.once
