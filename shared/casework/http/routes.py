@@ -40,7 +40,6 @@ from casework.http.schemas import (
     VersionOnly,
 )
 from casework.http.wiring import care_service, case_service
-from casework.services.ports import CaseQuery
 
 CaseId = str
 
@@ -146,6 +145,8 @@ def read_routes() -> Router:
         cursor: Cursor = None,
         limit: Limit = 25,
     ) -> PageResponse:
+        from casework.services.ports import CaseQuery  # with the first request: see wiring.case_service
+
         query = CaseQuery(
             type=type, status=status, assignee=assignee, account_id=account_id, cursor=cursor, limit=limit
         )
