@@ -32,6 +32,7 @@ def handle(record: SQSRecord) -> str:
     from casework.adapters.imports import ObjectCreated, RunJob, import_message
     from casework.http.wiring import import_service
 
+    logger.set_correlation_id(record.message_id)  # an import job's lines carry the message that moved it
     try:
         message = import_message(record.body)
     except ValueError as exc:
