@@ -3,22 +3,22 @@
 The document is Powertools' OpenAPIMerge of each API function's own resolver: the routers it serves, as
 template.yaml routes them (a test checks that every template route is in it). OpenAPIMerge could discover
 the functions' files, but they are not in this function's package; the routers are, in the shared layer.
-Built on the first request: the OpenAPI models and every router cost import time no other request pays.
+The resolver itself is built by the first request: the OpenAPI models, the Swagger UI and every router
+cost import time that serving the two pages needs once.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.event_handler import Response, content_types
 
 from casework.http.api import API_TITLE, API_VERSION, lambda_handler, make_app, openapi_metadata
 
 if TYPE_CHECKING:
-    from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
     from aws_lambda_powertools.event_handler.api_gateway import Router
-    from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
     from aws_lambda_powertools.event_handler.openapi.merge import OpenAPIMerge
 
 
@@ -58,21 +58,21 @@ def merged() -> OpenAPIMerge:
     return merge
 
 
-def with_merged_document(resolver: APIGatewayHttpResolver, next_middleware: NextMiddleware) -> Response:
-    """enable_swagger's page shows the merged document when the resolver holds one where Powertools'
-    configure_openapi_merge puts it (that method only takes files to discover)."""
-    resolver._openapi_merge = merged()
-    return next_middleware(resolver)
+@cache
+def docs_handler() -> Callable[[dict[str, Any], Any], dict[str, Any]]:
+    """The resolver, built by the first request: enable_swagger imports the OpenAPI models."""
+    app = make_app()
+    app.enable_swagger(path="/docs", title=API_TITLE, version=API_VERSION)
+    # enable_swagger's page shows the merged document when the resolver holds one where Powertools'
+    # configure_openapi_merge puts it (that method only takes files to discover).
+    app._openapi_merge = merged()
+
+    @app.get("/openapi.json", include_in_schema=False)
+    def openapi():  # no return annotation: validation would model the Response
+        return Response(200, content_types.APPLICATION_JSON, merged().get_openapi_json_schema())
+
+    return lambda_handler(app)
 
 
-app = make_app()
-app.use(middlewares=[with_merged_document])
-app.enable_swagger(path="/docs", title=API_TITLE, version=API_VERSION)
-
-
-@app.get("/openapi.json", include_in_schema=False)
-def openapi():  # no return annotation: validation would model the Response
-    return Response(200, content_types.APPLICATION_JSON, merged().get_openapi_json_schema())
-
-
-handler = lambda_handler(app)
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return docs_handler()(event, context)
