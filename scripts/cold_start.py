@@ -70,6 +70,12 @@ TRACED = {
     "AWS_XRAY_CONTEXT_MISSING": "IGNORE_ERROR",
     "AWS_XRAY_DAEMON_ADDRESS": "127.0.0.1:2000",
 }
+# The floor of an API function: Powertools' resolver with request validation and nothing of ours.
+RESOLVER_ALONE = (
+    "from aws_lambda_powertools.event_handler import APIGatewayHttpResolver\n"
+    "from aws_lambda_powertools.event_handler.openapi.params import Body\n"
+    "APIGatewayHttpResolver(enable_validation=True)"
+)
 NEW_CASE = {"type": "csr", "title": "Cold", "description": "d", "account_id": "ACC-1001"}
 
 
@@ -205,14 +211,20 @@ def main() -> int:
             for logical, props in sorted(template.items())
             if props["Type"] == "AWS::Serverless::Function"
         }
-        imports: dict[str, list[float]] = {name: [] for name in ("boto3", *functions)}
+        imports: dict[str, list[float]] = {name: [] for name in ("boto3", "resolver", *functions)}
         for _ in range(runs):
             imports["boto3"].append(wall([sys.executable, "-c", "import boto3"], env))
+            imports["resolver"].append(wall([sys.executable, "-c", RESOLVER_ALONE], env))
             for logical, app in functions.items():
                 imports[logical].append(wall([sys.executable, "-c", CHILD, str(app)], env))
         boto3_ms = statistics.median(imports["boto3"])
         fastest = min(imports["boto3"])
         print(f"python -c 'import boto3': {boto3_ms:.0f} ms (median of {runs}; fastest {fastest:.0f} ms)")
+        resolver = statistics.median(imports["resolver"])
+        print(
+            f"Powertools' resolver alone (with validation): {resolver:.0f} ms, {resolver / boto3_ms:.2f}x"
+            f" ({min(imports['resolver']) / fastest:.2f}x)"
+        )
         print(f"budget: {BUDGET}x; ratio = median / median, (fastest / fastest)\n")
         heading = ("function", "import", "ratio", "(fastest)", "first request", "traced")
         print("{:12} {:>8} {:>6} {:>9}       {:>13} {:>8}  outcome".format(*heading))
