@@ -7,9 +7,10 @@
   ``entry_point`` after each invocation. The services stay pure: what is counted is read at the edge, from
   the domain events the outbox relays (``count_committed``: transitions, approvals decided), from what the
   notifier returns (``count_emails``) and from the batch item failures of the consumers (``process_batch``).
-- The Tracer: importing the X-Ray SDK costs about as much as importing boto3, so it is built on the first
-  invocation, and only where tracing is active (on Lambda, unless POWERTOOLS_TRACE_DISABLED). Locally and in
-  the tests the SDK is never imported. It patches botocore only (boto3 and PynamoDB both go through it).
+- The Tracer: importing the X-Ray SDK costs more than importing boto3 (it imports botocore), so it is built
+  on the first invocation, and only where tracing is active (on Lambda, unless POWERTOOLS_TRACE_DISABLED).
+  Locally and in the tests the SDK is never imported. It patches botocore only (boto3 and PynamoDB both go
+  through it).
 
 Metric dimensions stay bounded: a case type and two statuses of its workflow definition, a decision.
 """
