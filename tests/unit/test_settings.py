@@ -60,3 +60,13 @@ def test_tracing_is_active_on_lambda_only_unless_disabled(
     monkeypatch.setenv("LAMBDA_TASK_ROOT", task_root)
     monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", disabled)
     assert environment.load().tracing_active is active
+
+
+def test_the_table_adapter_names_a_missing_table_instead_of_guessing_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from casework.adapters.dynamo import CaseItem, Item
+
+    monkeypatch.setattr(Item.Meta, "table_name", "")  # as imported without TABLE_NAME
+    with pytest.raises(MissingSetting, match="TABLE_NAME"):
+        CaseItem.get("CASE#1", "CASE")
