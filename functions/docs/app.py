@@ -58,6 +58,11 @@ def merged() -> OpenAPIMerge:
     return merge
 
 
+def openapi_document() -> str:
+    """The merged document as GET /openapi.json serves it (also what a checked-in copy is compared with)."""
+    return merged().get_openapi_json_schema()
+
+
 @cache
 def docs_handler() -> Callable[[dict[str, Any], Any], dict[str, Any]]:
     """The resolver, built by the first request: enable_swagger imports the OpenAPI models."""
@@ -69,7 +74,7 @@ def docs_handler() -> Callable[[dict[str, Any], Any], dict[str, Any]]:
 
     @app.get("/openapi.json", include_in_schema=False)
     def openapi():  # no return annotation: validation would model the Response
-        return Response(200, content_types.APPLICATION_JSON, merged().get_openapi_json_schema())
+        return Response(200, content_types.APPLICATION_JSON, openapi_document())
 
     return lambda_handler(app)
 
