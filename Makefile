@@ -54,6 +54,9 @@ bench: $(STAMP)  ## requests per API operation, cold-start times, the local stac
 	$(PY) scripts/write_cost.py
 	PYTHONPATH=shared $(PY) scripts/key_distribution.py
 
+coldstart: $(STAMP)  ## each function's import as a ratio to `import boto3`, and its first request on moto
+	$(PY) scripts/cold_start.py
+
 events: $(STAMP)  ## regenerate docs/events/ and the template's schema registry from the event models
 	$(PY) scripts/generate_event_catalogue.py
 

@@ -62,7 +62,13 @@ class ApiDriver:
         )
         template = load_template()
         resources = create_resources(template, stage=stage)
-        os.environ.update(TABLE_NAME=resources.table_name, EVENT_BUS_NAME=resources.event_bus_name)
+        os.environ.update(
+            TABLE_NAME=resources.table_name,
+            EVENT_BUS_NAME=resources.event_bus_name,
+            # the import function starts only with its bucket and queue set (casework.settings)
+            IMPORT_BUCKET=resources.physical["ImportBucket"]["Ref"],
+            IMPORT_QUEUE_URL=resources.physical["ImportQueue"]["QueueUrl"],
+        )
         from casework.adapters import dynamo
         from casework.http.wiring import case_service, customer_service
         from infra.seed import seed
@@ -74,7 +80,17 @@ class ApiDriver:
         self.functions, self.routes = load_functions(template)
         self.resources = resources
 
-    def call(
+    def call(self, method: str, path: str, user: str | None = "mary", **request: Any) -> tuple[int, Any]:
+        """Invoke the function serving ``method path`` (``request``: body, query, form; see ``event``)."""
+        function, event = self.event(method, path, user, **request)
+        result = self.functions[function].handler(event, LambdaContext(function))
+        content = result.get("body") or ""
+        is_json = (
+            result.get("headers", {}).get("Content-Type", "application/json").startswith("application/json")
+        )
+        return result["statusCode"], json.loads(content) if is_json and content else content
+
+    def event(
         self,
         method: str,
         path: str,
@@ -82,7 +98,8 @@ class ApiDriver:
         body: Any = None,
         query: dict[str, str] | None = None,
         form: dict[str, str] | None = None,
-    ) -> tuple[int, Any]:
+    ) -> tuple[str, dict[str, Any]]:
+        """The function (logical id) serving ``method path`` and the API Gateway v2 event it gets."""
         route = next(r for r in self.routes if r.method == method and r.pattern.match(path))
         event: dict[str, Any] = {
             "version": "2.0",
@@ -107,12 +124,7 @@ class ApiDriver:
             event["body"] = base64.b64encode(urlencode(form).encode()).decode()
         elif body is not None:
             event["body"] = json.dumps(body)
-        result = self.functions[route.function].handler(event, LambdaContext(route.function))
-        content = result.get("body") or ""
-        is_json = (
-            result.get("headers", {}).get("Content-Type", "application/json").startswith("application/json")
-        )
-        return result["statusCode"], json.loads(content) if is_json and content else content
+        return route.function, event
 
     @staticmethod
     def approval_link(case_id: str, approver: str, step: str, round: int = 1) -> str:

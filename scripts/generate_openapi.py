@@ -24,9 +24,9 @@ OPENAPI_FILE = ROOT / "docs" / "openapi.json"
 
 def document() -> dict[str, Any]:
     """The merged document of every API function, as GET /openapi.json serves it."""
-    from functions.docs.app import app
+    from functions.docs.app import openapi_document
 
-    return json.loads(app.get_openapi_json_schema())
+    return json.loads(openapi_document())
 
 
 def text(spec: dict[str, Any]) -> str:

@@ -13,12 +13,9 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
-from aws_lambda_powertools import Logger
-
 from casework.adapters.consumer import event_consumer
+from casework.observability import logger
 from casework.services.conversion import LeadConverter
-
-logger = Logger(service="casework")
 
 
 @cache
@@ -43,6 +40,10 @@ def _convert(event: dict[str, Any]) -> str:
     return outcome
 
 
-consumer = event_consumer(_convert, key_prefix="convert", logger=logger, idempotent=False)
+consumer = event_consumer(_convert, key_prefix="convert", idempotent=False)
 handler = consumer.handler
-convert = consumer.once
+
+
+def convert(**kwargs: Any) -> Any:
+    """The handling, idempotent (call with event=), outside the Lambda handler."""
+    return consumer.once(**kwargs)

@@ -8,19 +8,18 @@ checkpoint the job has passed does nothing (see casework.services.imports)."""
 
 from __future__ import annotations
 
-import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from aws_lambda_powertools import Logger
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
-from aws_lambda_powertools.utilities.typing import LambdaContext
+from casework import settings as environment
+from casework.observability import entry_point, logger, process_batch
 
-from casework.adapters.imports import ObjectCreated, RunJob, import_message
-from casework.http.wiring import import_service
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
+    from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+    from aws_lambda_powertools.utilities.typing import LambdaContext
 
-logger = Logger(service="casework")
-processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+REQUIRED = ("TABLE_NAME", "IMPORT_BUCKET", "IMPORT_QUEUE_URL")
+environment.load(*REQUIRED)  # fails the init phase with the names of what is missing
 _invocation: dict[str, LambdaContext] = {}  # the current invocation's context: its time left
 
 
@@ -29,13 +28,18 @@ def _time_left() -> float:
 
 
 def handle(record: SQSRecord) -> str:
+    # the import machinery (table adapters, S3, the services) comes with the first message, not at init
+    from casework.adapters.imports import ObjectCreated, RunJob, import_message
+    from casework.http.wiring import import_service
+
+    logger.set_correlation_id(record.message_id)  # an import job's lines carry the message that moved it
     try:
         message = import_message(record.body)
     except ValueError as exc:
         logger.error("not an import message", extra={"message_id": record.message_id, "reason": str(exc)})
         raise
     service = import_service()
-    run_as = os.environ.get("IMPORT_RUN_AS", "admin")
+    run_as = environment.load(*REQUIRED).import_run_as
     if isinstance(message, RunJob):
         outcome = service.run(message.job_id, message.checkpoint, _time_left)
         logger.info("import run", extra={"job_id": message.job_id, "outcome": outcome})
@@ -58,7 +62,7 @@ def handle(record: SQSRecord) -> str:
     return f"queued {len(queued)}"
 
 
-@logger.inject_lambda_context
-def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+@entry_point()
+def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     _invocation["context"] = context
-    return process_partial_response(event=event, record_handler=handle, processor=processor, context=context)
+    return process_batch(event, context, handle, "SQS")

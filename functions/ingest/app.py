@@ -14,14 +14,11 @@ from __future__ import annotations
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
-from aws_lambda_powertools import Logger
-
 from casework.adapters.consumer import event_consumer
+from casework.observability import logger
 
 if TYPE_CHECKING:
     from casework.services.erp import ErpIngest
-
-logger = Logger(service="casework")
 
 
 @cache
@@ -47,5 +44,5 @@ def _ingest(event: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
-consumer = event_consumer(_ingest, key_prefix="ingest", logger=logger, read=_read, key="event_id")
+consumer = event_consumer(_ingest, key_prefix="ingest", read=_read, key="event_id")
 handler = consumer.handler

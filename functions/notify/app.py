@@ -9,46 +9,29 @@ and never takes the rest of the batch down with it.
 
 from __future__ import annotations
 
-import os
-from datetime import UTC, datetime
 from functools import cache
 from typing import Any
 
-from aws_lambda_powertools import Logger
-
+from casework import settings as environment
 from casework.adapters.consumer import event_consumer
+from casework.observability import count_emails, logger
 from casework.services.notify import Notifier
 
-logger = Logger(service="casework")
+REQUIRED = ("TABLE_NAME", "MAIL_FROM")
+environment.load(*REQUIRED)  # fails the init phase with the names of what is missing
 
 
 @cache
 def notifier() -> Notifier:
     """Built on first use; adapters and their clients are reused by warm invocations."""
-    from casework.adapters.dynamo import (
-        DynamoCaseRepository,
-        DynamoDirectory,
-        DynamoSentLedger,
-        DynamoWorkflowStore,
-    )
-    from casework.adapters.mailer import EmailRenderer, SesMailer
+    from casework.http.wiring import notifier as build
 
-    return Notifier(
-        repo=DynamoCaseRepository(),
-        directory=DynamoDirectory(),
-        workflows=DynamoWorkflowStore(),
-        mailer=SesMailer(os.environ["MAIL_FROM"]),
-        renderer=EmailRenderer(),
-        clock=lambda: datetime.now(UTC),
-        public_base_url=os.environ["PUBLIC_BASE_URL"].rstrip("/"),
-        token_ttl_hours=int(os.environ.get("APPROVAL_TOKEN_TTL_HOURS") or 168),
-        case_url_template=os.environ.get("CASE_URL_TEMPLATE", ""),
-        ledger=DynamoSentLedger(),
-    )
+    return build()
 
 
 def _notify(event: dict[str, Any]) -> list[str]:
     recipients = notifier().handle(event)
+    count_emails(len(recipients))
     logger.info(
         "event handled",
         extra={"event_id": event["id"], "event_type": event["type"], "recipients": recipients},
@@ -60,6 +43,10 @@ def _concerns(event: dict[str, Any]) -> bool:
     return notifier().concerns(event)
 
 
-consumer = event_consumer(_notify, key_prefix="notify", logger=logger, wanted=_concerns)
+consumer = event_consumer(_notify, key_prefix="notify", wanted=_concerns)
 handler = consumer.handler
-notify = consumer.once
+
+
+def notify(**kwargs: Any) -> Any:
+    """The handling, idempotent (call with event=), outside the Lambda handler."""
+    return consumer.once(**kwargs)

@@ -9,12 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from casework.observability import entry_point, logger
 from casework.services.rules import RuleRunner
-
-logger = Logger(service="casework")
 
 
 def runner() -> RuleRunner:
@@ -23,7 +21,7 @@ def runner() -> RuleRunner:
     return rule_runner()
 
 
-@logger.inject_lambda_context
+@entry_point()
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     outcome = runner().sweep_overdue()
     logger.info("overdue sweep done", extra=outcome)

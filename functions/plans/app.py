@@ -10,12 +10,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from casework.observability import entry_point, logger
 from casework.services.rules import RuleRunner
 
-logger = Logger(service="casework")
 FIELDS = ("module", "case_id", "plan", "step", "entered_at", "schedule")
 
 
@@ -25,7 +24,7 @@ def runner() -> RuleRunner:
     return rule_runner()
 
 
-@logger.inject_lambda_context
+@entry_point()
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     step = event.get("plan_step") if isinstance(event, dict) else None
     if not isinstance(step, dict) or any(step.get(name) in (None, "") for name in FIELDS):

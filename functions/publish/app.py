@@ -8,34 +8,33 @@ sequence number so Lambda retries from there (duplicates are fine: event ids are
 
 from __future__ import annotations
 
-import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from aws_lambda_powertools import Logger
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
-from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import (
-    DynamoDBRecord,
-    DynamoDBRecordEventName,
-)
-from aws_lambda_powertools.utilities.typing import LambdaContext
-
+from casework import settings as environment
 from casework.adapters.codec import plain
 from casework.adapters.events import EventBridgePublisher
+from casework.observability import count_committed, entry_point, logger, process_batch
 
-logger = Logger(service="casework")
-processor = BatchProcessor(event_type=EventType.DynamoDBStreams, raise_on_entire_batch_failure=False)
-publisher = EventBridgePublisher(os.environ["EVENT_BUS_NAME"])  # boto3 client created on first publish
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
+    from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
+    from aws_lambda_powertools.utilities.typing import LambdaContext
+
+# the boto3 client is created on first publish
+publisher = EventBridgePublisher(environment.load("EVENT_BUS_NAME").event_bus_name)
 
 
 def record_handler(record: DynamoDBRecord) -> int:
     """Publish the events one stream record carries; returns how many."""
-    if record.event_name != DynamoDBRecordEventName.INSERT or record.dynamodb is None:
+    if record.event_name is None or record.event_name.name != "INSERT" or record.dynamodb is None:
         return 0
     events = (record.dynamodb.new_image or {}).get("events")
     if not events:
         return 0
     events = plain(events)
+    logger.set_correlation_id(events[0].get("correlation_id"))
     publisher.publish(events)
+    count_committed(events)  # once they are out: a retried record is not counted twice
     logger.debug(
         "published",
         extra={
@@ -46,8 +45,6 @@ def record_handler(record: DynamoDBRecord) -> int:
     return len(events)
 
 
-@logger.inject_lambda_context
-def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return process_partial_response(
-        event=event, record_handler=record_handler, processor=processor, context=context
-    )
+@entry_point()
+def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
+    return process_batch(event, context, record_handler, "DynamoDBStreams")

@@ -12,12 +12,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools import Logger
-
 from casework.adapters.consumer import event_consumer
+from casework.observability import logger
 from casework.services.rules import RuleRunner, triggered_by
-
-logger = Logger(service="casework")
 
 
 def runner() -> RuleRunner:
@@ -39,6 +36,6 @@ def _wanted(event: dict[str, Any]) -> bool:
     return bool(triggered_by(runner().rules, event))
 
 
-consumer = event_consumer(_run, key_prefix="rules", logger=logger, wanted=_wanted)
+consumer = event_consumer(_run, key_prefix="rules", wanted=_wanted)
 handler = consumer.handler
 run_rules = consumer.once

@@ -53,3 +53,22 @@ def for_event(
 ) -> dict:
     """The SQS record carrying ``event`` as the EventBridge rule delivers it."""
     return sqs_record(json.dumps(envelope(event)), message_id, queue)
+
+
+def stream_insert(new_image: dict[str, Any], sequence_number: str = "1") -> dict[str, Any]:
+    """The table stream's record of an inserted item (``new_image`` in DynamoDB's AttributeValue form), as
+    Lambda's DynamoDB event source delivers it to the publish function."""
+    keys = {name: new_image[name] for name in ("pk", "sk") if name in new_image}
+    return {
+        "eventID": sequence_number,
+        "eventName": "INSERT",
+        "eventVersion": "1.1",
+        "eventSource": "aws:dynamodb",
+        "awsRegion": REGION,
+        "dynamodb": {
+            "Keys": keys,
+            "NewImage": new_image,
+            "SequenceNumber": sequence_number,
+            "StreamViewType": "NEW_IMAGE",
+        },
+    }

@@ -359,7 +359,10 @@ def test_other_cancellations_are_raised_for_a_retry(
 
 
 @pytest.fixture
-def local_functions(stack: LocalResources) -> Iterator[dict[str, Any]]:
+def local_functions(stack: LocalResources, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
+    # every function starts only with what it needs set, as the local stack sets it (the import function's)
+    monkeypatch.setenv("IMPORT_BUCKET", stack.physical["ImportBucket"]["Ref"])
+    monkeypatch.setenv("IMPORT_QUEUE_URL", stack.physical["ImportQueue"]["QueueUrl"])
     before = set(sys.modules)
     functions, _routes = load_functions(TEMPLATE)
     yield functions

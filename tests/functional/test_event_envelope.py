@@ -10,7 +10,6 @@ from typing import Any
 
 import boto3
 import pytest
-from aws_lambda_powertools import Logger
 from boto3.dynamodb.types import TypeDeserializer
 
 from casework import correlation
@@ -161,7 +160,7 @@ def test_a_consumer_handles_an_event_under_its_correlation_id(stack: LocalResour
         seen.append(correlation.current())
         return event["id"]
 
-    consumer = event_consumer(handle, key_prefix="envelope-test", logger=Logger(service="casework"))
+    consumer = event_consumer(handle, key_prefix="envelope-test")
     base = {
         "type": "NoteAdded",
         "schema_version": 1,

@@ -399,9 +399,7 @@ def test_a_rule_on_a_case_closed_meanwhile_does_nothing_and_does_not_fail(world:
     world.save("service_request", assign)
     sr = faulty_item(world)
     event = world.repo.outbox[0].to_dict()
-    world.runner.cases.transition(
-        "tina", sr.id, to="Cancelled", fields={"cancellation_reason": "DUPLICATE"}
-    )
+    world.runner.cases.transition("tina", sr.id, to="Cancelled", fields={"cancellation_reason": "DUPLICATE"})
     outcome = world.runner.handle(event)
     assert outcome["fired"] == ["to-tina"]
     assert world.repo.cases[sr.id].assignee is None

@@ -12,46 +12,54 @@ idempotency key.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
-
-from aws_lambda_powertools import Logger
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
-from aws_lambda_powertools.utilities.idempotency import (
-    DynamoDBPersistenceLayer,
-    IdempotencyConfig,
-    idempotent_function,
-)
-from aws_lambda_powertools.utilities.typing import LambdaContext
+from dataclasses import dataclass, field
+from functools import cache, cached_property
+from typing import TYPE_CHECKING, Any
 
 from casework import correlation
+from casework import settings as environment
 from casework.adapters.events import PoisonMessage, domain_event
 from casework.domain.errors import DomainError, ErrorKind
+from casework.observability import entry_point, logger, process_batch
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
+    from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+    from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig
+    from aws_lambda_powertools.utilities.typing import LambdaContext
 
 IDEMPOTENCY_DAYS = 7
 IDEMPOTENCY_SK = "IDEMPOTENCY"
 
 
-class OwnPartitionPersistence(DynamoDBPersistenceLayer):
-    """Powertools keys every record of a table that has a sort key on one partition
-    (``idempotency#<function>``): at scale the table's hottest key, half of its writes. Here each record is
-    its own partition: pk = the idempotency key (``<consumer>#<hash of the event id>``), sk = IDEMPOTENCY."""
+@cache
+def _own_partition_persistence() -> type[Any]:
+    """Built on first use: Powertools' DynamoDB persistence layer imports boto3 (as much as a whole import of
+    boto3 at cold start), and the idempotency machinery is first needed by the first message."""
+    from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
 
-    def _get_key(self, idempotency_key: str) -> dict:
-        return {self.key_attr: {"S": idempotency_key}, self.sort_key_attr: {"S": IDEMPOTENCY_SK}}
+    class OwnPartitionPersistence(DynamoDBPersistenceLayer):
+        """Powertools keys every record of a table that has a sort key on one partition
+        (``idempotency#<function>``): at scale the table's hottest key, half of its writes. Here each record
+        is its own partition: pk = the idempotency key (``<consumer>#<hash of the event id>``), sk =
+        IDEMPOTENCY."""
+
+        def _get_key(self, idempotency_key: str) -> dict[str, Any]:
+            return {self.key_attr: {"S": idempotency_key}, str(self.sort_key_attr): {"S": IDEMPOTENCY_SK}}
+
+    return OwnPartitionPersistence
 
 
-@dataclass(frozen=True)
-class EventConsumer:
-    handler: Callable[[dict[str, Any], LambdaContext], dict[str, Any]]  # the Lambda entry point
-    once: Callable[..., Any]  # the handling, idempotent: call with event=
-    config: IdempotencyConfig  # register a LambdaContext here to call ``once`` outside ``handler``
+def own_partition_persistence(table_name: str) -> Any:
+    """Powertools' DynamoDB persistence on ``table_name`` with each idempotency record in its own partition
+    (the queue consumers' and the API's Idempotency-Key records alike)."""
+    return _own_partition_persistence()(
+        table_name=table_name, key_attr="pk", sort_key_attr="sk", expiry_attr="expires_at"
+    )
 
 
-def _log_failure(logger: Logger, record: SQSRecord, exc: Exception) -> None:
+def _log_failure(record: SQSRecord, exc: Exception) -> None:
     """Why a message failed, once, where it failed: the DLQ keeps the message, the log keeps the reason."""
     code = getattr(exc, "code", None)
     extra = {"message_id": record.message_id, "code": code or type(exc).__name__, "reason": str(exc)}
@@ -66,11 +74,74 @@ def _log_failure(logger: Logger, record: SQSRecord, exc: Exception) -> None:
         logger.exception("message failed", extra=extra)
 
 
+@dataclass
+class EventConsumer:
+    """The Lambda handler for a queue of events, around ``handle`` made idempotent (see event_consumer).
+    The Powertools machinery (idempotency, batch processing) is built on the first message, not at import."""
+
+    handle: Callable[..., Any]
+    key_prefix: str
+    read: Callable[[str | None, str], dict[str, Any]]
+    key: str
+    wanted: Callable[[dict[str, Any]], bool] | None
+    idempotent: bool = True
+    handler: Callable[[dict[str, Any], LambdaContext], PartialItemFailureResponse] = field(init=False)
+
+    def __post_init__(self) -> None:
+        @entry_point()
+        def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
+            """The Lambda entry point."""
+            self.config.register_lambda_context(context)
+            return process_batch(event, context, self.record_handler, "SQS")
+
+        self.handler = handler
+
+    @cached_property
+    def config(self) -> IdempotencyConfig:
+        """Register a LambdaContext here to call ``once`` outside ``handler``."""
+        from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig
+
+        return IdempotencyConfig(
+            event_key_jmespath=self.key,
+            expires_after_seconds=IDEMPOTENCY_DAYS * 86400,
+            raise_on_no_idempotency_key=True,
+        )
+
+    @cached_property
+    def once(self) -> Callable[..., Any]:
+        """The handling, idempotent: call with event=."""
+        if not self.idempotent:
+            return self.handle
+        from aws_lambda_powertools.utilities.idempotency import idempotent_function
+
+        persistence = own_partition_persistence(environment.load("TABLE_NAME").table_name)
+        idempotent = idempotent_function(
+            data_keyword_argument="event",
+            persistence_store=persistence,
+            config=self.config,
+            key_prefix=self.key_prefix,
+        )
+        return idempotent(self.handle)
+
+    def record_handler(self, record: SQSRecord) -> Any:
+        try:
+            event = self.read(record.body, record.message_id)
+            # What this handling writes (and logs) carries the correlation id of the event it handles.
+            correlation_id = str(event.get("correlation_id") or event.get("id") or record.message_id)
+            logger.set_correlation_id(correlation_id)
+            with correlation.bound(correlation_id):
+                if self.wanted is not None and not self.wanted(event):
+                    return None  # nothing to do for it: not worth an idempotency record
+                return self.once(event=event)
+        except Exception as exc:
+            _log_failure(record, exc)
+            raise
+
+
 def event_consumer(
     handle: Callable[..., Any],
     *,
     key_prefix: str,
-    logger: Logger,
     read: Callable[[str | None, str], dict[str, Any]] = domain_event,
     key: str = "id",
     wanted: Callable[[dict[str, Any]], bool] | None = None,
@@ -82,43 +153,7 @@ def event_consumer(
     JMESPath of the event's idempotency key in it; ``wanted`` (when given) says from the event alone whether
     there is anything to do, so events of no concern are acknowledged without writing anything.
     ``idempotent=False`` leaves out the idempotency records (two writes per event) for a handling that is
-    idempotent by itself (a conditional write that a second delivery cannot pass)."""
-    persistence = OwnPartitionPersistence(
-        table_name=os.environ["TABLE_NAME"], key_attr="pk", sort_key_attr="sk", expiry_attr="expires_at"
-    )
-    config = IdempotencyConfig(
-        event_key_jmespath=key,
-        expires_after_seconds=IDEMPOTENCY_DAYS * 86400,
-        raise_on_no_idempotency_key=True,
-    )
-    processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
-    once = (
-        idempotent_function(
-            data_keyword_argument="event", persistence_store=persistence, config=config, key_prefix=key_prefix
-        )(handle)
-        if idempotent
-        else handle
-    )
-
-    def record_handler(record: SQSRecord) -> Any:
-        try:
-            event = read(record.body, record.message_id)
-            # What this handling writes (and logs) carries the correlation id of the event it handles.
-            correlation_id = str(event.get("correlation_id") or event.get("id") or record.message_id)
-            logger.set_correlation_id(correlation_id)
-            with correlation.bound(correlation_id):
-                if wanted is not None and not wanted(event):
-                    return None  # nothing to do for it: not worth an idempotency record
-                return once(event=event)
-        except Exception as exc:
-            _log_failure(logger, record, exc)
-            raise
-
-    @logger.inject_lambda_context
-    def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-        config.register_lambda_context(context)
-        return process_partial_response(
-            event=event, record_handler=record_handler, processor=processor, context=context
-        )
-
-    return EventConsumer(handler, once, config)
+    idempotent by itself (a conditional write that a second delivery cannot pass).
+    The table is checked at start: TABLE_NAME missing fails the import."""
+    environment.load("TABLE_NAME")
+    return EventConsumer(handle, key_prefix, read, key, wanted, idempotent)

@@ -32,7 +32,6 @@ import binascii
 import hashlib
 import hmac
 import json
-import os
 import secrets
 import threading
 import time
@@ -58,6 +57,7 @@ from pynamodb.indexes import GlobalSecondaryIndex, IncludeProjection
 from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
+from casework import settings as environment
 from casework.adapters.codec import case_from_dict, case_to_dict, plain
 from casework.correlation import stamp
 from casework.domain.directory import actor_from_record, unit_from_record
@@ -89,8 +89,10 @@ from casework.services.ports import (
 if TYPE_CHECKING:
     from casework.domain.care.config import ModuleConfig
 
-REGION = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "eu-west-1"
-TABLE_NAME = os.environ.get("TABLE_NAME", "casework")
+_SETTINGS = environment.load()
+REGION = _SETTINGS.aws_region
+# Empty when TABLE_NAME is not set: the first request then fails naming it (never a table by a default name).
+TABLE_NAME = _SETTINGS.table_name
 
 
 LISTED = ["kind", "listing"]  # what the list indexes gsi1-gsi4 project (template.yaml says the same)
@@ -128,6 +130,8 @@ class Item(Model):
 
     @classmethod
     def _get_connection(cls) -> TableConnection:
+        if not cls.Meta.table_name:
+            cls.Meta.table_name = environment.load("TABLE_NAME").table_name
         table = super()._get_connection()
         _shared_session(table.connection)
         return table
@@ -283,7 +287,7 @@ def configure(table_name: str | None = None) -> None:
     for cls in {Item, *_item_subclasses(Item)}:  # every model, here and in other adapters (orders, jobs, ...)
         if table_name:
             cls.Meta.table_name = table_name
-        cls.Meta.region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or REGION
+        cls.Meta.region = environment.load().aws_region
         cls._connection = None
     global _session
     _connection = _session = None
@@ -431,7 +435,7 @@ def _secret() -> bytes:
     process's own, which is enough for one local stack or test run."""
     global _cursor_secret
     if _cursor_secret is None:
-        configured = os.environ.get("CURSOR_SECRET", "")
+        configured = environment.load().cursor_secret
         _cursor_secret = configured.encode() if configured else secrets.token_bytes(32)
     return _cursor_secret
 

@@ -16,7 +16,6 @@ with no second request.
 
 from __future__ import annotations
 
-from functools import cache
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -26,7 +25,7 @@ from pynamodb.exceptions import DoesNotExist
 
 from casework.adapters.codec import plain
 from casework.adapters.dynamo import DirectoryItem, Item, _index, _one_page, cursor_scope, decode_cursor
-from casework.adapters.events import PoisonMessage
+from casework.adapters.events import PoisonMessage, queued_event_model
 from casework.services.erp import EVENT_TYPES, ErpDetail, Outcome, UnknownEventType, problems
 from casework.services.ports import Page
 
@@ -36,18 +35,6 @@ CONDITION_FAILED = "ConditionalCheckFailedException"
 # --- the queued message -------------------------------------------------------------------------------------
 
 
-@cache
-def _envelope_model() -> type[Any]:
-    """Powertools' EventBridge model; ``account`` optional, as moto's EventBridge (the local stack) leaves it
-    out. Built on first use: the parser models cost import time the read paths never need."""
-    from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
-
-    class ErpEnvelope(EventBridgeModel):
-        account: str | None = None  # type: ignore[assignment]
-
-    return ErpEnvelope
-
-
 def erp_event(body: str | None, message_id: str) -> dict[str, Any]:
     """An SQS message body (an EventBridge event from the ERP) -> {"event_id", "detail_type", "detail"}.
 
@@ -55,7 +42,7 @@ def erp_event(body: str | None, message_id: str) -> dict[str, Any]:
     JSON, or not an EventBridge event), UNKNOWN_EVENT_TYPE, INVALID_ERP_EVENT (no event_id, no version or
     updated_at, no data)."""
     try:
-        envelope = _envelope_model().model_validate_json(body or "")
+        envelope = queued_event_model().model_validate_json(body or "")
     except ValidationError as exc:
         raise PoisonMessage(
             f"message {message_id} is not an EventBridge event: {problems(exc)[:3]}", code="MALFORMED_MESSAGE"

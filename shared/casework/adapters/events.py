@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Sequence
 from datetime import datetime
+from functools import cache
 from typing import Any
 
 SOURCE = "casework"
@@ -101,15 +102,50 @@ class PoisonMessage(ValueError):
         self.code = code
 
 
+@cache
+def queued_event_model(detail: Any = dict[str, Any]) -> type[Any]:
+    """Powertools' EventBridge model (the body of an SQS message an EventBridge rule delivered) whose
+    ``detail`` is ``detail``; ``account`` optional, as moto's EventBridge (the local stack) leaves it out.
+    Built on first use: the parser models cost import time that the API functions never need."""
+    from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
+    from pydantic import create_model
+
+    return create_model(
+        "QueuedEvent", __base__=EventBridgeModel, account=(str | None, None), detail=(detail, ...)
+    )
+
+
+@cache
+def _casework_event_model() -> type[Any]:
+    """What a consumer needs of a DomainEvent dict to handle it (the rest passes through as it came)."""
+    from typing import Annotated
+
+    from pydantic import BaseModel, ConfigDict, StringConstraints
+
+    Text = Annotated[str, StringConstraints(min_length=1)]
+
+    class CaseworkEvent(BaseModel):
+        model_config = ConfigDict(extra="allow")
+        id: Text
+        type: Text
+        case_id: Text
+        case_type: Text
+
+    return queued_event_model(CaseworkEvent)
+
+
 def domain_event(body: str | None, message_id: str) -> dict[str, Any]:
     """The DomainEvent dict inside an SQS message that carries an EventBridge envelope (its ``detail``)."""
+    from pydantic import ValidationError
+
     try:
-        envelope = json.loads(body or "")
-    except (TypeError, ValueError):
-        raise PoisonMessage(f"message {message_id} is not JSON") from None
-    event = envelope.get("detail") if isinstance(envelope, dict) else None
-    if not isinstance(event, dict) or not all(
-        isinstance(event.get(key), str) and event[key] for key in ("id", "type", "case_id", "case_type")
-    ):
-        raise PoisonMessage(f"message {message_id} carries no casework event")
+        envelope = _casework_event_model().model_validate_json(body or "")
+    except ValidationError as exc:
+        not_json = any(error["type"] == "json_invalid" for error in exc.errors())
+        raise PoisonMessage(
+            f"message {message_id} is not JSON"
+            if not_json
+            else f"message {message_id} carries no casework event"
+        ) from None
+    event: dict[str, Any] = envelope.detail.model_dump()
     return event

@@ -14,7 +14,6 @@ continuation (``{"action": "run", "job_id", "checkpoint"}``).
 from __future__ import annotations
 
 import json
-import os
 from functools import cache
 from typing import Annotated, Any, Literal
 
@@ -23,6 +22,7 @@ from pynamodb.attributes import NumberAttribute
 from pynamodb.exceptions import DoesNotExist, PutError, TransactWriteError
 from pynamodb.transactions import TransactWrite
 
+from casework import settings as environment
 from casework.adapters.codec import plain
 from casework.adapters.dynamo import REGION, Item, _tx_connection
 from casework.domain.error_codes import ErrorCode
@@ -140,7 +140,7 @@ class S3Files:
 
 class SqsJobQueue:
     def __init__(self, queue_url: str | None = None) -> None:
-        self.queue_url = queue_url or os.environ["IMPORT_QUEUE_URL"]
+        self.queue_url = queue_url or environment.load("IMPORT_QUEUE_URL").import_queue_url
 
     def send(self, message: dict[str, Any]) -> None:
         _client("sqs").send_message(QueueUrl=self.queue_url, MessageBody=json.dumps(message))

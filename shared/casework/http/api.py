@@ -8,18 +8,17 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import re
 from collections.abc import Callable
 from typing import Any
 
-from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.logging import correlation_paths
 
 from casework import correlation
+from casework import settings as environment
 from casework.domain.errors import (
     RETRY_AFTER_SECONDS,
     THROTTLING_CODES,
@@ -28,8 +27,7 @@ from casework.domain.errors import (
     Unauthenticated,
     busy,
 )
-
-logger = Logger(service="casework")
+from casework.observability import entry_point, logger
 
 STATUS_FOR = {
     ErrorKind.INVALID: 422,
@@ -127,18 +125,25 @@ def _validation_details(exc: RequestValidationError) -> list[dict[str, Any]]:
     ]
 
 
-def describe_api(app: APIGatewayHttpResolver) -> None:
-    """OpenAPI metadata. Only the docs function needs it; importing the OpenAPI models costs ~200 ms of cold
-    start, so the other functions never do."""
+def openapi_metadata() -> dict[str, Any]:
+    """The API's OpenAPI metadata (title, version, security). Only the docs need it; importing the OpenAPI
+    models costs ~200 ms of cold start, so the other functions never do."""
     from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
 
-    app.configure_openapi(
-        title=API_TITLE,
-        version=API_VERSION,
-        description="Customer-care case lifecycles (CSR and more) run by one workflow engine.",
-        security_schemes={"jwt": HTTPBearer(bearerFormat="JWT", description="The JWT authorizer's token.")},
-        security=[{"jwt": []}],
-    )
+    return {
+        "title": API_TITLE,
+        "version": API_VERSION,
+        "description": "Customer-care case lifecycles (CSR and more) run by one workflow engine.",
+        "security_schemes": {
+            "jwt": HTTPBearer(bearerFormat="JWT", description="The JWT authorizer's token.")
+        },
+        "security": [{"jwt": []}],
+    }
+
+
+def describe_api(app: APIGatewayHttpResolver) -> None:
+    """Configure ``app``'s OpenAPI document with the API's metadata."""
+    app.configure_openapi(**openapi_metadata())
 
 
 def make_app(*routers: Router) -> APIGatewayHttpResolver:
@@ -180,7 +185,7 @@ def caller(router: Router) -> str:
     """The username the JWT authorizer vouched for. API Gateway refuses requests without a valid token before
     they reach us; this is the second line (and the local stack's)."""
     claims = router.current_event.request_context.authorizer.jwt_claim or {}
-    for claim in (os.environ.get("USERNAME_CLAIM", "username"), "cognito:username", "username"):
+    for claim in (environment.load().username_claim, "cognito:username", "username"):
         value = claims.get(claim)
         if isinstance(value, str) and value:
             return value
@@ -221,7 +226,7 @@ def lambda_handler(app: APIGatewayHttpResolver) -> Callable[[dict, Any], dict]:
     every domain event the request raises (casework.correlation) and the response's ``x-correlation-id``
     header, so a client can quote it and a subscriber can trace an event back to it."""
 
-    @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+    @entry_point(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
     def handler(event: dict, context: Any) -> dict:
         try:
             correlation_id = _correlation_id(event)

@@ -3,7 +3,7 @@
 A route opts in with ``middlewares=[idempotent(router)]``. Without the header nothing changes (not one
 request more). With it, Powertools Idempotency keeps the first successful answer (status and body) for
 KEY_HOURS in the case table, one item per key (its own partition, as the queue consumers' records:
-casework.adapters.consumer.OwnPartitionPersistence), and:
+casework.adapters.consumer.own_partition_persistence), and:
 
 - the same key and the same body (JSON compared as data, not as text) answer that first response again,
   with ``Idempotent-Replayed: true``, and create nothing;
@@ -104,7 +104,7 @@ def _idempotent_call() -> tuple[Callable[..., dict[str, Any]], Any]:
     from aws_lambda_powertools.event_handler.openapi.encoders import jsonable_encoder
     from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
 
-    from casework.adapters.consumer import OwnPartitionPersistence
+    from casework.adapters.consumer import own_partition_persistence
 
     def run(request: dict[str, Any], proceed: Callable[[], Response]) -> dict[str, Any]:
         response = proceed()
@@ -120,9 +120,7 @@ def _idempotent_call() -> tuple[Callable[..., dict[str, Any]], Any]:
     def replayed(response: Any, idempotent_data: Any) -> Any:  # Powertools' IdempotentHookFunction
         return {**response, "replayed": True}
 
-    persistence = OwnPartitionPersistence(
-        table_name=os.environ["TABLE_NAME"], key_attr="pk", sort_key_attr="sk", expiry_attr="expires_at"
-    )
+    persistence = own_partition_persistence(os.environ["TABLE_NAME"])
     config = IdempotencyConfig(
         event_key_jmespath="[user, path, key]",
         payload_validation_jmespath="body",

@@ -3,7 +3,7 @@ function so every resolver (a function's own, and the docs function's combined o
 
 from __future__ import annotations
 
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 from urllib.parse import unquote
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
@@ -54,7 +54,9 @@ from casework.http.wiring import (
     case_queries,
     delegation_settings,
 )
-from casework.services.ports import CaseQuery, Page
+
+if TYPE_CHECKING:
+    from casework.services.ports import Page
 
 CaseId = str
 
@@ -160,6 +162,8 @@ def read_routes() -> Router:
         cursor: Cursor = None,
         limit: Limit = 25,
     ) -> CasePage:
+        from casework.services.ports import CaseQuery  # with the first request: see wiring.case_service
+
         query = CaseQuery(
             type=type, status=status, assignee=assignee, account_id=account_id, cursor=cursor, limit=limit
         )

@@ -7,8 +7,6 @@ from datetime import UTC, datetime
 from functools import cache
 from typing import TYPE_CHECKING
 
-from casework.services.cases import CaseService
-
 if TYPE_CHECKING:
     from casework.services.acceptance import AcceptanceLinks
     from casework.services.care import CareService
@@ -16,12 +14,14 @@ if TYPE_CHECKING:
     from casework.services.case_feedback import CaseFeedback
     from casework.services.case_notes import CaseNotes
     from casework.services.case_queries import CaseQueries
+    from casework.services.cases import CaseService
     from casework.services.customers import CustomerService
     from casework.services.delegation_settings import DelegationSettings
     from casework.services.directory_admin import DirectoryAdmin
     from casework.services.email_links import ApprovalLinks
     from casework.services.erp import ErpReader
     from casework.services.imports import ImportService
+    from casework.services.notify import Notifier
     from casework.services.rules import RuleRunner
 
 
@@ -38,7 +38,7 @@ def new_id() -> str:
 def case_service() -> CaseService:
     """Every use case on cases over the table's adapters, built once per process (the directory and the
     definitions are cached in these adapters). The accessors below hand out this one object as the single
-    use case a route needs."""
+    use case a route needs. The services and the domain come with the first request, not at init."""
     from casework.adapters.approvals import DynamoDelegations
     from casework.adapters.dynamo import (
         DynamoCaseRepository,
@@ -46,6 +46,7 @@ def case_service() -> CaseService:
         DynamoDirectory,
         DynamoWorkflowStore,
     )
+    from casework.services.cases import CaseService
 
     configs = DynamoConfigStore()
     return CaseService(
@@ -122,11 +123,11 @@ def customer_service() -> CustomerService:
 @cache
 def import_service() -> ImportService:
     """Import jobs: the import bucket and queue from the environment (IMPORT_BUCKET, IMPORT_QUEUE_URL)."""
-    import os
-
+    from casework import settings as environment
     from casework.adapters.imports import DynamoJobStore, S3Files, SqsJobQueue
     from casework.services.imports import ImportService
 
+    settings = environment.load("TABLE_NAME", "IMPORT_BUCKET", "IMPORT_QUEUE_URL")
     return ImportService(
         files=S3Files(),
         jobs=DynamoJobStore(),
@@ -135,9 +136,9 @@ def import_service() -> ImportService:
         cases=case_service(),
         clock=now,
         new_id=new_id,
-        bucket=os.environ["IMPORT_BUCKET"],
-        chunk_rows=int(os.environ.get("IMPORT_CHUNK_ROWS", "100")),
-        reserve_seconds=float(os.environ.get("IMPORT_RESERVE_SECONDS", "30")),
+        bucket=settings.import_bucket,
+        chunk_rows=settings.import_chunk_rows,
+        reserve_seconds=settings.import_reserve_seconds,
     )
 
 
@@ -155,6 +156,34 @@ def directory_admin() -> DirectoryAdmin:
         clock=now,
         case_types=lambda: sorted({*shipped(), *module_templates()}),
         on_change=getattr(directory, "forget", lambda: None),
+    )
+
+
+def notifier(*, with_ledger: bool = True) -> Notifier:
+    """The notifier of the notify and remind functions, from the environment (MAIL_FROM required).
+    ``with_ledger``: record what was sent, so a redelivered event mails nobody twice (notify)."""
+    from casework import settings as environment
+    from casework.adapters.dynamo import (
+        DynamoCaseRepository,
+        DynamoDirectory,
+        DynamoSentLedger,
+        DynamoWorkflowStore,
+    )
+    from casework.adapters.mailer import EmailRenderer, SesMailer
+    from casework.services.notify import Notifier
+
+    settings = environment.load("TABLE_NAME", "MAIL_FROM")
+    return Notifier(
+        repo=DynamoCaseRepository(),
+        directory=DynamoDirectory(),
+        workflows=DynamoWorkflowStore(),
+        mailer=SesMailer(settings.mail_from),
+        renderer=EmailRenderer(),
+        clock=now,
+        public_base_url=settings.public_base_url.rstrip("/"),
+        token_ttl_hours=settings.approval_token_ttl_hours,
+        case_url_template=settings.case_url_template,
+        ledger=DynamoSentLedger() if with_ledger else None,
     )
 
 
