@@ -350,9 +350,16 @@ class Communication:
     to: str  # "contact" | "assignee"
     subject: str
     body: str
+    channels: tuple[str, ...] = ("email",)  # "email" and/or "sms" (a contact without a valid number: email)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"on_state": self.on_state, "to": self.to, "subject": self.subject, "body": self.body}
+        return {
+            "on_state": self.on_state,
+            "to": self.to,
+            "subject": self.subject,
+            "body": self.body,
+            "channels": list(self.channels),
+        }
 
 
 @dataclass(frozen=True)
@@ -364,6 +371,8 @@ class ServiceSpec:
     minimum_time: Duration
     logging: str  # "fixed": always the minimum time | "flexible": the user logs it
     auto_applied: bool  # added to a new activity with the minimum time
+    resource_required: bool = False  # the activity cannot start without a resource booked for it
+    resource_confirmation: bool = False  # a booking waits for the resource's owner to confirm it
 
     @property
     def mandatory(self) -> bool:
@@ -380,6 +389,8 @@ class ServiceSpec:
             "minimum_time": self.minimum_time.to_dict(),
             "logging": self.logging,
             "auto_applied": self.auto_applied,
+            "resource_required": self.resource_required,
+            "resource_confirmation": self.resource_confirmation,
         }
 
 
@@ -802,6 +813,7 @@ class _CommunicationShape(_Shape):
     to: Literal["contact", "assignee"]
     subject: _Subject
     body: _Body
+    channels: list[Literal["email", "sms"]] = Field(default=["email"], min_length=1, max_length=2)
 
 
 class _ServiceShape(_Shape):
@@ -810,6 +822,8 @@ class _ServiceShape(_Shape):
     minimum_time: _Duration
     logging: Literal["fixed", "flexible"] = "flexible"
     auto_applied: bool = False
+    resource_required: bool = False
+    resource_confirmation: bool = False
 
 
 class _AutoConversionShape(_Shape):
@@ -1525,7 +1539,10 @@ class _Normaliser:
                     self.problem(
                         f"{where}[{k}].{part}", f"Template error on line {exc.lineno}: {exc.message}"
                     )
-        return tuple(Communication(e.on_state, e.to, e.subject, e.body) for e in entries)
+        return tuple(
+            Communication(e.on_state, e.to, e.subject, e.body, tuple(dict.fromkeys(e.channels)))
+            for e in entries
+        )
 
     def services(self, where: str, entries: Sequence[_ServiceShape]) -> tuple[ServiceSpec, ...]:
         kept: list[ServiceSpec] = []
@@ -1540,7 +1557,13 @@ class _Normaliser:
                 continue
             kept.append(
                 ServiceSpec(
-                    entry.product, entry.classification, entry.minimum_time, entry.logging, entry.auto_applied
+                    entry.product,
+                    entry.classification,
+                    entry.minimum_time,
+                    entry.logging,
+                    entry.auto_applied,
+                    entry.resource_required,
+                    entry.resource_confirmation,
                 )
             )
         return tuple(kept)
