@@ -210,6 +210,22 @@ def _lead_story(svc: CaseService) -> None:
     svc.transition("mary", lead["id"], to="Won")
 
 
+def _booking_story(svc: CaseService, repo: InMemoryRepository) -> None:
+    """A technician booked for a visit: confirmed by its owner, cancelled; asked again and declined."""
+    from tests.unit.test_booking import FRED, booking_service, require_confirmed_resources, visit
+
+    bookings = booking_service(svc, repo)
+    bookings.create_resource("admin", FRED)
+    require_confirmed_resources(svc)
+    activity = visit(svc)
+    slot = {"resource_id": "TECH-FRED", "service": "SVC-VISIT"}
+    booked = bookings.book("dave", activity, **slot, starts="2025-03-03T13:00Z", ends="2025-03-03T14:00Z")
+    bookings.decide("fred", booked["id"], confirm=True)
+    bookings.cancel("dave", booked["id"])
+    asked = bookings.book("dave", activity, **slot, starts="2025-03-03T13:00Z", ends="2025-03-03T14:00Z")
+    bookings.decide("fred", asked["id"], confirm=False)
+
+
 def _auto_approval_story() -> list[Any]:
     """A business unit that approves pre-approval automatically: the engine decides as `system`."""
     data = demo_data()
@@ -231,6 +247,7 @@ def emitted() -> tuple[list[dict[str, Any]], InMemoryRepository]:
     _csr_story(svc)
     _service_request_story(svc)
     _lead_story(svc)
+    _booking_story(svc, repo)
     events = [e.to_dict() for e in [*repo.outbox, *_auto_approval_story()]]
     return events, repo
 

@@ -1168,3 +1168,24 @@ def record_check(
     draft.changes[f"{kind}.{key}.{check}"] = {"from": None, "to": dict(result)}
     draft.emit("RelatedItemChecked", kind=kind, key=key, check=check, result=dict(result))
     return draft.finish()
+
+
+def record_booking(
+    defn: WorkflowDefinition,
+    case: Case,
+    actor: Actor,
+    unit: BusinessUnit,
+    *,
+    booking: Mapping[str, Any],
+    event_type: str,
+    now: datetime,
+) -> Change:
+    """Keep a resource booking's state on the activity (field ``resource_bookings``): requested, confirmed,
+    declined or cancelled, in its history, in the transaction that claims or frees the resource's time."""
+    if booking["status"] in ("requested", "confirmed"):
+        _ensure_open(defn, case)
+    draft = _draft(defn, case, actor, unit, now, f"resource_{booking['status']}")
+    kept = [b for b in case.fields.get("resource_bookings") or () if b.get("id") != booking["id"]]
+    draft.set_values({"resource_bookings": [*kept, dict(booking)]})
+    draft.emit(event_type, booking=dict(booking))
+    return draft.finish()

@@ -11,6 +11,7 @@ from casework.services.cases import CaseService
 
 if TYPE_CHECKING:
     from casework.services.acceptance import AcceptanceLinks
+    from casework.services.booking import BookingService
     from casework.services.care import CareService
     from casework.services.customers import CustomerService
     from casework.services.directory_admin import DirectoryAdmin
@@ -122,4 +123,22 @@ def directory_admin() -> DirectoryAdmin:
         clock=now,
         case_types=lambda: sorted({*shipped(), *module_templates()}),
         on_change=getattr(directory, "forget", lambda: None),
+    )
+
+
+def booking_service() -> BookingService:
+    """Cheap to build; it shares case_service()'s adapters and caches."""
+    from casework.adapters.booking import DynamoBookingStore
+    from casework.services.booking import BookingService
+
+    cases = case_service()
+    assert cases.configs is not None
+    return BookingService(
+        store=DynamoBookingStore(),
+        repo=cases.repo,
+        directory=cases.directory,
+        workflows=cases.workflows,
+        configs=cases.configs,
+        clock=now,
+        new_id=new_id,
     )

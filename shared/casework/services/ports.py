@@ -412,3 +412,43 @@ class CustomerStore(Protocol):
         """Store a new, immutable version; Conflict STALE_VERSION unless ``expected_version`` is the latest
         (0: none yet)."""
         ...
+
+
+class BookingStore(Protocol):
+    """Resources, their bookings and the per-granule claims that keep two bookings off the same time
+    (casework.adapters.booking)."""
+
+    def resource(self, resource_id: str) -> tuple[dict[str, Any], int] | None:
+        """The resource as written and its version, or None."""
+        ...
+
+    def save_resource(self, resource: dict[str, Any], previous: dict[str, Any] | None, version: int) -> None:
+        """Write version ``version`` (1: new, Conflict RESOURCE_EXISTS if it is not; else Conflict
+        STALE_VERSION unless the stored one is ``version - 1``) with its (unit, service) listings."""
+        ...
+
+    def resources_for(self, unit: str, service: str, cursor: str | None, limit: int) -> Page:
+        """The resources of ``unit`` that provide ``service``: one Query."""
+        ...
+
+    def taken(self, resource_id: str, start: datetime, end: datetime) -> list[datetime]:
+        """The granules in [start, end) held by a booking: one Query (paged through)."""
+        ...
+
+    def booking(self, booking_id: str) -> dict[str, Any] | None: ...
+
+    def book(self, booking: dict[str, Any], granules: list[datetime], change: Change) -> None:
+        """Claim every granule for the booking, write it and the activity's change, in one transaction;
+        Conflict SLOT_TAKEN (nothing written) if any granule is held already."""
+        ...
+
+    def settle(self, booking: dict[str, Any], release: list[datetime], change: Change) -> None:
+        """Write the booking's new status and the activity's change, freeing ``release``, in one transaction
+        (Conflict BOOKING_CHANGED if the booking changed meanwhile)."""
+        ...
+
+
+class SmsSender(Protocol):
+    def send(self, to_e164: str, text: str) -> str:
+        """Send a text message; returns the provider's message id."""
+        ...
