@@ -2,6 +2,7 @@
 
 from aws_lambda_powertools.event_handler import Response, content_types
 
+from casework.http.analytics_routes import analytics_routes
 from casework.http.api import API_TITLE, API_VERSION, describe_api, lambda_handler, make_app
 from casework.http.booking_routes import booking_routes
 from casework.http.customer_routes import customer_routes
@@ -28,6 +29,7 @@ app = make_app(
 app.include_router(erp_read_routes())
 app.include_router(directory_routes())
 app.include_router(booking_routes())
+app.include_router(analytics_routes())
 describe_api(app)
 app.enable_swagger(path="/docs", title=API_TITLE, version=API_VERSION)
 

@@ -272,6 +272,12 @@ def test_the_stories_emit_every_catalogued_event_type(emitted: Any) -> None:
     assert any(e["type"] == "ApprovalDecided" and "via" not in e["data"] for e in events)  # automatic
 
 
+def test_feedback_names_the_unit_and_assignee_the_summary_counts_it_under(emitted: Any) -> None:
+    events, _ = emitted
+    given = next(e for e in events if e["type"] == "FeedbackGiven")
+    assert (given["data"]["business_unit"], given["data"]["assignee"]) == ("CARE", "dave")
+
+
 def test_a_cases_events_are_ordered_by_the_version_of_the_commit_that_raised_them(emitted: Any) -> None:
     events, repo = emitted
     by_case: dict[str, list[dict[str, Any]]] = defaultdict(list)

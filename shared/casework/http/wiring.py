@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from casework.services.customers import CustomerService
     from casework.services.directory_admin import DirectoryAdmin
     from casework.services.erp import ErpReader
+    from casework.services.feedback_summary import FeedbackSummary
     from casework.services.imports import ImportService
 
 
@@ -142,3 +143,11 @@ def booking_service() -> BookingService:
         clock=now,
         new_id=new_id,
     )
+
+
+def feedback_summary() -> FeedbackSummary:
+    """Cheap to build; the caller's identity comes from case_service()'s (cached) directory."""
+    from casework.adapters.feedback_summary import DynamoFeedbackSummaryStore
+    from casework.services.feedback_summary import FeedbackSummary
+
+    return FeedbackSummary(store=DynamoFeedbackSummaryStore(), directory=case_service().directory)

@@ -452,3 +452,30 @@ class SmsSender(Protocol):
     def send(self, to_e164: str, text: str) -> str:
         """Send a text message; returns the provider's message id."""
         ...
+
+
+@dataclass(frozen=True)
+class FeedbackTally:
+    """One feedback as the summary counts it: the aggregate cells it adds to (partition, cell) and the
+    comment lists it appears in; ``key`` makes counting it twice impossible."""
+
+    key: str
+    rating: int
+    cells: Sequence[tuple[str, str]]
+    comment_lists: Sequence[str] = ()
+    comment: dict[str, Any] | None = None
+
+
+class FeedbackSummaryStore(Protocol):
+    def add(self, tally: FeedbackTally) -> bool:
+        """Add the rating to every cell and the comment to every list, once per ``tally.key``, all or
+        nothing; False when it was counted already."""
+        ...
+
+    def cells(self, partition: str) -> list[dict[str, Any]]:
+        """Every cell of an aggregate partition (one Query, paged): {cell, count, total, r1..r5}."""
+        ...
+
+    def comments(self, comment_list: str, cursor: str | None, limit: int) -> Page:
+        """Newest first, one Query a page, a signed cursor."""
+        ...
