@@ -32,6 +32,7 @@ def notifier() -> Notifier:
         DynamoWorkflowStore,
     )
     from casework.adapters.mailer import EmailRenderer, SesMailer
+    from casework.adapters.sms import SnsSmsSender
 
     return Notifier(
         repo=DynamoCaseRepository(),
@@ -44,6 +45,7 @@ def notifier() -> Notifier:
         token_ttl_hours=int(os.environ.get("APPROVAL_TOKEN_TTL_HOURS") or 168),
         case_url_template=os.environ.get("CASE_URL_TEMPLATE", ""),
         ledger=DynamoSentLedger(),
+        sms=SnsSmsSender(sender_id=os.environ.get("SMS_SENDER_ID") or None),
     )
 
 

@@ -322,6 +322,7 @@ class _Draft:
         if rule == "nobody":
             self.assign(None, reason=f"entered {self.case.status}")
             return
+        username: str | None
         if rule == "creator":
             username = self.case.created_by
         elif rule == "user":
@@ -435,7 +436,9 @@ class _Draft:
         )
 
 
-def _draft(defn, case, actor, unit, now, action) -> _Draft:
+def _draft(
+    defn: WorkflowDefinition, case: Case, actor: Actor, unit: BusinessUnit, now: datetime, action: str
+) -> _Draft:
     return _Draft(defn, case, case, actor, unit, now, action, [], {}, [])
 
 
@@ -770,6 +773,7 @@ def decide(
             {"fields": ["comment"]},
         )
     decisions = {**pending.decisions, principal: decision}
+    outcome: str | None
     if decision == REJECT or pending.mode is ApprovalMode.ANY:
         outcome = decision
     else:
@@ -1188,4 +1192,23 @@ def record_booking(
     kept = [b for b in case.fields.get("resource_bookings") or () if b.get("id") != booking["id"]]
     draft.set_values({"resource_bookings": [*kept, dict(booking)]})
     draft.emit(event_type, booking=dict(booking))
+    return draft.finish()
+
+
+def record_undelivered(
+    defn: WorkflowDefinition,
+    case: Case,
+    unit: BusinessUnit,
+    *,
+    channel: str,
+    recipient: str,
+    instead: str,
+    reason: str,
+    now: datetime,
+) -> Change:
+    """A message could not go by ``channel`` (an SMS to a contact without a valid mobile number) and went by
+    ``instead``: the case's history says so, as done by the system."""
+    draft = _draft(defn, case, SYSTEM, unit, now, f"{channel}_not_sent")
+    draft.changes["delivery"] = {"from": channel, "to": instead}
+    draft.comment = f"{reason} ({recipient}); sent by {instead} instead."
     return draft.finish()

@@ -266,6 +266,7 @@ class Notification:
     states: tuple[str, ...] = ()  # for CaseTransitioned: only when the new state is one of these
     subject: str | None = None  # inline Jinja2 templates (a business's own communications)
     body: str | None = None
+    channels: tuple[str, ...] = ("email",)  # "email" and/or "sms" (SMS only to the contact)
 
 
 @dataclass(frozen=True)
@@ -558,6 +559,7 @@ def _parse(raw: Mapping[str, Any]) -> WorkflowDefinition:
             states=tuple(n.get("states", ())),
             subject=n.get("subject"),
             body=n.get("body"),
+            channels=tuple(n.get("channels", ("email",))),
         )
         for n in raw.get("notifications", ())
     )
@@ -566,6 +568,8 @@ def _parse(raw: Mapping[str, Any]) -> WorkflowDefinition:
             raise InvalidDefinition(f"notification {n.template!r}: unknown recipient {n.recipient!r}")
         if (n.subject is None) != (n.body is None):
             raise InvalidDefinition(f"notification {n.template!r}: an inline template needs subject and body")
+        if not n.channels or not set(n.channels) <= {"email", "sms"}:
+            raise InvalidDefinition(f"notification {n.template!r}: channels are email and/or sms")
 
     derived = tuple(
         Derivation(

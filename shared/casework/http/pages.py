@@ -115,10 +115,26 @@ def _link_routes(
             return render(STATUS_FOR[exc.kind], page_template, error=exc.message, comment=comment, **page)
         return render(200, decided_template, **result)
 
-    show.__name__, post.__name__ = f"show_{what}_link", f"decide_{what}_link"
+    slug = what.replace(" ", "_")  # the names become OpenAPI operation ids
+    show.__name__, post.__name__ = f"show_{slug}_link", f"decide_{slug}_link"
     common = {"tags": [f"{what} links"], "openapi_extensions": no_auth, "responses": responses}
     router.get(path, summary=f"Confirm page for an {what} link (changes nothing)", **common)(show)
     router.post(path, summary=f"Decide through an {what} link (form: {choices}, comment)", **common)(post)
+
+
+def short_link_routes(router: Router) -> None:
+    """The short links of SMS (``/l/<token>``): an acceptance link with a 128-bit token, the same page and
+    rules as the email's ``/acceptances/<token>``."""
+    _link_routes(
+        router,
+        path="/l/<token>",
+        what="SMS acceptance",
+        responses=ACCEPTANCE_HTML,
+        load_page=lambda token: acceptance_links().page(token),
+        decide=lambda token, **form: acceptance_links().decide(token, **form),
+        choices="decision=accept|refuse",
+        templates=("acceptance.html.j2", "acceptance_decided.html.j2", "acceptance_error.html.j2"),
+    )
 
 
 def approval_link_routes(router: Router) -> None:

@@ -1532,6 +1532,8 @@ class _Normaliser:
                     f"{where}[{k}].on_state",
                     f"'{entry.on_state}' is not {self.a_label} state; use one of {', '.join(states)}.",
                 )
+            if "sms" in entry.channels and entry.to != "contact":
+                self.problem(f"{where}[{k}].channels", "SMS goes to the contact's phone; users get email.")
             for part in ("subject", "body"):
                 try:
                     _TEMPLATES.from_string(getattr(entry, part))
