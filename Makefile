@@ -37,9 +37,10 @@ functional: $(STAMP)
 e2e: $(STAMP)
 	$(PY) -m pytest tests/e2e
 
-bench: $(STAMP)  ## requests per API operation, cold-start times, the local stack under load, a 10,000-row import
+bench: $(STAMP)  ## requests per API operation (and per booking), cold-start times, the local stack under load, a 10,000-row import
 	$(PY) scripts/count_requests.py
 	$(PY) scripts/count_directory_requests.py
+	$(PY) scripts/count_booking_requests.py
 	$(PY) scripts/cold_start.py
 	$(PY) scripts/bench_local_stack.py --requests 2000
 	$(PY) scripts/bench_import.py

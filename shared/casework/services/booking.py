@@ -285,12 +285,19 @@ class BookingService:
             raise Conflict(
                 "BOOKING_NOT_ACTIVE", f"The booking is {booking['status']}.", {"status": booking["status"]}
             )
-        return self._settle(actor, booking, "cancelled", "ResourceCancelled", release=True)
+        return self._settle(actor, booking, "cancelled", "ResourceCancelled", release=True, case=case)
 
     def _settle(
-        self, actor: Actor, booking: dict[str, Any], status: str, event_type: str, *, release: bool
+        self,
+        actor: Actor,
+        booking: dict[str, Any],
+        status: str,
+        event_type: str,
+        *,
+        release: bool,
+        case: Case | None = None,
     ) -> dict[str, Any]:
-        case = self.repo.get(booking["activity_id"])
+        case = case or self.repo.get(booking["activity_id"])
         defn = self.workflows.get(
             case.type, case.workflow_version, subtype=case.subtype, config_version=case.config_version
         )
