@@ -116,7 +116,8 @@ def test_an_admin_adds_and_replaces_resources_and_bad_ones_are_refused_with_ever
     }
     problems = refused(api("POST /resources", user="admin", body=bad), 422, "INVALID_RESOURCE")["details"]
     locations = {p["location"] for p in problems["problems"]}
-    assert "timezone" in locations and any(loc.startswith("weekly_hours.mon") for loc in locations)
+    assert {"timezone", "unit", "services.0"} <= locations  # the shape's problems and the references' at once
+    assert any(loc.startswith("weekly_hours.mon") for loc in locations)
     bad_refs = refused(
         api("POST /resources", user="admin", body={**FRED, "unit": "NOWHERE", "services": ["SVC-NOPE"]}),
         422,

@@ -141,26 +141,29 @@ def _problems(exc: ValidationError) -> list[dict[str, str]]:
 
 
 def parse_resource(raw: Any, known_units: Iterable[str], known_services: Iterable[str]) -> Resource:
-    """A resource as written by an Admin, or INVALID_RESOURCE with every problem listed."""
+    """A resource as written by an Admin, or INVALID_RESOURCE with every problem listed (its shape's and
+    its references' at once)."""
+    problems: list[dict[str, str]] = []
+    resource = None
     try:
         resource = Resource.model_validate(raw)
     except ValidationError as exc:
-        raise ValidationFailed(
-            "INVALID_RESOURCE", "The resource is not valid.", {"problems": _problems(exc)}
-        ) from None
-    problems = []
-    if resource.unit not in set(known_units):
-        problems.append({"location": "unit", "message": f"{resource.unit!r} is not a business unit."})
+        problems += _problems(exc)
+    given = raw if isinstance(raw, dict) else {}
+    unit = given.get("unit")
+    if isinstance(unit, str) and unit not in set(known_units):
+        problems.append({"location": "unit", "message": f"{unit!r} is not a business unit."})
     services = set(known_services)
-    for k, service in enumerate(resource.services):
-        if service not in services:
+    listed = given.get("services")
+    for k, service in enumerate(listed if isinstance(listed, list) else []):
+        if isinstance(service, str) and service not in services:
             problems.append(
                 {
                     "location": f"services.{k}",
                     "message": f"{service!r} is not a service of any activity type.",
                 }
             )
-    if problems:
+    if problems or resource is None:
         raise ValidationFailed("INVALID_RESOURCE", "The resource is not valid.", {"problems": problems})
     return resource
 
