@@ -368,6 +368,7 @@ def test_every_sqs_function_is_delivered_from_its_own_queue(
         "ConvertFunction": "casework-cv-ConvertQueue",
         "IngestFunction": "casework-cv-IngestQueue",
         "ImportFunction": "casework-cv-ImportQueue",
+        "FeedbackSummaryFunction": "casework-cv-FeedbackSummaryQueue",
     }
     arns = {q.function.logical_id: q.queue_arn for q in dispatcher.queues}
     assert arns["ConvertFunction"] == stack.physical["ConvertQueue"]["Arn"]

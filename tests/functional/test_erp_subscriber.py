@@ -103,6 +103,7 @@ def test_without_the_parameter_the_local_stack_has_no_erp_subscription(aws: None
 
     assert not ERP_RESOURCES & set(local.physical)
     rules = {"casework-plain-NotifyRule", "casework-plain-ConvertRule", "casework-plain-IngestRule"}
+    rules.add("casework-plain-FeedbackSummaryRule")  # FeedbackGiven to the feedback summary
     assert _rules(local.event_bus_name) == rules  # IngestRule takes the ERP's events in, nothing out
 
 

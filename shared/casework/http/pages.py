@@ -122,21 +122,6 @@ def _link_routes(
     router.post(path, summary=f"Decide through an {what} link (form: {choices}, comment)", **common)(post)
 
 
-def short_link_routes(router: Router) -> None:
-    """The short links of SMS (``/l/<token>``): an acceptance link with a 128-bit token, the same page and
-    rules as the email's ``/acceptances/<token>``."""
-    _link_routes(
-        router,
-        path="/l/<token>",
-        what="SMS acceptance",
-        responses=ACCEPTANCE_HTML,
-        load_page=lambda token: acceptance_links().page(token),
-        decide=lambda token, **form: acceptance_links().decide(token, **form),
-        choices="decision=accept|refuse",
-        templates=("acceptance.html.j2", "acceptance_decided.html.j2", "acceptance_error.html.j2"),
-    )
-
-
 def approval_link_routes(router: Router) -> None:
     _link_routes(
         router,
@@ -150,16 +135,24 @@ def approval_link_routes(router: Router) -> None:
     )
 
 
-def acceptance_link_routes(router: Router) -> None:
+def acceptance_link_routes(
+    router: Router, path: str = "/acceptances/<token>", what: str = "acceptance"
+) -> None:
     """The contact's link to accept or refuse a response or resolution (no login: the link is the
     credential). An approval link's token is unknown here, and the other way round."""
     _link_routes(
         router,
-        path="/acceptances/<token>",
-        what="acceptance",
+        path=path,
+        what=what,
         responses=ACCEPTANCE_HTML,
         load_page=lambda token: acceptance_links().page(token),
         decide=lambda token, **form: acceptance_links().decide(token, **form),
         choices="decision=accept|refuse",
         templates=("acceptance.html.j2", "acceptance_decided.html.j2", "acceptance_error.html.j2"),
     )
+
+
+def short_link_routes(router: Router) -> None:
+    """The short links of SMS (``/l/<token>``): an acceptance link with a 128-bit token, the same page and
+    rules as the email's ``/acceptances/<token>``."""
+    acceptance_link_routes(router, path="/l/<token>", what="SMS acceptance")
