@@ -44,10 +44,11 @@ functional: $(STAMP)
 e2e: $(STAMP)
 	$(PY) -m pytest tests/e2e
 
-bench: $(STAMP)  ## requests per API operation, cold-start times, the local stack under load, a 10,000-row import, write cost, hot keys
+bench: $(STAMP)  ## requests per API operation, cold-start times, the local stack under load, a 10,000-row import, write cost, hot keys, requests per booking
 	$(PY) scripts/count_requests.py
 	$(PY) scripts/count_directory_requests.py
 	$(PY) scripts/count_rule_requests.py
+	$(PY) scripts/count_booking_requests.py
 	$(PY) scripts/cold_start.py
 	$(PY) scripts/bench_local_stack.py --requests 2000
 	$(PY) scripts/bench_import.py

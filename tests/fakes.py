@@ -500,3 +500,54 @@ def care_request_definition(
         if notifications is not None
         else [{"event": "AcceptanceRequested", "to": "contact", "template": "acceptance_requested"}],
     }
+
+
+class InMemoryBookingStore:
+    """casework.services.ports.BookingStore in memory: granules held in a dict, the activity's change
+    committed through the repository fake, all or nothing."""
+
+    def __init__(self, repo: InMemoryRepository) -> None:
+        self.repo = repo
+        self.resources: dict[str, tuple[dict[str, Any], int]] = {}
+        self.slots: dict[tuple[str, datetime], str] = {}
+        self.bookings: dict[str, dict[str, Any]] = {}
+
+    def resource(self, resource_id: str) -> tuple[dict[str, Any], int] | None:
+        return self.resources.get(resource_id)
+
+    def save_resource(self, resource: dict[str, Any], previous: dict[str, Any] | None, version: int) -> None:
+        stored = self.resources.get(resource["id"])
+        if version == 1 and stored is not None:
+            raise Conflict("RESOURCE_EXISTS", "exists")
+        if version > 1 and (stored is None or stored[1] != version - 1):
+            raise Conflict("STALE_VERSION", "stale")
+        self.resources[resource["id"]] = (dict(resource), version)
+
+    def resources_for(self, unit: str, service: str, cursor: str | None, limit: int) -> Page:
+        found = [
+            r
+            for r, _ in sorted(self.resources.values(), key=lambda rv: rv[0]["id"])
+            if r["unit"] == unit and service in r["services"]
+        ]
+        return Page(found[:limit])
+
+    def taken(self, resource_id: str, start: datetime, end: datetime) -> list[datetime]:
+        return sorted(g for (r, g) in self.slots if r == resource_id and start <= g < end)
+
+    def booking(self, booking_id: str) -> dict[str, Any] | None:
+        return self.bookings.get(booking_id)
+
+    def book(self, booking: dict[str, Any], granules: list[datetime], change: Change) -> None:
+        if any((booking["resource_id"], g) in self.slots for g in granules):
+            raise Conflict("SLOT_TAKEN", "taken")
+        self.repo.commit(change)
+        self.slots.update({(booking["resource_id"], g): booking["id"] for g in granules})
+        self.bookings[booking["id"]] = dict(booking)
+
+    def settle(self, booking: dict[str, Any], release: list[datetime], change: Change) -> None:
+        if self.bookings[booking["id"]]["version"] != booking["version"] - 1:
+            raise Conflict("BOOKING_CHANGED", "changed")
+        self.repo.commit(change)
+        for g in release:
+            self.slots.pop((booking["resource_id"], g), None)
+        self.bookings[booking["id"]] = dict(booking)

@@ -24,6 +24,8 @@ if TYPE_CHECKING:
 
 def routers_by_function() -> dict[str, tuple[Router, ...]]:
     """What each API function serves (the same routers its functions/<name>/app.py includes)."""
+    from casework.http.analytics_routes import analytics_routes
+    from casework.http.booking_routes import booking_routes
     from casework.http.customer_routes import customer_routes
     from casework.http.directory_routes import directory_routes
     from casework.http.erp_routes import erp_read_routes
@@ -45,6 +47,8 @@ def routers_by_function() -> dict[str, tuple[Router, ...]]:
         "AdminFunction": (admin_routes(), directory_routes(), rule_routes()),
         "CustomersFunction": (customer_routes(),),
         "ImportsApiFunction": (import_routes(),),
+        "ResourcesFunction": (booking_routes(),),
+        "AnalyticsFunction": (analytics_routes(),),
     }
 
 

@@ -20,6 +20,7 @@ This is a development-harness fix of a dependency's behaviour, reported upstream
 from __future__ import annotations
 
 import copy
+import threading
 from typing import Any
 
 _PATCHED = "_casework_two_phase"
@@ -141,7 +142,17 @@ class _Undo:
             del shard.items[length:]
 
 
+# DynamoDB runs a transaction in isolation; moto checks and writes from whichever request thread calls it,
+# so two racing transactions could both pass their checks. One at a time, as DynamoDB serialises them.
+_ISOLATION = threading.RLock()
+
+
 def _transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> None:
+    with _ISOLATION:
+        _isolated_transact_write_items(self, transact_items)
+
+
+def _isolated_transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> None:
     from moto.dynamodb.exceptions import TooManyTransactionsException, TransactionCanceledException
 
     if len(transact_items) > 100:

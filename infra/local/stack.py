@@ -9,6 +9,7 @@
                                   sources say
     POST /_dev/events          <- puts ERP events on the bus (Source = the template's ErpEventSource)
     POST /_dev/remind          <- runs the approval reminder, as its schedule would (or hours later)
+    GET  /_dev/sms             <- the text messages SNS (moto) took for phone numbers (to, text)
 
 This is a development harness; the product runs on Lambda (template.yaml).
 """
@@ -58,6 +59,15 @@ def configure_environment(config: StackConfig) -> str:
     )
     os.environ.pop("AWS_PROFILE", None)
     return base_url
+
+
+def sent_sms() -> list[dict[str, Any]]:
+    """The text messages SNS (moto) accepted for phone numbers, oldest first."""
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.sns.models import sns_backends
+
+    sent = sns_backends[DEFAULT_ACCOUNT_ID][REGION].sms_messages
+    return [{"id": message_id, "to": to, "text": text} for message_id, (to, text) in sent.items()]
 
 
 def sent_mail() -> list[dict[str, Any]]:
@@ -258,6 +268,12 @@ class LocalStack:
                 messages = [m for m in messages if query["to"] in m["to"]]
             return 200, {"items": messages}
 
+        def sms(_body: dict, query: dict) -> tuple[int, Any]:
+            messages = sent_sms()
+            if query.get("to"):
+                messages = [m for m in messages if m["to"] == query["to"]]
+            return 200, {"items": messages}
+
         def health(_body: dict, _query: dict) -> tuple[int, Any]:
             return 200, {"ok": True, "delivered": self.dispatcher.delivered if self.dispatcher else 0}
 
@@ -298,6 +314,7 @@ class LocalStack:
         return {
             ("POST", "/_dev/token"): token,
             ("GET", "/_dev/mail"): mail,
+            ("GET", "/_dev/sms"): sms,
             ("GET", "/_dev/health"): health,
             ("POST", "/_dev/events"): erp_events,
             ("POST", "/_dev/schedules/{name}/run"): run_schedule,

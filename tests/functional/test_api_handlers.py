@@ -925,6 +925,7 @@ CREATED |= {"POST /customers", "POST /contacts", "POST /customers/{customer_id}/
 CREATED |= {f"POST /customers/{{customer_id}}/{kind}" for kind in ("ship-to", "prices", "cross-references")}
 CREATED |= {"POST /customers/{customer_id}/profile/{set_code}"}
 CREATED |= {"POST /imports/uploads"}
+CREATED |= {"POST /resources", "POST /cases/{case_id}/bookings"}
 ACCEPTED = {"POST /imports"}  # 202: the import job runs asynchronously
 
 
@@ -980,6 +981,8 @@ def test_openapi_says_email_links_need_no_token(api: Api) -> None:
         "POST /approvals/{token}",
         "GET /acceptances/{token}",
         "POST /acceptances/{token}",
+        "GET /l/{token}",  # the SMS's short acceptance link
+        "POST /l/{token}",
     ]
     for key in public:
         method, path = key.split(" ", 1)

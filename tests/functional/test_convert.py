@@ -382,6 +382,7 @@ def test_every_sqs_function_is_delivered_from_its_own_queue(
         "IngestFunction": "casework-cv-IngestQueue",
         "ImportFunction": "casework-cv-ImportQueue",
         "RulesFunction": "casework-cv-RulesQueue",
+        "FeedbackSummaryFunction": "casework-cv-FeedbackSummaryQueue",
     }
     arns = {q.function.logical_id: q.queue_arn for q in dispatcher.queues}
     assert arns["ConvertFunction"] == stack.physical["ConvertQueue"]["Arn"]

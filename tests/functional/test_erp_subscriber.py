@@ -107,6 +107,7 @@ def test_without_the_parameter_the_local_stack_has_no_erp_subscription(aws: None
         "casework-plain-ConvertRule",
         "casework-plain-IngestRule",
         "casework-plain-RulesRule",
+        "casework-plain-FeedbackSummaryRule",  # FeedbackGiven to the feedback summary
     }
     assert _rules(local.event_bus_name) == rules  # IngestRule takes the ERP's events in, nothing out
 

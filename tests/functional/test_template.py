@@ -169,6 +169,8 @@ def test_only_email_links_and_docs_are_public() -> None:
         ("POST", "/approvals/{token}"),
         ("GET", "/acceptances/{token}"),
         ("POST", "/acceptances/{token}"),
+        ("GET", "/l/{token}"),  # the SMS's short acceptance link
+        ("POST", "/l/{token}"),
         ("GET", "/openapi.json"),
         ("GET", "/docs"),
     }

@@ -205,6 +205,7 @@ REFUSALS = {
     "edit": {
         "CASE_CLOSED",
         "INVALID_FIELDS",
+        "MISSING_FIELDS",  # clearing a field the type requires
         "FIELDS_LOCKED",
         "IMMUTABLE_FIELDS",
         "NOT_ALLOWED",

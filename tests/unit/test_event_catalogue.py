@@ -210,6 +210,22 @@ def _lead_story(svc: CaseService) -> None:
     svc.transition("mary", lead.id, to="Won")
 
 
+def _booking_story(svc: CaseService, repo: InMemoryRepository) -> None:
+    """A technician booked for a visit: confirmed by its owner, cancelled; asked again and declined."""
+    from tests.unit.test_booking import FRED, booking_service, require_confirmed_resources, visit
+
+    bookings = booking_service(svc, repo)
+    bookings.create_resource("admin", FRED)
+    require_confirmed_resources(svc)
+    activity = visit(svc)
+    slot = {"resource_id": "TECH-FRED", "service": "SVC-VISIT"}
+    booked = bookings.book("dave", activity, **slot, starts="2025-03-03T13:00Z", ends="2025-03-03T14:00Z")
+    bookings.decide("fred", booked["id"], confirm=True)
+    bookings.cancel("dave", booked["id"])
+    asked = bookings.book("dave", activity, **slot, starts="2025-03-03T13:00Z", ends="2025-03-03T14:00Z")
+    bookings.decide("fred", asked["id"], confirm=False)
+
+
 def _auto_approval_story() -> list[Any]:
     """A business unit that approves pre-approval automatically: the engine decides as `system`."""
     data = demo_data()
@@ -231,6 +247,7 @@ def emitted() -> tuple[list[dict[str, Any]], InMemoryRepository]:
     _csr_story(svc)
     _service_request_story(svc)
     _lead_story(svc)
+    _booking_story(svc, repo)
     events = [e.to_dict() for e in [*repo.outbox, *_auto_approval_story()]]
     return events, repo
 
@@ -253,6 +270,12 @@ def test_the_stories_emit_every_catalogued_event_type(emitted: Any) -> None:
     events, _ = emitted
     assert {e["type"] for e in events} == {entry.name for entry in catalogue.entries()}
     assert any(e["type"] == "ApprovalDecided" and "via" not in e["data"] for e in events)  # automatic
+
+
+def test_feedback_names_the_unit_and_assignee_the_summary_counts_it_under(emitted: Any) -> None:
+    events, _ = emitted
+    given = next(e for e in events if e["type"] == "FeedbackGiven")
+    assert (given["data"]["business_unit"], given["data"]["assignee"]) == ("CARE", "dave")
 
 
 def test_a_cases_events_are_ordered_by_the_version_of_the_commit_that_raised_them(emitted: Any) -> None:

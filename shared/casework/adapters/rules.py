@@ -50,30 +50,6 @@ class DynamoRuleStore:
         return version
 
 
-class SnsSmsSender:
-    """Text messages through Amazon SNS (transactional). The SMS channel of branch care2 has the same
-    signature; one of the two stays when both are merged."""
-
-    def __init__(self, client: object = None) -> None:
-        self._client = client
-
-    @property
-    def client(self) -> Any:
-        if self._client is None:  # created on first use: keeps boto3 out of the import (cold start)
-            import boto3
-
-            self._client = boto3.client("sns")
-        return self._client
-
-    def send(self, to_e164: str, text: str) -> str:
-        response = self.client.publish(
-            PhoneNumber=to_e164,
-            Message=text,
-            MessageAttributes={"AWS.SNS.SMS.SMSType": {"DataType": "String", "StringValue": "Transactional"}},
-        )
-        return str(response["MessageId"])
-
-
 class EventBridgePlanScheduler:
     """Communication plan steps as EventBridge Scheduler one-time schedules (``at(...)``, UTC) that invoke
     the plan step function with the step as input and delete themselves once run. The function and the role

@@ -21,6 +21,7 @@ from pydantic import (
     StringConstraints,
     TypeAdapter,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -54,6 +55,22 @@ PHONE = re.compile(r"^\+?[0-9][0-9 ().\-/]{3,30}$")
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]+$")
 
 
+def e164(number: str, country: str | None) -> str:
+    """A phone number in E.164 (+442079460958), the one form SMS providers take. A national number needs
+    its phone's ``country`` (ISO 3166 alpha-2, e.g. GB); an international one (+...) stands alone."""
+    import phonenumbers
+
+    region = country.upper() if country and len(country) == 2 else None
+    try:
+        parsed = phonenumbers.parse(number, region)
+    except phonenumbers.NumberParseException:
+        parsed = None
+    if parsed is None or not phonenumbers.is_valid_number(parsed):
+        where = f" in {region}" if region else " (give its country code, +44 ..., or the phone's country)"
+        raise ValueError(f"not a valid phone number{where}")
+    return str(phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164))
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
@@ -65,10 +82,10 @@ class Phone(_Strict):
 
     @field_validator("number")
     @classmethod
-    def _looks_like_a_number(cls, value: str) -> str:
+    def _looks_like_a_number(cls, value: str, info: ValidationInfo) -> str:
         if not PHONE.match(value):
             raise ValueError("a phone number is digits, optionally with a leading + and separators")
-        return value
+        return e164(value, info.data.get("country"))
 
 
 class Email(_Strict):

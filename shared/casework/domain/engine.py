@@ -1195,3 +1195,43 @@ def record_check(
     draft.changes[f"{kind}.{key}.{check}"] = {"from": None, "to": dict(result)}
     draft.emit("RelatedItemChecked", kind=kind, key=key, check=check, result=dict(result))
     return draft.finish()
+
+
+def record_booking(
+    defn: WorkflowDefinition,
+    case: Case,
+    actor: Actor,
+    unit: BusinessUnit,
+    *,
+    booking: Mapping[str, Any],
+    event_type: str,
+    now: datetime,
+) -> Change:
+    """Keep a resource booking's state on the activity (field ``resource_bookings``): requested, confirmed,
+    declined or cancelled, in its history, in the transaction that claims or frees the resource's time."""
+    if booking["status"] in ("requested", "confirmed"):
+        _ensure_open(defn, case)
+    draft = _draft(defn, case, actor, unit, now, f"resource_{booking['status']}")
+    kept = [b for b in case.fields.get("resource_bookings") or () if b.get("id") != booking["id"]]
+    draft.set_values({"resource_bookings": [*kept, dict(booking)]})
+    draft.emit(event_type, booking=dict(booking))
+    return draft.finish()
+
+
+def record_undelivered(
+    defn: WorkflowDefinition,
+    case: Case,
+    unit: BusinessUnit,
+    *,
+    channel: str,
+    recipient: str,
+    instead: str,
+    reason: str,
+    now: datetime,
+) -> Change:
+    """A message could not go by ``channel`` (an SMS to a contact without a valid mobile number) and went by
+    ``instead``: the case's history says so, as done by the system."""
+    draft = _draft(defn, case, SYSTEM, unit, now, f"{channel}_not_sent")
+    draft.changes["delivery"] = {"from": channel, "to": instead}
+    draft.comment = f"{reason} ({recipient}); sent by {instead} instead."
+    return draft.finish()

@@ -53,6 +53,14 @@ class ErrorCode(StrEnum):
     ASSIGNEE_NOT_IN_UNIT = auto(), 422, "assigning to somebody who is not an active member of the case's unit"
     AWAITING_ACCEPTANCE = auto(), 409, "the contact has not accepted the response or resolution yet"
     AWAITING_APPROVAL = auto(), 409, "a status that ends with the approvers' decision, not by hand"
+    BOOKING_CHANGED = auto(), 409, "the booking changed while it was being settled; reload"
+    BOOKING_NOT_ACTIVE = auto(), 409, "cancelling a booking that is cancelled or declined already"
+    BOOKING_NOT_FOUND = auto(), 404, "no such booking"
+    BOOKING_NOT_PENDING = (
+        auto(),
+        409,
+        "confirming or declining a booking that is not waiting for its resource's owner",
+    )
     CASE_CLOSED = auto(), 409, "the case is closed: no more changes (or notes, unless its type allows them)"
     CASE_EXISTS = auto(), 409, "a case with this id exists already"
     CASE_NOT_FOUND = auto(), 404, "no such case, or one you may not see"
@@ -93,6 +101,7 @@ class ErrorCode(StrEnum):
     INVALID_EVENT = auto(), 422, "queue: a LeadWon event without the lead id or occurred_at"
     INVALID_EVENTS = auto(), 422, "local stack: a dev event post that is not one event or a list of them"
     INVALID_FIELDS = auto(), 422, "a body or record with invalid fields (details.problems)"
+    INVALID_FILTER = auto(), 422, "a feedback summary filter (period, unit, type, assignee) that is not valid"
     INVALID_HOURS = auto(), 422, "local stack: hours_later is not a number of hours (0 to 8784)"
     INVALID_IDEMPOTENCY_KEY = auto(), 400, "an Idempotency-Key that is not 1-128 letters, digits or ._:/@+=-"
     INVALID_JSON = auto(), 400, "a body that is not valid JSON"
@@ -105,8 +114,14 @@ class ErrorCode(StrEnum):
         422,
         "a workflow rule set with problems (details.problems: every one, with its location)",
     )
+    INVALID_RESOURCE = (
+        auto(),
+        422,
+        "a resource with problems (details.problems: every one, with its location)",
+    )
     INVALID_SERVICES = auto(), 422, "services logged on an activity break its type's rules (details.problems)"
     INVALID_SET_CODE = auto(), 422, "a question set code that is not a code"
+    INVALID_WINDOW = auto(), 422, "an availability or booking window that is not a valid, bounded time range"
     JSON_TOO_DEEP = auto(), 400, "JSON nested deeper than 32 levels"
     LEAD_WITHOUT_CONTACT = auto(), 422, "queue: a lead won without a contact to convert"
     MALFORMED_MESSAGE = auto(), 422, "queue: a message that is not JSON or not an EventBridge event"
@@ -115,10 +130,12 @@ class ErrorCode(StrEnum):
     NOT_ACCEPTED = auto(), 409, "a service request still waits for a member of its unit to accept it"
     NOT_ALLOWED = auto(), 403, "your roles, unit or user do not allow this"
     NOT_ALLOWED_FOR_TYPE = auto(), 422, "a related entry (e.g. a product) the case's type does not handle"
+    NOT_AN_ACTIVITY = auto(), 422, "booking a resource for a case that is not an activity"
     NOT_AN_APPROVER = auto(), 403, "deciding an approval you were not asked for"
     NOT_A_UNIT_MEMBER = auto(), 403, "accepting a request of a unit you are not a member of"
     NOT_LINKED = auto(), 404, "removing an entry that is not in the case's related list"
     NOT_PENDING = auto(), 409, "a recall when no approval is pending"
+    NOT_RESOURCE_OWNER = auto(), 403, "confirming or declining a booking of a resource you do not own"
     NOT_SAME_CONTACT = auto(), 422, "relating service requests of different contacts"
     NOT_SUBMITTER = auto(), 403, "recalling an approval you did not submit (nor created the case)"
     NOT_SUPPORTED = auto(), 422, "an operation the case's type does not support (returns: service requests)"
@@ -136,6 +153,7 @@ class ErrorCode(StrEnum):
     ONE_FILTER = auto(), 422, "a search with none or more than one of its filters"
     OPEN_CHILDREN = auto(), 409, "activities of the case are still open"
     ORDER_NOT_FOUND = auto(), 404, "no such order (yet: the ERP may not have sent it)"
+    OUTSIDE_WORKING_HOURS = auto(), 422, "a booking outside the resource's working calendar"
     PRICE_EXISTS = auto(), 409, "adding a special price whose product and start day are taken"
     PRICE_NOT_FOUND = auto(), 404, "removing a special price that is not there"
     PRICE_OVERLAP = auto(), 409, "a special price valid on a day another one of the product is"
@@ -143,11 +161,20 @@ class ErrorCode(StrEnum):
     REFERENCED = auto(), 409, "deleting a case other records refer to"
     RELATED_LOCKED = auto(), 409, "changing a related list the current status locks"
     RELATED_REQUIRED = auto(), 422, "a transition that needs related entries the case does not have"
+    RESOURCE_EXISTS = auto(), 409, "a resource with this id exists already"
+    RESOURCE_NOT_FOUND = auto(), 404, "no such resource"
+    RESOURCE_REQUIRED = (
+        auto(),
+        409,
+        "starting an activity before a resource is booked for each service that needs one",
+    )
     RETRY_LATER = auto(), 503, "throttled: nothing was written; send the same request after Retry-After"
     ROUTE_NOT_FOUND = auto(), 404, "no such route"
     SELF_REFERENCE = auto(), 422, "relating a case to itself"
+    SERVICE_NOT_PROVIDED = auto(), 422, "the resource does not provide the service asked for"
     SHIP_TO_EXISTS = auto(), 409, "adding a ship-to address whose code is taken"
     SHIP_TO_NOT_FOUND = auto(), 404, "removing a ship-to address that is not there"
+    SLOT_TAKEN = auto(), 409, "the resource is booked for (part of) that time already"
     STALE_JOB = auto(), 409, "queue: an import job saved by another invocation meanwhile (retried)"
     STALE_VERSION = auto(), 409, "the record changed since the version you name: reload"
     TOKEN_EXPIRED = auto(), 410, "an expired email link"
@@ -177,6 +204,7 @@ class ErrorCode(StrEnum):
     UNKNOWN_RELATED = auto(), 422, "a related list the case's type does not have"
     UNKNOWN_RULES_VERSION = auto(), 404, "no such version of a module's rule set"
     UNKNOWN_SCHEDULE = auto(), 404, "local stack: no such schedule in the template"
+    UNKNOWN_SERVICE = auto(), 422, "a service the activity's type does not have"
     UNKNOWN_STATUS = auto(), 422, "a transition to a status the case's type does not have"
     UNKNOWN_TEMPLATE = auto(), 422, "a communication naming a template the case's type does not have"
     UNKNOWN_TYPE = auto(), 422, "a subtype the module's configuration does not have"

@@ -759,3 +759,80 @@ class CommunicationRequestedData(CaseData):
 class FeedbackGivenData(CaseData):
     rating: int = Field(ge=1, le=5, description="1 (poor) to 5 (excellent).")
     comment: str | None = Field(description="The contact's comment.")
+    business_unit: str | None = Field(
+        default=None, description="The case's business unit when the feedback was given (the summary's unit)."
+    )
+    assignee: str | None = Field(default=None, description="Who the case was assigned to then.")
+
+
+class Booking(Payload):
+    id: str = Field(description="The booking's id (GET /bookings/{id}).")
+    resource_id: str = Field(description="The resource booked.")
+    resource_name: str = Field(description="Its name.")
+    service: str = Field(description="The activity's service the resource provides (a product code).")
+    starts: str = Field(description="UTC, on the 30-minute mark.")
+    ends: str = Field(description="UTC, on the 30-minute mark.")
+    status: Literal["requested", "confirmed", "declined", "cancelled"]
+
+
+class ResourceBookingData(CaseData):
+    booking: Booking
+
+
+_BOOKING = {
+    "id": "5b0c1d2e3f4a5b6c7d8e9f0a1b2c3d4e",
+    "resource_id": "TECH-FRED",
+    "resource_name": "Fred (field technician)",
+    "service": "SVC-VISIT",
+    "starts": "2026-12-01T09:00:00Z",
+    "ends": "2026-12-01T10:00:00Z",
+}
+
+
+def _booking_example(name: str, version: int, status: str, actor: str) -> dict[str, Any]:
+    return _example(
+        name,
+        version,
+        {"status": "Planned", "state": "pending", "booking": {**_BOOKING, "status": status}},
+        case_id=_ACTIVITY,
+        case_type="activity",
+        actor=actor,
+        care=("VISIT", 1),
+    )
+
+
+@event(
+    "ResourceRequested",
+    when="A resource was booked for a slot on an activity's service (POST /cases/{id}/bookings); its time "
+    "is held. Status requested (the owner must confirm) or confirmed (no confirmation configured).",
+    example=_booking_example("ResourceRequested", 2, "requested", "dave"),
+)
+class ResourceRequestedData(ResourceBookingData):
+    pass
+
+
+@event(
+    "ResourceConfirmed",
+    when="The resource's owner confirmed a requested booking (POST /bookings/{id}/confirm).",
+    example=_booking_example("ResourceConfirmed", 3, "confirmed", "fred"),
+)
+class ResourceConfirmedData(ResourceBookingData):
+    pass
+
+
+@event(
+    "ResourceDeclined",
+    when="The resource's owner declined a requested booking (POST /bookings/{id}/decline); its time is free.",
+    example=_booking_example("ResourceDeclined", 3, "declined", "fred"),
+)
+class ResourceDeclinedData(ResourceBookingData):
+    pass
+
+
+@event(
+    "ResourceCancelled",
+    when="A booking was cancelled (POST /bookings/{id}/cancel); its time is free.",
+    example=_booking_example("ResourceCancelled", 3, "cancelled", "dave"),
+)
+class ResourceCancelledData(ResourceBookingData):
+    pass

@@ -119,22 +119,11 @@ def _link_routes(
             )
         return render(200, decided_template, **dict(result))
 
-    show.__name__, post.__name__ = f"show_{what}_link", f"decide_{what}_link"
-    tags = [f"{what} links"]
-    router.get(
-        path,
-        summary=f"Confirm page for an {what} link (changes nothing)",
-        tags=tags,
-        openapi_extensions=no_auth,
-        responses=responses,
-    )(show)
-    router.post(
-        path,
-        summary=f"Decide through an {what} link (form: {choices}, comment)",
-        tags=tags,
-        openapi_extensions=no_auth,
-        responses=responses,
-    )(post)
+    slug = what.replace(" ", "_")  # the names become OpenAPI operation ids
+    show.__name__, post.__name__ = f"show_{slug}_link", f"decide_{slug}_link"
+    common = {"tags": [f"{what} links"], "openapi_extensions": no_auth, "responses": responses}
+    router.get(path, summary=f"Confirm page for an {what} link (changes nothing)", **common)(show)
+    router.post(path, summary=f"Decide through an {what} link (form: {choices}, comment)", **common)(post)
 
 
 def approval_link_routes(router: Router) -> None:
@@ -150,16 +139,24 @@ def approval_link_routes(router: Router) -> None:
     )
 
 
-def acceptance_link_routes(router: Router) -> None:
+def acceptance_link_routes(
+    router: Router, path: str = "/acceptances/<token>", what: str = "acceptance"
+) -> None:
     """The contact's link to accept or refuse a response or resolution (no login: the link is the
     credential). An approval link's token is unknown here, and the other way round."""
     _link_routes(
         router,
-        path="/acceptances/<token>",
-        what="acceptance",
+        path=path,
+        what=what,
         responses=ACCEPTANCE_HTML,
         load_page=lambda token: acceptance_links().page(token),
         decide=lambda token, **form: acceptance_links().decide(token, **form),
         choices="decision=accept|refuse",
         templates=("acceptance.html.j2", "acceptance_decided.html.j2", "acceptance_error.html.j2"),
     )
+
+
+def short_link_routes(router: Router) -> None:
+    """The short links of SMS (``/l/<token>``): an acceptance link with a 128-bit token, the same page and
+    rules as the email's ``/acceptances/<token>``."""
+    acceptance_link_routes(router, path="/l/<token>", what="SMS acceptance")

@@ -436,10 +436,11 @@ def approval_routes() -> Router:
         )
 
     delegation_routes(router)
-    from casework.http.pages import acceptance_link_routes, approval_link_routes
+    from casework.http.pages import acceptance_link_routes, approval_link_routes, short_link_routes
 
     approval_link_routes(router)
     acceptance_link_routes(router)
+    short_link_routes(router)
     return router
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import uuid
 from datetime import UTC, datetime
 from functools import cache
@@ -9,6 +10,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from casework.services.acceptance import AcceptanceLinks
+    from casework.services.booking import BookingService
     from casework.services.care import CareService
     from casework.services.case_commands import CaseCommands
     from casework.services.case_feedback import CaseFeedback
@@ -20,6 +22,7 @@ if TYPE_CHECKING:
     from casework.services.directory_admin import DirectoryAdmin
     from casework.services.email_links import ApprovalLinks
     from casework.services.erp import ErpReader
+    from casework.services.feedback_summary import FeedbackSummary
     from casework.services.imports import ImportService
     from casework.services.notify import Notifier
     from casework.services.rules import RuleRunner
@@ -170,6 +173,7 @@ def notifier(*, with_ledger: bool = True) -> Notifier:
         DynamoWorkflowStore,
     )
     from casework.adapters.mailer import EmailRenderer, SesMailer
+    from casework.adapters.sms import SnsSmsSender
     from casework.services.notify import Notifier
 
     settings = environment.load("TABLE_NAME", "MAIL_FROM")
@@ -184,22 +188,17 @@ def notifier(*, with_ledger: bool = True) -> Notifier:
         token_ttl_hours=settings.approval_token_ttl_hours,
         case_url_template=settings.case_url_template,
         ledger=DynamoSentLedger() if with_ledger else None,
+        sms=SnsSmsSender(sender_id=os.environ.get("SMS_SENDER_ID") or None),
     )
 
 
 @cache
 def rule_runner() -> RuleRunner:
     """The workflow rules, plan steps and overdue sweep's runner (functions rules, plans, overdue)."""
-    import os
-
     from casework.adapters.dynamo import DynamoSentLedger
     from casework.adapters.mailer import SesMailer
-    from casework.adapters.rules import (
-        DynamoOverdueCases,
-        DynamoRuleStore,
-        EventBridgePlanScheduler,
-        SnsSmsSender,
-    )
+    from casework.adapters.rules import DynamoOverdueCases, DynamoRuleStore, EventBridgePlanScheduler
+    from casework.adapters.sms import SnsSmsSender
     from casework.services.rules import RuleRunner
 
     return RuleRunner(
@@ -207,8 +206,34 @@ def rule_runner() -> RuleRunner:
         # how long a container trusts the latest rule set it read (RULES_CACHE_SECONDS; the local stack: 0)
         rules=DynamoRuleStore(float(os.environ.get("RULES_CACHE_SECONDS") or 60)),
         mailer=SesMailer(os.environ["MAIL_FROM"]),
-        sms=SnsSmsSender(),
+        sms=SnsSmsSender(sender_id=os.environ.get("SMS_SENDER_ID") or None),
         ledger=DynamoSentLedger(),
         plans=EventBridgePlanScheduler(),
         overdue=DynamoOverdueCases(),
     )
+
+
+def booking_service() -> BookingService:
+    """Cheap to build; it shares case_service()'s adapters and caches."""
+    from casework.adapters.booking import DynamoBookingStore
+    from casework.services.booking import BookingService
+
+    cases = case_service()
+    assert cases.configs is not None
+    return BookingService(
+        store=DynamoBookingStore(),
+        repo=cases.repo,
+        directory=cases.directory,
+        workflows=cases.workflows,
+        configs=cases.configs,
+        clock=now,
+        new_id=new_id,
+    )
+
+
+def feedback_summary() -> FeedbackSummary:
+    """Cheap to build; the caller's identity comes from case_service()'s (cached) directory."""
+    from casework.adapters.feedback_summary import DynamoFeedbackSummaryStore
+    from casework.services.feedback_summary import FeedbackSummary
+
+    return FeedbackSummary(store=DynamoFeedbackSummaryStore(), directory=case_service().directory)

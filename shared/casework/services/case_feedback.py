@@ -87,7 +87,18 @@ class CaseFeedback(CaseContext):
         at = timestamp(self.clock())
         feedback = Feedback(case.id, rating, (comment or "").strip() or None, actor.username, at)
         event = event_beside(
-            case, "FeedbackGiven", "feedback", actor, at, {"rating": rating, "comment": feedback.comment}
+            case,
+            "FeedbackGiven",
+            "feedback",
+            actor,
+            at,
+            # unit and assignee as they were then: the feedback summary counts them from the event alone
+            {
+                "rating": rating,
+                "comment": feedback.comment,
+                "business_unit": case.business_unit,
+                "assignee": case.assignee,
+            },
         )
         self.repo.save_feedback(feedback, event)
         return FeedbackView(

@@ -26,10 +26,19 @@ from typing import Any, Protocol
 from urllib.parse import quote
 
 from casework.domain.answers import answer_view
-from casework.domain.model import Case, timestamp
+from casework.domain.errors import Conflict
+from casework.domain.model import BusinessUnit, Case, timestamp
 from casework.domain.workflow import Notification, WorkflowDefinition
 from casework.services.link_tokens import hash_token
-from casework.services.ports import ApprovalToken, CaseRepository, Clock, Directory, WorkflowStore
+from casework.services.ports import (
+    ApprovalToken,
+    CaseRepository,
+    Clock,
+    Directory,
+    SmsSender,
+    WorkflowStore,
+)
+from casework.services.sms import mobile_number, short_token, sms_text
 
 logger = logging.getLogger(__name__)
 
@@ -108,6 +117,8 @@ class Notifier:
     # emails carry no case link (the API's own URL would answer a browser with 401 JSON).
     case_url_template: str = ""
     ledger: SentLedger | None = None  # None: no record per recipient (an event is still handled once)
+    sms: SmsSender | None = None  # None: rules that ask for SMS send email only
+    new_short_token: Callable[[], str] = field(default=short_token)
 
     def __post_init__(self) -> None:
         self.public_base_url = self.public_base_url.rstrip("/")
@@ -176,8 +187,23 @@ class Notifier:
                 return []
         else:
             subject, text, html = self.renderer.render_message(recorded["subject"], recorded["text"], context)
+        template = recorded.get("template")
+        rule = next((n for n in defn.notifications if template and n.template == template), None)
+        channels = rule.channels if rule else ("email",)
+        if "sms" in channels and self.sms is not None:
+            number = mobile_number(contact)
+            if number is not None:
+                message_id = self.sms.send(number, sms_text(subject, text))
+                logger.info("communication texted", extra={**where, "message_id": message_id})
+                if "email" not in channels:
+                    sent_at = timestamp(self.clock())
+                    self.repo.communication_sent(case.id, str(communication_id), str(at), sent_at, message_id)
+                    return [recipient.key]
+            else:
+                self._record_undelivered(case, defn, recipient.name, str(event.get("id")), "communication")
         message_id = self.mailer.send(to["email"], subject, text, html)
-        self.repo.communication_sent(case.id, communication_id, at, timestamp(self.clock()), message_id)
+        sent_at = timestamp(self.clock())
+        self.repo.communication_sent(case.id, str(communication_id), str(at), sent_at, message_id)
         logger.info("communication sent", extra={**where, "message_id": message_id})
         return [recipient.key]
 
@@ -255,6 +281,10 @@ class Notifier:
         if rule.recipient in SELF_SKIPPED and key == event.get("actor"):
             logger.info("recipient caused the event; not emailed", extra=where)
             return None
+        if rule.recipient == CONTACT and "sms" in rule.channels and self.sms is not None:
+            texted = self._text_contact(rule, key, event, data, case, defn, contact, where)
+            if texted and "email" not in rule.channels:
+                return key
         recipient = self._recipient(rule, key, contact, where)
         if recipient is None:
             return None
@@ -288,6 +318,86 @@ class Notifier:
         logger.info("email sent", extra={**where, "message_id": message_id})
         return key
 
+    def _text_contact(
+        self,
+        rule: Notification,
+        key: str,
+        event: Mapping[str, Any],
+        data: Mapping[str, Any],
+        case: Case,
+        defn: WorkflowDefinition,
+        contact: Mapping[str, Any],
+        where: dict[str, Any],
+    ) -> bool:
+        """Text the contact what ``rule`` says (an acceptance request with its short link). False when the
+        contact has no valid mobile number: then the history says so and the caller emails instead."""
+        event_id, sent_as = str(event.get("id")), f"sms:{rule.template}:{key}"
+        if self.ledger is not None and self.ledger.sent(event_id, sent_as):
+            return True
+        name = str(contact.get("name") or key.removeprefix(f"{CONTACT}:"))
+        number = mobile_number(contact)
+        if number is None:
+            logger.info("contact has no valid mobile number; emailed instead", extra=where)
+            self._record_undelivered(case, defn, name, event_id, rule.template)
+            return False
+        context = self._context(
+            Recipient(key, name, str(contact.get("email") or "")), event, data, case, defn, contact
+        )
+        link = ""
+        if event.get("type") == ACCEPTANCE_REQUESTED:
+            if not self._acceptance_pending(case, data):
+                logger.info("acceptance no longer pending; no link texted", extra=where)
+                return True
+            raw, expires_at = self._link(case, data, key, "acceptance", raw=self.new_short_token())
+            link = f"{self.public_base_url}/l/{raw}"
+            context.update({"acceptance_url": link, "expires_at": expires_at})
+        try:
+            if rule.subject is not None and rule.body is not None:
+                subject, text, _html = self.renderer.render_inline(rule.subject, rule.body, context)
+            else:
+                subject, _text, _html = self.renderer.render(rule.template, context)
+                text = context["answer"]["text"] if link else _text
+        except ValueError as exc:
+            logger.error("communication template failed; not texted", extra={**where, "error": str(exc)})
+            return True
+        message_id = self.sms.send(number, sms_text(subject, text, link)) if self.sms else ""
+        if self.ledger is not None:
+            self.ledger.record(event_id, sent_as, message_id)
+        logger.info("sms sent", extra={**where, "message_id": message_id})
+        return True
+
+    def _record_undelivered(
+        self, case: Case, defn: WorkflowDefinition, name: str, event_id: str, what: str
+    ) -> None:
+        """The case's history: no SMS to the contact, who was emailed instead. Once per event and message,
+        retried on a concurrent change of the case."""
+        marker = f"sms-fallback:{what}"
+        if self.ledger is not None and self.ledger.sent(event_id, marker):
+            return
+        from casework.domain import engine  # rarely needed: not at the notify function's start-up
+
+        for attempt in range(3):
+            current = self.repo.get(case.id)
+            unit = self.directory.business_unit(current.business_unit) or BusinessUnit(current.business_unit)
+            change = engine.record_undelivered(
+                defn,
+                current,
+                unit,
+                channel="sms",
+                recipient=name,
+                instead="email",
+                reason="No SMS: the contact has no valid mobile number",
+                now=self.clock(),
+            )
+            try:
+                self.repo.commit(change)
+                break
+            except Conflict:
+                if attempt == 2:
+                    raise
+        if self.ledger is not None:
+            self.ledger.record(event_id, marker, "history")
+
     @staticmethod
     def _still_pending(case: Case, data: Mapping[str, Any], username: str) -> bool:
         """An approval decided before its email went out (another approver, a re-delivery much later)
@@ -314,12 +424,19 @@ class Notifier:
         )
 
     def _link(
-        self, case: Case, data: Mapping[str, Any], person: str, purpose: str, on_behalf_of: str | None = None
+        self,
+        case: Case,
+        data: Mapping[str, Any],
+        person: str,
+        purpose: str,
+        on_behalf_of: str | None = None,
+        raw: str | None = None,
     ) -> tuple[str, str]:
-        """Mint a single-use token; (raw token, when it expires). Only its hash is stored."""
+        """Mint a single-use token (``raw``: a short one for an SMS); (raw token, when it expires). Only its
+        hash is stored."""
         now = self.clock()
         expires = now + timedelta(hours=self.token_ttl_hours)
-        raw = self.new_token()
+        raw = raw or self.new_token()
         self.repo.save_token(
             ApprovalToken(
                 token_hash=hash_token(raw),

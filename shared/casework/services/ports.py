@@ -437,10 +437,46 @@ class RuleStore(Protocol):
         ...
 
 
-class SmsSender(Protocol):
-    """Text messages (Amazon SNS / End User Messaging behind it): returns the provider's message id."""
+class BookingStore(Protocol):
+    """Resources, their bookings and the per-granule claims that keep two bookings off the same time
+    (casework.adapters.booking)."""
 
-    def send(self, to_e164: str, text: str) -> str: ...
+    def resource(self, resource_id: str) -> tuple[dict[str, Any], int] | None:
+        """The resource as written and its version, or None."""
+        ...
+
+    def save_resource(self, resource: dict[str, Any], previous: dict[str, Any] | None, version: int) -> None:
+        """Write version ``version`` (1: new, Conflict RESOURCE_EXISTS if it is not; else Conflict
+        STALE_VERSION unless the stored one is ``version - 1``) with its (unit, service) listings."""
+        ...
+
+    def resources_for(self, unit: str, service: str, cursor: str | None, limit: int) -> Page:
+        """The resources of ``unit`` that provide ``service``: one Query."""
+        ...
+
+    def taken(self, resource_id: str, start: datetime, end: datetime) -> list[datetime]:
+        """The granules in [start, end) held by a booking: one Query (paged through)."""
+        ...
+
+    def booking(self, booking_id: str) -> dict[str, Any] | None: ...
+
+    def book(self, booking: dict[str, Any], granules: list[datetime], change: Change) -> None:
+        """Claim every granule for the booking, write it and the activity's change, in one transaction;
+        Conflict SLOT_TAKEN (nothing written) if any granule is held already."""
+        ...
+
+    def settle(self, booking: dict[str, Any], release: list[datetime], change: Change) -> None:
+        """Write the booking's new status and the activity's change, freeing ``release``, in one transaction
+        (Conflict BOOKING_CHANGED if the booking changed meanwhile)."""
+        ...
+
+
+class SmsSender(Protocol):
+    """Text messages (Amazon SNS behind it)."""
+
+    def send(self, to_e164: str, text: str) -> str:
+        """Send a text message; returns the provider's message id."""
+        ...
 
 
 class PlanScheduler(Protocol):
@@ -459,5 +495,32 @@ class PlanScheduler(Protocol):
 class OverdueCases(Protocol):
     def overdue(self, case_type: str, business_unit: str, due_before: str) -> list[dict[str, Any]]:
         """The open cases of a type in a unit whose expected completion is before ``due_before`` (a
-        timestamp), as case views: Queries of the open-cases index by due date, never a Scan."""
+        timestamp), as their list rows: Queries of the open-cases index by due date, never a Scan."""
+        ...
+
+
+@dataclass(frozen=True)
+class FeedbackTally:
+    """One feedback as the summary counts it: the aggregate cells it adds to (partition, cell) and the
+    comment lists it appears in; ``key`` makes counting it twice impossible."""
+
+    key: str
+    rating: int
+    cells: Sequence[tuple[str, str]]
+    comment_lists: Sequence[str] = ()
+    comment: dict[str, Any] | None = None
+
+
+class FeedbackSummaryStore(Protocol):
+    def add(self, tally: FeedbackTally) -> bool:
+        """Add the rating to every cell and the comment to every list, once per ``tally.key``, all or
+        nothing; False when it was counted already."""
+        ...
+
+    def cells(self, partition: str) -> list[dict[str, Any]]:
+        """Every cell of an aggregate partition (one Query, paged): {cell, count, total, r1..r5}."""
+        ...
+
+    def comments(self, comment_list: str, cursor: str | None, limit: int) -> Page:
+        """Newest first, one Query a page, a signed cursor."""
         ...

@@ -202,7 +202,15 @@ def _transitions(template: Mapping[str, Any], t: TypeConfig) -> list[dict[str, A
 
 
 def _notifications(template: Mapping[str, Any], t: TypeConfig) -> list[dict[str, Any]]:
-    out = list(template.get("notifications", ()))
+    # The module's own messages to the contact (an acceptance link) go by the channels the type writes to its
+    # contact on: SMS when any of its contact communications does.
+    contact_channels = sorted(
+        {ch for c in t.communications if c.to == "contact" for ch in c.channels} or {"email"}
+    )
+    out = [
+        {**n, "channels": contact_channels} if n.get("to") == "contact" else dict(n)
+        for n in template.get("notifications", ())
+    ]
     for c in t.communications:
         out.append(
             {
@@ -213,6 +221,7 @@ def _notifications(template: Mapping[str, Any], t: TypeConfig) -> list[dict[str,
                 "template": f"{t.code}:{c.on_state}:{c.to}",
                 "subject": c.subject,
                 "body": c.body,
+                "channels": list(c.channels),
             }
         )
     return out

@@ -9,7 +9,7 @@ from typing import Any
 
 from casework.domain.care.compile import type_config
 from casework.domain.error_codes import ErrorCode
-from casework.domain.errors import ValidationFailed
+from casework.domain.errors import Conflict, ValidationFailed
 from casework.domain.workflow import Status
 
 
@@ -36,6 +36,28 @@ class ActivityRules(ModuleRules):
                 draft.set_values({"services": services})
 
     def entering(self, draft: Any, status: Status) -> None:
+        if status.state == "in_progress":
+            self._ensure_resources(draft)
+        self._check_services(draft, status)
+
+    @staticmethod
+    def _ensure_resources(draft: Any) -> None:
+        """An activity starts only with a resource booked (and confirmed, if so configured) for each of its
+        type's services that require one (seed 003, "Resource Scheduling")."""
+        from casework.domain.resources import missing_resources
+
+        missing = missing_resources(
+            type_config(draft.defn).services, draft.case.fields.get("resource_bookings") or ()
+        )
+        if missing:
+            raise Conflict(
+                "RESOURCE_REQUIRED",
+                "Book a resource for each service that needs one before the activity starts.",
+                {"missing": missing},
+            )
+
+    @staticmethod
+    def _check_services(draft: Any, status: Status) -> None:
         """Completing an activity checks the time spent on each service against the type's minimum, adds
         nothing the user did not log except fixed services, which always count their set time."""
         if status.state != "completed":

@@ -10,7 +10,7 @@ from typing import Annotated, Literal, Self
 
 from jinja2 import TemplateSyntaxError
 from jinja2.sandbox import SandboxedEnvironment
-from pydantic import Field, StringConstraints, field_serializer
+from pydantic import Field, StringConstraints, ValidationInfo, field_serializer, field_validator
 
 from casework.domain.care.document import Code, ConfigModel, DurationValue, Flag, Name, NotASetting, Review
 from casework.domain.care.lifecycle import LEAD_SOURCE_TYPES, MOVES, OPTIONAL_STATES, STATES, TERMINAL_STATES
@@ -107,7 +107,14 @@ class Communication(ConfigModel):
     to: Literal["contact", "assignee"]
     subject: Annotated[str, StringConstraints(strict=True, min_length=1, max_length=250)]
     body: Annotated[str, StringConstraints(strict=True, min_length=1, max_length=20_000)]
-    channels: tuple[Literal["email", "sms"], ...] = ("email",)
+    channels: tuple[Literal["email", "sms"], ...] = Field(("email",), min_length=1, max_length=2)
+
+    @field_validator("channels")
+    @classmethod
+    def _sms_to_the_contact(cls, channels: tuple[str, ...], info: ValidationInfo) -> tuple[str, ...]:
+        if "sms" in channels and info.data.get("to") != "contact":
+            raise ValueError("SMS goes to the contact's phone; users get email.")
+        return tuple(dict.fromkeys(channels))
 
 
 class ServiceSpec(ConfigModel):
