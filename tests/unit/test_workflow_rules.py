@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from casework.domain.delegation import Delegation
 from casework.domain.errors import Conflict, Forbidden, ValidationFailed
 from casework.domain.rules import EMPTY, MAX_DEPTH, RuleSet
 from casework.domain.tags import render, tag_list, unknown_tags
@@ -475,6 +476,22 @@ def test_an_activity_held_by_a_rule_starts_only_once_approved(world: World) -> N
     assert cases.get("tina", visit.id).can_decide_approval
     cases.decide("tina", visit.id, decision="approve")
     assert cases.transition("fred", visit.id, to="Started").status == "Started"
+
+
+def test_a_held_approvers_delegate_is_asked_too_and_decides_for_them(world: World) -> None:
+    cases = world.runner.cases
+    today = cases.clock().date()
+    cases.delegations.put(Delegation("tina", "dave", today, today, "2025-03-01T00:00:00.000Z"))
+    visit = held_visit(world)
+    assert dict(visit.approval.delegates) == {"tina": "dave"}
+    asked = [
+        (e.data["approver"], e.data.get("on_behalf_of"))
+        for e in world.repo.outbox
+        if e.type == "ApprovalRequested"
+    ]
+    assert asked == [("tina", None), ("dave", "tina")]
+    cases.decide("dave", visit.id, decision="approve")
+    assert world.repo.cases[visit.id].approval is None
 
 
 def test_a_redelivered_event_opens_no_second_round_even_after_the_decision(world: World) -> None:
