@@ -20,7 +20,7 @@ from infra.local.functions import LambdaContext, import_file
 from infra.local.template import LocalResources
 from tests.functional.shapes import for_event, sqs_record
 from tests.functional.test_api_handlers import ENV, Api, ok, partition, refused
-from tests.unit.test_workflow_rules import VISIT_RULE
+from tests.unit.test_workflow_rules import VISIT_NEEDS_OK, VISIT_RULE
 
 ROOT = Path(__file__).resolve().parents[2]
 QUEUE = "casework-api-RulesQueue"
@@ -192,6 +192,50 @@ def test_a_rule_that_cannot_act_fails_its_event_alone_with_the_reason(
         "ASSIGNEE_NOT_IN_UNIT"
     ]
     assert api.get(sr["id"], user="carol")["assignee"] is None
+
+
+def test_a_visit_held_by_a_rule_waits_for_the_approval_over_the_api(
+    api: Api, stack: LocalResources, rules_fn: ModuleType
+) -> None:
+    no_one = {
+        **VISIT_NEEDS_OK,
+        "actions": [{"do": "require_approval", "users": ["nobody"], "group": "Wizard"}],
+    }
+    error = refused(put_rules(api, "activity", [no_one]), 422, "INVALID_RULES")
+    assert {p["location"] for p in error["details"]["problems"]} == {
+        "rules[0].actions[0].users",
+        "rules[0].actions[0].group",
+    }
+    ok(put_rules(api, "service_request", [VISIT_RULE]))
+    ok(put_rules(api, "activity", [VISIT_NEEDS_OK]))
+    sr = faulty_item(api)
+    assert deliver(rules_fn, for_event(outbox(stack, sr["id"])[0], "sr", QUEUE)) == {"batchItemFailures": []}
+    visit_id = ok(api("GET /cases/{case_id}/activities", {"case_id": sr["id"]}, user="dave"))["items"][0][
+        "key"
+    ]
+    registered = for_event(outbox(stack, visit_id)[0], "visit", QUEUE)
+    assert deliver(rules_fn, registered, for_event(outbox(stack, visit_id)[0], "again", QUEUE)) == {
+        "batchItemFailures": []
+    }
+    visit = api.get(visit_id, user="tina")
+    assert visit["can_decide_approval"] and visit["pending_approval"]["hold"]
+    assert (
+        visit["pending_approval"]["round"] == 1
+        and visit["pending_approval"]["label"] == VISIT_NEEDS_OK["name"]
+    )
+    path = {"case_id": visit_id}
+    held = api("POST /cases/{case_id}/transitions", path, user="fred", body={"to": "Started"})
+    assert refused(held, 409, "HELD_FOR_APPROVAL")["details"]["waiting_on"] == ["tina"]
+    ok(api("POST /cases/{case_id}/approvals", path, user="tina", body={"decision": "approve"}))
+    assert ok(api("POST /cases/{case_id}/transitions", path, user="fred", body={"to": "Started"}))[
+        "status"
+    ] == ("Started")
+    history = api("GET /cases/{case_id}/history", path, user="fred").json["items"]
+    assert [(h["by"], h["action"]) for h in history][1:] == [
+        ("rule:visit-ok", "approval_requested"),
+        ("tina", "approval_decided"),
+        ("fred", "transitioned"),
+    ]
 
 
 # --- communication plans ------------------------------------------------------------------------------------

@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 
-from casework.domain.errors import Forbidden, ValidationFailed
+from casework.domain.delegation import Delegation
+from casework.domain.errors import Conflict, Forbidden, ValidationFailed
 from casework.domain.rules import EMPTY, MAX_DEPTH, RuleSet
 from casework.domain.tags import render, tag_list, unknown_tags
 from casework.services.rules import RuleAdmin, RuleRunner
@@ -403,6 +404,147 @@ def test_a_rule_on_a_case_closed_meanwhile_does_nothing_and_does_not_fail(world:
     outcome = world.runner.handle(event)
     assert outcome["fired"] == ["to-tina"]
     assert world.repo.cases[sr.id].assignee is None
+
+
+# --- require_approval: a rule holds the case until approvers decide ---------------------------------------
+
+VISIT_NEEDS_OK = {
+    "id": "visit-ok",
+    "name": "Tina's OK for visits",
+    "trigger": {"on": "case_created"},
+    "conditions": {"types": ["VISIT"]},
+    "actions": [{"do": "require_approval", "users": ["tina"], "comment": "Visits need the team lead's OK"}],
+}
+
+
+def held_visit(world: World) -> Any:
+    """A faulty item whose rule schedules a visit for fred, which the activity rule holds for tina."""
+    world.save("service_request", VISIT_RULE)
+    world.save("activity", VISIT_NEEDS_OK)
+    faulty_item(world)
+    world.deliver()
+    return next(c for c in world.repo.cases.values() if c.type == "activity")
+
+
+def test_require_approval_refuses_unknown_users_and_groups_with_every_problem(world: World) -> None:
+    bad = {
+        "id": "hold",
+        "name": "Hold",
+        "trigger": {"on": "case_created"},
+        "actions": [
+            {"do": "require_approval", "users": ["nobody", "tina"], "group": "Wizard"},
+            {"do": "require_approval"},  # asks nobody
+            {"do": "require_approval", "users": ["tina"], "mode": "most"},
+        ],
+    }
+    with pytest.raises(ValidationFailed) as caught:
+        world.admin.put("admin", "activity", [bad], None)
+    problems = caught.value.details["problems"]
+    assert {p["location"] for p in problems} == {"rules[0].actions[2].mode"}  # the shape is checked first
+    with pytest.raises(ValidationFailed) as caught:
+        world.admin.put("admin", "activity", [{**bad, "actions": bad["actions"][:2]}], None)
+    problems = caught.value.details["problems"]
+    assert {p["location"] for p in problems} == {
+        "rules[0].actions[0].users",
+        "rules[0].actions[0].group",
+        "rules[0].actions[1]",
+    }
+    assert any("'nobody'" in p["message"] for p in problems)
+    assert any("'Wizard'" in p["message"] and "Team Lead" in p["message"] for p in problems)
+    assert world.rules.versions == {}
+
+
+def test_an_activity_held_by_a_rule_starts_only_once_approved(world: World) -> None:
+    visit = held_visit(world)
+    cases = world.runner.cases
+    pending = visit.approval
+    assert pending is not None and pending.hold and dict(pending.decisions) == {"tina": None}
+    assert (pending.step, pending.label) == ("rule:visit-ok", "Tina's OK for visits")
+    entry = world.repo.history_of(visit.id)[-1]
+    assert (entry.by, entry.action, entry.comment) == (
+        "rule:visit-ok",
+        "approval_requested",
+        "Visits need the team lead's OK",
+    )
+    asked = [e for e in world.repo.outbox if e.type == "ApprovalRequested"]
+    assert [(e.actor, e.data["approver"], e.data["caused_by"]["rule"]) for e in asked] == [
+        ("rule:visit-ok", "tina", "visit-ok")
+    ]
+    with pytest.raises(Conflict) as caught:
+        cases.transition("fred", visit.id, to="Started")
+    assert caught.value.code == "HELD_FOR_APPROVAL"
+    assert cases.get("tina", visit.id).can_decide_approval
+    cases.decide("tina", visit.id, decision="approve")
+    assert cases.transition("fred", visit.id, to="Started").status == "Started"
+
+
+def test_a_held_approvers_delegate_is_asked_too_and_decides_for_them(world: World) -> None:
+    cases = world.runner.cases
+    today = cases.clock().date()
+    cases.delegations.put(Delegation("tina", "dave", today, today, "2025-03-01T00:00:00.000Z"))
+    visit = held_visit(world)
+    assert dict(visit.approval.delegates) == {"tina": "dave"}
+    asked = [
+        (e.data["approver"], e.data.get("on_behalf_of"))
+        for e in world.repo.outbox
+        if e.type == "ApprovalRequested"
+    ]
+    assert asked == [("tina", None), ("dave", "tina")]
+    cases.decide("dave", visit.id, decision="approve")
+    assert world.repo.cases[visit.id].approval is None
+
+
+def test_a_redelivered_event_opens_no_second_round_even_after_the_decision(world: World) -> None:
+    visit = held_visit(world)
+    registered = next(e for e in world.repo.outbox if e.type == "CaseRegistered" and e.case_id == visit.id)
+    world.runner.handle(registered.to_dict())  # still pending: the same round
+    assert world.repo.cases[visit.id].approval_rounds == 1
+    world.runner.cases.decide("tina", visit.id, decision="reject", comment="Not this week")
+    world.runner.handle(registered.to_dict())  # decided since: nothing opens again
+    case = world.repo.cases[visit.id]
+    assert case.approval is None and case.approval_rounds == 1
+    # and if the first delivery stopped before the ledger's mark, the pending round is found instead
+    world.sent.ledger.clear()
+    world.save("activity", {**VISIT_NEEDS_OK, "id": "visit-ok-2"})
+    world.runner.handle(registered.to_dict())
+    world.runner.handle(registered.to_dict())
+    assert world.repo.cases[visit.id].approval_rounds == 2
+
+
+def test_a_lead_held_for_its_unit_group_and_a_rejection_triggers_the_decided_rules(world: World) -> None:
+    world.save(
+        "lead",
+        {
+            "id": "big-lead",
+            "name": "Sales manager's OK",
+            "trigger": {"on": "case_created"},
+            "actions": [{"do": "require_approval", "group": "Sales Manager", "mode": "all"}],
+        },
+        {
+            "id": "tell-mary",
+            "name": "Tell the rep about a rejection",
+            "trigger": {"on": "approval_decided", "decision": "reject"},
+            "actions": [
+                {"do": "alert", "channel": "email", "users": ["mary"], "subject": "No", "text": "Rejected"}
+            ],
+        },
+    )
+    cases = world.runner.cases
+    lead = cases.register(
+        "mary", type="lead", title="Fleet", contact_id="CON-2003", assignee="mary", business_unit="SP"
+    )
+    world.deliver()
+    assert dict(world.repo.cases[lead.id].approval.decisions) == {"peter": None}
+    with pytest.raises(Conflict):
+        cases.transition("mary", lead.id, to="Working")
+    cases.decide("peter", lead.id, decision="reject", comment="Margin too thin")
+    world.deliver()
+    assert [(to, subject) for to, subject, _ in world.sent.mails] == [("mary@casework.example", "No")]
+    decided = world.repo.history_of(lead.id)[-1]
+    assert (decided.by, decided.action, decided.comment) == ("peter", "approval_decided", "Margin too thin")
+    assert world.repo.cases[lead.id].status == lead.status  # the rejection moved nothing
+    # and lifted the hold: what follows a rejection is the people's (or a decided rule's) call
+    assert cases.transition("mary", lead.id, to="Working").status == "Working"
 
 
 # --- communication plans -----------------------------------------------------------------------------------

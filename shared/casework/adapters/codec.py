@@ -62,5 +62,7 @@ def case_from_dict(data: dict[str, Any]) -> Case:
             decided_by=approval.get("decided_by") or {},
             submitted_by=approval.get("submitted_by"),
             submitted_from=approval.get("submitted_from"),
+            hold=bool(approval.get("hold")),
+            label=approval.get("label"),
         ),
     )

@@ -204,6 +204,7 @@ class _Draft:
             raise Conflict(
                 ErrorCode.WORKFLOW_LOOP, "The workflow's automatic steps loop.", {"path": self.path}
             )
+        _ensure_not_held(self.case)
         previous = self.case.status
         target = self.defn.status(status)
         rules = _module_rules(self.defn)
@@ -311,7 +312,7 @@ class _Draft:
     def settle(self, creator_roles: frozenset[str] | None = None) -> None:
         """Take the automatic moves whose conditions hold, one after another (``enter`` bounds the chain).
         ``creator_roles`` is only given while the case is being created."""
-        while not self.defn.is_terminal(self.case.status):
+        while not self.defn.is_terminal(self.case.status) and not _held(self.case):
             status = self.defn.status(self.case.status)
             rule = next((r for r in status.auto if self._holds(r, creator_roles)), None)
             if rule is None:
@@ -452,6 +453,36 @@ def _ensure_open(defn: WorkflowDefinition, case: Case) -> None:
             f"The case is {case.status}; it can no longer change.",
             {"status": case.status},
         )
+
+
+def _held(case: Case) -> bool:
+    return case.approval is not None and case.approval.hold
+
+
+def _ensure_not_held(case: Case) -> None:
+    """A rule's hold (``hold_for_approval``) keeps the case in its status until the approval is decided."""
+    pending = case.approval
+    if pending is not None and pending.hold:
+        raise Conflict(
+            ErrorCode.HELD_FOR_APPROVAL,
+            f"The case waits for {pending.label or pending.step} before it moves on.",
+            {
+                "step": pending.step,
+                "round": pending.round,
+                "waiting_on": [person for person, _ in pending.waiting_on()],
+            },
+        )
+
+
+def approval_label(defn: WorkflowDefinition, case: Case) -> str:
+    """How people are told which approval the case waits for: a hold's label, else its status's step."""
+    pending = case.approval
+    if pending is not None and pending.label:
+        return pending.label
+    status = defn.statuses.get(case.status)
+    if status is not None and status.approval is not None:
+        return status.approval.label
+    return pending.step if pending is not None else ""
 
 
 # --- commands ----------------------------------------------------------------------------------------------
@@ -625,6 +656,7 @@ def transition(
             f"You may not move this case from {case.status} to {to}.",
             {"from": case.status, "to": to},
         )
+    _ensure_not_held(case)
     if chosen.needs_assignee and not case.assignee:
         raise Conflict(
             ErrorCode.NOT_ACCEPTED,
@@ -762,7 +794,7 @@ def decide(
     _ensure_open(defn, case)
     status = defn.status(case.status)
     pending = case.approval
-    if pending is None or status.approval is None:
+    if pending is None or (status.approval is None and not pending.hold):
         raise Conflict(
             ErrorCode.NO_PENDING_APPROVAL,
             f"The case is {case.status}; no approval is pending.",
@@ -772,7 +804,9 @@ def decide(
     if principal is None:
         asked = approver.username in pending.decisions or approver.username in pending.delegates.values()
         if not asked or (on_behalf_of and on_behalf_of not in pending.decisions):
-            raise Forbidden(ErrorCode.NOT_AN_APPROVER, f"You are not an approver of {status.approval.label}.")
+            raise Forbidden(
+                ErrorCode.NOT_AN_APPROVER, f"You are not an approver of {approval_label(defn, case)}."
+            )
         decided = pending.decisions.get(on_behalf_of or approver.username) or next(
             (pending.decisions[p] for p, d in pending.delegates.items() if d == approver.username), None
         )
@@ -783,7 +817,8 @@ def decide(
         )
     delegated = principal != approver.username
     comment = (comment or "").strip() or None
-    if decision == REJECT and status.approval.reason_field and not comment:
+    spec = None if pending.hold else status.approval
+    if decision == REJECT and spec is not None and spec.reason_field and not comment:
         raise ValidationFailed(
             ErrorCode.COMMENT_REQUIRED,
             "Say why you reject: the comment is kept as the reason.",
@@ -812,12 +847,79 @@ def decide(
         via=via,
         **({"on_behalf_of": principal} if delegated else {}),
     )
-    if outcome == APPROVE:
-        draft.enter(status.approval.on_approve, approver)
+    if spec is None:  # a hold: decided, it is lifted and the case stays where it is
+        if outcome is not None:
+            draft.case = replace(draft.case, approval=None)
+            draft.changes["approval"] = {"from": pending.step, "to": None}
+            draft.settle()  # automatic moves that waited for the hold
+    elif outcome == APPROVE:
+        draft.enter(spec.on_approve, approver)
     elif outcome == REJECT:
-        if status.approval.reason_field:
-            draft.set_values({status.approval.reason_field: comment})
-        draft.enter(status.approval.on_reject, approver)
+        if spec.reason_field:
+            draft.set_values({spec.reason_field: comment})
+        draft.enter(spec.on_reject, approver)
+    return draft.finish()
+
+
+def hold_for_approval(
+    defn: WorkflowDefinition,
+    case: Case,
+    actor: Actor,
+    unit: BusinessUnit,
+    *,
+    step: str,
+    label: str,
+    users: Iterable[str] = (),
+    role: str | None = None,
+    mode: ApprovalMode = ApprovalMode.ANY,
+    comment: str | None = None,
+    now: datetime,
+) -> Change:
+    """Hold the case in its status until ``users`` and/or the members of ``role`` in its business unit
+    decide (any one of them, or all): a new approval round like an approval status's (the same requests,
+    links, reminders and delegation), asked by ``actor`` (a workflow rule), that gates every move out of
+    the status instead of choosing the next one. A case that waits for an approval already is refused:
+    the hold it would add is either that one (a repeated request) or would compete with it."""
+    _ensure_open(defn, case)
+    pending = case.approval
+    if pending is not None:
+        raise Conflict(
+            ErrorCode.APPROVAL_ALREADY_PENDING,
+            f"The case already waits for {approval_label(defn, case)}.",
+            {"step": pending.step, "round": pending.round},
+        )
+    approvers = list(dict.fromkeys(users))
+    if role:
+        approvers += [u for u in unit.members_with_role(role) if u not in approvers]
+    if not approvers:
+        raise Conflict(
+            ErrorCode.NO_APPROVER,
+            f"Business unit {unit.code} has nobody to approve {label}.",
+            {"business_unit": unit.code, "step": step, "role": role},
+        )
+    draft = _draft(defn, case, actor, unit, now, "approval_requested")
+    draft.comment = (comment or "").strip() or None
+    rounds = case.approval_rounds + 1
+    draft.case = replace(
+        case,
+        approval_rounds=rounds,
+        approval=PendingApproval(
+            step=step,
+            round=rounds,
+            mode=mode,
+            decisions=dict.fromkeys(approvers),
+            requested_at=draft.at,
+            submitted_by=actor.username,
+            submitted_from=case.status,
+            hold=True,
+            label=label,
+        ),
+    )
+    draft.changes["approval"] = {"from": None, "to": step}
+    for approver in approvers:
+        draft.emit(
+            "ApprovalRequested", step=step, step_label=label, round=rounds, approver=approver, mode=mode.value
+        )
     return draft.finish()
 
 

@@ -48,6 +48,7 @@ class ErrorCode(StrEnum):
     ALREADY_LINKED = auto(), 409, "adding an entry that is in the case's related list already"
     ANSWERS_EXISTS = auto(), 409, "answers to a question set saved twice at the same instant"
     ANSWER_REFUSED = auto(), 409, "the contact refused the response or resolution: give another one first"
+    APPROVAL_ALREADY_PENDING = auto(), 409, "a rule asked for an approval while another one is pending"
     APPROVAL_NOT_PENDING = auto(), 410, "an approval link of a round that was decided or recalled"
     AREA_NOT_FOUND = auto(), 404, "no such geographic area in the directory"
     ASSIGNEE_NOT_IN_UNIT = auto(), 422, "assigning to somebody who is not an active member of the case's unit"
@@ -82,6 +83,7 @@ class ErrorCode(StrEnum):
     FIELDS_LOCKED = auto(), 409, "editing fields the current status does not let you edit"
     FIELDS_NOT_ACCEPTED = auto(), 422, "fields this transition or creation does not take"
     FILE_NOT_FOUND = auto(), 422, "POST /imports for a key that is not in the import bucket", 404
+    HELD_FOR_APPROVAL = auto(), 409, "a rule holds the case in its status until its approval is decided"
     HISTORY_EXISTS = auto(), 409, "deleting a record that has history already"
     IDEMPOTENCY_KEY_IN_USE = auto(), 409, "the first request with this Idempotency-Key still runs: retry soon"
     IDEMPOTENCY_KEY_REUSED = auto(), 422, "an Idempotency-Key sent before with another body (use a new key)"

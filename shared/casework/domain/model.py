@@ -87,6 +87,10 @@ class PendingApproval:
     # Who moved the case into the approval status, and the status it came from: a recall goes back there.
     submitted_by: str | None = None
     submitted_from: str | None = None
+    # A hold: asked by a workflow rule (step ``rule:<id>``), not by an approval status. While it waits, the
+    # case may not leave its status; its decision lifts it and moves nothing. ``label`` names it to people.
+    hold: bool = False
+    label: str | None = None
 
     def principal_for(self, username: str, on_behalf_of: str | None = None) -> str | None:
         """Whose pending decision ``username`` may give: their own, else that of an approver who delegated to

@@ -94,7 +94,21 @@ class Alert(_Strict):
     text: Text
 
 
-Action = Annotated[ScheduleActivity | Assign | SetFields | Alert, Field(discriminator="do")]
+class RequireApproval(_Strict):
+    """Hold the case in its status until ``users`` and/or the members of ``group`` (a role in the case's
+    business unit) approve: any one of them, or all (seed: "set up activities to require approval from a
+    specific user before they are further processed"). The approvers are asked as for an approval status;
+    ``label`` names the approval to them (default: the rule's name) and ``comment`` goes into the history."""
+
+    do: Literal["require_approval"]
+    users: tuple[Name, ...] = Field(default=(), max_length=20)
+    group: Name | None = None
+    mode: Literal["any", "all"] = "any"
+    label: Name | None = None
+    comment: Annotated[str, StringConstraints(strip_whitespace=True, max_length=1000)] | None = None
+
+
+Action = Annotated[ScheduleActivity | Assign | SetFields | Alert | RequireApproval, Field(discriminator="do")]
 
 
 class Rule(_Strict):
@@ -163,6 +177,7 @@ class RuleContext:
     can_schedule_activities: bool = False
     is_user: Any = field(default=lambda username: True)  # Callable[[str], bool]
     is_unit: Any = field(default=lambda code: True)  # Callable[[str], bool]
+    roles: Collection[str] = ()  # the roles business units give their members (empty: not checked)
 
 
 def _location(loc: tuple[int | str, ...]) -> str:
@@ -175,6 +190,7 @@ def _location(loc: tuple[int | str, ...]) -> str:
             "assign",
             "set_fields",
             "alert",
+            "require_approval",
         ):  # the union's branch: not a path
             out += f".{part}" if out else str(part)
     return out
@@ -265,6 +281,8 @@ def _rule_problems(at: str, rule: Rule, ctx: RuleContext) -> list[dict[str, str]
                 problem(f"{where}.subject", "An email alert needs a subject.")
             _tags(problem, f"{where}.subject", action.subject)
             _tags(problem, f"{where}.text", action.text)
+        elif isinstance(action, RequireApproval):
+            _approval_problems(problem, where, action, ctx)
         if isinstance(action, ScheduleActivity | Assign):
             holder = action.assignee if isinstance(action, ScheduleActivity) else action.user
             if holder and not ctx.is_user(holder):
@@ -272,6 +290,22 @@ def _rule_problems(at: str, rule: Rule, ctx: RuleContext) -> list[dict[str, str]
             if action.business_unit and not ctx.is_unit(action.business_unit):
                 problem(f"{where}.business_unit", f"There is no business unit {action.business_unit!r}.")
     return problems
+
+
+def _approval_problems(problem: Any, where: str, action: RequireApproval, ctx: RuleContext) -> None:
+    if not action.users and action.group is None:
+        problem(where, "A require_approval action names the approving users, a group (a role), or both.")
+    for user in action.users:
+        if not ctx.is_user(user):
+            problem(f"{where}.users", f"{user!r} is not a user of casework.")
+    if action.group is not None and ctx.roles and action.group not in ctx.roles:
+        known = ", ".join(sorted(ctx.roles))
+        problem(f"{where}.group", f"No business unit has members with the role {action.group!r} ({known}).")
+
+
+def hold_step(rule: Rule) -> str:
+    """The approval step a rule's hold is known by (in the case, its links and its reminders)."""
+    return f"rule:{rule.id}"
 
 
 def _plan_problems(at: str, plan: Plan, ctx: RuleContext) -> list[dict[str, str]]:

@@ -56,6 +56,12 @@ class PendingApprovalOut(ReadModel):
     mode: Literal["any", "all"]
     requested_at: str
     approvers: list[ApproverDecision]
+    hold: bool = Field(
+        False,
+        exclude_if=lambda hold: not hold,  # absent on an approval status's round, as before holds existed
+        description="Asked by a workflow rule: the case cannot leave its status until it is decided.",
+    )
+    label: str | None = Field(None, exclude_if=_absent_when_none, description="A rule's name for the hold.")
 
 
 class AvailableTransition(ReadModel):
@@ -283,6 +289,8 @@ def _pending_approval(approval: PendingApproval) -> PendingApprovalOut:
         round=approval.round,
         mode=approval.mode.value,
         requested_at=approval.requested_at,
+        hold=approval.hold,
+        label=approval.label,
         approvers=[
             ApproverDecision(
                 username=u,

@@ -4,7 +4,7 @@ atomically (see case_context for the request budget)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
@@ -14,6 +14,7 @@ from casework.domain.errors import ValidationFailed
 from casework.domain.model import Actor, BusinessUnit, Case, Change
 from casework.domain.views import CaseView, DeletedCase
 from casework.domain.workflow import WorkflowDefinition
+from casework.domain.workflow_terms import ApprovalMode
 from casework.services.case_context import CaseContext
 from casework.services.ports import CounterDelta, LinkRelated, RelatedUpdate, SideWrites
 
@@ -392,6 +393,39 @@ class CaseCommands(CaseContext):
                 comment=comment,
                 now=now,
                 on_behalf_of=on_behalf_of,
+            ),
+        )
+
+    def hold_for_approval(
+        self,
+        username: str,
+        case_id: str,
+        *,
+        step: str,
+        label: str,
+        users: Sequence[str] = (),
+        role: str | None = None,
+        mode: str = "any",
+        comment: str | None = None,
+    ) -> CaseView:
+        """A workflow rule holds the case in its status until the approvers decide (engine.hold_for_approval);
+        their delegates are asked too, as for an approval status."""
+        return self._command(
+            username,
+            case_id,
+            None,
+            lambda defn, case, actor, unit, now: engine.hold_for_approval(
+                defn,
+                case,
+                actor,
+                unit,
+                step=step,
+                label=label,
+                users=users,
+                role=role,
+                mode=ApprovalMode(mode),
+                comment=comment,
+                now=now,
             ),
         )
 

@@ -85,12 +85,11 @@ class ApprovalLinks(CaseContext):
         """What the confirm page shows. Changes nothing: mail scanners open links."""
         link = self._open_approval(raw_token)
         case, defn = link.case, link.defn
-        step = defn.status(case.status).approval
         creator = self.directory.user(case.created_by)
         return ApprovalPage(
             case=case_view(case),
             step=link.token.step,
-            step_label=step.label if step else link.token.step,
+            step_label=engine.approval_label(defn, case),
             approver=self._acting_as(link),
             requested_by=creator.name if creator else case.created_by,
             business_unit_name=link.unit.name or link.unit.code,

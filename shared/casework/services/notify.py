@@ -570,7 +570,7 @@ def remind(notifier: Notifier, case: Case, person: str, on_behalf_of: str | None
     data = {
         "step": pending.step,
         "round": pending.round,
-        "step_label": spec.label if spec else pending.step,
+        "step_label": pending.label or (spec.label if spec else pending.step),  # a rule's hold names itself
         "on_behalf_of": on_behalf_of,
     }
     contact = (notifier.directory.contact(case.contact_id) if case.contact_id else None) or {}

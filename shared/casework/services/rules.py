@@ -33,6 +33,7 @@ from casework.domain.rules import (
     Alert,
     Assign,
     Plan,
+    RequireApproval,
     Rule,
     RuleContext,
     RuleSet,
@@ -49,12 +50,14 @@ logger = logging.getLogger(__name__)
 
 ADMIN = "Admin"
 MODULES = ("service_request", "activity", "lead")
-# Conflicts that mean a repeated action was done by an earlier delivery of the same event.
-ALREADY_DONE = frozenset({"CASE_EXISTS", "ALREADY_ASSIGNED"})
+# Conflicts that mean a repeated action was done by an earlier delivery of the same event (or, for a hold,
+# that the case waits for an approval already: the hold it asks for is that one, or would compete with it).
+ALREADY_DONE = frozenset({"CASE_EXISTS", "ALREADY_ASSIGNED", "APPROVAL_ALREADY_PENDING"})
 # Refusals that mean the case has moved on (closed, deleted) and the rule has nothing left to do.
 NOTHING_TO_DO = frozenset({"CASE_CLOSED", "CASE_NOT_FOUND"})
 OVERDUE_MARK = "#overdue"  # the sent ledger's entry: this (case, rule, due date) was handled
 NOTE_MARK = "#note"  # the sent ledger's entry for the note that records an alert
+HOLD_MARK = "#hold"  # the sent ledger's entry: this (event, rule, action) opened its approval round
 
 
 def _unknown_module(module: str) -> NotFound:
@@ -121,7 +124,14 @@ class RuleAdmin:
             can_schedule_activities="activity" in defn.children,
             is_user=lambda name: directory.user(name) is not None,
             is_unit=lambda code: directory.business_unit(code) is not None,
+            roles=self._roles(),
         )
+
+    def _roles(self) -> set[str]:
+        """The roles some business unit gives its members: what a hold's ``group`` may name."""
+        directory = self.cases.directory
+        units = (directory.business_unit(code) for code in directory.unit_codes())
+        return {role for unit in units if unit is not None for role in unit.members}
 
 
 @dataclass(frozen=True)
@@ -315,6 +325,8 @@ class RuleRunner:
                     view = {**view, **changed.model_dump(mode="json")}
                 elif isinstance(action, Alert):
                     self._alert(service, rule, action, view, key)
+                elif isinstance(action, RequireApproval):
+                    self._hold(service, rule, action, view, key)
             except (Conflict, NotFound) as exc:
                 if exc.code not in ALREADY_DONE | NOTHING_TO_DO:
                     raise
@@ -351,6 +363,29 @@ class RuleRunner:
         if unreachable:
             note += f" No {'email' if action.channel == 'email' else 'phone'} for: {', '.join(unreachable)}."
         self._note(service, rule, view, note, key)
+
+    def _hold(
+        self, service: CaseService, rule: Rule, action: RequireApproval, view: dict[str, Any], key: str
+    ) -> None:
+        """Open the rule's approval round, once per (event, rule, action): a redelivery finds the ledger's
+        mark, even after the approvers decided (or, if the first delivery stopped before writing the mark,
+        the round pending: APPROVAL_ALREADY_PENDING). Users the directory no longer knows, or who left, are
+        not asked."""
+        if self.ledger.sent(key, HOLD_MARK):
+            return
+        directory = self.cases.directory
+        users = [u for u in action.users if (user := directory.user(u)) is not None and user.active]
+        changed = service.hold_for_approval(
+            rule_actor(rule).username,
+            view["id"],
+            step=domain.hold_step(rule),
+            label=action.label or rule.name,
+            users=users,
+            role=action.group,
+            mode=action.mode,
+            comment=action.comment,
+        )
+        self.ledger.record(key, HOLD_MARK, f"{changed.id}:{changed.version}")
 
     def _note(self, service: CaseService, rule: Rule, view: dict[str, Any], text: str, key: str) -> None:
         """The case keeps each alert as a note by the rule, once (the ledger remembers it was written)."""
