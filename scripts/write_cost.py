@@ -124,6 +124,7 @@ class Bill:
     requests: Counter[str] = field(default_factory=Counter)
     events: int = 0
     emails: int = 0
+    writes: list[str] = field(default_factory=list)  # one line per item written, for --verbose
 
     def add(self, other: Bill) -> None:
         self.table_wru.update(other.table_wru)
@@ -132,10 +133,23 @@ class Bill:
         self.requests.update(other.requests)
         self.events += other.events
         self.emails += other.emails
+        self.writes.extend(other.writes)
 
     @property
     def wru(self) -> int:
         return sum(self.table_wru.values()) + sum(self.index_wru.values())
+
+
+def _largest(item: dict[str, Any] | None, top: int = 4) -> str:
+    """The item's biggest attributes (and a map's biggest members), where its bytes go."""
+    if not item:
+        return ""
+    sizes = []
+    for name, value in item.items():
+        sizes.append((len(name.encode()) + value_size(value), name))
+        for member, inner in (value.get("M") or {}).items():
+            sizes.append((len(member.encode()) + value_size(inner), f"{name}.{member}"))
+    return ": " + ", ".join(f"{n} {s}" for s, n in sorted(sizes, reverse=True)[:top])
 
 
 def _kind(key: dict[str, Any]) -> str:
@@ -227,7 +241,12 @@ class Meter:
                 continue
             new = self._get(client, table, key)
             self.changes.append((table, old, new))
-            self.bill.table_wru[_kind(key)] += factor * units(max(item_size(old), item_size(new)))
+            cost = factor * units(max(item_size(old), item_size(new)))
+            self.bill.table_wru[_kind(key)] += cost
+            self.bill.writes.append(
+                f"{operation:18} {key['sk']['S'][:24]:24} {item_size(old):5} -> {item_size(new):5} B "
+                f"{cost} WRU{_largest(new)}"
+            )
             for index in self.indexes:
                 self.bill.index_wru[index.name] += self._index_write(index, old, new)
         return response
@@ -505,6 +524,10 @@ def report(life: Lifecycle, args: argparse.Namespace, memory_mb: int) -> None:
     print(f"  DynamoDB requests: {requests}")
     for name, value in costs.items():
         print(f"    {name:16} ${value:.7f}")
+    if args.verbose:
+        print("  every item written (bytes before -> after, units, largest attributes):")
+        for line in bill.writes:
+            print(f"    {line}")
     print(f"  per lifecycle: ${sum(costs.values()):.6f} with SES, ${without_ses:.6f} without")
 
 
@@ -518,6 +541,7 @@ def main() -> None:
     parser.add_argument("--eventbridge-price", type=float, default=1.00, help="$ per million custom events")
     parser.add_argument("--sqs-price", type=float, default=0.40, help="$ per million SQS requests")
     parser.add_argument("--ses-price", type=float, default=0.10, help="$ per 1,000 emails")
+    parser.add_argument("--verbose", action="store_true", help="print each item written, its size and units")
     args = parser.parse_args()
     print(
         f"Prices as of {PRICES_AS_OF} (on-demand, eu-west-1 / us-east-1): DynamoDB ${args.wru_price}/M WRU, "
