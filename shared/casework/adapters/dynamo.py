@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import dataclasses
 import hashlib
 import hmac
@@ -54,7 +55,7 @@ from pynamodb.attributes import (
 )
 from pynamodb.connection import Connection, TableConnection
 from pynamodb.constants import ALL_OLD
-from pynamodb.exceptions import DoesNotExist, PutError, TransactWriteError
+from pynamodb.exceptions import DeleteError, DoesNotExist, PutError, TransactWriteError
 from pynamodb.expressions.operand import Path
 from pynamodb.indexes import GlobalSecondaryIndex, IncludeProjection
 from pynamodb.models import Model
@@ -228,29 +229,61 @@ class DirectoryListIndex(GlobalSecondaryIndex):
 
 
 class SentItem(Item, discriminator="sent"):
-    """One email of one event went out (notify's ledger). Its own key per email; expires with the
-    idempotency records it backs up."""
+    """One email of one event: claimed (``sending`` until ``lease_until``) before it is sent, ``sent`` once
+    SES took it. Its own key per email; kept 7 days, longer than SQS keeps a message."""
 
+    state = UnicodeAttribute(null=True)  # sending, sent (items written before claims: none, and sent)
+    lease_until = NumberAttribute(null=True)
     expires_at = NumberAttribute()
 
 
 class DynamoSentLedger:
+    """notify's claims (casework.services.notify.SentLedger): one conditional PutItem before an email, one
+    UpdateItem after it, and nothing else: a duplicate delivery is refused by the condition."""
+
     TTL_SECONDS = 7 * 86400
+    # Longer than a send takes (a render and one SES call: well under the function's timeout), shorter than
+    # the queue's visibility timeout, so the redelivery after a crash finds the dead holder's claim expired.
+    LEASE_SECONDS = 60
 
-    def sent(self, event_id: str, recipient: str) -> bool:
-        try:
-            SentItem.get(f"SENT#{event_id}", recipient, consistent_read=True)
-        except (DoesNotExist, ValueError):
-            return False
-        return True
-
-    def record(self, event_id: str, recipient: str, message_id: str) -> None:
-        SentItem(
+    def claim(self, event_id: str, recipient: str) -> bool:
+        now = int(time.time())
+        claim = SentItem(
             pk=f"SENT#{event_id}",
             sk=recipient,
-            body={"message_id": message_id},
-            expires_at=int(time.time()) + self.TTL_SECONDS,
-        ).save()
+            state="sending",
+            lease_until=now + self.LEASE_SECONDS,
+            expires_at=now + self.TTL_SECONDS,
+        )
+        try:
+            claim.save(
+                condition=SentItem.pk.does_not_exist()
+                | ((SentItem.state == "sending") & (SentItem.lease_until < now))
+            )
+            return True
+        except PutError as exc:
+            if exc.cause_response_code != "ConditionalCheckFailedException":
+                raise
+        held = SentItem.get(f"SENT#{event_id}", recipient, consistent_read=True)
+        if held.state == "sending":
+            from casework.services.notify import EmailInProgress
+
+            raise EmailInProgress(f"another delivery is sending {recipient} of event {event_id}")
+        return False
+
+    def record(self, event_id: str, recipient: str, message_id: str) -> None:
+        SentItem(pk=f"SENT#{event_id}", sk=recipient).update(
+            actions=[
+                SentItem.state.set("sent"),
+                SentItem.body.set({"message_id": message_id}),
+                SentItem.lease_until.remove(),
+            ]
+        )
+
+    def release(self, event_id: str, recipient: str) -> None:
+        # not "sending" any more (expired and taken over, then sent): the new holder decides
+        with contextlib.suppress(DeleteError):
+            SentItem(pk=f"SENT#{event_id}", sk=recipient).delete(condition=SentItem.state == "sending")
 
 
 class DirectoryItem(Item, discriminator="directory"):

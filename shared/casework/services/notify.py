@@ -47,13 +47,29 @@ class Mailer(Protocol):
 
 
 class SentLedger(Protocol):
-    """Which emails of an event went out. An event that emails several people and fails part-way is
-    retried whole (its idempotency record is dropped with the failure); the ledger lets the retry send only
-    what has not been sent."""
+    """Each email of an event, claimed before it is sent: what makes notify idempotent under at-least-once
+    delivery (no idempotency record per event). An event that emails several people and fails part-way is
+    retried whole; the retry sends only what was not sent."""
 
-    def sent(self, event_id: str, recipient: str) -> bool: ...
+    def claim(self, event_id: str, recipient: str) -> bool:
+        """True: this delivery sends it (nobody held it, or a claim whose holder died has expired). False:
+        it went out already. Raises EmailInProgress while another delivery holds a live claim."""
+        ...
 
-    def record(self, event_id: str, recipient: str, message_id: str) -> None: ...
+    def record(self, event_id: str, recipient: str, message_id: str) -> None:
+        """It went out (SES took it): every later delivery finds it sent."""
+        ...
+
+    def release(self, event_id: str, recipient: str) -> None:
+        """Sending failed: the next delivery may claim it at once."""
+        ...
+
+
+class EmailInProgress(Exception):
+    """Another delivery of the event holds the claim on this email and has not finished: this delivery
+    fails (nothing sent) and comes back later, when the email is sent or the claim has expired."""
+
+    code = "EMAIL_IN_PROGRESS"
 
 
 class Renderer(Protocol):
@@ -107,7 +123,7 @@ class Notifier:
     # Where a person opens a case: the front end's page, e.g. "https://crm.example.com/cases/{id}". Empty: the
     # emails carry no case link (the API's own URL would answer a browser with 401 JSON).
     case_url_template: str = ""
-    ledger: SentLedger | None = None  # None: no record per recipient (an event is still handled once)
+    ledger: SentLedger | None = None  # None: no claim per email (tests that send each event once)
 
     def __post_init__(self) -> None:
         self.public_base_url = self.public_base_url.rstrip("/")
@@ -137,7 +153,7 @@ class Notifier:
 
     def concerns(self, event: Mapping[str, Any]) -> bool:
         """Could ``event`` email anybody? Decided from the event and the (cached) definition alone, so the
-        many events that email nobody cost no read and no idempotency record."""
+        many events that email nobody cost no read and no write."""
         return event.get("type") == COMMUNICATION_REQUESTED or bool(
             self._rules(event, self.definition_of(event))
         )
@@ -176,7 +192,10 @@ class Notifier:
                 return []
         else:
             subject, text, html = self.renderer.render_message(recorded["subject"], recorded["text"], context)
-        message_id = self.mailer.send(to["email"], subject, text, html)
+        sent_as = f"communication:{communication_id}"  # two deliveries at once: one claims it, one sends
+        if not self._claim(str(event.get("id")), sent_as, where):
+            return []
+        message_id = self._send_claimed(str(event.get("id")), sent_as, to["email"], subject, text, html)
         self.repo.communication_sent(case.id, communication_id, at, timestamp(self.clock()), message_id)
         logger.info("communication sent", extra={**where, "message_id": message_id})
         return [recipient.key]
@@ -258,35 +277,66 @@ class Notifier:
         recipient = self._recipient(rule, key, contact, where)
         if recipient is None:
             return None
-        sent_as = f"{rule.template}:{key}"  # one email per event, rule and recipient, however often retried
-        if self.ledger is not None and self.ledger.sent(str(event.get("id")), sent_as):
-            logger.info("emailed already by an earlier attempt; not again", extra=where)
-            return key
-        context = self._context(recipient, event, data, case, defn, contact)
         event_type = event.get("type")
-        if event_type == APPROVAL_REQUESTED and rule.recipient != CONTACT:
-            if not self._still_pending(case, data, key):
-                logger.info("approval no longer pending for the recipient; no link sent", extra=where)
-                return None
-            context.update(self._approval_link(case, data, key))
-        elif event_type == ACCEPTANCE_REQUESTED and rule.recipient == CONTACT:
-            if not self._acceptance_pending(case, data):
-                logger.info("acceptance no longer pending; no link sent", extra=where)
-                return None
-            context.update(self._acceptance_link(case, data, key))
-        if rule.subject is not None and rule.body is not None:
-            try:
-                subject, text, html = self.renderer.render_inline(rule.subject, rule.body, context)
-            except ValueError as exc:  # the business's template is broken or refused: skip this email only
-                logger.error("communication template failed; not emailed", extra={**where, "error": str(exc)})
-                return None
-        else:
-            subject, text, html = self.renderer.render(rule.template, context)
-        message_id = self.mailer.send(recipient.email, subject, text, html)
-        if self.ledger is not None:
-            self.ledger.record(str(event.get("id")), sent_as, message_id)
+        approval_link = event_type == APPROVAL_REQUESTED and rule.recipient != CONTACT
+        acceptance_link = event_type == ACCEPTANCE_REQUESTED and rule.recipient == CONTACT
+        if approval_link and not self._still_pending(case, data, key):
+            logger.info("approval no longer pending for the recipient; no link sent", extra=where)
+            return None
+        if acceptance_link and not self._acceptance_pending(case, data):
+            logger.info("acceptance no longer pending; no link sent", extra=where)
+            return None
+        sent_as = f"{rule.template}:{key}"  # one email per event, rule and recipient, however often retried
+        event_id = str(event.get("id"))
+        if not self._claim(event_id, sent_as, where):
+            return key  # a duplicate delivery issues no second link either
+        try:
+            context = self._context(recipient, event, data, case, defn, contact)
+            if approval_link:
+                context.update(self._approval_link(case, data, key))
+            elif acceptance_link:
+                context.update(self._acceptance_link(case, data, key))
+            if rule.subject is not None and rule.body is not None:
+                try:
+                    subject, text, html = self.renderer.render_inline(rule.subject, rule.body, context)
+                except ValueError as exc:  # the business's template is broken or refused: skip this email
+                    logger.error(
+                        "communication template failed; not emailed", extra={**where, "error": str(exc)}
+                    )
+                    self._release(event_id, sent_as)
+                    return None
+            else:
+                subject, text, html = self.renderer.render(rule.template, context)
+        except Exception:
+            self._release(event_id, sent_as)
+            raise
+        message_id = self._send_claimed(event_id, sent_as, recipient.email, subject, text, html)
         logger.info("email sent", extra={**where, "message_id": message_id})
         return key
+
+    def _claim(self, event_id: str, sent_as: str, where: Mapping[str, Any]) -> bool:
+        """Whether this delivery sends the email: False when an earlier delivery sent it; EmailInProgress
+        (the message is retried) while another delivery holds it."""
+        if self.ledger is None or self.ledger.claim(event_id, sent_as):
+            return True
+        logger.info("emailed already by an earlier delivery; not again", extra=dict(where))
+        return False
+
+    def _release(self, event_id: str, sent_as: str) -> None:
+        if self.ledger is not None:
+            self.ledger.release(event_id, sent_as)
+
+    def _send_claimed(self, event_id: str, sent_as: str, to: str, subject: str, text: str, html: str) -> str:
+        """Send under the claim: recorded as sent once SES took it, released when it failed (the retry
+        claims it again)."""
+        try:
+            message_id = self.mailer.send(to, subject, text, html)
+        except Exception:
+            self._release(event_id, sent_as)
+            raise
+        if self.ledger is not None:
+            self.ledger.record(event_id, sent_as, message_id)
+        return message_id
 
     @staticmethod
     def _still_pending(case: Case, data: Mapping[str, Any], username: str) -> bool:
