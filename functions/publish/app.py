@@ -2,7 +2,8 @@
 
 History/outbox items are written once, in the same transaction as the state change they record, so the
 events leave even if a function crashes right after its commit. The stream filter passes every INSERT;
-only items with a non-empty ``events`` list carry anything to publish. A failed record is reported by its
+only items with events (``zevents``, packed, on a commit's history item; an ``events`` list on the others)
+carry anything to publish. A failed record is reported by its
 sequence number so Lambda retries from there (duplicates are fine: event ids are stable).
 """
 
@@ -21,6 +22,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from casework.adapters.codec import plain
 from casework.adapters.events import EventBridgePublisher
+from casework.adapters.packing import unpack
 
 logger = Logger(service="casework")
 processor = BatchProcessor(event_type=EventType.DynamoDBStreams, raise_on_entire_batch_failure=False)
@@ -31,10 +33,11 @@ def record_handler(record: DynamoDBRecord) -> int:
     """Publish the events one stream record carries; returns how many."""
     if record.event_name != DynamoDBRecordEventName.INSERT or record.dynamodb is None:
         return 0
-    events = (record.dynamodb.new_image or {}).get("events")
+    image = record.dynamodb.new_image or {}
+    # a commit's history item packs its events (zevents); notes, communications and feedback list them
+    events = unpack(image["zevents"]) if image.get("zevents") else plain(image.get("events"))
     if not events:
         return 0
-    events = plain(events)
     publisher.publish(events)
     logger.debug(
         "published",

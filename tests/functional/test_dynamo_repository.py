@@ -13,6 +13,7 @@ from moto import mock_aws
 from casework.domain.errors import Conflict, Gone, NotFound
 from casework.services.cases import CaseService, hash_token
 from casework.services.ports import ApprovalToken
+from tests.functional.shapes import stored_events
 
 NEW = {"type": "csr", "title": "T", "description": "D", "account_id": "ACC-1001"}
 
@@ -110,9 +111,9 @@ def test_history_items_carry_the_events_of_their_change(table):
         for item in partition(table, case["id"])
         if item["sk"]["S"].startswith("HIST#")
     ]
-    types = [[e["type"] for e in item["events"]] for item in history]
+    types = [[e["type"] for e in stored_events(item)] for item in history]
     assert types == [["CaseRegistered"], ["RelatedItemAdded"], ["CaseTransitioned", "ApprovalRequested"]]
-    ids = [e["id"] for item in history for e in item["events"]]
+    ids = [e["id"] for item in history for e in stored_events(item)]
     assert len(ids) == len(set(ids))
 
 

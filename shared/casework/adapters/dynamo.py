@@ -62,6 +62,7 @@ from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
 from casework.adapters.codec import case_from_dict, case_to_dict, plain
+from casework.adapters.packing import CASE_BODY_V1, EVENTS_V1, pack, unpack
 from casework.correlation import stamp
 from casework.domain.directory import actor_from_record, unit_from_record
 from casework.domain.error_codes import ErrorCode
@@ -191,7 +192,10 @@ class CounterItem(Item, discriminator="counters"):
 
 
 class HistoryItem(Item, discriminator="history"):
-    events = ListAttribute(null=True)  # the outbox: the publisher reads these off the table stream
+    events = ListAttribute(null=True)  # the outbox of items written before zevents (and of other writers)
+    # the outbox, packed (casework.adapters.packing): the publisher reads it off the table stream. Packed,
+    # a commit's events (1-3, ~300 bytes of envelope each) keep the history item under 1 KB: 2 write units
+    zevents = BinaryAttribute(null=True, legacy_encoding=False)
     outbox = NumberAttribute(null=True)  # 1: the stream filter wakes the publisher for this item
 
 
@@ -412,27 +416,6 @@ def _shown(item: Item) -> dict[str, Any]:
     return row_view(plain(item.listing.as_dict()))  # type: ignore[attr-defined]
 
 
-# A preset dictionary for the packed body: the names and shapes every case body repeats, so a few hundred
-# bytes compress to about half of what zlib makes of them alone. Never edit it: items packed with it can only
-# be read with it. A new dictionary gets a new leading byte (PACKED_V1) and this one stays for the old items.
-_BODY_DICTIONARY_V1 = json.dumps(
-    {
-        "workflow_version": 1, "description": "", "updated_by": "", "fields": {},
-        "related_counts": {"products": 0, "accounts": 0, "service_requests": 0, "activity": 0},
-        "key_dates": [
-            {"status": "", "entered_at": "2026-01-01T00:00:00.000Z", "entered_by": "", "left_at": "2026-",
-             "left_by": ""}
-        ],
-        "approval": {
-            "step": "", "round": 1, "mode": "all", "decisions": {}, "requested_at": "2026-", "delegates": {},
-            "decided_by": {}, "submitted_by": "", "submitted_from": "",
-        },
-        "acceptance": {}, "approval_rounds": 0, "config_version": 1, "parent_type": "",
-        "acceptance_rounds": 0,
-    },
-    separators=(",", ":"),
-).encode()  # fmt: skip
-PACKED_V1 = b"\x01"
 _CASE_DEFAULTS: dict[str, Any] = {
     **{f.name: f.default for f in dataclasses.fields(Case) if f.default is not dataclasses.MISSING},
     **{
@@ -444,31 +427,22 @@ _CASE_DEFAULTS: dict[str, Any] = {
 
 
 def pack_body(body: dict[str, Any]) -> bytes:
-    """The case's body as compact JSON without the values the case has by default (None, 0, empty), deflated
-    with the preset dictionary. Nothing reads its parts in DynamoDB (no filter, index or update expression
+    """The case's body without the values the case has by default (None, 0, empty), packed
+    (casework.adapters.packing). Nothing reads its parts in DynamoDB (no filter, index or update expression
     names them): the lists read ``listing``, everything else the whole case."""
     kept = {
         k: v
         for k, v in body.items()
         if not (k in _CASE_DEFAULTS and (tuple(v) if isinstance(v, list) else v) == _CASE_DEFAULTS[k])
     }
-    deflate = zlib.compressobj(9, zlib.DEFLATED, -15, zdict=_BODY_DICTIONARY_V1)
-    data = json.dumps(kept, separators=(",", ":"), ensure_ascii=False).encode()
-    return PACKED_V1 + deflate.compress(data) + deflate.flush()
-
-
-def unpack_body(packed: bytes) -> dict[str, Any]:
-    if packed[:1] != PACKED_V1:
-        raise ValueError(f"unknown packing {packed[:1]!r}")
-    inflate = zlib.decompressobj(-15, zdict=_BODY_DICTIONARY_V1)
-    return json.loads(inflate.decompress(packed[1:]) + inflate.flush())
+    return pack(kept, CASE_BODY_V1)
 
 
 def _stored_case(item: CaseItem) -> Case:
     """The case from its item: the body, and what the row holds instead of the body (items written before the
     row existed carry everything in the body, which wins; items written before compression a plain body)."""
     row = item.listing.as_dict() if item.listing is not None else {}
-    body = unpack_body(item.zbody) if item.zbody is not None else item.body.as_dict()
+    body = unpack(item.zbody) if item.zbody is not None else item.body.as_dict()
     return case_from_dict({**{k: row[k] for k in IN_ROW if k in row}, **body})
 
 
@@ -833,7 +807,7 @@ class DynamoCaseRepository:
             pk=f"CASE#{case.id}",
             sk=f"HIST#{case.version:08d}",
             body=history_view(change.entry),
-            events=[stamp(e.to_dict()) for e in change.events],
+            zevents=pack([stamp(e.to_dict()) for e in change.events], EVENTS_V1) if change.events else None,
             outbox=1 if change.events else None,
         )
         tx.save(history, condition=HistoryItem.pk.does_not_exist())
