@@ -18,7 +18,7 @@ _compact = {"separators": (",", ":"), "ensure_ascii": False}
 
 # a case's body without its list row (adapters/dynamo.py): the names and shapes every body repeats
 CASE_BODY_V1 = b"\x01"
-# a history item's events: the envelope (casework.events.catalogue) and the data most events carry
+# a history item's events: the envelope (the event catalogue's) and the data most events carry
 EVENTS_V1 = b"\x02"
 
 _DICTIONARIES = {
