@@ -354,7 +354,11 @@ def idempotency_records(table: str) -> list[dict[str, Any]]:
 
 
 def test_two_deliveries_of_an_event_at_once_send_one_email(
-    stack: LocalResources, service: CaseService, notify_fn: ModuleType, monkeypatch: pytest.MonkeyPatch
+    stack: LocalResources,
+    service: CaseService,
+    notify_fn: ModuleType,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     """Two deliveries of the same event running together in two containers: the first claims the email, the
     second finds the claim and sends nothing (it fails, to come back once the first is done, and then finds
@@ -388,6 +392,8 @@ def test_two_deliveries_of_an_event_at_once_send_one_email(
 
     assert results["first"] == {"batchItemFailures": []}
     assert results["second"] == {"batchItemFailures": [{"itemIdentifier": "m-2"}]}  # back later
+    (failed,) = [r for r in caplog.records if r.getMessage() == "message failed"]
+    assert failed.levelname == "WARNING" and failed.code == "EMAIL_IN_PROGRESS"  # expected: no traceback
     assert len(sent()) == 1
     monkeypatch.setattr(SesMailer, "send", real_send)
     assert notify_fn.handler(sqs_event(for_event(approval, "m-2")), LambdaContext("t")) == {

@@ -70,6 +70,7 @@ class EmailInProgress(Exception):
     fails (nothing sent) and comes back later, when the email is sent or the claim has expired."""
 
     code = "EMAIL_IN_PROGRESS"
+    retry_later = True  # expected under duplicate delivery: logged as a warning, without a traceback
 
 
 class Renderer(Protocol):
