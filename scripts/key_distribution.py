@@ -10,8 +10,8 @@ index throttles the table).
 ``--skew`` is the Zipf exponent of unit sizes, agents' loads and accounts' activity (0: all equal; 1: the
 biggest of 20 units has 28% of the cases). Every case write is a commit: the case item and its history item
 on the table, and one write on each index that holds the case (each projects the list row, which a commit
-changes). Then the consumers: notify's idempotency record (its own partition per event, written twice:
-in progress, completed) for the events it acts on, its ledger item per email, an approval link's token; and
+changes). Then the consumers: notify's ledger item per email (its claim, written twice: sending, sent; one
+partition per event), an approval link's token; and
 the sparse pending_approvals index while a case waits for a decision. The directory index (customers by name,
 a customer's contacts) takes the directory's writes (imports, the ERP), not the case mix: not simulated here.
 """
@@ -112,9 +112,8 @@ def simulate(writes: int, skew: float, seed: int) -> dict[str, Counter[str]]:
             keys["table"][f"TOKEN#{uuid.UUID(int=rng.getrandbits(128)).hex}"] += 1  # the link, one email
         event_id = f"{case_id}:{n}"
         if rng.random() < NOTIFIED:
-            keys["table"][f"notify#{uuid.uuid5(uuid.NAMESPACE_OID, event_id).hex}"] += 2
             for _ in range(1 + (rng.random() < EMAILS_PER_NOTIFIED - 1)):
-                keys["table"][f"SENT#{event_id}"] += 1
+                keys["table"][f"SENT#{event_id}"] += 2  # the claim, then marked sent
     return keys
 
 

@@ -12,10 +12,12 @@ per started KB of the projected item (keys plus what the index projects, read fr
 1 RRU per started 4 KB (half eventually consistent, double in a transaction). Stream reads are not billed.
 
 Prices are parameters (on-demand list prices, eu-west-1 / us-east-1, as of 2026-11-30): DynamoDB $0.625 per
-million WRU and $0.125 per million RRU; Lambda $0.20 per million requests and $0.0000166667 per GB-s (the
-duration per invocation is an assumption, --lambda-ms, not a measurement); EventBridge $1.00 per million
-custom events; SQS $0.40 per million requests (a message is sent by EventBridge, received and deleted in a
-batch by the poller); SES $0.10 per 1,000 emails.
+million WRU and $0.125 per million RRU; Lambda $0.20 per million requests and $0.0000133334 per GB-s (arm64,
+as the template runs), each function at its MemorySize from template.yaml for its invocations' measured
+durations: the wall time of each handler call, warm, in process against moto, less the meter's own reads
+(--lambda-ms overrides them); EventBridge $1.00 per million custom events; SQS $0.40 per million requests,
+counted as they happen (EventBridge sends each message; the poller receives a batch and deletes it); SES
+$0.10 per 1,000 emails.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import argparse
 import math
 import os
 import sys
+import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -124,6 +127,7 @@ class Bill:
     requests: Counter[str] = field(default_factory=Counter)
     events: int = 0
     emails: int = 0
+    writes: list[str] = field(default_factory=list)  # one line per item written, for --verbose
 
     def add(self, other: Bill) -> None:
         self.table_wru.update(other.table_wru)
@@ -132,10 +136,23 @@ class Bill:
         self.requests.update(other.requests)
         self.events += other.events
         self.emails += other.emails
+        self.writes.extend(other.writes)
 
     @property
     def wru(self) -> int:
         return sum(self.table_wru.values()) + sum(self.index_wru.values())
+
+
+def _largest(item: dict[str, Any] | None, top: int = 4) -> str:
+    """The item's biggest attributes (and a map's biggest members), where its bytes go."""
+    if not item:
+        return ""
+    sizes = []
+    for name, value in item.items():
+        sizes.append((len(name.encode()) + value_size(value), name))
+        for member, inner in (value.get("M") or {}).items():
+            sizes.append((len(member.encode()) + value_size(inner), f"{name}.{member}"))
+    return ": " + ", ".join(f"{n} {s}" for s, n in sorted(sizes, reverse=True)[:top])
 
 
 def _kind(key: dict[str, Any]) -> str:
@@ -152,6 +169,7 @@ class Meter:
         self.bill = Bill()
         self.changes: list[tuple[str, dict[str, Any] | None, dict[str, Any] | None]] = []  # the stream
         self._original = botocore.client.BaseClient._make_api_call
+        self.overhead = 0.0  # seconds the meter itself spent (its reads of items): not the function's time
 
     @contextmanager
     def metering(self) -> Iterator[None]:
@@ -167,11 +185,24 @@ class Meter:
                 meter.bill.emails += max(1, sum(len(destination.get(k, [])) for k in destination))
             if service != "dynamodb":
                 return original(client, operation, params)
-            if operation in WRITES:
-                return meter._write(client, operation, params, original)
-            response = original(client, operation, params)
-            meter._read(operation, params, response)
-            return response
+            started = time.perf_counter()
+            called = [0.0]
+
+            def timed(*args: Any) -> Any:
+                began = time.perf_counter()
+                try:
+                    return original(*args)
+                finally:
+                    called[0] += time.perf_counter() - began
+
+            try:
+                if operation in WRITES:
+                    return meter._write(client, operation, params, timed)
+                response = timed(client, operation, params)
+                meter._read(operation, params, response)
+                return response
+            finally:
+                meter.overhead += time.perf_counter() - started - called[0]
 
         botocore.client.BaseClient._make_api_call = metered
         try:
@@ -210,6 +241,7 @@ class Meter:
         return out
 
     def _write(self, client: Any, operation: str, params: dict, original: Callable) -> Any:
+        """``original`` is the timed call (the function's request); the reads around it are the meter's."""
         targets = self._writes(operation, params)
         before = [self._get(client, table, key) for table, key, _ in targets]
         try:
@@ -227,7 +259,12 @@ class Meter:
                 continue
             new = self._get(client, table, key)
             self.changes.append((table, old, new))
-            self.bill.table_wru[_kind(key)] += factor * units(max(item_size(old), item_size(new)))
+            cost = factor * units(max(item_size(old), item_size(new)))
+            self.bill.table_wru[_kind(key)] += cost
+            self.bill.writes.append(
+                f"{operation:18} {key['sk']['S'][:24]:24} {item_size(old):5} -> {item_size(new):5} B "
+                f"{cost} WRU{_largest(new)}"
+            )
             for index in self.indexes:
                 self.bill.index_wru[index.name] += self._index_write(index, old, new)
         return response
@@ -369,6 +406,8 @@ class Lifecycle:
     api_calls: int = 0
     invocations: Counter[str] = field(default_factory=Counter)
     sqs_messages: int = 0
+    sqs_requests: int = 0  # as they happen: a send per message, a receive and a delete per batch handed over
+    durations: dict[str, list[float]] = field(default_factory=dict)  # function -> each invocation's ms
     bill: Bill = field(default_factory=Bill)
     consumers: Bill = field(default_factory=Bill)  # the part of ``bill`` spent by publish, notify, convert
 
@@ -406,11 +445,38 @@ def drive(name: str, story: Callable, api: Any, dispatcher: Any, meter: Meter) -
         return body
 
     counted = _count_invocations(dispatcher, result)
+    untimed = _time_handlers(api.functions, meter, result)
     try:
         story(api, run)
     finally:
         counted()
+        untimed()
     return result
+
+
+def _time_handlers(functions: dict[str, Any], meter: Meter, result: Lifecycle) -> Callable[[], None]:
+    """Each invocation's duration, as Lambda bills it: the wall time of the handler call (warm, in process,
+    against moto), less what the meter spent reading items around the function's writes. Returns the undo."""
+    undo = []
+    for function in functions.values():
+        original = function.handler
+
+        def handler(event: dict, context: Any, _fn: Any = function, _original: Callable = original) -> Any:
+            overhead, started = meter.overhead, time.perf_counter()
+            try:
+                return _original(event, context)
+            finally:
+                spent = time.perf_counter() - started - (meter.overhead - overhead)
+                result.durations.setdefault(_fn.logical_id, []).append(spent * 1000)
+
+        function.handler = handler
+        undo.append((function, original))
+
+    def restore() -> None:
+        for function, original in undo:
+            function.handler = original
+
+    return restore
 
 
 def _stream(source: Any, changes: list[tuple[str, dict | None, dict | None]]) -> int:
@@ -454,7 +520,10 @@ def _count_invocations(dispatcher: Any, result: Lifecycle) -> Callable[[], None]
         def invoke(event: dict, _fn=function, _original=original, _queue=queue) -> Any:
             result.invocations[_fn.logical_id] += 1
             if _queue:
-                result.sqs_messages += len(event.get("Records", []))
+                messages = len(event.get("Records", []))
+                # EventBridge sent each message; the poller received this batch and deletes what succeeded
+                result.sqs_messages += messages
+                result.sqs_requests += messages + 2
             return _original(event)
 
         function.invoke = invoke
@@ -467,23 +536,34 @@ def _count_invocations(dispatcher: Any, result: Lifecycle) -> Callable[[], None]
     return restore
 
 
-def price(life: Lifecycle, args: argparse.Namespace, memory_mb: int) -> dict[str, float]:
+def billed_ms(life: Lifecycle, function: str, args: argparse.Namespace) -> float:
+    """The mean billed duration of a function's invocations (Lambda bills each started millisecond), or the
+    --lambda-ms override."""
+    if args.lambda_ms is not None:
+        return float(args.lambda_ms)
+    measured = life.durations.get(function) or [0.0]
+    return sum(math.ceil(ms) for ms in measured) / len(measured)
+
+
+def price(life: Lifecycle, args: argparse.Namespace, memory_mb: dict[str, int]) -> dict[str, float]:
     bill = life.bill
     invocations = sum(life.invocations.values())
-    consumer_invocations = invocations - life.invocations["api"]
-    gb_seconds = invocations * args.lambda_ms / 1000 * memory_mb / 1024
+    calls = Counter({f: len(d) for f, d in life.durations.items()})
+    gb_seconds = sum(
+        n * billed_ms(life, f, args) / 1000 * memory_mb.get(f, memory_mb["*"]) / 1024
+        for f, n in calls.items()
+    )
     return {
         "dynamodb writes": bill.wru * args.wru_price / 1e6,
         "dynamodb reads": bill.rru * args.rru_price / 1e6,
         "lambda": invocations * args.lambda_request_price / 1e6 + gb_seconds * args.lambda_gb_second_price,
         "eventbridge": bill.events * args.eventbridge_price / 1e6,
-        # EventBridge sends each message; the poller receives and deletes them a batch at a time
-        "sqs": (life.sqs_messages + 2 * consumer_invocations) * args.sqs_price / 1e6,
+        "sqs": life.sqs_requests * args.sqs_price / 1e6,
         "ses": bill.emails * args.ses_price / 1000,
     }
 
 
-def report(life: Lifecycle, args: argparse.Namespace, memory_mb: int) -> None:
+def report(life: Lifecycle, args: argparse.Namespace, memory_mb: dict[str, int]) -> None:
     bill, consumers = life.bill, life.consumers
     costs = price(life, args, memory_mb)
     without_ses = sum(v for k, v in costs.items() if k != "ses")
@@ -502,9 +582,18 @@ def report(life: Lifecycle, args: argparse.Namespace, memory_mb: int) -> None:
         f"emails {bill.emails}"
     )
     requests = {k.split(":")[1]: v for k, v in sorted(bill.requests.items()) if k.startswith("dynamodb:")}
-    print(f"  DynamoDB requests: {requests}")
+    print(f"  DynamoDB requests: {requests}; SQS requests {life.sqs_requests}")
+    shown = {
+        f: f"{len(d)} x {billed_ms(life, f, args):.0f} ms at {memory_mb.get(f, memory_mb['*'])} MB"
+        for f, d in sorted(life.durations.items())
+    }
+    print(f"  Lambda ({'--lambda-ms' if args.lambda_ms is not None else 'measured, warm'}): {shown}")
     for name, value in costs.items():
         print(f"    {name:16} ${value:.7f}")
+    if args.verbose:
+        print("  every item written (bytes before -> after, units, largest attributes):")
+        for line in bill.writes:
+            print(f"    {line}")
     print(f"  per lifecycle: ${sum(costs.values()):.6f} with SES, ${without_ses:.6f} without")
 
 
@@ -513,16 +602,22 @@ def main() -> None:
     parser.add_argument("--wru-price", type=float, default=0.625, help="$ per million write request units")
     parser.add_argument("--rru-price", type=float, default=0.125, help="$ per million read request units")
     parser.add_argument("--lambda-request-price", type=float, default=0.20, help="$ per million invocations")
-    parser.add_argument("--lambda-gb-second-price", type=float, default=0.0000166667, help="$ per GB-second")
-    parser.add_argument("--lambda-ms", type=float, default=100, help="assumed billed duration per invocation")
+    parser.add_argument(
+        "--lambda-gb-second-price", type=float, default=0.0000133334, help="$ per GB-second (arm64)"
+    )
+    parser.add_argument(
+        "--lambda-ms", type=float, default=None, help="billed ms per invocation instead of the measured ones"
+    )
     parser.add_argument("--eventbridge-price", type=float, default=1.00, help="$ per million custom events")
     parser.add_argument("--sqs-price", type=float, default=0.40, help="$ per million SQS requests")
     parser.add_argument("--ses-price", type=float, default=0.10, help="$ per 1,000 emails")
+    parser.add_argument("--verbose", action="store_true", help="print each item written, its size and units")
     args = parser.parse_args()
     print(
         f"Prices as of {PRICES_AS_OF} (on-demand, eu-west-1 / us-east-1): DynamoDB ${args.wru_price}/M WRU, "
         f"${args.rru_price}/M RRU; Lambda ${args.lambda_request_price}/M requests + "
-        f"${args.lambda_gb_second_price}/GB-s at an assumed {args.lambda_ms:g} ms; EventBridge "
+        f"${args.lambda_gb_second_price}/GB-s (arm64) for "
+        f"{f'{args.lambda_ms:g} ms' if args.lambda_ms is not None else 'the measured ms'}; EventBridge "
         f"${args.eventbridge_price}/M events; SQS ${args.sqs_price}/M requests; "
         f"SES ${args.ses_price}/1,000 emails"
     )
@@ -536,7 +631,7 @@ def main() -> None:
         dispatcher = build_dispatcher(api.functions, api.resources, os.environ["AWS_REGION"])
         template = _template()
         table_keys, indexes = table_layout(template)
-        memory_mb = int(template.get("Globals", {}).get("Function", {}).get("MemorySize", 128))
+        memory_mb = function_memory(template)
         meter = Meter(table_keys, indexes)
         shown = [f"{i.name} {i.projection}{list(i.include) if i.include else ''}" for i in indexes]
         print("indexes: " + ", ".join(shown))
@@ -547,6 +642,19 @@ def main() -> None:
         ):
             drive(name, story, api, dispatcher, meter)
             report(drive(name, story, api, dispatcher, meter), args, memory_mb)
+
+
+def function_memory(template: dict[str, Any]) -> dict[str, int]:
+    """Each function's MemorySize as template.yaml gives it ("*": the Globals' default)."""
+    default = int(template.get("Globals", {}).get("Function", {}).get("MemorySize", 128))
+    return {
+        "*": default,
+        **{
+            name: int(resource["Properties"]["MemorySize"])
+            for name, resource in template["Resources"].items()
+            if resource.get("Type") == "AWS::Serverless::Function" and "MemorySize" in resource["Properties"]
+        },
+    }
 
 
 def _template() -> dict[str, Any]:

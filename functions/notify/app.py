@@ -1,10 +1,12 @@
 """Domain events (EventBridge -> SQS) -> emails, once per event.
 
 Each SQS message is an EventBridge envelope whose ``detail`` is one of our DomainEvent dicts. Delivery is
-at least once, so every event is processed through Powertools idempotency keyed on the event id (records
-live in the case table, expiring through its TTL attribute). A message that cannot be read (not JSON, no
-event inside) is reported as a batch item failure: it is retried, then parked in the dead-letter queue,
-and never takes the rest of the batch down with it.
+at least once: each email is claimed in the ledger (``SENT#<event id>`` / ``<template>:<recipient>``, a
+conditional put) before it is sent and marked sent after, so a duplicate delivery, even a concurrent one,
+sends nothing, and a failed send is released for the retry. No Powertools idempotency record per event:
+the claims are the idempotency (2 writes per email instead of 2 per event plus 1 per email). A message
+that cannot be read (not JSON, no event inside) is reported as a batch item failure: it is retried, then
+parked in the dead-letter queue, and never takes the rest of the batch down with it.
 """
 
 from __future__ import annotations
@@ -43,7 +45,7 @@ def _concerns(event: dict[str, Any]) -> bool:
     return notifier().concerns(event)
 
 
-consumer = event_consumer(_notify, key_prefix="notify", wanted=_concerns)
+consumer = event_consumer(_notify, key_prefix="notify", wanted=_concerns, idempotent=False)
 handler = consumer.handler
 
 

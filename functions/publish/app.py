@@ -2,7 +2,8 @@
 
 History/outbox items are written once, in the same transaction as the state change they record, so the
 events leave even if a function crashes right after its commit. The stream filter passes every INSERT;
-only items with a non-empty ``events`` list carry anything to publish. A failed record is reported by its
+only items with events (``zevents``, packed, on a commit's history item; an ``events`` list on the others)
+carry anything to publish. A failed record is reported by its
 sequence number so Lambda retries from there (duplicates are fine: event ids are stable).
 """
 
@@ -13,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from casework import settings as environment
 from casework.adapters.codec import plain
 from casework.adapters.events import EventBridgePublisher
+from casework.adapters.packing import unpack
 from casework.observability import count_committed, entry_point, logger, process_batch
 
 if TYPE_CHECKING:
@@ -28,10 +30,11 @@ def record_handler(record: DynamoDBRecord) -> int:
     """Publish the events one stream record carries; returns how many."""
     if record.event_name is None or record.event_name.name != "INSERT" or record.dynamodb is None:
         return 0
-    events = (record.dynamodb.new_image or {}).get("events")
+    image = record.dynamodb.new_image or {}
+    # a commit's history item packs its events (zevents); notes, communications and feedback list them
+    events = unpack(image["zevents"]) if image.get("zevents") else plain(image.get("events"))
     if not events:
         return 0
-    events = plain(events)
     logger.set_correlation_id(events[0].get("correlation_id"))
     publisher.publish(events)
     count_committed(events)  # once they are out: a retried record is not counted twice

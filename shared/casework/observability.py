@@ -134,17 +134,25 @@ def count_failed_event() -> None:
 
 
 @cache
-def batch_processor(event_type: str) -> BatchProcessor:
-    """Powertools' BatchProcessor for ``event_type`` (an EventType value: "SQS", "DynamoDBStreams") that also
-    counts each batch item failure as EventsFailed; one per process, built on first use."""
-    from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
+def _counting_processor_class() -> type[BatchProcessor]:
+    """Powertools' BatchProcessor that also counts each batch item failure as EventsFailed; the class is
+    built on first use (Powertools' batch module is imported then)."""
+    from aws_lambda_powertools.utilities.batch import BatchProcessor
 
     class CountingBatchProcessor(BatchProcessor):
         def failure_handler(self, record: Any, exception: Any) -> Any:
             count_failed_event()
             return super().failure_handler(record, exception)
 
-    return CountingBatchProcessor(event_type=EventType(event_type), raise_on_entire_batch_failure=False)
+    return CountingBatchProcessor
+
+
+def batch_processor(event_type: str) -> BatchProcessor:
+    """A processor for one batch of ``event_type`` (an EventType value: "SQS", "DynamoDBStreams"). One per
+    batch: a processor keeps the batch's results, and two batches handled at once must not share them."""
+    from aws_lambda_powertools.utilities.batch import EventType
+
+    return _counting_processor_class()(event_type=EventType(event_type), raise_on_entire_batch_failure=False)
 
 
 def process_batch(

@@ -72,3 +72,21 @@ def stream_insert(new_image: dict[str, Any], sequence_number: str = "1") -> dict
             "StreamViewType": "NEW_IMAGE",
         },
     }
+
+
+def stored_events(item: dict[str, Any]) -> list[dict[str, Any]]:
+    """The events a table item carries: packed (``zevents``, a commit's history item) or listed (``events``),
+    from a client's item (AttributeValues) or a resource's (plain values)."""
+    from boto3.dynamodb.types import TypeDeserializer
+
+    from casework.adapters.codec import plain
+    from casework.adapters.packing import unpack
+
+    packed = item.get("zevents")
+    if packed is not None:
+        raw = packed["B"] if isinstance(packed, dict) else packed
+        return plain(unpack(bytes(getattr(raw, "value", raw))))  # type: ignore[no-any-return]
+    listed = item.get("events")
+    if isinstance(listed, dict):  # an AttributeValue
+        listed = TypeDeserializer().deserialize(listed)
+    return plain(listed or [])  # type: ignore[no-any-return]

@@ -35,6 +35,7 @@ from casework.services.ports import ApprovalToken
 from infra.local.functions import LambdaContext, import_file
 from infra.local.template import LocalResources, create_resources, load_template
 from infra.seed import seed
+from tests.functional.shapes import stored_events
 
 ROOT = Path(__file__).resolve().parents[2]
 REGION = "eu-west-1"
@@ -1012,11 +1013,11 @@ def test_history_items_carry_their_events_and_refusals_write_nothing(api: Api, s
     assert [i["sk"] for i in history] == [f"HIST#{v:08d}" for v in range(1, 5)]
     ids: list[str] = []
     for item in history:
-        assert item["events"], item["sk"]
-        assert all(e["case_id"] == case["id"] and e["type"] for e in item["events"])
-        ids += [e["id"] for e in item["events"]]
+        assert stored_events(item), item["sk"]
+        assert all(e["case_id"] == case["id"] and e["type"] for e in stored_events(item))
+        ids += [e["id"] for e in stored_events(item)]
     assert len(ids) == len(set(ids))
-    types = [[e["type"] for e in i["events"]] for i in history]
+    types = [[e["type"] for e in stored_events(i)] for i in history]
     assert types[0] == ["CaseRegistered"]
     assert "ApprovalRequested" in types[2] and "CaseAssigned" in types[3]
 

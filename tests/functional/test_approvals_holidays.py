@@ -21,11 +21,10 @@ import pytest
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.ses.models import ses_backends
 
-from casework.adapters.codec import plain
 from casework.adapters.dynamo import put_directory_record
 from infra.local.functions import LambdaContext, import_file
 from infra.seed import verify_sender
-from tests.functional.shapes import for_event
+from tests.functional.shapes import for_event, stored_events
 from tests.functional.test_api_handlers import ENV, REGION, ROOT, Api, partition, refused
 
 LINK = re.compile(r"/approvals/([A-Za-z0-9_-]{43,})")
@@ -77,7 +76,7 @@ class Mail:
 
     def events(self, table: str, case_id: str) -> list[dict[str, Any]]:
         items = partition(table, case_id)
-        return [plain(e) for item in items if item["sk"].startswith("HIST#") for e in item.get("events", [])]
+        return [e for item in items if item["sk"].startswith("HIST#") for e in stored_events(item)]
 
     def deliver(self, table: str, case_id: str) -> list[dict[str, str]]:
         fresh = [e for e in self.events(table, case_id) if e["id"] not in self.delivered]

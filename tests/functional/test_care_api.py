@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from tests.functional.shapes import stored_events
 from tests.functional.test_api_handlers import Api, Reply, partition
 
 
@@ -329,10 +330,8 @@ def test_lead_won_raises_the_conversion_and_lost_needs_a_reason(api: Api) -> Non
 def _history_events(case_id: str) -> list[list[dict[str, Any]]]:
     import os
 
-    from casework.adapters.codec import plain
-
     items = partition(os.environ["TABLE_NAME"], case_id)
-    return [plain(i.get("events", [])) for i in items if i["sk"].startswith("HIST#")]
+    return [stored_events(i) for i in items if i["sk"].startswith("HIST#")]
 
 
 # --- customer requests -------------------------------------------------------------------------------------

@@ -15,6 +15,7 @@ from casework.domain.views import CaseRow
 from casework.services.cases import CaseService
 from casework.services.link_tokens import hash_token
 from casework.services.ports import ApprovalToken
+from tests.functional.shapes import stored_events
 
 NEW = {"type": "csr", "title": "T", "description": "D", "account_id": "ACC-1001"}
 
@@ -112,9 +113,9 @@ def test_history_items_carry_the_events_of_their_change(table):
         for item in partition(table, case.id)
         if item["sk"]["S"].startswith("HIST#")
     ]
-    types = [[e["type"] for e in item["events"]] for item in history]
+    types = [[e["type"] for e in stored_events(item)] for item in history]
     assert types == [["CaseRegistered"], ["RelatedItemAdded"], ["CaseTransitioned", "ApprovalRequested"]]
-    ids = [e["id"] for item in history for e in item["events"]]
+    ids = [e["id"] for item in history for e in stored_events(item)]
     assert len(ids) == len(set(ids))
 
 
@@ -213,3 +214,52 @@ def test_an_accounts_cases_in_both_shards_list_in_order_and_page_without_gaps(ta
             break
     assert listed == sorted(made, reverse=True)  # one clock tick: newest first is highest id first
     assert isinstance(page.items[0], CaseRow) and page.items[-1].account_id == "ACC-1001"  # rows, not cases
+
+
+def test_a_case_is_stored_packed_and_reads_back_the_same(table):
+    """The case item holds the list row plainly and the rest of the case packed: a new CSR's item stays
+    under the 1 KB that costs 2 write units a commit, and every value (None, empty, defaults) reads back."""
+    from casework.adapters.codec import case_to_dict
+    from casework.adapters.dynamo import DynamoCaseRepository
+    from scripts.write_cost import item_size
+
+    svc = service()
+    case = svc.register("mary", **NEW)
+    (item,) = [i for i in partition(table, case.id) if i["sk"]["S"] == "CASE"]
+    assert "body" not in item and "zbody" in item and item_size(item) < 1024
+    svc.change_related("mary", case.id, kind="products", key="P-100", added=True)
+    svc.transition("mary", case.id, to="Pending Pre-Approval")
+    stored = DynamoCaseRepository().get(case.id)
+    assert (stored.parent_type, stored.config_version, stored.acceptance, stored.acceptance_rounds) == (
+        None,
+        None,
+        None,
+        0,
+    )  # defaults left out of the packed body come back
+    assert stored.approval is not None and set(stored.approval.decisions) == {"john"}
+    assert stored.status == "Pending Pre-Approval" and stored.description == "D"
+    assert [p["status"] for p in case_to_dict(stored)["key_dates"]] == [
+        "Registration",
+        "Pending Pre-Approval",
+    ]
+
+
+def test_a_case_item_written_before_packing_still_reads(table):
+    """Items written with a plain ``body`` (before packing) read as before, and the next commit packs them."""
+    from casework.adapters.codec import case_to_dict
+    from casework.adapters.dynamo import IN_ROW, DynamoCaseRepository
+
+    svc = service()
+    case = svc.register("mary", **NEW)
+    packed = DynamoCaseRepository().get(case.id)
+    plain_body = {k: v for k, v in case_to_dict(packed).items() if k not in IN_ROW}
+    boto3.resource("dynamodb").Table(table).update_item(
+        Key={"pk": f"CASE#{case.id}", "sk": "CASE"},
+        UpdateExpression="SET body = :body REMOVE zbody",
+        ExpressionAttributeValues={":body": plain_body},
+    )
+    assert DynamoCaseRepository().get(case.id) == packed
+    svc.change_related("mary", case.id, kind="products", key="P-100", added=True)
+    svc.transition("mary", case.id, to="Pending Pre-Approval")
+    (item,) = [i for i in partition(table, case.id) if i["sk"]["S"] == "CASE"]
+    assert "zbody" in item and "body" not in item

@@ -10,7 +10,6 @@ from typing import Any
 
 import boto3
 import pytest
-from boto3.dynamodb.types import TypeDeserializer
 
 from casework import correlation
 from casework.adapters.codec import plain
@@ -18,7 +17,7 @@ from casework.adapters.consumer import event_consumer
 from casework.events.catalogue import uncatalogued_fields, validate
 from infra.local.functions import LambdaContext, import_file
 from infra.local.template import LocalResources
-from tests.functional.shapes import for_event, sqs_record
+from tests.functional.shapes import for_event, sqs_record, stored_events
 from tests.functional.test_api_handlers import ROOT, Api, Reply, http_event, jwt_claims
 
 CSR = {"type": "csr", "title": "Antistatic PA66", "description": "Belt rollers", "account_id": "ACC-1001"}
@@ -41,7 +40,7 @@ def request(
 
 def outbox(table: str, pk: str, sk: str) -> list[dict[str, Any]]:
     item = boto3.client("dynamodb").get_item(TableName=table, Key={"pk": {"S": pk}, "sk": {"S": sk}})["Item"]
-    return plain(TypeDeserializer().deserialize(item["events"]))
+    return stored_events(item)
 
 
 def cases_of_mary(api: Api) -> list[str]:

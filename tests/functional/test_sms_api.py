@@ -4,7 +4,6 @@ nothing changes; POST: the decision, once)."""
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
 
@@ -17,7 +16,7 @@ from moto.sns.models import sns_backends
 from casework.adapters.sms import SnsSmsSender
 from infra.local.functions import LambdaContext
 from tests.functional.moto_account import load_function
-from tests.functional.shapes import for_event
+from tests.functional.shapes import for_event, stored_events
 from tests.functional.test_api_handlers import Api, ok
 
 SHORT = re.compile(r"/l/([A-Za-z0-9_-]{22})$")
@@ -37,8 +36,7 @@ def events_of(table: str, case_id: str, event_type: str) -> list[dict[str, Any]]
             ConsistentRead=True,
         )["Items"]
     )
-    found = [e for item in items for e in item.get("events") or [] if e["type"] == event_type]
-    return json.loads(json.dumps(found, default=int))
+    return [e for item in items for e in stored_events(item) if e["type"] == event_type]
 
 
 def sms_only_resolutions(api: Api) -> None:

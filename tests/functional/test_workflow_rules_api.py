@@ -18,7 +18,7 @@ from casework.http import wiring
 from casework.http.rule_routes import rule_store
 from infra.local.functions import LambdaContext, import_file
 from infra.local.template import LocalResources
-from tests.functional.shapes import for_event, sqs_record
+from tests.functional.shapes import for_event, sqs_record, stored_events
 from tests.functional.test_api_handlers import ENV, Api, ok, partition, refused
 from tests.unit.test_workflow_rules import VISIT_NEEDS_OK, VISIT_RULE
 
@@ -56,7 +56,7 @@ def plain(value: Any) -> Any:
 def outbox(stack: LocalResources, case_id: str) -> list[dict[str, Any]]:
     """The events the case's history items carry, in order (what the publisher puts on the bus)."""
     items = sorted(partition(stack.table_name, case_id), key=lambda i: i["sk"])
-    return [plain(e) for i in items if i["sk"].startswith("HIST#") for e in i.get("events") or ()]
+    return [e for i in items if i["sk"].startswith("HIST#") for e in stored_events(i)]
 
 
 def deliver(fn: ModuleType, *records: dict[str, Any]) -> dict[str, Any]:

@@ -68,7 +68,8 @@ def _log_failure(record: SQSRecord, exc: Exception) -> None:
     if isinstance(exc, PoisonMessage) or (isinstance(exc, DomainError) and exc.kind is ErrorKind.INVALID):
         # refused as it is: retried, it ends in the DLQ unless what it lacks (a customer) arrives meanwhile
         logger.warning("message rejected", extra=extra)
-    elif isinstance(exc, DomainError):  # a conflict or a missing record: a later delivery may succeed
+    elif isinstance(exc, DomainError) or getattr(exc, "retry_later", False):
+        # a conflict, a missing record, work another delivery is doing: a later delivery may succeed
         logger.warning("message failed", extra=extra)
     else:  # throttling, a concurrent delivery in progress, a bug: retried, with the traceback logged
         logger.exception("message failed", extra=extra)

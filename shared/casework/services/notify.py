@@ -56,13 +56,26 @@ class Mailer(Protocol):
 
 
 class SentLedger(Protocol):
-    """Which emails of an event went out. An event that emails several people and fails part-way is
-    retried whole (its idempotency record is dropped with the failure); the ledger lets the retry send only
-    what has not been sent."""
+    """Each email of an event, claimed before it is sent: what makes notify idempotent under at-least-once
+    delivery (no idempotency record per event). An event that emails several people and fails part-way is
+    retried whole; the retry sends only what was not sent."""
 
-    def sent(self, event_id: str, recipient: str) -> bool: ...
+    def claim(self, event_id: str, recipient: str) -> bool:
+        """True: this delivery sends it (nobody held it, or a claim whose holder died has expired). False:
+        it went out already. Raises EmailInProgress while another delivery holds a live claim."""
+        ...
 
-    def record(self, event_id: str, recipient: str, message_id: str) -> None: ...
+    def record(self, event_id: str, recipient: str, message_id: str) -> None:
+        """It went out (SES took it): every later delivery finds it sent."""
+        ...
+
+    def release(self, event_id: str, recipient: str) -> None:
+        """Sending failed: the next delivery may claim it at once."""
+        ...
+
+    def sent(self, event_id: str, recipient: str) -> bool:
+        """Whether it was recorded as done (what the workflow rules check before each of their actions)."""
+        ...
 
 
 class Renderer(Protocol):
@@ -116,7 +129,7 @@ class Notifier:
     # Where a person opens a case: the front end's page, e.g. "https://crm.example.com/cases/{id}". Empty: the
     # emails carry no case link (the API's own URL would answer a browser with 401 JSON).
     case_url_template: str = ""
-    ledger: SentLedger | None = None  # None: no record per recipient (an event is still handled once)
+    ledger: SentLedger | None = None  # None: no claim per message (tests that send each event once)
     sms: SmsSender | None = None  # None: rules that ask for SMS send email only
     new_short_token: Callable[[], str] = field(default=short_token)
 
@@ -148,7 +161,7 @@ class Notifier:
 
     def concerns(self, event: Mapping[str, Any]) -> bool:
         """Could ``event`` email anybody? Decided from the event and the (cached) definition alone, so the
-        many events that email nobody cost no read and no idempotency record."""
+        many events that email nobody cost no read and no write."""
         return event.get("type") == COMMUNICATION_REQUESTED or bool(
             self._rules(event, self.definition_of(event))
         )
@@ -187,23 +200,30 @@ class Notifier:
                 return []
         else:
             subject, text, html = self.renderer.render_message(recorded["subject"], recorded["text"], context)
+        event_id, sent_as = str(event.get("id")), f"communication:{communication_id}"
+        if not self._claim(event_id, sent_as, where):  # two deliveries at once: one claims it, one sends
+            return []
         template = recorded.get("template")
         rule = next((n for n in defn.notifications if template and n.template == template), None)
         channels = rule.channels if rule else ("email",)
         if "sms" in channels and self.sms is not None:
             number = mobile_number(contact)
-            if number is not None:
-                message_id = self.sms.send(number, sms_text(subject, text))
+            if number is None:
+                self._record_undelivered(case, defn, recipient.name, event_id, "communication")
+            else:
+                # sent under the claim: an email that fails after it releases the claim, and the retry
+                # texts again (SMS and email of one communication are one claim)
+                message_id = self._under_claim(
+                    event_id, sent_as, lambda: self.sms_send(number, subject, text)
+                )
                 logger.info("communication texted", extra={**where, "message_id": message_id})
                 if "email" not in channels:
+                    self._sent(event_id, sent_as, message_id)
                     sent_at = timestamp(self.clock())
-                    self.repo.communication_sent(case.id, str(communication_id), str(at), sent_at, message_id)
+                    self.repo.communication_sent(case.id, communication_id, at, sent_at, message_id)
                     return [recipient.key]
-            else:
-                self._record_undelivered(case, defn, recipient.name, str(event.get("id")), "communication")
-        message_id = self.mailer.send(to["email"], subject, text, html)
-        sent_at = timestamp(self.clock())
-        self.repo.communication_sent(case.id, str(communication_id), str(at), sent_at, message_id)
+        message_id = self._send_claimed(event_id, sent_as, to["email"], subject, text, html)
+        self.repo.communication_sent(case.id, communication_id, at, timestamp(self.clock()), message_id)
         logger.info("communication sent", extra={**where, "message_id": message_id})
         return [recipient.key]
 
@@ -288,33 +308,40 @@ class Notifier:
         recipient = self._recipient(rule, key, contact, where)
         if recipient is None:
             return None
-        sent_as = f"{rule.template}:{key}"  # one email per event, rule and recipient, however often retried
-        if self.ledger is not None and self.ledger.sent(str(event.get("id")), sent_as):
-            logger.info("emailed already by an earlier attempt; not again", extra=where)
-            return key
-        context = self._context(recipient, event, data, case, defn, contact)
         event_type = event.get("type")
-        if event_type == APPROVAL_REQUESTED and rule.recipient != CONTACT:
-            if not self._still_pending(case, data, key):
-                logger.info("approval no longer pending for the recipient; no link sent", extra=where)
-                return None
-            context.update(self._approval_link(case, data, key))
-        elif event_type == ACCEPTANCE_REQUESTED and rule.recipient == CONTACT:
-            if not self._acceptance_pending(case, data):
-                logger.info("acceptance no longer pending; no link sent", extra=where)
-                return None
-            context.update(self._acceptance_link(case, data, key))
-        if rule.subject is not None and rule.body is not None:
-            try:
-                subject, text, html = self.renderer.render_inline(rule.subject, rule.body, context)
-            except ValueError as exc:  # the business's template is broken or refused: skip this email only
-                logger.error("communication template failed; not emailed", extra={**where, "error": str(exc)})
-                return None
-        else:
-            subject, text, html = self.renderer.render(rule.template, context)
-        message_id = self.mailer.send(recipient.email, subject, text, html)
-        if self.ledger is not None:
-            self.ledger.record(str(event.get("id")), sent_as, message_id)
+        approval_link = event_type == APPROVAL_REQUESTED and rule.recipient != CONTACT
+        acceptance_link = event_type == ACCEPTANCE_REQUESTED and rule.recipient == CONTACT
+        if approval_link and not self._still_pending(case, data, key):
+            logger.info("approval no longer pending for the recipient; no link sent", extra=where)
+            return None
+        if acceptance_link and not self._acceptance_pending(case, data):
+            logger.info("acceptance no longer pending; no link sent", extra=where)
+            return None
+        sent_as = f"{rule.template}:{key}"  # one email per event, rule and recipient, however often retried
+        event_id = str(event.get("id"))
+        if not self._claim(event_id, sent_as, where):
+            return None  # sent by an earlier delivery: no second email, no second link
+        try:
+            context = self._context(recipient, event, data, case, defn, contact)
+            if approval_link:
+                context.update(self._approval_link(case, data, key))
+            elif acceptance_link:
+                context.update(self._acceptance_link(case, data, key))
+            if rule.subject is not None and rule.body is not None:
+                try:
+                    subject, text, html = self.renderer.render_inline(rule.subject, rule.body, context)
+                except ValueError as exc:  # the business's template is broken or refused: skip this email
+                    logger.error(
+                        "communication template failed; not emailed", extra={**where, "error": str(exc)}
+                    )
+                    self._release(event_id, sent_as)
+                    return None
+            else:
+                subject, text, html = self.renderer.render(rule.template, context)
+        except Exception:
+            self._release(event_id, sent_as)
+            raise
+        message_id = self._send_claimed(event_id, sent_as, recipient.email, subject, text, html)
         logger.info("email sent", extra={**where, "message_id": message_id})
         return key
 
@@ -332,14 +359,14 @@ class Notifier:
         """Text the contact what ``rule`` says (an acceptance request with its short link). False when the
         contact has no valid mobile number: then the history says so and the caller emails instead."""
         event_id, sent_as = str(event.get("id")), f"sms:{rule.template}:{key}"
-        if self.ledger is not None and self.ledger.sent(event_id, sent_as):
-            return True
         name = str(contact.get("name") or key.removeprefix(f"{CONTACT}:"))
         number = mobile_number(contact)
         if number is None:
             logger.info("contact has no valid mobile number; emailed instead", extra=where)
             self._record_undelivered(case, defn, name, event_id, rule.template)
             return False
+        if not self._claim(event_id, sent_as, where):
+            return True
         context = self._context(
             Recipient(key, name, str(contact.get("email") or "")), event, data, case, defn, contact
         )
@@ -347,6 +374,7 @@ class Notifier:
         if event.get("type") == ACCEPTANCE_REQUESTED:
             if not self._acceptance_pending(case, data):
                 logger.info("acceptance no longer pending; no link texted", extra=where)
+                self._sent(event_id, sent_as, "")  # nothing to send, now or on a retry
                 return True
             raw, expires_at = self._link(case, data, key, "acceptance", raw=self.new_short_token())
             link = f"{self.public_base_url}/l/{raw}"
@@ -359,10 +387,10 @@ class Notifier:
                 text = context["answer"]["text"] if link else _text
         except ValueError as exc:
             logger.error("communication template failed; not texted", extra={**where, "error": str(exc)})
+            self._sent(event_id, sent_as, "")  # a broken template: nothing to retry
             return True
-        message_id = self.sms.send(number, sms_text(subject, text, link)) if self.sms else ""
-        if self.ledger is not None:
-            self.ledger.record(event_id, sent_as, message_id)
+        message_id = self._under_claim(event_id, sent_as, lambda: self.sms_send(number, subject, text, link))
+        self._sent(event_id, sent_as, message_id)
         logger.info("sms sent", extra={**where, "message_id": message_id})
         return True
 
@@ -372,7 +400,7 @@ class Notifier:
         """The case's history: no SMS to the contact, who was emailed instead. Once per event and message,
         retried on a concurrent change of the case."""
         marker = f"sms-fallback:{what}"
-        if self.ledger is not None and self.ledger.sent(event_id, marker):
+        if not self._claim(event_id, marker, {"event_id": event_id, "case_id": case.id}):
             return
         from casework.domain import engine  # rarely needed: not at the notify function's start-up
 
@@ -394,9 +422,42 @@ class Notifier:
                 break
             except Conflict:
                 if attempt == 2:
+                    self._release(event_id, marker)
                     raise
+        self._sent(event_id, marker, "history")
+
+    def _claim(self, event_id: str, sent_as: str, where: Mapping[str, Any]) -> bool:
+        """Whether this delivery sends the email: False when an earlier delivery sent it; EmailInProgress
+        (the message is retried) while another delivery holds it."""
+        if self.ledger is None or self.ledger.claim(event_id, sent_as):
+            return True
+        logger.info("emailed already by an earlier delivery; not again", extra=dict(where))
+        return False
+
+    def _release(self, event_id: str, sent_as: str) -> None:
         if self.ledger is not None:
-            self.ledger.record(event_id, marker, "history")
+            self.ledger.release(event_id, sent_as)
+
+    def _sent(self, event_id: str, sent_as: str, message_id: str) -> None:
+        if self.ledger is not None:
+            self.ledger.record(event_id, sent_as, message_id)
+
+    def _under_claim(self, event_id: str, sent_as: str, send: Callable[[], str]) -> str:
+        """Send under the claim; when sending fails the claim is released (the retry claims it again)."""
+        try:
+            return send()
+        except Exception:
+            self._release(event_id, sent_as)
+            raise
+
+    def _send_claimed(self, event_id: str, sent_as: str, to: str, subject: str, text: str, html: str) -> str:
+        """Email under the claim: recorded as sent once SES took it, released when it failed."""
+        message_id = self._under_claim(event_id, sent_as, lambda: self.mailer.send(to, subject, text, html))
+        self._sent(event_id, sent_as, message_id)
+        return message_id
+
+    def sms_send(self, number: str, subject: str, text: str, link: str = "") -> str:
+        return self.sms.send(number, sms_text(subject, text, link)) if self.sms is not None else ""
 
     @staticmethod
     def _still_pending(case: Case, data: Mapping[str, Any], username: str) -> bool:

@@ -471,6 +471,14 @@ class BookingStore(Protocol):
         ...
 
 
+class EmailInProgress(Exception):  # raised by a SentLedger adapter
+    """Another delivery of the event holds the claim on this email and has not finished: this delivery
+    fails (nothing sent) and comes back later, when the email is sent or the claim has expired."""
+
+    code = "EMAIL_IN_PROGRESS"
+    retry_later = True  # expected under duplicate delivery: logged as a warning, without a traceback
+
+
 class SmsSender(Protocol):
     """Text messages (Amazon SNS behind it)."""
 
