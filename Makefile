@@ -25,7 +25,7 @@ $(STAMP): pyproject.toml $(LOCK)
 run: $(STAMP)  ## start the local stack on http://127.0.0.1:$(PORT)
 	$(PY) -m infra.local --port $(PORT) --moto-port $(MOTO_PORT)
 
-test: $(STAMP) lint  ## lint, every test (cfn-lint on template.yaml is one: tests/functional/test_template.py)
+test: $(STAMP) lint typecheck  ## lint, types, every test (cfn-lint on template.yaml is one: tests/functional/test_template.py)
 	$(PY) -m pytest
 
 lint: $(STAMP)

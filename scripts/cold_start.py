@@ -107,10 +107,8 @@ def free_port() -> int:
 def representative_events(api: Any) -> dict[str, Any]:
     """One event per function (by logical id), as its trigger delivers it, for data the stack holds."""
     import boto3
-    from boto3.dynamodb.types import TypeDeserializer
 
-    from casework.adapters.codec import plain
-    from tests.functional.shapes import for_event, sqs_record, stream_insert
+    from tests.functional.shapes import for_event, sqs_record, stored_events, stream_insert
 
     status, case = api.call("POST", "/cases", body=NEW_CASE)
     assert status == 201, case
@@ -121,7 +119,7 @@ def representative_events(api: Any) -> dict[str, Any]:
     table = os.environ["TABLE_NAME"]
     key = {"pk": {"S": f"CASE#{case_id}"}, "sk": {"S": f"HIST#{moved['version']:08d}"}}
     item = boto3.client("dynamodb").get_item(TableName=table, Key=key)["Item"]
-    events = plain(TypeDeserializer().deserialize({"L": item["events"]["L"]}))
+    events = stored_events(item)
     approval = next(e for e in events if e["type"] == "ApprovalRequested")
     erp = {
         "version": "0",
@@ -160,6 +158,12 @@ def representative_events(api: Any) -> dict[str, Any]:
         },
         "PublishFunction": {"Records": [stream_insert(item)]},
         "RemindFunction": {"version": "0", "detail-type": "Scheduled Event", "detail": {}},
+        "RulesFunction": {"Records": [for_event(approval, queue="casework-cold-RulesQueue")]},
+        "FeedbackSummaryFunction": {
+            "Records": [for_event(approval, queue="casework-cold-FeedbackSummaryQueue")]
+        },
+        "OverdueFunction": {"source": "casework.overdue"},
+        "PlanStepFunction": {"plan_step": {}},  # not a step: refused (logged), as a bad schedule input is
     }
     api_requests = {
         "RegisterFunction": ("POST", "/cases", "mary", NEW_CASE),
@@ -170,6 +174,8 @@ def representative_events(api: Any) -> dict[str, Any]:
         "CustomersFunction": ("GET", "/customers/ACC-1001", "mary", None),
         "ImportsApiFunction": ("GET", "/imports/no-such-job", "mary", None),
         "DocsFunction": ("GET", "/openapi.json", None, None),
+        "ResourcesFunction": ("GET", "/resources/no-such-resource", "admin", None),
+        "AnalyticsFunction": ("GET", "/analytics/feedback", "admin", None),
     }
     for logical_id, (method, path, user, body) in api_requests.items():
         events_by_function[logical_id] = api.event(method, path, user=user, body=body)[1]

@@ -37,6 +37,8 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "shared")]
+# the handlers' CloudWatch metrics (EMF lines on stdout) would bury the figures
+os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
 
 import botocore.client  # noqa: E402
 from moto import mock_aws  # noqa: E402

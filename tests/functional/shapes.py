@@ -3,6 +3,7 @@ domain events, inside an SQS record, as Lambda's SQS event source delivers it.""
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import uuid
@@ -58,6 +59,11 @@ def for_event(
 def stream_insert(new_image: dict[str, Any], sequence_number: str = "1") -> dict[str, Any]:
     """The table stream's record of an inserted item (``new_image`` in DynamoDB's AttributeValue form), as
     Lambda's DynamoDB event source delivers it to the publish function."""
+    # Lambda's stream records carry binary attributes as base64 text, as any JSON event does
+    new_image = {
+        name: {"B": base64.b64encode(value["B"]).decode()} if isinstance(value.get("B"), bytes) else value
+        for name, value in new_image.items()
+    }
     keys = {name: new_image[name] for name in ("pk", "sk") if name in new_image}
     return {
         "eventID": sequence_number,

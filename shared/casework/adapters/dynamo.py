@@ -23,6 +23,9 @@ merges them in sort order (``list_cases``). No Scan anywhere.
 
 One long module on purpose: the item classes, the key functions, the list rows and the stores share one
 table layout, so a key or projection change (template.yaml says the same) is made and reviewed in one place.
+
+Length (over ~600 lines): the single table's models, keys, indexes and the case repository live together
+because their key layout is one design (see the table below); the other stores are in their own adapters.
 """
 
 from __future__ import annotations
@@ -143,7 +146,9 @@ class Item(Model):
     pk = UnicodeAttribute(hash_key=True)
     sk = UnicodeAttribute(range_key=True)
     kind = DiscriminatorAttribute()
-    body = MapAttribute(null=True)  # the entity as a plain dict (readable in the console and the stream)
+    body: MapAttribute[str, Any] = MapAttribute(
+        null=True
+    )  # the entity as a plain dict (readable in the console and the stream)
 
 
 class PendingApprovalIndex(GlobalSecondaryIndex):
@@ -196,7 +201,9 @@ class CounterItem(Item, discriminator="counters"):
 
 
 class HistoryItem(Item, discriminator="history"):
-    events = ListAttribute(null=True)  # the outbox of items written before zevents (and of other writers)
+    events: ListAttribute[Any] = ListAttribute(
+        null=True
+    )  # the outbox of items written before zevents (and of other writers)
     # the outbox, packed (casework.adapters.packing): the publisher reads it off the table stream. Packed,
     # a commit's events (1-3, ~300 bytes of envelope each) keep the history item under 1 KB: 2 write units
     zevents = BinaryAttribute(null=True, legacy_encoding=False)
@@ -204,7 +211,7 @@ class HistoryItem(Item, discriminator="history"):
 
 
 class NoteItem(Item, discriminator="note"):
-    events = ListAttribute(null=True)
+    events: ListAttribute[Any] = ListAttribute(null=True)
     outbox = NumberAttribute(null=True)  # 1: the stream filter wakes the publisher for this item
 
 
@@ -213,7 +220,7 @@ class RelatedItem(Item, discriminator="related"):
 
 
 class CommunicationItem(Item, discriminator="communication"):
-    events = ListAttribute(null=True)  # CommunicationRequested: notify sends it
+    events: ListAttribute[Any] = ListAttribute(null=True)  # CommunicationRequested: notify sends it
     outbox = NumberAttribute(null=True)  # 1: the stream filter wakes the publisher for this item
 
 
@@ -307,7 +314,7 @@ class DynamoSentLedger:
 class DirectoryItem(Item, discriminator="directory"):
     dirpk = UnicodeAttribute(null=True)
     dirsk = UnicodeAttribute(null=True)
-    listing = MapAttribute(null=True)
+    listing: MapAttribute[str, Any] = MapAttribute(null=True)
     directory_lists = DirectoryListIndex()
 
 
@@ -320,7 +327,7 @@ class ConfigItem(Item, discriminator="config"):
 
 
 class FeedbackItem(Item, discriminator="feedback"):
-    events = ListAttribute(null=True)
+    events: ListAttribute[Any] = ListAttribute(null=True)
     outbox = NumberAttribute(null=True)  # 1: the stream filter wakes the publisher for this item
 
 
@@ -335,7 +342,8 @@ def configure(table_name: str | None = None) -> None:
     """Point every model at ``table_name`` (and the current endpoint settings). For tests and the local stack;
     Lambda gets TABLE_NAME in its environment and never needs this."""
     global _connection
-    for cls in {Item, *_item_subclasses(Item)}:  # every model, here and in other adapters (orders, jobs, ...)
+    models: set[type[Item]] = {Item, *_item_subclasses(Item)}
+    for cls in models:  # every model, here and in other adapters (orders, jobs, ...)
         if table_name:
             cls.Meta.table_name = table_name
         cls.Meta.region = environment.load().aws_region
@@ -562,7 +570,7 @@ def decode_cursor(cursor: str | None, scope: str = "") -> dict[str, Any] | None:
 
 def _one_page(iterator: Any, model: type[Item], scope: str = "") -> tuple[list[Item], str | None]:
     """Exactly one Query call: PynamoDB's iteration would keep querying to fill ``limit`` after a filter."""
-    page = next(iterator.page_iter, {})
+    page: dict[str, Any] = next(iterator.page_iter, {})
     return [model.from_raw_data(raw) for raw in page.get("Items", [])], encode_cursor(
         iterator.page_iter.last_evaluated_key, scope
     )
@@ -682,7 +690,7 @@ def _query_source(
         scan_index_forward=False,
         page_size=limit,
     )
-    page = next(iterator.page_iter, {})
+    page: dict[str, Any] = next(iterator.page_iter, {})
     items = [CaseItem.from_raw_data(raw) for raw in page.get("Items", [])]
     last = iterator.page_iter.last_evaluated_key
     stopped_at = last[source.sort_attr.attr_name]["S"] if last else None
@@ -721,7 +729,7 @@ def _merged_page(
 
 def account_cases(
     account_id: str, prefix: str | None, filters: list[Any], cursor: str | None, limit: int, *name: Any
-) -> Page:
+) -> Page[CaseRow]:
     """One page of an account's cases (under ``prefix``, passing ``filters``): its shards' Queries merged in
     order; ``name`` tells this list from the account's other lists (its cursors are refused there)."""
     bound = cursor_scope("merged", "account", account_id, prefix, *name)
@@ -824,10 +832,13 @@ class DynamoCaseRepository:
                     "added_by": change.entry.by,
                     "added_at": change.entry.at,
                 }
-                tx.save(RelatedItem(**key, body=body), condition=RelatedItem.pk.does_not_exist())
+                tx.save(
+                    RelatedItem(pk=key["pk"], sk=key["sk"], body=body),
+                    condition=RelatedItem.pk.does_not_exist(),
+                )
                 meanings["put"].append(("ALREADY_LINKED", f"{link.key} is already in the {link.kind} list."))
             else:
-                tx.delete(RelatedItem(**key), condition=RelatedItem.pk.exists())
+                tx.delete(RelatedItem(pk=key["pk"], sk=key["sk"]), condition=RelatedItem.pk.exists())
                 meanings["delete"].append(("NOT_LINKED", f"{link.key} is not in the {link.kind} list."))
         for update in side.related_updates:
             tx.update(
@@ -990,7 +1001,7 @@ class DynamoCaseRepository:
             step=body["step"],
             round=body["round"],
             approver=body["approver"],
-            expires_at=item.valid_until,
+            expires_at=int(item.valid_until),
             used_at=item.used_at,
             decision=body.get("decision"),
             purpose=body.get("purpose", "approval"),
@@ -1061,11 +1072,12 @@ class DynamoCaseRepository:
             page_size=limit,
             last_evaluated_key=position.get("after"),
         )
-        page = next(iterator.page_iter, {})
+        page: dict[str, Any] = next(iterator.page_iter, {})
         items = [CaseItem.from_raw_data(raw) for raw in page.get("Items", [])]
         after = iterator.page_iter.last_evaluated_key
-        following = {"shard": shard, "after": after} if after else {"shard": shard + 1, "after": None}
-        next_cursor = encode_cursor(following, bound) if following["shard"] < UNIT_SHARDS else None
+        next_shard = shard if after else shard + 1
+        following = {"shard": next_shard, "after": after}
+        next_cursor = encode_cursor(following, bound) if next_shard < UNIT_SHARDS else None
         return Page([_shown(i) for i in items], next_cursor)
 
 

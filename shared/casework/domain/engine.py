@@ -3,6 +3,11 @@
 Every command is a pure function ``(definition, case, actor, business unit, input, now) -> Change`` or a
 DomainError. Nothing here reads a clock, makes an id or touches storage; the services do that, and commit
 the Change atomically.
+
+Length (over ~600 lines): the engine is one state machine (transitions, approvals and holds, acceptance,
+auto-moves, key dates, assignment on entry) whose rules call each other on one draft; its parts share
+private helpers that would become public API if split. Definitions (workflow.py) and care rules
+(care/rules.py) are already outside.
 """
 
 from __future__ import annotations

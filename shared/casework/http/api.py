@@ -10,7 +10,7 @@ import base64
 import json
 import re
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
 from aws_lambda_powertools.event_handler.api_gateway import Router
@@ -28,6 +28,9 @@ from casework.domain.errors import (
     busy,
 )
 from casework.observability import entry_point, logger
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
 
 STATUS_FOR = {
     ErrorKind.INVALID: 422,
@@ -184,7 +187,8 @@ def make_app(*routers: Router) -> APIGatewayHttpResolver:
 def caller(router: Router) -> str:
     """The username the JWT authorizer vouched for. API Gateway refuses requests without a valid token before
     they reach us; this is the second line (and the local stack's)."""
-    claims = router.current_event.request_context.authorizer.jwt_claim or {}
+    event = cast("APIGatewayProxyEventV2", router.current_event)  # an HTTP API's (payload format 2.0)
+    claims = event.request_context.authorizer.jwt_claim or {}
     for claim in (environment.load().username_claim, "cognito:username", "username"):
         value = claims.get(claim)
         if isinstance(value, str) and value:

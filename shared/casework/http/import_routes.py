@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, cast
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Query
@@ -79,6 +79,8 @@ class ImportJobResponse(BaseModel):
 def import_routes() -> Router:
     router = Router()
 
+    # The services answer with the job as a dict; Powertools validates it against the annotated model on the
+    # way out (that is the response contract), hence the casts.
     @router.post(
         "/imports",
         status_code=202,
@@ -90,8 +92,11 @@ def import_routes() -> Router:
     def create_import(body: CreateImport) -> ImportJobResponse:
         from casework.http.wiring import import_service
 
-        return import_service().request(
-            caller(router), kind=body.kind, key=body.key, bucket=body.bucket, dry_run=body.dry_run
+        return cast(
+            ImportJobResponse,
+            import_service().request(
+                caller(router), kind=body.kind, key=body.key, bucket=body.bucket, dry_run=body.dry_run
+            ),
         )
 
     @router.post(
@@ -104,7 +109,9 @@ def import_routes() -> Router:
     def create_upload(body: CreateUpload) -> UploadResponse:
         from casework.http.wiring import import_service
 
-        return import_service().upload(caller(router), kind=body.kind, filename=body.filename)
+        return cast(
+            UploadResponse, import_service().upload(caller(router), kind=body.kind, filename=body.filename)
+        )
 
     @router.get(
         "/imports",
@@ -117,7 +124,7 @@ def import_routes() -> Router:
     ) -> ImportJobResponse:
         from casework.http.wiring import import_service
 
-        return import_service().job_of_file(caller(router), key)
+        return cast(ImportJobResponse, import_service().job_of_file(caller(router), key))
 
     @router.get(
         "/imports/<job_id>",
@@ -128,6 +135,6 @@ def import_routes() -> Router:
     def get_import(job_id: str) -> ImportJobResponse:
         from casework.http.wiring import import_service
 
-        return import_service().job(caller(router), job_id)
+        return cast(ImportJobResponse, import_service().job(caller(router), job_id))
 
     return router

@@ -121,9 +121,21 @@ def _link_routes(
 
     slug = what.replace(" ", "_")  # the names become OpenAPI operation ids
     show.__name__, post.__name__ = f"show_{slug}_link", f"decide_{slug}_link"
-    common = {"tags": [f"{what} links"], "openapi_extensions": no_auth, "responses": responses}
-    router.get(path, summary=f"Confirm page for an {what} link (changes nothing)", **common)(show)
-    router.post(path, summary=f"Decide through an {what} link (form: {choices}, comment)", **common)(post)
+    tags = [f"{what} links"]
+    router.get(
+        path,
+        summary=f"Confirm page for an {what} link (changes nothing)",
+        tags=tags,
+        openapi_extensions=no_auth,
+        responses=responses,
+    )(show)
+    router.post(
+        path,
+        summary=f"Decide through an {what} link (form: {choices}, comment)",
+        tags=tags,
+        openapi_extensions=no_auth,
+        responses=responses,
+    )(post)
 
 
 def approval_link_routes(router: Router) -> None:

@@ -6,6 +6,9 @@ when, each changed field before and after) in one transaction (casework.services
 ERP events carry a ``source_version``: a write holds only if the stored record has none or a lower one, a
 condition the store checks in the same transaction (never read-then-write). An older event is "stale", the
 same one again "unchanged": nothing is written for either.
+
+Length (over ~600 lines): customers and contacts are one aggregate pair (a contact moves between customers,
+identifiers are unique across both, one audit trail); their use cases share the write path and the checks.
 """
 
 from __future__ import annotations

@@ -13,6 +13,10 @@ Every template sees the same tags (see ``_context``): ``case`` (with ``number`` 
 ``contact``, ``assignee``, ``recipient``, ``actor``, ``status``, ``state`` and the rest.
 
 Pure logic: the repository, directory, workflow store, mailer and renderer are injected.
+
+Length (over ~600 lines): one use case, sending what an event calls for, with its three channels (a rule's
+emails, an agent's communication, SMS with its email fallback) sharing one claim per message; split, each
+part would need the same claim, context and recipient code.
 """
 
 from __future__ import annotations
