@@ -134,7 +134,8 @@ class FakeNotifier:
     """Sends each event's two emails once, as the real one does through its sent ledger's claims: a
     redelivery sends (and returns) nobody."""
 
-    handled: set[str] = set()
+    def __init__(self) -> None:
+        self.handled: set[str] = set()
 
     def concerns(self, event: dict[str, Any]) -> bool:
         return True
