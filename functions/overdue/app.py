@@ -7,12 +7,14 @@ schedule, and repeats only what is safe to repeat (see casework.services.rules).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from casework.observability import entry_point, logger
-from casework.services.rules import RuleRunner
+
+if TYPE_CHECKING:  # the rules and the case services come with the first event (cold start)
+    from casework.services.rules import RuleRunner
 
 
 def runner() -> RuleRunner:

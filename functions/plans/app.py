@@ -8,12 +8,14 @@ plan step is logged and dropped: a retry would not make it one.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from casework.observability import entry_point, logger
-from casework.services.rules import RuleRunner
+
+if TYPE_CHECKING:  # the rules and the case services come with the first event (cold start)
+    from casework.services.rules import RuleRunner
 
 FIELDS = ("module", "case_id", "plan", "step", "entered_at", "schedule")
 

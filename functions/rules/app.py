@@ -10,11 +10,13 @@ its reason logged: retried, then parked in the dead-letter queue alone, the rest
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from casework.adapters.consumer import event_consumer
 from casework.observability import logger
-from casework.services.rules import RuleRunner, triggered_by
+
+if TYPE_CHECKING:  # the rules and the case services come with the first event (cold start)
+    from casework.services.rules import RuleRunner
 
 
 def runner() -> RuleRunner:
@@ -33,9 +35,10 @@ def _run(event: dict[str, Any]) -> dict[str, Any]:
 
 
 def _wanted(event: dict[str, Any]) -> bool:
+    from casework.services.rules import triggered_by
+
     return bool(triggered_by(runner().rules, event))
 
 
 consumer = event_consumer(_run, key_prefix="rules", wanted=_wanted)
 handler = consumer.handler
-run_rules = consumer.once
