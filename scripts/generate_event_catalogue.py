@@ -10,14 +10,13 @@ python scripts/generate_event_catalogue.py --check  # exit 1 if any is out of da
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT / "shared")]
+sys.path[:0] = [str(ROOT), str(ROOT / "shared")]
 
 from casework.events.catalogue import (  # noqa: E402
     Envelope,
@@ -26,6 +25,7 @@ from casework.events.catalogue import (  # noqa: E402
     envelope_schema,
     json_schema,
 )
+from scripts.generated_file import changed, sync_or_check  # noqa: E402
 
 DOCS = ROOT / "docs" / "events"
 TEMPLATE = ROOT / "template.yaml"
@@ -221,31 +221,11 @@ def outputs() -> dict[Path, str]:
 
 def stale() -> list[Path]:
     """Generated files that differ from what the models generate now, and schema files of no event type."""
-    out = [path for path, text in outputs().items() if not path.is_file() or path.read_text("utf-8") != text]
-    known = {schema_path(entry) for entry in entries()}
-    return out + sorted(p for p in DOCS.glob("*.json") if p not in known)
+    return changed(outputs(), DOCS.glob("*.json"))
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    parser.add_argument("--check", action="store_true", help="exit 1 if a generated file is out of date")
-    args = parser.parse_args(argv)
-    if args.check:
-        behind = stale()
-        for path in behind:
-            print(f"out of date: {path.relative_to(ROOT)} (run `make events`)")
-        return 1 if behind else 0
-    DOCS.mkdir(parents=True, exist_ok=True)
-    known = {schema_path(entry) for entry in entries()}
-    for path in DOCS.glob("*.json"):
-        if path not in known:
-            path.unlink()
-            print(f"removed {path.relative_to(ROOT)}")
-    for path, text in outputs().items():
-        if not path.is_file() or path.read_text("utf-8") != text:
-            path.write_text(text, encoding="utf-8")
-            print(f"wrote {path.relative_to(ROOT)}")
-    return 0
+    return sync_or_check(outputs(), DOCS.glob("*.json"), "events", __doc__, argv)
 
 
 if __name__ == "__main__":

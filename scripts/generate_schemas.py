@@ -16,20 +16,20 @@ target must be a declared status, ...) stay with the parser, which reports them 
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT / "shared")]
+sys.path[:0] = [str(ROOT), str(ROOT / "shared")]
 
 from pydantic import BaseModel  # noqa: E402
 
 from casework.domain.care.config import CONFIG_MODELS  # noqa: E402
 from casework.domain.care.template import ModuleTemplate  # noqa: E402
 from casework.domain.workflow import WorkflowDefinition  # noqa: E402
+from scripts.generated_file import changed, sync_or_check  # noqa: E402
 
 SCHEMAS = ROOT / "schemas"
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
@@ -77,33 +77,11 @@ def outputs() -> dict[Path, str]:
 
 def stale() -> list[Path]:
     """Schema files that differ from what the models generate now, and schema files of no model."""
-    expected = outputs()
-    out = [
-        path for path, content in expected.items() if not path.is_file() or path.read_text("utf-8") != content
-    ]
-    return out + sorted(p for p in SCHEMAS.rglob("*.schema.json") if p not in expected)
+    return changed(outputs(), SCHEMAS.rglob("*.schema.json"))
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    parser.add_argument("--check", action="store_true", help="exit 1 if a schema file is out of date")
-    args = parser.parse_args(argv)
-    if args.check:
-        behind = stale()
-        for path in behind:
-            print(f"out of date: {path.relative_to(ROOT)} (run `make schemas`)")
-        return 1 if behind else 0
-    expected = outputs()
-    for path in SCHEMAS.rglob("*.schema.json"):
-        if path not in expected:
-            path.unlink()
-            print(f"removed {path.relative_to(ROOT)}")
-    for path, content in expected.items():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if not path.is_file() or path.read_text("utf-8") != content:
-            path.write_text(content, encoding="utf-8")
-            print(f"wrote {path.relative_to(ROOT)}")
-    return 0
+    return sync_or_check(outputs(), SCHEMAS.rglob("*.schema.json"), "schemas", __doc__, argv)
 
 
 if __name__ == "__main__":
