@@ -48,6 +48,12 @@ class Settings(BaseModel):
     trace_disabled: str = Field("", alias="POWERTOOLS_TRACE_DISABLED")
     lambda_task_root: str = Field("", alias="LAMBDA_TASK_ROOT", description="Set by Lambda only.")
     sam_local: str = Field("", alias="AWS_SAM_LOCAL")
+    sms_sender_id: str = Field("", alias="SMS_SENDER_ID", description="The SMS sender id, where allowed.")
+    rules_cache_seconds: float = Field(
+        60, alias="RULES_CACHE_SECONDS", ge=0, description="How long a container trusts the latest rule set."
+    )
+    plan_step_function_arn: str = Field("", alias="PLAN_STEP_FUNCTION_ARN")
+    plan_schedule_role_arn: str = Field("", alias="PLAN_SCHEDULE_ROLE_ARN")
 
     @property
     def aws_region(self) -> str:

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 from datetime import UTC, datetime
 from typing import Any
 
+from casework import settings as environment
 from casework.adapters.dynamo import Item, _Versions
 from casework.domain.errors import NotFound
 from casework.domain.rules import EMPTY, RuleSet
@@ -68,6 +68,7 @@ class EventBridgePlanScheduler:
 
     def schedule(self, name: str, at: datetime, payload: dict[str, Any]) -> None:
         when = at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S")
+        target = environment.load("PLAN_STEP_FUNCTION_ARN", "PLAN_SCHEDULE_ROLE_ARN")
         # a conflict: scheduled by an earlier delivery of the same event
         with contextlib.suppress(self.client.exceptions.ConflictException):
             self.client.create_schedule(
@@ -77,8 +78,8 @@ class EventBridgePlanScheduler:
                 FlexibleTimeWindow={"Mode": "OFF"},
                 ActionAfterCompletion="DELETE",
                 Target={
-                    "Arn": os.environ["PLAN_STEP_FUNCTION_ARN"],
-                    "RoleArn": os.environ["PLAN_SCHEDULE_ROLE_ARN"],
+                    "Arn": target.plan_step_function_arn,
+                    "RoleArn": target.plan_schedule_role_arn,
                     "Input": json.dumps({"plan_step": payload}),
                     "RetryPolicy": {"MaximumRetryAttempts": 10, "MaximumEventAgeInSeconds": 86400},
                 },

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import uuid
 from datetime import UTC, datetime
 from functools import cache
@@ -188,25 +187,27 @@ def notifier(*, with_ledger: bool = True) -> Notifier:
         token_ttl_hours=settings.approval_token_ttl_hours,
         case_url_template=settings.case_url_template,
         ledger=DynamoSentLedger() if with_ledger else None,
-        sms=SnsSmsSender(sender_id=os.environ.get("SMS_SENDER_ID") or None),
+        sms=SnsSmsSender(sender_id=settings.sms_sender_id or None),
     )
 
 
 @cache
 def rule_runner() -> RuleRunner:
     """The workflow rules, plan steps and overdue sweep's runner (functions rules, plans, overdue)."""
+    from casework import settings as environment
     from casework.adapters.dynamo import DynamoSentLedger
     from casework.adapters.mailer import SesMailer
     from casework.adapters.rules import DynamoOverdueCases, DynamoRuleStore, EventBridgePlanScheduler
     from casework.adapters.sms import SnsSmsSender
     from casework.services.rules import RuleRunner
 
+    settings = environment.load("TABLE_NAME", "MAIL_FROM")
     return RuleRunner(
         cases=case_service(),
-        # how long a container trusts the latest rule set it read (RULES_CACHE_SECONDS; the local stack: 0)
-        rules=DynamoRuleStore(float(os.environ.get("RULES_CACHE_SECONDS") or 60)),
-        mailer=SesMailer(os.environ["MAIL_FROM"]),
-        sms=SnsSmsSender(sender_id=os.environ.get("SMS_SENDER_ID") or None),
+        # how long a container trusts the latest rule set it read (the local stack: 0)
+        rules=DynamoRuleStore(settings.rules_cache_seconds),
+        mailer=SesMailer(settings.mail_from),
+        sms=SnsSmsSender(sender_id=settings.sms_sender_id or None),
         ledger=DynamoSentLedger(),
         plans=EventBridgePlanScheduler(),
         overdue=DynamoOverdueCases(),
