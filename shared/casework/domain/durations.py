@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from casework.domain.model import timestamp
+from casework.domain.timestamps import timestamp
 
 UNITS = ("minutes", "hours", "days", "weeks", "months", "years")
 MAX_VALUE = 100_000

@@ -4,15 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
+# re-exported (the `as` form): where most callers have always imported it from
+from casework.domain.timestamps import timestamp as timestamp
 from casework.domain.workflow_terms import ApprovalMode
-
-
-def timestamp(now: datetime) -> str:
-    """One textual form for every instant we store: UTC, millisecond precision, sortable."""
-    return now.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 @dataclass(frozen=True)

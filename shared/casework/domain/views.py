@@ -4,19 +4,25 @@ below both), and the HTTP layer documents and serialises exactly these models.
 
 Frozen pydantic models: they validate what they are built from (a stored body read back included), dump to
 the JSON the API has always answered, and give the OpenAPI its schemas.
-"""
 
-from __future__ import annotations
+Cold start (every API function imports this module at start): the models are declared with
+``defer_build=True``, so a function builds the validators of the models its requests use when they first
+use them, not all of them at start; and this module has no ``from __future__ import annotations``, because
+pydantic would have to evaluate every field's annotation from its text (a third of the import time).
+"""
 
 from collections.abc import Mapping
 from dataclasses import fields as dataclass_fields
 from datetime import datetime
-from typing import Any, Literal
+from functools import cache
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from casework.domain import durations
-from casework.domain.model import Case, HistoryEntry, PendingApproval
+
+if TYPE_CHECKING:  # the entities are imported by the first view built, not by every function's start
+    from casework.domain.model import Case, HistoryEntry, PendingApproval
 
 
 def _absent_when_none(value: Any) -> bool:
@@ -25,7 +31,7 @@ def _absent_when_none(value: Any) -> bool:
 
 class ReadModel(BaseModel):
     # from_attributes: built from the domain's dataclasses where the names are the same
-    model_config = ConfigDict(frozen=True, from_attributes=True)
+    model_config = ConfigDict(frozen=True, from_attributes=True, defer_build=True)
 
 
 class KeyDate(ReadModel):
@@ -154,7 +160,7 @@ class CaseRow(ReadModel):
     dates: DatesOut
 
 
-def list_row(case: Case, is_open: bool) -> dict[str, Any]:
+def list_row(case: "Case", is_open: bool) -> dict[str, Any]:
     """The one place a case becomes a list row: what the lists, the summary and the customer page show of
     it, plus what their filters read (visibility, open, whose approval it waits for: not shown). Stored on the
     case item as ``listing``, the only attribute the list indexes project; keep it small (under 1 KB with the
@@ -283,7 +289,7 @@ def dates_view(dates: Mapping[str, Any], created_at: str, now: datetime | None) 
     )
 
 
-def _pending_approval(approval: PendingApproval) -> PendingApprovalOut:
+def _pending_approval(approval: "PendingApproval") -> PendingApprovalOut:
     return PendingApprovalOut(
         step=approval.step,
         round=approval.round,
@@ -305,16 +311,20 @@ def _pending_approval(approval: PendingApproval) -> PendingApprovalOut:
 
 # What a reader sees of a case just as the case holds it (key dates and the acceptance are read from their own
 # objects by name); the dates are worked out at read time.
-_AS_ON_THE_CASE = tuple(
-    f.name for f in dataclass_fields(Case) if f.name in CaseSummary.model_fields and f.name != "dates"
-)
+@cache
+def _as_on_the_case() -> tuple[str, ...]:
+    from casework.domain.model import Case
+
+    return tuple(
+        f.name for f in dataclass_fields(Case) if f.name in CaseSummary.model_fields and f.name != "dates"
+    )
 
 
-def case_view(case: Case, now: datetime | None = None) -> CaseSummary:
+def case_view(case: "Case", now: datetime | None = None) -> CaseSummary:
     """The case as every reader sees it; the caller-specific parts are added by the case queries' view."""
     return CaseSummary.model_validate(
         {
-            **{name: getattr(case, name) for name in _AS_ON_THE_CASE},
+            **{name: getattr(case, name) for name in _as_on_the_case()},
             "gbu": case.business_unit,
             "related_products_count": case.related_counts.get("products", 0),
             "pending_approval": None if case.approval is None else _pending_approval(case.approval),
@@ -323,7 +333,7 @@ def case_view(case: Case, now: datetime | None = None) -> CaseSummary:
     )
 
 
-def history_view(entry: HistoryEntry) -> HistoryView:
+def history_view(entry: "HistoryEntry") -> HistoryView:
     return HistoryView.model_validate(entry)
 
 
@@ -331,7 +341,7 @@ class RelatedEntry(ReadModel):
     """An entry of a case's related list; each kind keeps its own details beside these (a product line's
     serial number and return check, an activity's status and assignee)."""
 
-    model_config = ConfigDict(frozen=True, from_attributes=True, extra="allow")
+    model_config = ConfigDict(frozen=True, from_attributes=True, extra="allow", defer_build=True)
 
     kind: str
     key: str

@@ -8,7 +8,7 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
 from casework.http.api import caller
-from casework.http.routes import Cursor, Limit, ok, page
+from casework.http.responses import Cursor, Limit, ok, page
 from casework.http.wiring import feedback_summary
 
 Period = Annotated[str, Query(min_length=4, max_length=7, description="A month (2026-11) or a year (2026)")]

@@ -9,7 +9,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from casework.http.api import caller
-from casework.http.routes import Cursor, Limit, ok, page
+from casework.http.responses import Cursor, Limit, ok, page
 from casework.http.wiring import booking_service
 
 ResourceBody = Annotated[

@@ -14,7 +14,8 @@ from casework.domain.error_codes import ErrorCode
 from casework.domain.errors import ValidationFailed
 from casework.http.api import caller
 from casework.http.idempotency import idempotent
-from casework.http.routes import Cursor, Limit, ok, page, page_as
+from casework.http.responses import Cursor, Limit, ok, page
+from casework.http.routes import page_as
 from casework.http.schemas import CasePage
 from casework.http.wiring import customer_service
 

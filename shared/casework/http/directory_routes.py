@@ -13,7 +13,7 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 
 from casework.http.api import caller
-from casework.http.routes import Cursor, Limit, ok, page
+from casework.http.responses import Cursor, Limit, ok, page
 from casework.http.wiring import directory_admin
 
 Fields = Annotated[

@@ -11,8 +11,7 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Path
 
 from casework.http.api import caller
-from casework.http.routes import Cursor, Limit, ok, page
-from casework.http.schemas import PageResponse
+from casework.http.responses import Cursor, Limit, PageResponse, ok, page
 from casework.http.wiring import erp_reader
 
 ErpKey = Annotated[str, Path(min_length=1, max_length=200)]

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from casework.http.api import caller
 from casework.http.idempotency import idempotent
-from casework.http.routes import ok
+from casework.http.responses import ok
 
 
 class CreateImport(BaseModel):

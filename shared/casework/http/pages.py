@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
 from aws_lambda_powertools.event_handler import Response
@@ -16,7 +16,9 @@ from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from casework.domain.errors import DomainError
 from casework.http.api import STATUS_FOR
 from casework.http.wiring import acceptance_links, approval_links
-from casework.services.email_links import LinkPage
+
+if TYPE_CHECKING:  # the link services are imported by the first request that needs them
+    from casework.services.email_links import LinkPage
 
 # The page needs nothing from anywhere else: no scripts, only inline styles, forms post back to itself.
 PAGE_HEADERS = {

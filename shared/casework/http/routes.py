@@ -19,6 +19,7 @@ from casework.domain.views import (
 )
 from casework.http.api import caller
 from casework.http.idempotency import idempotent
+from casework.http.responses import Cursor, Limit, ok
 from casework.http.schemas import (
     AddAccount,
     AddProduct,
@@ -33,7 +34,6 @@ from casework.http.schemas import (
     CreateCase,
     DelegationResponse,
     EditCase,
-    ErrorResponse,
     FeedbackRequest,
     HistoryPage,
     NotePage,
@@ -61,38 +61,7 @@ if TYPE_CHECKING:
 CaseId = str
 
 
-# A model (not its schema inlined): Powertools puts it in components once and every response refers to it.
-ERRORS = {
-    status: {"description": text, "content": {"application/json": {"model": ErrorResponse}}}
-    for status, text in {
-        400: "The body is not JSON (INVALID_JSON) or is nested too deeply (JSON_TOO_DEEP)",
-        401: "No or invalid token",
-        403: "Not allowed for you",
-        404: "No such case, or none you may see (CASE_NOT_FOUND either way)",
-        409: "Not possible in the case's current state, or a stale version",
-        415: "The body is not application/json (UNSUPPORTED_MEDIA_TYPE)",
-        422: "Missing or invalid fields",
-        503: "Busy: nothing was changed; send the same request again after Retry-After seconds (RETRY_LATER)",
-    }.items()
-}
-
-
-def ok(status: int = 200, description: str = "The result") -> dict:
-    """The success response (body schema from the return annotation) and the errors. Powertools documents no
-    success response at all when a route passes ``responses``."""
-    return {status: {"description": description}, **ERRORS}
-
-
-Cursor = Annotated[str | None, Query(max_length=2048, description="next_cursor of the previous page")]
-Limit = Annotated[int, Query(ge=1, le=100)]
-
-
 PageModel = TypeVar("PageModel", CasePage, HistoryPage, NotePage, CommunicationPage, RelatedPage)
-
-
-def page(p: Page) -> dict[str, Any]:
-    """A page of plain records, as PageResponse documents it."""
-    return {"items": p.items, "next_cursor": p.next_cursor}
 
 
 def page_as(model: type[PageModel], p: Page[Any]) -> PageModel:

@@ -11,7 +11,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from casework.http.api import caller
-from casework.http.routes import ok
+from casework.http.responses import ok
 
 if TYPE_CHECKING:
     from casework.adapters.rules import DynamoRuleStore

@@ -1,14 +1,14 @@
 """Request and response bodies. Pydantic checks shapes and types; the workflow definition decides which fields
-a case type requires, so those checks live in the domain and answer with the same error format."""
+a case type requires, so those checks live in the domain and answer with the same error format.
 
-from __future__ import annotations
+Declared for a quick cold start, as casework.domain.views explains: ``defer_build=True`` on every model,
+and no ``from __future__ import annotations``."""
 
 from datetime import date
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from casework.domain.error_codes import ErrorCode
 from casework.domain.views import (
     CaseRow,
     CaseView,
@@ -19,10 +19,13 @@ from casework.domain.views import (
     NoteView,
     RelatedEntry,
 )
+from casework.http.responses import ErrorBody as ErrorBody
+from casework.http.responses import ErrorResponse as ErrorResponse
+from casework.http.responses import PageResponse as PageResponse
 
 
 class _Body(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
 
 ExpectedVersion = Field(
@@ -180,29 +183,14 @@ class DelegationResponse(BaseModel):
     set_at: str
 
     # built from the service's Delegation (its attribute is ``starts``; the JSON says "from")
-    model_config = ConfigDict(serialize_by_alias=True, from_attributes=True, validate_by_name=True)
+    model_config = ConfigDict(
+        serialize_by_alias=True, from_attributes=True, validate_by_name=True, defer_build=True
+    )
 
 
 class RecallRequest(_Body):
     comment: str | None = Field(None, max_length=4000, description="Why (the approvers are told).")
     expected_version: int | None = ExpectedVersion
-
-
-class ErrorBody(BaseModel):
-    code: ErrorCode = Field(
-        examples=["ILLEGAL_TRANSITION"], description="Stable: clients branch on it (README: Error codes)."
-    )
-    message: str
-    details: dict[str, Any] = Field(default_factory=dict)
-
-
-class ErrorResponse(BaseModel):
-    error: ErrorBody
-
-
-class PageResponse(BaseModel):
-    items: list[dict[str, Any]]
-    next_cursor: str | None = None
 
 
 # What the case routes answer: the read models the services return (casework.domain.views), documented as
@@ -215,6 +203,8 @@ NoteResponse = NoteView
 
 
 class _Page(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     next_cursor: str | None = Field(None, description="Give it as ?cursor= for the next page; null: no more")
 
 
@@ -241,6 +231,8 @@ class RelatedPage(_Page):
 
 
 class ConfigurationResponse(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     module: str
     version: int
     config: dict[str, Any]
