@@ -11,17 +11,20 @@ reported as a batch item failure: retried, then parked in the dead-letter queue,
 from __future__ import annotations
 
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from casework.adapters.consumer import event_consumer
 from casework.observability import logger
-from casework.services.conversion import LeadConverter
+
+if TYPE_CHECKING:  # imported with the first event, by the builder below
+    from casework.services.conversion import LeadConverter
 
 
 @cache
 def converter() -> LeadConverter:
     """Built on first use; the adapter and its client are reused by warm invocations."""
     from casework.adapters.contacts import DynamoConversionStore
+    from casework.services.conversion import LeadConverter
 
     return LeadConverter(store=DynamoConversionStore())
 

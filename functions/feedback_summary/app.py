@@ -9,17 +9,20 @@ then parked in the dead-letter queue, alone; the rest of the batch goes on.
 from __future__ import annotations
 
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from casework.adapters.consumer import event_consumer
 from casework.observability import logger
-from casework.services.feedback_summary import FeedbackSummary
+
+if TYPE_CHECKING:  # imported with the first event, by the builder below
+    from casework.services.feedback_summary import FeedbackSummary
 
 
 @cache
 def summary() -> FeedbackSummary:
     from casework.adapters.dynamo import DynamoDirectory
     from casework.adapters.feedback_summary import DynamoFeedbackSummaryStore
+    from casework.services.feedback_summary import FeedbackSummary
 
     return FeedbackSummary(store=DynamoFeedbackSummaryStore(), directory=DynamoDirectory())
 

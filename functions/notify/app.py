@@ -12,12 +12,14 @@ parked in the dead-letter queue, and never takes the rest of the batch down with
 from __future__ import annotations
 
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from casework import settings as environment
 from casework.adapters.consumer import event_consumer
 from casework.observability import count_emails, logger
-from casework.services.notify import Notifier
+
+if TYPE_CHECKING:  # the notifier and its templates, SES and SMS come with the first event (see notifier())
+    from casework.services.notify import Notifier
 
 REQUIRED = ("TABLE_NAME", "MAIL_FROM")
 environment.load(*REQUIRED)  # fails the init phase with the names of what is missing

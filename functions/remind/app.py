@@ -8,11 +8,13 @@ policy runs it again, and only the failed ones go out then.
 from __future__ import annotations
 
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from casework import settings as environment
 from casework.observability import entry_point
-from casework.services.reminders import ApprovalReminders
+
+if TYPE_CHECKING:  # imported with the first event, by the builder below
+    from casework.services.reminders import ApprovalReminders
 
 REQUIRED = ("TABLE_NAME", "MAIL_FROM")
 environment.load(*REQUIRED)  # fails the init phase with the names of what is missing
@@ -23,6 +25,7 @@ def reminders() -> ApprovalReminders:
     """Built on first use; adapters and their clients are reused by warm invocations."""
     from casework.adapters.approvals import DynamoReminders
     from casework.http.wiring import notifier, now
+    from casework.services.reminders import ApprovalReminders
 
     # no sent ledger: each reminder is claimed under its own key first (see casework.services.reminders)
     return ApprovalReminders(
