@@ -26,12 +26,12 @@ def routers_by_function() -> dict[str, tuple[Router, ...]]:
     """What each API function serves (the same routers its functions/<name>/app.py includes)."""
     from casework.http.analytics_routes import analytics_routes
     from casework.http.booking_routes import booking_routes
+    from casework.http.config_routes import admin_routes
     from casework.http.customer_routes import customer_routes
     from casework.http.directory_routes import directory_routes
     from casework.http.erp_routes import erp_read_routes
     from casework.http.import_routes import import_routes
     from casework.http.routes import (
-        admin_routes,
         approval_routes,
         change_routes,
         read_routes,

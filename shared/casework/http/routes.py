@@ -29,8 +29,6 @@ from casework.http.schemas import (
     CasePage,
     CommunicationPage,
     CommunicationRequest,
-    ConfigurationRequest,
-    ConfigurationResponse,
     CreateCase,
     DelegationResponse,
     EditCase,
@@ -442,30 +440,3 @@ def delegation_routes(router: Router) -> None:
     )
     def delete_delegation() -> DelegationEnded:
         return delegation_settings().end_delegation(caller(router))
-
-
-def admin_routes() -> Router:
-    router = Router()
-
-    @router.get(
-        "/config/<module>",
-        tags=["configuration"],
-        summary="A care module's configuration (statuses, categories, types, ...)",
-        responses=ok(),
-    )
-    def get_config(module: str, version: Annotated[int | None, Query(ge=1)] = None) -> ConfigurationResponse:
-        return ConfigurationResponse.model_validate(
-            care_service().get_config(caller(router), module, version)
-        )
-
-    @router.put(
-        "/config/<module>",
-        tags=["configuration"],
-        summary="Replace a care module's configuration (Admin); a new version, cases keep theirs",
-        responses=ok(),
-    )
-    def put_config(module: str, body: ConfigurationRequest) -> ConfigurationResponse:
-        saved = care_service().put_config(caller(router), module, body.config, body.expected_version)
-        return ConfigurationResponse.model_validate(saved)
-
-    return router

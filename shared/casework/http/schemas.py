@@ -94,13 +94,6 @@ class FeedbackRequest(_Body):
     comment: str | None = Field(None, max_length=4000)
 
 
-class ConfigurationRequest(_Body):
-    config: dict[str, Any] = Field(description="The module's whole configuration (see GET).")
-    expected_version: int | None = Field(
-        None, ge=0, description="The version you read; 409 STALE_VERSION if somebody saved meanwhile."
-    )
-
-
 class EditCase(_Body):
     fields: dict[str, Any]
     expected_version: int | None = ExpectedVersion
@@ -228,11 +221,3 @@ class CommunicationPage(_Page):
 
 class RelatedPage(_Page):
     items: list[RelatedEntry]
-
-
-class ConfigurationResponse(BaseModel):
-    model_config = ConfigDict(defer_build=True)
-
-    module: str
-    version: int
-    config: dict[str, Any]
