@@ -13,10 +13,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from casework.domain.error_codes import ErrorCode
 from casework.domain.errors import ValidationFailed
 from casework.http.api import caller
+from casework.http.case_pages import CasePage, page_as
 from casework.http.idempotency import idempotent
 from casework.http.responses import Cursor, Limit, ok, page
-from casework.http.routes import page_as
-from casework.http.schemas import CasePage
 from casework.http.wiring import customer_service
 
 Fields = Annotated[dict[str, Any], Body(description="The record's fields (see the README's table layout).")]

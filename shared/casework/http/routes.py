@@ -3,7 +3,7 @@ function so every resolver (a function's own, and the docs function's combined o
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated
 from urllib.parse import unquote
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
@@ -18,6 +18,14 @@ from casework.domain.views import (
     NoteView,
 )
 from casework.http.api import caller
+from casework.http.case_pages import (
+    CasePage,
+    CommunicationPage,
+    HistoryPage,
+    NotePage,
+    RelatedPage,
+    page_as,
+)
 from casework.http.idempotency import idempotent
 from casework.http.responses import Cursor, Limit, ok
 from casework.http.schemas import (
@@ -26,18 +34,13 @@ from casework.http.schemas import (
     AddRelatedCase,
     ApprovalDecision,
     AssignRequest,
-    CasePage,
-    CommunicationPage,
     CommunicationRequest,
     CreateCase,
     DelegationResponse,
     EditCase,
     FeedbackRequest,
-    HistoryPage,
-    NotePage,
     NoteRequest,
     RecallRequest,
-    RelatedPage,
     ReturnCheck,
     ScheduleChild,
     SetDelegation,
@@ -54,17 +57,9 @@ from casework.http.wiring import (
 )
 
 if TYPE_CHECKING:
-    from casework.services.ports import Page
+    pass
 
 CaseId = str
-
-
-PageModel = TypeVar("PageModel", CasePage, HistoryPage, NotePage, CommunicationPage, RelatedPage)
-
-
-def page_as(model: type[PageModel], p: Page[Any]) -> PageModel:
-    """A page of read models, as its own response model documents it."""
-    return model(items=p.items, next_cursor=p.next_cursor)
 
 
 def register_routes() -> Router:

@@ -10,15 +10,17 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from casework.domain.views import (
-    CaseRow,
     CaseView,
     CommunicationView,
     DeletedCase,
     FeedbackView,
-    HistoryView,
     NoteView,
-    RelatedEntry,
 )
+from casework.http.case_pages import CasePage as CasePage
+from casework.http.case_pages import CommunicationPage as CommunicationPage
+from casework.http.case_pages import HistoryPage as HistoryPage
+from casework.http.case_pages import NotePage as NotePage
+from casework.http.case_pages import RelatedPage as RelatedPage
 from casework.http.responses import ErrorBody as ErrorBody
 from casework.http.responses import ErrorResponse as ErrorResponse
 from casework.http.responses import PageResponse as PageResponse
@@ -193,31 +195,3 @@ DeletedResponse = DeletedCase
 FeedbackResponse = FeedbackView
 CommunicationResponse = CommunicationView
 NoteResponse = NoteView
-
-
-class _Page(BaseModel):
-    model_config = ConfigDict(defer_build=True)
-
-    next_cursor: str | None = Field(None, description="Give it as ?cursor= for the next page; null: no more")
-
-
-class CasePage(_Page):
-    """A page of list rows: the short row of each case (its whole self is GET /cases/{id})."""
-
-    items: list[CaseRow]
-
-
-class HistoryPage(_Page):
-    items: list[HistoryView]
-
-
-class NotePage(_Page):
-    items: list[NoteView]
-
-
-class CommunicationPage(_Page):
-    items: list[CommunicationView]
-
-
-class RelatedPage(_Page):
-    items: list[RelatedEntry]
