@@ -942,17 +942,10 @@ class DynamoCaseRepository:
         return self._children(NoteItem, case_id, "NOTE#", cursor, limit)
 
     def add_note(self, note: Note, event: DomainEvent) -> None:
-        body = {
-            "id": note.id,
-            "case_id": note.case_id,
-            "text": note.text,
-            "author": note.author,
-            "at": note.at,
-        }
         NoteItem(
             pk=f"CASE#{note.case_id}",
             sk=f"NOTE#{note.at}#{note.id}",
-            body=body,
+            body=dataclasses.asdict(note),
             events=[stamp(event.to_dict())],
             outbox=1,
         ).save(condition=NoteItem.pk.does_not_exist())
@@ -1033,18 +1026,11 @@ class DynamoCaseRepository:
             return None
 
     def save_feedback(self, feedback: Feedback, event: DomainEvent) -> None:
-        body = {
-            "case_id": feedback.case_id,
-            "rating": feedback.rating,
-            "comment": feedback.comment,
-            "given_by": feedback.given_by,
-            "at": feedback.at,
-        }
         try:
             FeedbackItem(
                 pk=f"CASE#{feedback.case_id}",
                 sk="FEEDBACK",
-                body=body,
+                body=dataclasses.asdict(feedback),
                 events=[stamp(event.to_dict())],
                 outbox=1,
             ).save(condition=FeedbackItem.pk.does_not_exist())
