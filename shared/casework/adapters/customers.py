@@ -40,6 +40,7 @@ from casework.adapters.dynamo import (
     cursor_scope,
     decode_cursor,
     explain_cancellation,
+    in_sent_order,
     partition_page,
 )
 from casework.domain.customers import CONTACT_LISTING, CUSTOMER_LISTING, listing, name_key
@@ -220,7 +221,7 @@ class DynamoCustomerStore:
     def _meaning(
         exc: TransactWriteError, meanings: dict[str, list[DomainError]], concurrent: Conflict
     ) -> Exception:
-        order = meanings["check"] + meanings["delete"] + meanings["put"] + meanings["update"]
+        order = in_sent_order(meanings)
 
         def failed(index: int, reason: Any) -> Exception | None:
             if index >= len(order):

@@ -41,10 +41,10 @@ import secrets
 import threading
 import time
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import botocore.session
 from pynamodb.attributes import (
@@ -373,6 +373,30 @@ def explain_cancellation(
     if "TransactionConflict" in codes or exc.cause_response_code == "TransactionConflictException":
         return concurrent
     return exc
+
+
+Meaning = TypeVar("Meaning")
+# PynamoDB sends a transaction's items grouped by kind, in this order, and DynamoDB reports the cancellation
+# reasons in the order sent: a transaction keeps what each item's failed condition would mean, per kind.
+SENT_ORDER = ("check", "delete", "put", "update")
+
+
+def in_sent_order(meanings: Mapping[str, list[Meaning]]) -> list[Meaning]:
+    """The meanings kept per kind, in the order DynamoDB gives the cancellation reasons."""
+    return [meaning for kind in SENT_ORDER for meaning in meanings[kind]]
+
+
+@contextlib.contextmanager
+def case_transaction() -> Iterator[tuple[TransactWrite, dict[str, list[tuple[str, str]]]]]:
+    """One TransactWriteItems that commits a case change and what goes with it: each item written adds what
+    its failed condition means (code, message) under its kind; a cancelled transaction is raised as what the
+    first failed condition means (DynamoCaseRepository._conflict)."""
+    meanings: dict[str, list[tuple[str, str]]] = {kind: [] for kind in SENT_ORDER}
+    try:
+        with TransactWrite(connection=_tx_connection()) as tx:
+            yield tx, meanings
+    except TransactWriteError as exc:
+        raise DynamoCaseRepository._conflict(exc, in_sent_order(meanings)) from None
 
 
 def _tx_connection() -> Connection:
@@ -757,17 +781,10 @@ class DynamoCaseRepository:
         return _stored_case(item)
 
     def commit(self, change: Change, side: SideWrites = SideWrites()) -> None:
-        # PynamoDB sends a transaction's items grouped by kind (condition checks, deletes, puts, updates), and
-        # DynamoDB reports cancellation reasons in that order: keep what each failure would mean, per kind.
-        meanings: dict[str, list[tuple[str, str]]] = {"check": [], "delete": [], "put": [], "update": []}
-        try:
-            with TransactWrite(connection=_tx_connection()) as tx:
-                for each in (change, *side.new_cases):
-                    self._write_change(tx, each, meanings)
-                self._write_side(tx, change, side, meanings)
-        except TransactWriteError as exc:
-            order = meanings["check"] + meanings["delete"] + meanings["put"] + meanings["update"]
-            raise self._conflict(exc, order) from None
+        with case_transaction() as (tx, meanings):
+            for each in (change, *side.new_cases):
+                self._write_change(tx, each, meanings)
+            self._write_side(tx, change, side, meanings)
 
     @staticmethod
     def _write_change(tx: TransactWrite, change: Change, meanings: dict[str, list[tuple[str, str]]]) -> None:
