@@ -121,7 +121,7 @@ class CaseCommands(CaseContext):
         code = (
             business_unit
             or (parent.business_unit if parent else None)
-            or (self.directory.area_unit(area) if area and defn.create_assign == "given" else None)
+            or (self.directory.area_unit(area) if area and defn.create.assign == "given" else None)
             or (holder.default_business_unit if holder else None)
             or actor.default_business_unit
         )
