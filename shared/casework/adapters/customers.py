@@ -45,7 +45,7 @@ from casework.adapters.dynamo import (
 )
 from casework.domain.customers import CONTACT_LISTING, CUSTOMER_LISTING, listing, name_key
 from casework.domain.error_codes import ErrorCode
-from casework.domain.errors import Conflict, DomainError, NotFound, ValidationFailed
+from casework.domain.errors import Conflict, DomainError, NotFound, ValidationFailed, require_version_read
 from casework.domain.visibility import ListScope
 from casework.services.ports import Page, RecordWrite, SubItem
 
@@ -295,12 +295,7 @@ class DynamoCustomerStore:
 
     def put_question_set(self, code: str, body: dict[str, Any], expected_version: int) -> int:
         latest = self.question_sets.newest(code) or 0
-        if expected_version != latest:
-            raise Conflict(
-                ErrorCode.STALE_VERSION,
-                "The question set has changed since you read it; reload and try again.",
-                {"expected_version": expected_version, "current_version": latest},
-            )
+        require_version_read("question set", expected_version, latest)
         version = latest + 1
         try:
             ConfigItem(pk=f"PROFILESET#{code}", sk=f"V#{version:04d}", body=body).save(

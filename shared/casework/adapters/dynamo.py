@@ -78,6 +78,7 @@ from casework.domain.errors import (
     busy,
     link_expired,
     link_used,
+    require_version_read,
 )
 from casework.domain.model import Actor, BusinessUnit, Case, Change, DomainEvent
 from casework.domain.views import CaseRow, case_row, history_view, list_row
@@ -1231,12 +1232,7 @@ class _Versions:
         ``expected_version`` (409 STALE_VERSION) or at the same time (409 CONCURRENT_UPDATE); ``what`` names
         the document in those messages."""
         latest = self.newest(name) or 0
-        if expected_version is not None and expected_version != latest:
-            raise Conflict(
-                "STALE_VERSION",
-                f"The {what} changed since you read it; reload and try again.",
-                {"expected_version": expected_version, "current_version": latest},
-            )
+        require_version_read(what, expected_version, latest)
         version = latest + 1
         try:
             self.model(pk=f"{self.prefix}#{name}", sk=f"V#{version:04d}", body=body).save(

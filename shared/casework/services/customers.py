@@ -41,7 +41,7 @@ from casework.domain.customers import (
     stored_fields,
 )
 from casework.domain.error_codes import ErrorCode
-from casework.domain.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from casework.domain.errors import Conflict, Forbidden, NotFound, ValidationFailed, require_version_read
 from casework.domain.model import Actor
 from casework.domain.visibility import CUSTOMER_ROLES, list_scope, may_see_customers
 from casework.services.ports import (
@@ -207,12 +207,7 @@ class CustomerService:
 
     @staticmethod
     def _expect(kind: str, record: dict[str, Any], expected_version: int | None) -> None:
-        if expected_version is not None and expected_version != record.get("version", 0):
-            raise Conflict(
-                ErrorCode.STALE_VERSION,
-                f"The {kind} has changed since you read it; reload and try again.",
-                {"expected_version": expected_version, "current_version": record.get("version", 0)},
-            )
+        require_version_read(kind, expected_version, record.get("version", 0))
 
     def _edit(
         self,

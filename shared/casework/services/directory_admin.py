@@ -34,7 +34,7 @@ from casework.domain.directory_admin import (
     without_shape_problems,
 )
 from casework.domain.error_codes import ErrorCode
-from casework.domain.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from casework.domain.errors import Conflict, Forbidden, NotFound, ValidationFailed, require_version_read
 from casework.domain.model import Actor
 from casework.services.ports import Clock, Page
 
@@ -193,13 +193,7 @@ class DirectoryAdmin:
 
     @staticmethod
     def _expect(kind: str, stored: dict[str, Any] | None, expected: int | None) -> None:
-        current = 0 if stored is None else int(stored.get("version", 0))
-        if expected is not None and expected != current:
-            raise Conflict(
-                ErrorCode.STALE_VERSION,
-                f"The {kind} has changed since you read it; reload and try again.",
-                {"expected_version": expected, "current_version": current},
-            )
+        require_version_read(kind, expected, 0 if stored is None else int(stored.get("version", 0)))
 
     @staticmethod
     def _refuse_problems(shape: list[Problem], checked: list[Problem]) -> None:
