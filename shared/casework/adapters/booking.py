@@ -27,6 +27,7 @@ from casework.adapters.dynamo import (
     Item,
     _tx_connection,
     case_transaction,
+    item_body,
     partition_page,
 )
 from casework.domain.errors import Conflict
@@ -111,10 +112,7 @@ class DynamoBookingStore:
         ]
 
     def booking(self, booking_id: str) -> dict[str, Any] | None:
-        try:
-            return plain(BookingItem.get(*booking_key(booking_id), consistent_read=True).body.as_dict())
-        except (DoesNotExist, ValueError):
-            return None
+        return item_body(BookingItem, *booking_key(booking_id), consistent=True)
 
     def book(self, booking: dict[str, Any], granules: list[datetime], change: Change) -> None:
         with case_transaction() as (tx, meanings):

@@ -41,6 +41,7 @@ from casework.adapters.dynamo import (
     decode_cursor,
     explain_cancellation,
     in_sent_order,
+    item_body,
     partition_page,
 )
 from casework.domain.customers import CONTACT_LISTING, CUSTOMER_LISTING, listing, name_key
@@ -106,11 +107,7 @@ class DynamoCustomerStore:
         self.question_sets = _Versions(ConfigItem, "PROFILESET", latest_ttl_seconds, _no_question_set)
 
     def get(self, kind: str, record_id: str) -> dict[str, Any] | None:
-        try:
-            item = DirectoryItem.get(*record_key(kind, record_id), consistent_read=True)
-        except (DoesNotExist, ValueError):
-            return None
-        return plain(item.body.as_dict()) if item.body is not None else None
+        return item_body(DirectoryItem, *record_key(kind, record_id), consistent=True)
 
     def identifier_owner(self, identifier_type: str, value: str) -> str | None:
         try:

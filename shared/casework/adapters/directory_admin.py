@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pynamodb.exceptions import DoesNotExist, TransactWriteError
+from pynamodb.exceptions import TransactWriteError
 from pynamodb.expressions.condition import Condition
 from pynamodb.transactions import TransactWrite
 
@@ -28,6 +28,7 @@ from casework.adapters.dynamo import (
     DirectoryItem,
     _tx_connection,
     explain_cancellation,
+    item_body,
     open_key,
     partition_page,
 )
@@ -53,11 +54,7 @@ def audit_partition(kind: str, key: str) -> str:
 
 
 def _get(pk: str, sk: str) -> dict[str, Any] | None:
-    try:
-        item = DirectoryItem.get(pk, sk, consistent_read=True)
-    except (DoesNotExist, ValueError):
-        return None
-    return plain(item.body.as_dict()) if item.body is not None else None
+    return item_body(DirectoryItem, pk, sk, consistent=True)
 
 
 def _unchanged(name: str, read: int | None) -> Condition:

@@ -601,6 +601,17 @@ def _one_page(iterator: Any, model: type[Item], scope: str = "") -> tuple[list[I
     )
 
 
+def item_body(model: type[Item], pk: str, sk: str, *, consistent: bool) -> dict[str, Any] | None:
+    """One GetItem: the item's body as plain values; None when there is no item, or one of another kind
+    (PynamoDB's discriminator says ValueError), or one without a body. ``consistent``: a strongly consistent
+    read (twice the read units), for what the caller is about to change or has just written."""
+    try:
+        item = model.get(pk, sk, consistent_read=consistent)
+    except (DoesNotExist, ValueError):
+        return None
+    return plain(item.body.as_dict()) if item.body is not None else None
+
+
 def partition_page(
     model: type[Item], pk: str, prefix: str, cursor: str | None, limit: int, *, newest_first: bool = False
 ) -> Page:
@@ -981,13 +992,9 @@ class DynamoCaseRepository:
         return self._children(CommunicationItem, case_id, "COMM#", cursor, limit)
 
     def communication(self, case_id: str, communication_id: str, at: str) -> dict[str, Any] | None:
-        try:
-            item = CommunicationItem.get(
-                f"CASE#{case_id}", f"COMM#{at}#{communication_id}", consistent_read=True
-            )
-        except (DoesNotExist, ValueError):
-            return None
-        return plain(item.body.as_dict())
+        return item_body(
+            CommunicationItem, f"CASE#{case_id}", f"COMM#{at}#{communication_id}", consistent=True
+        )
 
     def communication_sent(
         self, case_id: str, communication_id: str, at: str, sent_at: str, message_id: str
@@ -1036,12 +1043,7 @@ class DynamoCaseRepository:
         ).save(condition=TokenItem.pk.does_not_exist())
 
     def related_entry(self, case_id: str, kind: str, key: str) -> dict[str, Any] | None:
-        try:
-            return plain(
-                RelatedItem.get(f"CASE#{case_id}", f"REL#{kind}#{key}", consistent_read=True).body.as_dict()
-            )
-        except (DoesNotExist, ValueError):
-            return None
+        return item_body(RelatedItem, f"CASE#{case_id}", f"REL#{kind}#{key}", consistent=True)
 
     def save_feedback(self, feedback: Feedback, event: DomainEvent) -> None:
         try:
@@ -1058,10 +1060,7 @@ class DynamoCaseRepository:
             raise
 
     def feedback(self, case_id: str) -> dict[str, Any] | None:
-        try:
-            return plain(FeedbackItem.get(f"CASE#{case_id}", "FEEDBACK", consistent_read=True).body.as_dict())
-        except (DoesNotExist, ValueError):
-            return None
+        return item_body(FeedbackItem, f"CASE#{case_id}", "FEEDBACK", consistent=True)
 
     def open_cases(self, case_type: str, business_unit: str, cursor: str | None, limit: int) -> Page[CaseRow]:
         """One Query a page, shard after shard (each by expected completion): the summary counts them all and
@@ -1106,10 +1105,7 @@ class _TtlCache:
 
 
 def _record(pk: str, sk: str) -> dict[str, Any] | None:
-    try:
-        return plain(DirectoryItem.get(pk, sk).body.as_dict())
-    except (DoesNotExist, ValueError):
-        return None
+    return item_body(DirectoryItem, pk, sk, consistent=False)
 
 
 class DynamoDirectory:
