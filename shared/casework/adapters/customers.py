@@ -25,6 +25,7 @@ from pynamodb.expressions.condition import Condition
 from pynamodb.transactions import TransactWrite
 
 from casework.adapters.codec import plain
+from casework.adapters.definitions import _Versions
 from casework.adapters.dynamo import (
     CaseItem,
     ConfigItem,
@@ -33,7 +34,6 @@ from casework.adapters.dynamo import (
     RelatedItem,
     _one_page,
     _tx_connection,
-    _Versions,
     _visible_to,
     account_cases,
     account_has_cases,

@@ -3,7 +3,7 @@
     USER#<name>    / PROFILE              a user (roles, business units, default unit, active)
     UNIT#<code>    / UNIT                 a business unit; ``members`` (role -> usernames) kept from the users
     AREA#<area>    / AREA                 a geographic area's routing rule (area -> business unit)
-    DIRECTORY      / UNITS                the registry of unit codes (casework.adapters.dynamo.UNIT_REGISTRY)
+    DIRECTORY      / UNITS                the registry of unit codes (adapters.directory.UNIT_REGISTRY)
     DIRECTORY      / ROLES                optional: the known roles (else domain.directory_admin.KNOWN_ROLES)
     DIRAUDIT#<kind>#<key> / V#<version:08d>   who changed it, when, before and after
 
@@ -21,8 +21,8 @@ from pynamodb.expressions.condition import Condition
 from pynamodb.transactions import TransactWrite
 
 from casework.adapters.codec import plain
+from casework.adapters.directory import UNIT_REGISTRY
 from casework.adapters.dynamo import (
-    UNIT_REGISTRY,
     UNIT_SHARDS,
     CaseItem,
     DirectoryItem,

@@ -15,7 +15,8 @@ from typing import Any
 
 from casework import settings as environment
 from casework.adapters.aws_client import LazyClient
-from casework.adapters.dynamo import Item, _Versions
+from casework.adapters.definitions import _Versions
+from casework.adapters.dynamo import Item
 from casework.domain.errors import NotFound
 from casework.domain.rules import EMPTY, RuleSet
 

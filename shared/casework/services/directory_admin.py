@@ -2,7 +2,7 @@
 by an Admin. Each change is checked whole (every problem listed: 422 INVALID_DIRECTORY_ENTRY), made on
 the version read (409 STALE_VERSION), written with the unit member lists it changes and its audit entry
 in one transaction, and seen by every function within the directory cache's bound
-(casework.adapters.dynamo.DynamoDirectory: 60 s per process; at once by the process that made it).
+(casework.adapters.directory.DynamoDirectory: 60 s per process; at once by the process that made it).
 
 Deactivating a user who still holds work is refused (409 USER_HAS_WORK) with the list: open cases
 assigned to them, approvals waiting for them, and units whose responsibles or approval rules name them.
