@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from casework.adapters.dynamo import _record, put_directory_record
+from casework.adapters.directory import _record, put_directory_record
 from casework.http.wiring import case_service
 from tests.functional.test_api_handlers import Api
 

@@ -72,7 +72,7 @@ def test_choices_come_from_the_type() -> None:
     assert set(faulty.fields["category"].choices) == set(
         config.type("FAULTY_ITEM").allowed_categories("pending")
     )
-    assert faulty.create_defaults["category"] == config.type("FAULTY_ITEM").default_category("pending")
+    assert faulty.create.defaults["category"] == config.type("FAULTY_ITEM").default_category("pending")
 
 
 # --- assignment ---------------------------------------------------------------------------------------------

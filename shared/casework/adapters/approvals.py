@@ -14,10 +14,10 @@ from collections.abc import Iterator, Sequence
 from datetime import datetime
 
 from pynamodb.attributes import NumberAttribute
-from pynamodb.exceptions import DeleteError, DoesNotExist, PutError
+from pynamodb.exceptions import DeleteError, PutError
 
 from casework.adapters.codec import plain
-from casework.adapters.dynamo import APPROVAL_SHARDS, CaseItem, Item
+from casework.adapters.dynamo import APPROVAL_SHARDS, CaseItem, Item, item_body
 from casework.domain.delegation import Delegation
 
 
@@ -35,11 +35,8 @@ def _delegation_key(username: str) -> tuple[str, str]:
 
 class DynamoDelegations:
     def get(self, username: str) -> Delegation | None:
-        try:
-            item = DelegationItem.get(*_delegation_key(username))
-        except (DoesNotExist, ValueError):
-            return None
-        return Delegation.from_dict(plain(item.body.as_dict()))
+        body = item_body(DelegationItem, *_delegation_key(username), consistent=False)
+        return Delegation.from_dict(body) if body is not None else None
 
     def many(self, usernames: Sequence[str]) -> dict[str, Delegation]:
         keys = [_delegation_key(u) for u in dict.fromkeys(usernames)]

@@ -22,7 +22,14 @@ from pynamodb.exceptions import DoesNotExist, TransactWriteError
 from pynamodb.transactions import TransactWrite
 
 from casework.adapters.codec import plain
-from casework.adapters.dynamo import DynamoCaseRepository, Item, _tx_connection, partition_page
+from casework.adapters.dynamo import (
+    DynamoCaseRepository,
+    Item,
+    _tx_connection,
+    case_transaction,
+    item_body,
+    partition_page,
+)
 from casework.domain.errors import Conflict
 from casework.domain.model import Change
 from casework.domain.resources import iso
@@ -105,50 +112,37 @@ class DynamoBookingStore:
         ]
 
     def booking(self, booking_id: str) -> dict[str, Any] | None:
-        try:
-            return plain(BookingItem.get(*booking_key(booking_id), consistent_read=True).body.as_dict())
-        except (DoesNotExist, ValueError):
-            return None
+        return item_body(BookingItem, *booking_key(booking_id), consistent=True)
 
     def book(self, booking: dict[str, Any], granules: list[datetime], change: Change) -> None:
-        meanings: dict[str, list[tuple[str, str]]] = {"check": [], "delete": [], "put": [], "update": []}
-        try:
-            with TransactWrite(connection=_tx_connection()) as tx:
-                # the activity's change: the same case and history/outbox items as any other change
-                DynamoCaseRepository._write_change(tx, change, meanings)
-                for granule in granules:
-                    tx.save(
-                        SlotItem(*slot_key(booking["resource_id"], granule), booking_id=booking["id"]),
-                        condition=SlotItem.pk.does_not_exist(),
-                    )
-                    meanings["put"].append(
-                        ("SLOT_TAKEN", f"{booking['resource_name']} is booked at {iso(granule)} already.")
-                    )
+        with case_transaction() as (tx, meanings):
+            # the activity's change: the same case and history/outbox items as any other change
+            DynamoCaseRepository._write_change(tx, change, meanings)
+            for granule in granules:
                 tx.save(
-                    BookingItem(*booking_key(booking["id"]), body=booking, version=booking["version"]),
-                    condition=BookingItem.pk.does_not_exist(),
+                    SlotItem(*slot_key(booking["resource_id"], granule), booking_id=booking["id"]),
+                    condition=SlotItem.pk.does_not_exist(),
                 )
-                meanings["put"].append(("BOOKING_EXISTS", "A booking with this id exists already."))
-        except TransactWriteError as exc:
-            order = meanings["check"] + meanings["delete"] + meanings["put"] + meanings["update"]
-            raise DynamoCaseRepository._conflict(exc, order) from None
+                meanings["put"].append(
+                    ("SLOT_TAKEN", f"{booking['resource_name']} is booked at {iso(granule)} already.")
+                )
+            tx.save(
+                BookingItem(*booking_key(booking["id"]), body=booking, version=booking["version"]),
+                condition=BookingItem.pk.does_not_exist(),
+            )
+            meanings["put"].append(("BOOKING_EXISTS", "A booking with this id exists already."))
 
     def settle(self, booking: dict[str, Any], release: list[datetime], change: Change) -> None:
-        meanings: dict[str, list[tuple[str, str]]] = {"check": [], "delete": [], "put": [], "update": []}
-        try:
-            with TransactWrite(connection=_tx_connection()) as tx:
-                DynamoCaseRepository._write_change(tx, change, meanings)
-                for granule in release:
-                    tx.delete(
-                        SlotItem(*slot_key(booking["resource_id"], granule)),
-                        condition=SlotItem.booking_id == booking["id"],
-                    )
-                    meanings["delete"].append(("BOOKING_CHANGED", "The booking changed meanwhile; reload."))
-                tx.save(
-                    BookingItem(*booking_key(booking["id"]), body=booking, version=booking["version"]),
-                    condition=BookingItem.version == booking["version"] - 1,
+        with case_transaction() as (tx, meanings):
+            DynamoCaseRepository._write_change(tx, change, meanings)
+            for granule in release:
+                tx.delete(
+                    SlotItem(*slot_key(booking["resource_id"], granule)),
+                    condition=SlotItem.booking_id == booking["id"],
                 )
-                meanings["put"].append(("BOOKING_CHANGED", "The booking changed meanwhile; reload."))
-        except TransactWriteError as exc:
-            order = meanings["check"] + meanings["delete"] + meanings["put"] + meanings["update"]
-            raise DynamoCaseRepository._conflict(exc, order) from None
+                meanings["delete"].append(("BOOKING_CHANGED", "The booking changed meanwhile; reload."))
+            tx.save(
+                BookingItem(*booking_key(booking["id"]), body=booking, version=booking["version"]),
+                condition=BookingItem.version == booking["version"] - 1,
+            )
+            meanings["put"].append(("BOOKING_CHANGED", "The booking changed meanwhile; reload."))

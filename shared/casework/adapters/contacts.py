@@ -15,12 +15,11 @@ import logging
 from typing import Any
 
 from pynamodb.constants import ALL_OLD
-from pynamodb.exceptions import DoesNotExist, TransactWriteError
+from pynamodb.exceptions import TransactWriteError
 from pynamodb.transactions import TransactWrite
 
-from casework.adapters.codec import plain
 from casework.adapters.customers import directory_item
-from casework.adapters.dynamo import DirectoryItem, _tx_connection
+from casework.adapters.dynamo import DirectoryItem, _tx_connection, item_body
 from casework.domain.customers import FINANCIAL
 from casework.domain.error_codes import ErrorCode
 from casework.domain.errors import Conflict, NotFound
@@ -46,11 +45,7 @@ def _created_from_lead(raw_item: dict[str, Any] | None) -> str | None:
 
 class DynamoConversionStore:
     def contact(self, contact_id: str) -> dict[str, Any] | None:
-        try:
-            item = DirectoryItem.get(*contact_key(contact_id), consistent_read=True)
-        except (DoesNotExist, ValueError):
-            return None
-        return plain(item.body.as_dict()) if item.body is not None else None
+        return item_body(DirectoryItem, *contact_key(contact_id), consistent=True)
 
     def convert(
         self, account: dict[str, Any], contact_id: str, at: str, contact: dict[str, Any] | None = None

@@ -25,6 +25,7 @@ from pynamodb.expressions.condition import Condition
 from pynamodb.transactions import TransactWrite
 
 from casework.adapters.codec import plain
+from casework.adapters.definitions import _Versions
 from casework.adapters.dynamo import (
     CaseItem,
     ConfigItem,
@@ -33,18 +34,19 @@ from casework.adapters.dynamo import (
     RelatedItem,
     _one_page,
     _tx_connection,
-    _Versions,
     _visible_to,
     account_cases,
     account_has_cases,
     cursor_scope,
     decode_cursor,
     explain_cancellation,
+    in_sent_order,
+    item_body,
     partition_page,
 )
 from casework.domain.customers import CONTACT_LISTING, CUSTOMER_LISTING, listing, name_key
 from casework.domain.error_codes import ErrorCode
-from casework.domain.errors import Conflict, DomainError, NotFound, ValidationFailed
+from casework.domain.errors import Conflict, DomainError, NotFound, ValidationFailed, require_version_read
 from casework.domain.visibility import ListScope
 from casework.services.ports import Page, RecordWrite, SubItem
 
@@ -105,11 +107,7 @@ class DynamoCustomerStore:
         self.question_sets = _Versions(ConfigItem, "PROFILESET", latest_ttl_seconds, _no_question_set)
 
     def get(self, kind: str, record_id: str) -> dict[str, Any] | None:
-        try:
-            item = DirectoryItem.get(*record_key(kind, record_id), consistent_read=True)
-        except (DoesNotExist, ValueError):
-            return None
-        return plain(item.body.as_dict()) if item.body is not None else None
+        return item_body(DirectoryItem, *record_key(kind, record_id), consistent=True)
 
     def identifier_owner(self, identifier_type: str, value: str) -> str | None:
         try:
@@ -220,7 +218,7 @@ class DynamoCustomerStore:
     def _meaning(
         exc: TransactWriteError, meanings: dict[str, list[DomainError]], concurrent: Conflict
     ) -> Exception:
-        order = meanings["check"] + meanings["delete"] + meanings["put"] + meanings["update"]
+        order = in_sent_order(meanings)
 
         def failed(index: int, reason: Any) -> Exception | None:
             if index >= len(order):
@@ -294,12 +292,7 @@ class DynamoCustomerStore:
 
     def put_question_set(self, code: str, body: dict[str, Any], expected_version: int) -> int:
         latest = self.question_sets.newest(code) or 0
-        if expected_version != latest:
-            raise Conflict(
-                ErrorCode.STALE_VERSION,
-                "The question set has changed since you read it; reload and try again.",
-                {"expected_version": expected_version, "current_version": latest},
-            )
+        require_version_read("question set", expected_version, latest)
         version = latest + 1
         try:
             ConfigItem(pk=f"PROFILESET#{code}", sk=f"V#{version:04d}", body=body).save(

@@ -3,7 +3,7 @@
     USER#<name>    / PROFILE              a user (roles, business units, default unit, active)
     UNIT#<code>    / UNIT                 a business unit; ``members`` (role -> usernames) kept from the users
     AREA#<area>    / AREA                 a geographic area's routing rule (area -> business unit)
-    DIRECTORY      / UNITS                the registry of unit codes (casework.adapters.dynamo.UNIT_REGISTRY)
+    DIRECTORY      / UNITS                the registry of unit codes (adapters.directory.UNIT_REGISTRY)
     DIRECTORY      / ROLES                optional: the known roles (else domain.directory_admin.KNOWN_ROLES)
     DIRAUDIT#<kind>#<key> / V#<version:08d>   who changed it, when, before and after
 
@@ -16,18 +16,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from pynamodb.exceptions import DoesNotExist, TransactWriteError
+from pynamodb.exceptions import TransactWriteError
 from pynamodb.expressions.condition import Condition
 from pynamodb.transactions import TransactWrite
 
 from casework.adapters.codec import plain
+from casework.adapters.directory import UNIT_REGISTRY
 from casework.adapters.dynamo import (
-    UNIT_REGISTRY,
     UNIT_SHARDS,
     CaseItem,
     DirectoryItem,
     _tx_connection,
     explain_cancellation,
+    item_body,
     open_key,
     partition_page,
 )
@@ -53,11 +54,7 @@ def audit_partition(kind: str, key: str) -> str:
 
 
 def _get(pk: str, sk: str) -> dict[str, Any] | None:
-    try:
-        item = DirectoryItem.get(pk, sk, consistent_read=True)
-    except (DoesNotExist, ValueError):
-        return None
-    return plain(item.body.as_dict()) if item.body is not None else None
+    return item_body(DirectoryItem, pk, sk, consistent=True)
 
 
 def _unchanged(name: str, read: int | None) -> Condition:

@@ -36,15 +36,15 @@ import contextlib
 import dataclasses
 import hashlib
 import hmac
+import importlib
 import json
 import secrets
-import threading
 import time
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import botocore.session
 from pynamodb.attributes import (
@@ -67,22 +67,19 @@ from casework import settings as environment
 from casework.adapters.codec import case_from_dict, case_to_dict, plain
 from casework.adapters.packing import CASE_BODY_V1, EVENTS_V1, pack, unpack
 from casework.correlation import stamp
-from casework.domain.directory import actor_from_record, unit_from_record
 from casework.domain.error_codes import ErrorCode
 from casework.domain.errors import (
     THROTTLING_CODES,
     BadRequest,
     Conflict,
     NotFound,
-    ValidationFailed,
     busy,
     link_expired,
     link_used,
 )
-from casework.domain.model import Actor, BusinessUnit, Case, Change, DomainEvent
+from casework.domain.model import Case, Change, DomainEvent
 from casework.domain.views import CaseRow, case_row, history_view, list_row
 from casework.domain.visibility import ListScope
-from casework.domain.workflow import WorkflowDefinition, parse_definition
 from casework.services.ports import (
     ApprovalToken,
     CaseQuery,
@@ -93,8 +90,13 @@ from casework.services.ports import (
     SideWrites,
 )
 
-if TYPE_CHECKING:
-    from casework.domain.care.config import ModuleConfig
+if TYPE_CHECKING:  # for the type checker: at run time __getattr__ (at the end) loads them
+    from casework.adapters.definitions import DynamoConfigStore as DynamoConfigStore
+    from casework.adapters.definitions import DynamoWorkflowStore as DynamoWorkflowStore
+    from casework.adapters.directory import UNIT_REGISTRY as UNIT_REGISTRY
+    from casework.adapters.directory import DynamoDirectory as DynamoDirectory
+    from casework.adapters.directory import put_directory_record as put_directory_record
+    from casework.adapters.directory import put_directory_records as put_directory_records
 
 _SETTINGS = environment.load()
 REGION = _SETTINGS.aws_region
@@ -375,6 +377,30 @@ def explain_cancellation(
     return exc
 
 
+Meaning = TypeVar("Meaning")
+# PynamoDB sends a transaction's items grouped by kind, in this order, and DynamoDB reports the cancellation
+# reasons in the order sent: a transaction keeps what each item's failed condition would mean, per kind.
+SENT_ORDER = ("check", "delete", "put", "update")
+
+
+def in_sent_order(meanings: Mapping[str, list[Meaning]]) -> list[Meaning]:
+    """The meanings kept per kind, in the order DynamoDB gives the cancellation reasons."""
+    return [meaning for kind in SENT_ORDER for meaning in meanings[kind]]
+
+
+@contextlib.contextmanager
+def case_transaction() -> Iterator[tuple[TransactWrite, dict[str, list[tuple[str, str]]]]]:
+    """One TransactWriteItems that commits a case change and what goes with it: each item written adds what
+    its failed condition means (code, message) under its kind; a cancelled transaction is raised as what the
+    first failed condition means (DynamoCaseRepository._conflict)."""
+    meanings: dict[str, list[tuple[str, str]]] = {kind: [] for kind in SENT_ORDER}
+    try:
+        with TransactWrite(connection=_tx_connection()) as tx:
+            yield tx, meanings
+    except TransactWriteError as exc:
+        raise DynamoCaseRepository._conflict(exc, in_sent_order(meanings)) from None
+
+
 def _tx_connection() -> Connection:
     global _connection
     if _connection is None:
@@ -576,6 +602,17 @@ def _one_page(iterator: Any, model: type[Item], scope: str = "") -> tuple[list[I
     )
 
 
+def item_body(model: type[Item], pk: str, sk: str, *, consistent: bool) -> dict[str, Any] | None:
+    """One GetItem: the item's body as plain values; None when there is no item, or one of another kind
+    (PynamoDB's discriminator says ValueError), or one without a body. ``consistent``: a strongly consistent
+    read (twice the read units), for what the caller is about to change or has just written."""
+    try:
+        item = model.get(pk, sk, consistent_read=consistent)
+    except (DoesNotExist, ValueError):
+        return None
+    return plain(item.body.as_dict()) if item.body is not None else None
+
+
 def partition_page(
     model: type[Item], pk: str, prefix: str, cursor: str | None, limit: int, *, newest_first: bool = False
 ) -> Page:
@@ -757,17 +794,10 @@ class DynamoCaseRepository:
         return _stored_case(item)
 
     def commit(self, change: Change, side: SideWrites = SideWrites()) -> None:
-        # PynamoDB sends a transaction's items grouped by kind (condition checks, deletes, puts, updates), and
-        # DynamoDB reports cancellation reasons in that order: keep what each failure would mean, per kind.
-        meanings: dict[str, list[tuple[str, str]]] = {"check": [], "delete": [], "put": [], "update": []}
-        try:
-            with TransactWrite(connection=_tx_connection()) as tx:
-                for each in (change, *side.new_cases):
-                    self._write_change(tx, each, meanings)
-                self._write_side(tx, change, side, meanings)
-        except TransactWriteError as exc:
-            order = meanings["check"] + meanings["delete"] + meanings["put"] + meanings["update"]
-            raise self._conflict(exc, order) from None
+        with case_transaction() as (tx, meanings):
+            for each in (change, *side.new_cases):
+                self._write_change(tx, each, meanings)
+            self._write_side(tx, change, side, meanings)
 
     @staticmethod
     def _write_change(tx: TransactWrite, change: Change, meanings: dict[str, list[tuple[str, str]]]) -> None:
@@ -942,17 +972,10 @@ class DynamoCaseRepository:
         return self._children(NoteItem, case_id, "NOTE#", cursor, limit)
 
     def add_note(self, note: Note, event: DomainEvent) -> None:
-        body = {
-            "id": note.id,
-            "case_id": note.case_id,
-            "text": note.text,
-            "author": note.author,
-            "at": note.at,
-        }
         NoteItem(
             pk=f"CASE#{note.case_id}",
             sk=f"NOTE#{note.at}#{note.id}",
-            body=body,
+            body=dataclasses.asdict(note),
             events=[stamp(event.to_dict())],
             outbox=1,
         ).save(condition=NoteItem.pk.does_not_exist())
@@ -970,13 +993,9 @@ class DynamoCaseRepository:
         return self._children(CommunicationItem, case_id, "COMM#", cursor, limit)
 
     def communication(self, case_id: str, communication_id: str, at: str) -> dict[str, Any] | None:
-        try:
-            item = CommunicationItem.get(
-                f"CASE#{case_id}", f"COMM#{at}#{communication_id}", consistent_read=True
-            )
-        except (DoesNotExist, ValueError):
-            return None
-        return plain(item.body.as_dict())
+        return item_body(
+            CommunicationItem, f"CASE#{case_id}", f"COMM#{at}#{communication_id}", consistent=True
+        )
 
     def communication_sent(
         self, case_id: str, communication_id: str, at: str, sent_at: str, message_id: str
@@ -1025,26 +1044,14 @@ class DynamoCaseRepository:
         ).save(condition=TokenItem.pk.does_not_exist())
 
     def related_entry(self, case_id: str, kind: str, key: str) -> dict[str, Any] | None:
-        try:
-            return plain(
-                RelatedItem.get(f"CASE#{case_id}", f"REL#{kind}#{key}", consistent_read=True).body.as_dict()
-            )
-        except (DoesNotExist, ValueError):
-            return None
+        return item_body(RelatedItem, f"CASE#{case_id}", f"REL#{kind}#{key}", consistent=True)
 
     def save_feedback(self, feedback: Feedback, event: DomainEvent) -> None:
-        body = {
-            "case_id": feedback.case_id,
-            "rating": feedback.rating,
-            "comment": feedback.comment,
-            "given_by": feedback.given_by,
-            "at": feedback.at,
-        }
         try:
             FeedbackItem(
                 pk=f"CASE#{feedback.case_id}",
                 sk="FEEDBACK",
-                body=body,
+                body=dataclasses.asdict(feedback),
                 events=[stamp(event.to_dict())],
                 outbox=1,
             ).save(condition=FeedbackItem.pk.does_not_exist())
@@ -1054,10 +1061,7 @@ class DynamoCaseRepository:
             raise
 
     def feedback(self, case_id: str) -> dict[str, Any] | None:
-        try:
-            return plain(FeedbackItem.get(f"CASE#{case_id}", "FEEDBACK", consistent_read=True).body.as_dict())
-        except (DoesNotExist, ValueError):
-            return None
+        return item_body(FeedbackItem, f"CASE#{case_id}", "FEEDBACK", consistent=True)
 
     def open_cases(self, case_type: str, business_unit: str, cursor: str | None, limit: int) -> Page[CaseRow]:
         """One Query a page, shard after shard (each by expected completion): the summary counts them all and
@@ -1081,268 +1085,21 @@ class DynamoCaseRepository:
         return Page([_shown(i) for i in items], next_cursor)
 
 
-class _TtlCache:
-    """A per-process cache: warm Lambdas then read the directory once a minute, not once a request."""
-
-    def __init__(self, ttl_seconds: float) -> None:
-        self.ttl = ttl_seconds
-        self._data: dict[Any, tuple[float, Any]] = {}
-        self._lock = threading.Lock()
-
-    def get(self, key: Any, load: Any) -> Any:
-        now = time.monotonic()
-        with self._lock:
-            hit = self._data.get(key)
-        if hit and (self.ttl is None or now - hit[0] < self.ttl):
-            return hit[1]
-        value = load()
-        with self._lock:
-            self._data[key] = (now, value)
-        return value
+# The directory and the versioned documents (definitions, configurations) live in casework.adapters.directory
+# and casework.adapters.definitions; their names are still importable from here, loaded when first asked for
+# (a module __getattr__: importing them at the top would be circular, as they build on this module's items).
+_MOVED = {
+    "DynamoDirectory": "casework.adapters.directory",
+    "UNIT_REGISTRY": "casework.adapters.directory",
+    "put_directory_record": "casework.adapters.directory",
+    "put_directory_records": "casework.adapters.directory",
+    "DynamoConfigStore": "casework.adapters.definitions",
+    "DynamoWorkflowStore": "casework.adapters.definitions",
+}
 
 
-def _record(pk: str, sk: str) -> dict[str, Any] | None:
-    try:
-        return plain(DirectoryItem.get(pk, sk).body.as_dict())
-    except (DoesNotExist, ValueError):
-        return None
-
-
-class DynamoDirectory:
-    def __init__(self, ttl_seconds: float = 60.0) -> None:
-        self.cache = _TtlCache(ttl_seconds)
-
-    def _cached(self, pk: str, sk: str) -> dict[str, Any] | None:
-        return self.cache.get((pk, sk), lambda: _record(pk, sk))
-
-    def forget(self) -> None:
-        """This process has changed the directory: its next request reads it again."""
-        self.cache = _TtlCache(self.cache.ttl)
-
-    def user(self, username: str) -> Actor | None:
-        record = self._cached(f"USER#{username}", "PROFILE")
-        return actor_from_record(record) if record else None
-
-    def business_unit(self, code: str) -> BusinessUnit | None:
-        record = self._cached(f"UNIT#{code}", "UNIT")
-        return unit_from_record(record) if record else None
-
-    def account(self, account_id: str) -> dict[str, Any] | None:
-        return self._cached(f"ACCOUNT#{account_id}", "ACCOUNT")
-
-    def product(self, code: str) -> dict[str, Any] | None:
-        return self._cached(f"PRODUCT#{code}", "PRODUCT")
-
-    def contact(self, contact_id: str, *, fresh: bool = False) -> dict[str, Any] | None:
-        """Cached like the rest of the directory (routing a new case needs the area, not the latest state);
-        ``fresh`` reads it now (showing a contact that a won lead has just made Financial)."""
-        if fresh:
-            return _record(f"CONTACT#{contact_id}", "CONTACT")
-        return self._cached(f"CONTACT#{contact_id}", "CONTACT")
-
-    def area_unit(self, area: str) -> str | None:
-        record = self._cached(f"AREA#{area}", "AREA")
-        return record.get("business_unit") if record else None
-
-    def unit_codes(self) -> tuple[str, ...]:
-        record = self._cached(*UNIT_REGISTRY)
-        return tuple(record.get("codes", ())) if record else ()
-
-
-UNIT_REGISTRY = ("DIRECTORY", "UNITS")  # {"codes": [...]}: every business unit, one GetItem
-
-
-def put_directory_record(pk: str, sk: str, body: dict[str, Any]) -> None:
-    DirectoryItem(pk=pk, sk=sk, body=body).save()
-
-
-def put_directory_records(records: list[tuple[str, str, dict[str, Any]]]) -> None:
-    """Many directory records at once (BatchWriteItem, 25 a request): seeding and imports."""
-    with DirectoryItem.batch_write() as batch:
-        for pk, sk, body in records:
-            batch.save(DirectoryItem(pk=pk, sk=sk, body=body))
-
-
-def _check_template(raw: dict[str, Any]) -> None:
-    """A module template must compile, with the shipped default configuration, for every default type."""
-    from casework.domain.care.compile import compile_definition
-    from casework.domain.care.config import parse_config
-    from casework.workflows import default_configs
-
-    config = parse_config(raw["name"], default_configs()[raw["name"]])
-    for t in config.types:
-        compile_definition(raw, config, t.code, 0)
-
-
-class _Versions:
-    """Immutable versions of named documents (``<PREFIX>#name`` / ``V#<n>``: workflow definitions and module
-    templates, module configurations). Each version is read once per process; "latest" is cached for a while
-    (one Query to find it); ``missing`` makes the NotFound a reader sees."""
-
-    def __init__(
-        self,
-        model: type[Item],
-        prefix: str,
-        ttl_seconds: float,
-        missing: Callable[[str, int | None], NotFound],
-    ) -> None:
-        self.model, self.prefix, self.missing = model, prefix, missing
-        self.bodies: dict[tuple[str, int], dict[str, Any]] = {}
-        self.latest = _TtlCache(ttl_seconds)
-
-    def newest(self, name: str) -> int | None:
-        """The highest stored version, read now (not cached); None when there is none."""
-        iterator = self.model.query(
-            f"{self.prefix}#{name}",
-            range_key_condition=Item.sk.startswith("V#"),
-            scan_index_forward=False,
-            page_size=1,
-        )
-        items, _ = _one_page(iterator, self.model)
-        return int(items[0].sk[2:]) if items else None
-
-    def _latest(self, name: str) -> int:
-        version = self.newest(name)
-        if version is None:
-            raise self.missing(name, None)
-        return version
-
-    def get(self, name: str, version: int | None = None) -> tuple[dict[str, Any], int]:
-        if version is None:
-            version = self.latest.get(name, lambda: self._latest(name))
-        key = (name, version)
-        if key not in self.bodies:
-            try:
-                item = self.model.get(f"{self.prefix}#{name}", f"V#{version:04d}")
-            except (DoesNotExist, ValueError):
-                raise self.missing(name, version) from None
-            self.bodies[key] = plain(item.body.as_dict())
-        return self.bodies[key], version
-
-    def forget_latest(self) -> None:
-        """This process has stored a new version: see it at once."""
-        self.latest = _TtlCache(self.latest.ttl)
-
-    def add(self, name: str, body: dict[str, Any], expected_version: int | None, what: str) -> int:
-        """Store ``body`` as the next version of ``name``, unless somebody stored one since
-        ``expected_version`` (409 STALE_VERSION) or at the same time (409 CONCURRENT_UPDATE); ``what`` names
-        the document in those messages."""
-        latest = self.newest(name) or 0
-        if expected_version is not None and expected_version != latest:
-            raise Conflict(
-                "STALE_VERSION",
-                f"The {what} changed since you read it; reload and try again.",
-                {"expected_version": expected_version, "current_version": latest},
-            )
-        version = latest + 1
-        try:
-            self.model(pk=f"{self.prefix}#{name}", sk=f"V#{version:04d}", body=body).save(
-                condition=self.model.pk.does_not_exist()
-            )
-        except PutError as exc:
-            if exc.cause_response_code == "ConditionalCheckFailedException":
-                raise Conflict("CONCURRENT_UPDATE", f"Somebody saved the {what} at the same time.") from None
-            raise
-        self.forget_latest()
-        return version
-
-
-def _no_configuration(module: str, version: int | None) -> NotFound:
-    if version is None:
-        return NotFound(ErrorCode.UNKNOWN_CONFIGURATION, f"{module} is not configured.", {"module": module})
-    return NotFound(ErrorCode.UNKNOWN_CONFIGURATION, f"There is no {module} configuration version {version}.")
-
-
-def _no_case_type(name: str, version: int | None) -> NotFound:
-    if version is None:
-        return NotFound(ErrorCode.UNKNOWN_CASE_TYPE, f"There is no case type {name!r}.", {"type": name})
-    return NotFound(ErrorCode.UNKNOWN_CASE_TYPE, f"There is no case type {name!r} (version {version}).")
-
-
-class DynamoConfigStore:
-    """Module configurations, one immutable item per version (like workflow definitions); "latest" is cached
-    for a minute, versions for the life of the process."""
-
-    def __init__(self, latest_ttl_seconds: float = 60.0) -> None:
-        self.stored = _Versions(ConfigItem, "CONFIG", latest_ttl_seconds, _no_configuration)
-        self.parsed: dict[tuple[str, int], ModuleConfig] = {}
-
-    def get(self, module: str, version: int | None = None) -> tuple[ModuleConfig, int]:
-        body, version = self.stored.get(module, version)
-        key = (module, version)
-        if key not in self.parsed:
-            from casework.domain.care.config import parse_config  # only care modules pay for its import
-
-            self.parsed[key] = parse_config(module, body)
-        return self.parsed[key], version
-
-    def put(self, module: str, config: ModuleConfig, expected_version: int | None) -> int:
-        version = self.stored.add(module, config.model_dump(mode="json"), expected_version, "configuration")
-        self.parsed[(module, version)] = config
-        return version
-
-
-class DynamoWorkflowStore:
-    """Versions are immutable, so they are cached for the life of the process; "latest" for a minute.
-
-    Care modules (``"kind": "module"``) are stored as templates; ``get`` compiles one with a configuration
-    version for a type (see casework.domain.care.compile)."""
-
-    def __init__(self, latest_ttl_seconds: float = 60.0, configs: DynamoConfigStore | None = None) -> None:
-        self.stored = _Versions(WorkflowItem, "WORKFLOW", latest_ttl_seconds, _no_case_type)
-        self.parsed: dict[tuple[Any, ...], WorkflowDefinition] = {}
-        self.configs = configs or DynamoConfigStore(latest_ttl_seconds)
-
-    def get(
-        self,
-        name: str,
-        version: int | None = None,
-        *,
-        subtype: str | None = None,
-        config_version: int | None = None,
-    ) -> WorkflowDefinition:
-        raw, version = self.stored.get(name, version)
-        if raw.get("kind") != "module":
-            key: tuple[Any, ...] = (name, version)
-            if key not in self.parsed:
-                self.parsed[key] = parse_definition(raw)
-            return self.parsed[key]
-        config, config_version = self.configs.get(name, config_version)
-        key = (name, version, config_version, subtype)
-        if key not in self.parsed:
-            from casework.domain.care.compile import compile_definition
-
-            try:
-                self.parsed[key] = compile_definition(raw, config, subtype, config_version)
-            except KeyError:
-                raise ValidationFailed(
-                    ErrorCode.UNKNOWN_TYPE,
-                    f"{raw.get('title', name)} has no type {subtype!r}.",
-                    {"types": [t.code for t in config.types]},
-                ) from None
-        return self.parsed[key]
-
-    def template(self, name: str, version: int | None = None) -> dict[str, Any]:
-        return self.stored.get(name, version)[0]
-
-    @staticmethod
-    def publish(raw: dict[str, Any]) -> bool:
-        """Store a definition (or module template) version. Refuses to change a stored version: bump
-        ``version`` instead. Returns False when that exact version is already stored."""
-        if raw.get("kind") == "module":
-            _check_template(raw)
-        else:
-            parse_definition(raw)
-        pk, sk = f"WORKFLOW#{raw['name']}", f"V#{raw['version']:04d}"
-        try:
-            WorkflowItem(pk=pk, sk=sk, body=dict(raw)).save(condition=WorkflowItem.pk.does_not_exist())
-            return True
-        except PutError as exc:
-            if exc.cause_response_code != "ConditionalCheckFailedException":
-                raise
-        existing = plain(WorkflowItem.get(pk, sk).body.as_dict())
-        if existing != plain(dict(raw)):
-            raise ValueError(
-                f"workflow {raw['name']} v{raw['version']} is stored with other content; bump the version"
-            )
-        return False
+def __getattr__(name: str) -> Any:
+    module = _MOVED.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)

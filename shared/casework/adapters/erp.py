@@ -21,10 +21,17 @@ from typing import Any
 from botocore.exceptions import ClientError
 from pydantic import ValidationError
 from pynamodb.attributes import MapAttribute, UnicodeAttribute
-from pynamodb.exceptions import DoesNotExist
 
 from casework.adapters.codec import plain
-from casework.adapters.dynamo import DirectoryItem, Item, _index, _one_page, cursor_scope, decode_cursor
+from casework.adapters.dynamo import (
+    DirectoryItem,
+    Item,
+    _index,
+    _one_page,
+    cursor_scope,
+    decode_cursor,
+    item_body,
+)
 from casework.adapters.events import PoisonMessage, queued_event_model
 from casework.services.erp import EVENT_TYPES, ErpDetail, Outcome, UnknownEventType, problems
 from casework.services.ports import Page
@@ -133,18 +140,10 @@ class DynamoErpStore:
         return conditional_put(item, source_version)
 
     def product(self, code: str) -> dict[str, Any] | None:
-        return self._body(DirectoryItem, *product_key(code))
+        return item_body(DirectoryItem, *product_key(code), consistent=False)
 
     def order(self, order_id: str) -> dict[str, Any] | None:
-        return self._body(OrderItem, *order_key(order_id))
-
-    @staticmethod
-    def _body(model: type[Item], pk: str, sk: str) -> dict[str, Any] | None:
-        try:
-            item = model.get(pk, sk)
-        except (DoesNotExist, ValueError):  # ValueError: the key holds another kind of item
-            return None
-        return plain(item.body.as_dict()) if item.body is not None else None
+        return item_body(OrderItem, *order_key(order_id), consistent=False)
 
     def customer_orders(self, account_id: str, cursor: str | None, limit: int) -> Page:
         partition = orders_partition(account_id)

@@ -14,6 +14,8 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
+from casework.adapters.aws_client import LazyClient
+
 SOURCE = "casework"
 MAX_ENTRIES = 10  # PutEvents accepts at most 10 entries per request
 
@@ -46,18 +48,11 @@ class EventBridgePublisher:
     """Publishes our DomainEvent dicts: Source ``casework``, DetailType = the event type, Detail = the
     event itself (so subscribers see exactly what the outbox holds)."""
 
+    client = LazyClient("events", standard_retries=True)
+
     def __init__(self, bus_name: str, client: Any = None) -> None:
         self.bus_name = bus_name
         self._client = client
-
-    @property
-    def client(self) -> Any:
-        if self._client is None:  # created on first use: keeps boto3 out of the import (cold start)
-            import boto3
-            from botocore.config import Config
-
-            self._client = boto3.client("events", config=Config(retries={"mode": "standard"}))
-        return self._client
 
     def entry(self, event: dict[str, Any]) -> dict[str, Any]:
         entry: dict[str, Any] = {

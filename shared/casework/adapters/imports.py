@@ -19,12 +19,11 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, TypeAdapter
 from pynamodb.attributes import NumberAttribute
-from pynamodb.exceptions import DoesNotExist, PutError, TransactWriteError
+from pynamodb.exceptions import PutError, TransactWriteError
 from pynamodb.transactions import TransactWrite
 
 from casework import settings as environment
-from casework.adapters.codec import plain
-from casework.adapters.dynamo import REGION, Item, _tx_connection
+from casework.adapters.dynamo import REGION, Item, _tx_connection, item_body
 from casework.domain.error_codes import ErrorCode
 from casework.domain.errors import Conflict, NotFound
 from casework.domain.imports import ImportJob
@@ -68,18 +67,12 @@ class DynamoJobStore:
         return True
 
     def latest_for(self, bucket: str, key: str) -> ImportJob | None:
-        try:
-            pointer = ImportFileItem.get(*file_key(bucket, key), consistent_read=True)
-        except (DoesNotExist, ValueError):
-            return None
-        return self.get(pointer.body["job_id"])
+        pointer = item_body(ImportFileItem, *file_key(bucket, key), consistent=True)
+        return self.get(pointer["job_id"]) if pointer is not None else None
 
     def get(self, job_id: str) -> ImportJob | None:
-        try:
-            item = ImportJobItem.get(*job_key(job_id), consistent_read=True)
-        except (DoesNotExist, ValueError):
-            return None
-        return ImportJob.from_dict(plain(item.body.as_dict()))
+        body = item_body(ImportJobItem, *job_key(job_id), consistent=True)
+        return ImportJob.from_dict(body) if body is not None else None
 
     def save(self, job: ImportJob) -> ImportJob:
         saved = job.__class__.from_dict({**job.to_dict(), "version": job.version + 1})

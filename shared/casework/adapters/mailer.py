@@ -19,6 +19,8 @@ from email.utils import formatdate
 from functools import cache, lru_cache
 from typing import Any
 
+from casework.adapters.aws_client import LazyClient
+
 MAX_SUBJECT = 200
 MAX_INLINE_SOURCE = 20_000  # characters of an administrator's subject or body template
 MAX_REPEAT = 100_000  # longest string or list a sandboxed template may build with *
@@ -55,18 +57,11 @@ def build_message(sender: str, to: str, subject: str, text: str, html: str) -> E
 class SesMailer:
     """Sends one message through SES v2. ``sender`` must be a verified identity (address or domain)."""
 
+    client = LazyClient("sesv2", standard_retries=True)
+
     def __init__(self, sender: str, client: Any = None) -> None:
         self.sender = sender
         self._client = client
-
-    @property
-    def client(self) -> Any:
-        if self._client is None:  # created on first use (cold start)
-            import boto3
-            from botocore.config import Config
-
-            self._client = boto3.client("sesv2", config=Config(retries={"mode": "standard"}))
-        return self._client
 
     def send(self, to: str, subject: str, text: str, html: str) -> str:
         """Send and return SES's message id."""

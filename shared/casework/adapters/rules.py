@@ -14,7 +14,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from casework import settings as environment
-from casework.adapters.dynamo import Item, _Versions
+from casework.adapters.aws_client import LazyClient
+from casework.adapters.definitions import _Versions
+from casework.adapters.dynamo import Item
 from casework.domain.errors import NotFound
 from casework.domain.rules import EMPTY, RuleSet
 
@@ -55,16 +57,10 @@ class EventBridgePlanScheduler:
     the plan step function with the step as input and delete themselves once run. The function and the role
     the scheduler assumes to invoke it come from PLAN_STEP_FUNCTION_ARN and PLAN_SCHEDULE_ROLE_ARN."""
 
+    client = LazyClient("scheduler")
+
     def __init__(self, client: object = None) -> None:
         self._client = client
-
-    @property
-    def client(self) -> Any:
-        if self._client is None:
-            import boto3
-
-            self._client = boto3.client("scheduler")
-        return self._client
 
     def schedule(self, name: str, at: datetime, payload: dict[str, Any]) -> None:
         when = at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S")

@@ -10,19 +10,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from casework.adapters.aws_client import LazyClient
+
 
 class SnsSmsSender:
+    client = LazyClient("sns")
+
     def __init__(self, client: Any = None, sender_id: str | None = None) -> None:
         self._client = client
         self.sender_id = sender_id
-
-    @property
-    def client(self) -> Any:
-        if self._client is None:
-            import boto3
-
-            self._client = boto3.client("sns")
-        return self._client
 
     def send(self, to_e164: str, text: str) -> str:
         attributes = {"AWS.SNS.SMS.SMSType": {"DataType": "String", "StringValue": "Transactional"}}

@@ -251,7 +251,7 @@ class _Draft:
 
     def schedule(self, restart: bool = False) -> None:
         """Expected completion = when the clock started + the "to be completed within" that applies now."""
-        rules = self.defn.key_date_rules
+        rules = self.defn.key_dates
         if rules is None:
             return
         if restart:
@@ -264,7 +264,7 @@ class _Draft:
         self._set_dates(expected_completion_date=timestamp(min(ends)) if ends else None)
 
     def _date_on_entry(self, target: Status) -> None:
-        rules = self.defn.key_date_rules
+        rules = self.defn.key_dates
         if rules is not None and target.state in rules.restart_on:
             self.schedule(restart=True)
         if rules is not None and rules.completes(target.name, target.state):
@@ -511,15 +511,15 @@ def register(
     """A new case. ``assignee`` is for definitions that assign on creation to whom the creator says
     (``create.assign: given``); ``parent`` for a case scheduled from another (it inherits the contact and
     account)."""
-    if not permitted(defn.create_allowed, actor, unit.code):
+    if not permitted(defn.create.allowed, actor, unit.code):
         raise Forbidden(
             ErrorCode.NOT_ALLOWED, f"You may not create a {defn.title} in business unit {unit.code}."
         )
-    fields = _only_accepted(fields, defn.create_accepts, "when the case is created")
+    fields = _only_accepted(fields, defn.create.accepts, "when the case is created")
     values = _coerce_fields(
-        defn, {**defn.create_defaults, "title": title, "description": description, **fields}
+        defn, {**defn.create.defaults, "title": title, "description": description, **fields}
     )
-    if defn.create_assign == "creator":
+    if defn.create.assign == "creator":
         holder: str | None = actor.username
     else:
         if assignee is not None and (unit.code not in assignee.business_units or not assignee.active):
@@ -559,7 +559,7 @@ def register(
     )
     draft = _draft(defn, blank, actor, unit, now, "registered")
     draft.set_values(values)
-    missing = _missing(draft.case, defn.create_requires)
+    missing = _missing(draft.case, defn.create.requires)
     if missing:
         raise ValidationFailed(
             ErrorCode.MISSING_FIELDS, f"Required: {', '.join(missing)}.", {"fields": missing}
@@ -762,7 +762,7 @@ def edit(
         raise Forbidden(ErrorCode.NOT_ALLOWED, "You may not edit these fields.", {"fields": refused})
     draft = _draft(defn, case, actor, unit, now, "edited")
     draft.set_values(values)
-    cleared = [name for name in _missing(draft.case, defn.create_requires) if name in values]
+    cleared = [name for name in _missing(draft.case, defn.create.requires) if name in values]
     if cleared:
         raise ValidationFailed(
             ErrorCode.MISSING_FIELDS, f"Required: {', '.join(cleared)}.", {"fields": cleared}

@@ -73,6 +73,17 @@ class Unavailable(DomainError):
     kind = ErrorKind.UNAVAILABLE
 
 
+def require_version_read(what: str, expected: int | None, current: int) -> None:
+    """A change made on the version the client read: ``expected`` is that version (None: the client named
+    none, the current one goes); any other than ``current`` is 409 STALE_VERSION with both in the details."""
+    if expected is not None and expected != current:
+        raise Conflict(
+            ErrorCode.STALE_VERSION,
+            f"The {what} has changed since you read it; reload and try again.",
+            {"expected_version": expected, "current_version": current},
+        )
+
+
 def busy() -> Unavailable:
     return Unavailable(
         ErrorCode.RETRY_LATER,

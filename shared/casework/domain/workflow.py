@@ -183,32 +183,8 @@ class WorkflowDefinition(Part):
         return [t for t in self.transitions if status in t.sources]
 
     @property
-    def create_allowed(self) -> Permits:
-        return self.create.allowed
-
-    @property
-    def create_requires(self) -> Strings:
-        return self.create.requires
-
-    @property
-    def create_accepts(self) -> Strings:
-        return self.create.accepts
-
-    @property
-    def create_assign(self) -> str:
-        return self.create.assign
-
-    @property
-    def create_defaults(self) -> Mapping[str, Any]:
-        return self.create.defaults
-
-    @property
     def derived(self) -> tuple[Derivation, ...]:
         return tuple(self.derivations.values())
-
-    @property
-    def key_date_rules(self) -> KeyDateRules | None:
-        return self.key_dates
 
     # the checks between parts
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping
 from datetime import date
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import (
     BaseModel,
@@ -33,6 +33,18 @@ SnakeName = Annotated[str, StringConstraints(pattern=NAME_PATTERN)]
 AssignRule = Literal["keep", "creator", "responsible", "user", "nobody"]
 Recipient = Literal["approver", "approvers", "assignee", "creator", "contact", "unit"]
 Strings = tuple[str, ...]
+
+
+def _keys_as_text(value: Any) -> Any:
+    """A table keyed by field values: a definition written as Python rather than JSON may key it by the
+    values themselves (numbers, booleans); looked up as text, so stored as text."""
+    if isinstance(value, Mapping):
+        return {str(key): entry for key, entry in value.items()}
+    return value
+
+
+Value = TypeVar("Value")
+TextKeys = Annotated[dict[str, Value], BeforeValidator(_keys_as_text)]
 
 
 class Part(BaseModel):
@@ -335,14 +347,7 @@ class Derivation(Part):
 
     field: SkipJsonSchema[str] = Field(default="", exclude=True)  # its key in the definition's "derived"
     sources: Strings = Field(alias="from")
-    table: dict[str, Any]  # "impact:urgency" -> value
-
-    @model_validator(mode="before")
-    @classmethod
-    def _keys_as_text(cls, data: Any) -> Any:
-        if isinstance(data, Mapping) and isinstance(data.get("table"), Mapping):
-            return {**data, "table": {str(k): v for k, v in data["table"].items()}}
-        return data
+    table: TextKeys[Any]  # "impact:urgency" -> value
 
     def value(self, values: Iterable[Any]) -> Any:
         return self.table.get(":".join(str(v) for v in values))
@@ -369,16 +374,9 @@ class KeyDateRules(Part):
 
     complete_within: DurationDocument | None = None
     by_field: str | None = None
-    durations: dict[str, DurationDocument] = {}
+    durations: TextKeys[DurationDocument] = {}
     restart_on: Strings = ()
     completed_on: Strings = ()
-
-    @model_validator(mode="before")
-    @classmethod
-    def _keys_as_text(cls, data: Any) -> Any:
-        if isinstance(data, Mapping) and isinstance(data.get("durations"), Mapping):
-            return {**data, "durations": {str(k): v for k, v in data["durations"].items()}}
-        return data
 
     def durations_for(self, case_fields: Mapping[str, Any]) -> tuple[Mapping[str, Any], ...]:
         """Every time limit that applies now (the type's, the field value's); the earliest end wins."""

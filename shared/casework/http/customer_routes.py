@@ -36,10 +36,6 @@ class ProfileAnswers(BaseModel):
     set_version: int | None = Field(None, ge=1, description="The question set version answered (latest)")
 
 
-def _caller(router: Router) -> str:
-    return caller(router)
-
-
 def _expected_version(body: dict[str, Any], required: bool = False) -> int | None:
     """``expected_version`` travels in the body next to the fields: take it out and check it."""
     value = body.pop("expected_version", None)
@@ -77,7 +73,7 @@ def customer_routes() -> Router:
         middlewares=[idempotent(router)],
     )
     def create_customer(body: Fields) -> dict:
-        return customer_service().create_customer(_caller(router), body)
+        return customer_service().create_customer(caller(router), body)
 
     @router.get(
         "/customers",
@@ -94,7 +90,7 @@ def customer_routes() -> Router:
     ) -> dict:
         return page(
             customer_service().find_customers(
-                _caller(router),
+                caller(router),
                 name=name,
                 vat_number=vat_number,
                 account_number=account_number,
@@ -110,12 +106,12 @@ def customer_routes() -> Router:
         responses=ok(),
     )
     def get_customer(customer_id: str) -> dict:
-        return customer_service().get_customer(_caller(router), customer_id)
+        return customer_service().get_customer(caller(router), customer_id)
 
     @router.patch("/customers/<customer_id>", tags=["customers"], summary="Edit a customer", responses=ok())
     def edit_customer(customer_id: str, body: Fields) -> dict:
         expected = _expected_version(body)
-        return customer_service().edit_customer(_caller(router), customer_id, body, expected)
+        return customer_service().edit_customer(caller(router), customer_id, body, expected)
 
     @router.delete(
         "/customers/<customer_id>",
@@ -126,20 +122,20 @@ def customer_routes() -> Router:
     def delete_customer(
         customer_id: str, expected_version: Annotated[int | None, Query(ge=0)] = None
     ) -> dict:
-        customer_service().delete_customer(_caller(router), customer_id, expected_version)
+        customer_service().delete_customer(caller(router), customer_id, expected_version)
         return {"deleted": customer_id}
 
     @router.get(
         "/customers/<customer_id>/history", tags=["customers"], summary="Audit history", responses=ok()
     )
     def customer_history(customer_id: str, cursor: Cursor = None, limit: Limit = 100) -> dict:
-        return page(customer_service().customer_history(_caller(router), customer_id, cursor, limit))
+        return page(customer_service().customer_history(caller(router), customer_id, cursor, limit))
 
     @router.get(
         "/customers/<customer_id>/contacts", tags=["customers"], summary="Its contacts", responses=ok()
     )
     def customer_contacts(customer_id: str, cursor: Cursor = None, limit: Limit = 25) -> dict:
-        return page(customer_service().customer_contacts(_caller(router), customer_id, cursor, limit))
+        return page(customer_service().customer_contacts(caller(router), customer_id, cursor, limit))
 
     @router.get(
         "/customers/<customer_id>/cases",
@@ -149,7 +145,7 @@ def customer_routes() -> Router:
     )
     def customer_cases(customer_id: str, cursor: Cursor = None, limit: Limit = 25) -> CasePage:
         return page_as(
-            CasePage, customer_service().customer_cases(_caller(router), customer_id, cursor, limit)
+            CasePage, customer_service().customer_cases(caller(router), customer_id, cursor, limit)
         )
 
     for segment, (kind, key_name, label) in ENTRY_PATHS.items():
@@ -163,7 +159,7 @@ def customer_routes() -> Router:
         responses=ok(201),
     )
     def add_price(customer_id: str, body: Fields) -> dict:
-        return customer_service().add_entry(_caller(router), customer_id, "price", body)
+        return customer_service().add_entry(caller(router), customer_id, "price", body)
 
     @router.get(
         "/customers/<customer_id>/prices", tags=["customers"], summary="Special prices", responses=ok()
@@ -176,7 +172,7 @@ def customer_routes() -> Router:
     ) -> dict:
         within = f"{product_code}#" if product_code else ""
         service = customer_service()
-        return page(service.entries(_caller(router), customer_id, "price", cursor, limit, within=within))
+        return page(service.entries(caller(router), customer_id, "price", cursor, limit, within=within))
 
     @router.delete(
         "/customers/<customer_id>/prices/<product_code>/<valid_from>",
@@ -185,7 +181,7 @@ def customer_routes() -> Router:
         responses=ok(),
     )
     def remove_price(customer_id: str, product_code: str, valid_from: str) -> dict:
-        customer_service().remove_entry(_caller(router), customer_id, "price", (product_code, valid_from))
+        customer_service().remove_entry(caller(router), customer_id, "price", (product_code, valid_from))
         return {"deleted": f"{product_code}#{valid_from}"}
 
     @router.post(
@@ -197,11 +193,11 @@ def customer_routes() -> Router:
         middlewares=[idempotent(router)],
     )
     def add_comment(customer_id: str, body: Fields) -> dict:
-        return customer_service().add_comment(_caller(router), customer_id, body)
+        return customer_service().add_comment(caller(router), customer_id, body)
 
     @router.get("/customers/<customer_id>/comments", tags=["customers"], summary="Comments", responses=ok())
     def comments(customer_id: str, cursor: Cursor = None, limit: Limit = 100) -> dict:
-        return page(customer_service().entries(_caller(router), customer_id, "comment", cursor, limit))
+        return page(customer_service().entries(caller(router), customer_id, "comment", cursor, limit))
 
     @router.post(
         "/customers/<customer_id>/profile/<set_code>",
@@ -212,7 +208,7 @@ def customer_routes() -> Router:
     )
     def answer_profile(customer_id: str, set_code: str, body: ProfileAnswers) -> dict:
         return customer_service().answer_profile(
-            _caller(router), customer_id, set_code, body.answers, body.set_version
+            caller(router), customer_id, set_code, body.answers, body.set_version
         )
 
     @router.get(
@@ -223,13 +219,13 @@ def customer_routes() -> Router:
     )
     def profile_answers(customer_id: str, set_code: str, cursor: Cursor = None, limit: Limit = 100) -> dict:
         service = customer_service()
-        return page(service.profile_answers(_caller(router), customer_id, set_code, cursor, limit))
+        return page(service.profile_answers(caller(router), customer_id, set_code, cursor, limit))
 
     @router.get(
         "/profiling/<set_code>", tags=["profiling"], summary="A profiling question set", responses=ok()
     )
     def get_question_set(set_code: str, version: Annotated[int | None, Query(ge=1)] = None) -> dict:
-        return customer_service().get_question_set(_caller(router), set_code, version)
+        return customer_service().get_question_set(caller(router), set_code, version)
 
     @router.put(
         "/profiling/<set_code>",
@@ -240,7 +236,7 @@ def customer_routes() -> Router:
     def put_question_set(set_code: str, body: Fields) -> dict:
         expected = _expected_version(body, required=True)
         assert expected is not None
-        return customer_service().put_question_set(_caller(router), set_code, body, expected)
+        return customer_service().put_question_set(caller(router), set_code, body, expected)
 
     # --- contacts ---
 
@@ -253,7 +249,7 @@ def customer_routes() -> Router:
         middlewares=[idempotent(router)],
     )
     def create_contact(body: Fields) -> dict:
-        return customer_service().create_contact(_caller(router), body)
+        return customer_service().create_contact(caller(router), body)
 
     @router.get("/contacts", tags=["contacts"], summary="Find a contact by one identifier", responses=ok())
     def find_contacts(
@@ -268,12 +264,12 @@ def customer_routes() -> Router:
             "social_security_number": social_security_number,
             "vat_registration_number": vat_registration_number,
         }
-        return page(customer_service().find_contacts(_caller(router), identifiers))
+        return page(customer_service().find_contacts(caller(router), identifiers))
 
     @router.patch("/contacts/<contact_id>", tags=["contacts"], summary="Edit a contact", responses=ok())
     def edit_contact(contact_id: str, body: Fields) -> dict:
         expected = _expected_version(body)
-        return customer_service().edit_contact(_caller(router), contact_id, body, expected)
+        return customer_service().edit_contact(caller(router), contact_id, body, expected)
 
     @router.post(
         "/contacts/<contact_id>/move",
@@ -283,25 +279,25 @@ def customer_routes() -> Router:
     )
     def move_contact(contact_id: str, body: MoveContact) -> dict:
         return customer_service().move_contact(
-            _caller(router), contact_id, body.account_id, body.expected_version
+            caller(router), contact_id, body.account_id, body.expected_version
         )
 
     @router.get("/contacts/<contact_id>/history", tags=["contacts"], summary="Audit history", responses=ok())
     def contact_history(contact_id: str, cursor: Cursor = None, limit: Limit = 100) -> dict:
-        return page(customer_service().contact_history(_caller(router), contact_id, cursor, limit))
+        return page(customer_service().contact_history(caller(router), contact_id, cursor, limit))
 
     return router
 
 
 def _entry_routes(router: Router, segment: str, kind: str, key_name: str, label: str) -> None:
     def add(customer_id: str, body: Fields) -> dict:
-        return customer_service().add_entry(_caller(router), customer_id, kind, body)
+        return customer_service().add_entry(caller(router), customer_id, kind, body)
 
     def read(customer_id: str, cursor: Cursor = None, limit: Limit = 100) -> dict:
-        return page(customer_service().entries(_caller(router), customer_id, kind, cursor, limit))
+        return page(customer_service().entries(caller(router), customer_id, kind, cursor, limit))
 
     def remove(customer_id: str, key: str) -> dict:
-        customer_service().remove_entry(_caller(router), customer_id, kind, (key,))
+        customer_service().remove_entry(caller(router), customer_id, kind, (key,))
         return {"deleted": key}
 
     path = f"/customers/<customer_id>/{segment}"

@@ -8,18 +8,15 @@ records the decision and uses the token up in the same transaction.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from casework.domain import engine
 from casework.domain.answers import Answer, answer_view
 from casework.domain.errors import Gone, ValidationFailed
-from casework.domain.model import Actor, BusinessUnit, Case
+from casework.domain.model import Actor
 from casework.domain.views import CaseSummary, case_view
-from casework.domain.workflow import WorkflowDefinition
 from casework.services.case_context import CaseContext
-from casework.services.email_links import LinkPage
+from casework.services.email_links import LinkPage, OpenedLink
 from casework.services.link_tokens import ACCEPTANCE_LINK, consume, open_link
-from casework.services.ports import ApprovalToken, SideWrites
+from casework.services.ports import SideWrites
 
 
 class AcceptancePage(LinkPage):
@@ -39,21 +36,13 @@ class AcceptanceDecided(LinkPage):
     contact: str
 
 
-@dataclass(frozen=True)
-class _Link:
-    token: ApprovalToken
-    case: Case
-    defn: WorkflowDefinition
-    unit: BusinessUnit
-    contact: Actor
-
-    @property
-    def contact_name(self) -> str:
-        return self.contact.name if self.contact.display_name else ""
+def _contact_name(link: OpenedLink) -> str:
+    """The contact's name as the directory has it, or nothing (never their ``contact:<id>`` key)."""
+    return link.holder.name if link.holder.display_name else ""
 
 
 class AcceptanceLinks(CaseContext):
-    def _open(self, raw_token: str) -> _Link:
+    def _open(self, raw_token: str) -> OpenedLink:
         token = open_link(self.repo, self.clock, raw_token, ACCEPTANCE_LINK)
         case = self.repo.get(token.case_id)
         defn = self.definition_of(case)
@@ -82,7 +71,7 @@ class AcceptanceLinks(CaseContext):
             )
         record = self.directory.contact(contact_id) or {}
         contact = Actor(username=token.approver, display_name=str(record.get("name") or ""))
-        return _Link(token, case, defn, unit, contact)
+        return OpenedLink(token, case, defn, unit, contact)
 
     def page(self, raw_token: str) -> AcceptancePage:
         """What the confirm page shows. Changes nothing."""
@@ -93,7 +82,7 @@ class AcceptanceLinks(CaseContext):
             case_title=link.defn.title,
             type_name=link.defn.raw.get("type_name") or link.defn.title,
             answer=answer_view(link.defn, link.case),
-            contact=link.contact_name,
+            contact=_contact_name(link),
         )
 
     def decide(self, raw_token: str, decision: str, comment: str | None) -> AcceptanceDecided:
@@ -107,7 +96,7 @@ class AcceptanceLinks(CaseContext):
         change = engine.decide_acceptance(
             link.defn,
             link.case,
-            link.contact,
+            link.holder,
             link.unit,
             decision=decision,
             comment=comment,
@@ -121,5 +110,5 @@ class AcceptanceLinks(CaseContext):
             number=change.case.id,
             decision=decision,
             answer=answer_view(link.defn, change.case),
-            contact=link.contact_name,
+            contact=_contact_name(link),
         )

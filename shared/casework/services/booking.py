@@ -14,7 +14,7 @@ from typing import Any
 
 from casework.domain import engine
 from casework.domain.care.compile import type_config
-from casework.domain.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from casework.domain.errors import Conflict, Forbidden, NotFound, ValidationFailed, require_version_read
 from casework.domain.model import Actor, Case
 from casework.domain.resources import (
     GRANULE_MINUTES,
@@ -93,12 +93,7 @@ class BookingService:
         if stored is None:
             raise resource_not_found(resource_id)
         previous, version = stored
-        if expected_version != version:
-            raise Conflict(
-                "STALE_VERSION",
-                "The resource has changed since you read it; reload and try again.",
-                {"expected_version": expected_version, "current_version": version},
-            )
+        require_version_read("resource", expected_version, version)
         resource = self._parse({**(raw if isinstance(raw, dict) else {}), "id": resource_id})
         self.store.save_resource(resource.to_dict(), previous, version + 1)
         return {**resource.to_dict(), "version": version + 1}

@@ -52,9 +52,9 @@ def describe(defn: WorkflowDefinition) -> dict[str, Any]:
         },
         "sections": [section.model_dump(mode="json") for section in defn.sections],
         "create": {
-            "requires": list(defn.create_requires),
-            "accepts": list(defn.create_accepts),
-            "defaults": dict(defn.create_defaults),
+            "requires": list(defn.create.requires),
+            "accepts": list(defn.create.accepts),
+            "defaults": dict(defn.create.defaults),
         },
         "transitions": [
             {

@@ -21,6 +21,18 @@ from casework.services.ports import CounterDelta, LinkRelated, RelatedUpdate, Si
 Decision = Callable[[WorkflowDefinition, Case, Actor, BusinessUnit, datetime], Change | None]
 
 
+def _by_engine(command: Callable[..., Change | None], **options: Any) -> Decision:
+    """The engine's ``command`` with the caller's ``options``, run on what the commit loaded (definition,
+    case, acting user, the case's unit) at the time it commits: the shape every plain change of a case has."""
+
+    def decide(
+        defn: WorkflowDefinition, case: Case, actor: Actor, unit: BusinessUnit, now: datetime
+    ) -> Change | None:
+        return command(defn, case, actor, unit, now=now, **options)
+
+    return decide
+
+
 def _relatable(case: Case, other: Case | None) -> Case:
     """Related cases are of the same kind and contact (a service request's "related work")."""
     if other is None:
@@ -109,7 +121,7 @@ class CaseCommands(CaseContext):
         code = (
             business_unit
             or (parent.business_unit if parent else None)
-            or (self.directory.area_unit(area) if area and defn.create_assign == "given" else None)
+            or (self.directory.area_unit(area) if area and defn.create.assign == "given" else None)
             or (holder.default_business_unit if holder else None)
             or actor.default_business_unit
         )
@@ -213,23 +225,13 @@ class CaseCommands(CaseContext):
         expected_version: int | None = None,
     ) -> CaseView:
         return self._command(
-            username,
-            case_id,
-            expected_version,
-            lambda defn, case, actor, unit, now: engine.transition(
-                defn, case, actor, unit, to=to, fields=fields, now=now
-            ),
+            username, case_id, expected_version, _by_engine(engine.transition, to=to, fields=fields)
         )
 
     def edit(
         self, username: str, case_id: str, *, fields: dict[str, Any], expected_version: int | None = None
     ) -> CaseView:
-        return self._command(
-            username,
-            case_id,
-            expected_version,
-            lambda defn, case, actor, unit, now: engine.edit(defn, case, actor, unit, fields=fields, now=now),
-        )
+        return self._command(username, case_id, expected_version, _by_engine(engine.edit, fields=fields))
 
     def change_related(
         self,
@@ -289,25 +291,15 @@ class CaseCommands(CaseContext):
             username,
             case_id,
             expected_version,
-            lambda defn, case, actor, unit, now: engine.reassign(
-                defn, case, actor, unit, assignee=target, now=now, new_unit=new_unit
-            ),
+            _by_engine(engine.reassign, assignee=target, new_unit=new_unit),
         )
 
     def take(self, username: str, case_id: str, *, expected_version: int | None = None) -> CaseView:
-        return self._command(
-            username,
-            case_id,
-            expected_version,
-            lambda defn, case, actor, unit, now: engine.take(defn, case, actor, unit, now=now),
-        )
+        return self._command(username, case_id, expected_version, _by_engine(engine.take))
 
     def delete(self, username: str, case_id: str, *, expected_version: int | None = None) -> DeletedCase:
         case, _actor, _defn, deleted = self._commit_decision(
-            username,
-            case_id,
-            expected_version,
-            lambda defn, case, actor, unit, now: engine.delete(defn, case, actor, unit, now=now),
+            username, case_id, expected_version, _by_engine(engine.delete)
         )
         return DeletedCase(id=case.id, deleted=deleted, version=case.version)
 
@@ -384,16 +376,7 @@ class CaseCommands(CaseContext):
             username,
             case_id,
             expected_version,
-            lambda defn, case, actor, unit, now: engine.decide(
-                defn,
-                case,
-                actor,
-                unit,
-                decision=decision,
-                comment=comment,
-                now=now,
-                on_behalf_of=on_behalf_of,
-            ),
+            _by_engine(engine.decide, decision=decision, comment=comment, on_behalf_of=on_behalf_of),
         )
 
     def hold_for_approval(
@@ -414,18 +397,14 @@ class CaseCommands(CaseContext):
             username,
             case_id,
             None,
-            lambda defn, case, actor, unit, now: engine.hold_for_approval(
-                defn,
-                case,
-                actor,
-                unit,
+            _by_engine(
+                engine.hold_for_approval,
                 step=step,
                 label=label,
                 users=users,
                 role=role,
                 mode=ApprovalMode(mode),
                 comment=comment,
-                now=now,
             ),
         )
 
@@ -433,11 +412,4 @@ class CaseCommands(CaseContext):
         self, username: str, case_id: str, *, comment: str | None = None, expected_version: int | None = None
     ) -> CaseView:
         """The submitter takes a pending approval back (engine.recall)."""
-        return self._command(
-            username,
-            case_id,
-            expected_version,
-            lambda defn, case, actor, unit, now: engine.recall(
-                defn, case, actor, unit, comment=comment, now=now
-            ),
-        )
+        return self._command(username, case_id, expected_version, _by_engine(engine.recall, comment=comment))

@@ -14,7 +14,7 @@ from dataclasses import dataclass, fields
 from typing import Any, TypeVar
 
 from casework.domain import engine
-from casework.domain.errors import Conflict, ValidationFailed
+from casework.domain.errors import ValidationFailed, require_version_read
 from casework.domain.model import Actor, BusinessUnit, Case, Change, DomainEvent
 from casework.domain.views import CaseView, case_view
 from casework.domain.visibility import ensure_visible
@@ -107,12 +107,7 @@ class CaseContext:
 
     @staticmethod
     def _check_version(case: Case, expected_version: int | None) -> None:
-        if expected_version is not None and expected_version != case.version:
-            raise Conflict(
-                "STALE_VERSION",
-                "The case has changed since you read it; reload and try again.",
-                {"expected_version": expected_version, "current_version": case.version},
-            )
+        require_version_read("case", expected_version, case.version)
 
     def view(
         self,

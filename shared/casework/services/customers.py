@@ -14,7 +14,8 @@ identifiers are unique across both, one audit trail); their use cases share the 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Final
 
@@ -40,7 +41,7 @@ from casework.domain.customers import (
     stored_fields,
 )
 from casework.domain.error_codes import ErrorCode
-from casework.domain.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from casework.domain.errors import Conflict, Forbidden, NotFound, ValidationFailed, require_version_read
 from casework.domain.model import Actor
 from casework.domain.visibility import CUSTOMER_ROLES, list_scope, may_see_customers
 from casework.services.ports import (
@@ -206,12 +207,7 @@ class CustomerService:
 
     @staticmethod
     def _expect(kind: str, record: dict[str, Any], expected_version: int | None) -> None:
-        if expected_version is not None and expected_version != record.get("version", 0):
-            raise Conflict(
-                ErrorCode.STALE_VERSION,
-                f"The {kind} has changed since you read it; reload and try again.",
-                {"expected_version": expected_version, "current_version": record.get("version", 0)},
-            )
+        require_version_read(kind, expected_version, record.get("version", 0))
 
     def _edit(
         self,
@@ -228,16 +224,9 @@ class CustomerService:
         client reloads, nothing is retried for it."""
         stored = stored or self._existing(kind, record_id)
         self._expect(kind, stored, expected_version)
-        try:
+        stale = f"The {kind} changed meanwhile; reload and try again."
+        with _lost_race_answered_as(ErrorCode.STALE_VERSION, stale, keep_details=True):
             return self._save(kind, actor, record_id, given, stored, **options)[1]
-        except Conflict as exc:
-            if exc.code == "CONCURRENT_UPDATE":
-                raise Conflict(
-                    ErrorCode.STALE_VERSION,
-                    f"The {kind} changed meanwhile; reload and try again.",
-                    exc.details,
-                ) from None
-            raise
 
     # --- customers ------------------------------------------------------------------------------------------
 
@@ -252,14 +241,8 @@ class CustomerService:
             raise Conflict(
                 ErrorCode.CUSTOMER_EXISTS, f"Customer {fields['id']} exists already.", {"id": fields["id"]}
             )
-        try:
+        with _lost_race_answered_as(ErrorCode.CUSTOMER_EXISTS, f"Customer {fields['id']} exists already."):
             return self._save("customer", actor, fields["id"], data | {"id": fields["id"]}, None)[1]
-        except Conflict as exc:
-            if exc.code == "CONCURRENT_UPDATE":
-                raise Conflict(
-                    ErrorCode.CUSTOMER_EXISTS, f"Customer {fields['id']} exists already."
-                ) from None
-            raise
 
     def get_customer(self, username: str, customer_id: str, limit: int = 25) -> dict[str, Any]:
         """The customer (with its latest profile answers), the first page of its contacts and of its open
@@ -342,7 +325,9 @@ class CustomerService:
             )
         at = self.clock().isoformat()
         version = stored.get("version", 0) + 1
-        try:
+        with _lost_race_answered_as(
+            ErrorCode.STALE_VERSION, "The customer changed meanwhile; reload and try again."
+        ):
             self.store.write(
                 RecordWrite(
                     kind="customer",
@@ -360,12 +345,6 @@ class CustomerService:
                     sub_items=tuple(entries),
                 )
             )
-        except Conflict as exc:
-            if exc.code == "CONCURRENT_UPDATE":
-                raise Conflict(
-                    ErrorCode.STALE_VERSION, "The customer changed meanwhile; reload and try again."
-                ) from None
-            raise
 
     def _entry_keys(self, customer_id: str, prefix: str) -> list[str]:
         keys, cursor = [], None
@@ -417,17 +396,7 @@ class CustomerService:
             self._no_overlap(customer_id, fields)
         at = self.clock().isoformat()
         body = {**fields, "key": key, "added_by": actor.username, "added_at": at}
-        self._edit(
-            "customer",
-            actor,
-            customer_id,
-            {},
-            stored.get("version", 0),
-            stored,
-            action=f"{kind}_added",
-            sub_items=(SubItem(sk=key, body=body, must_exist=False, code=spec.code),),
-            entry_changes={key: {"before": None, "after": fields}},
-        )
+        self._change_entry(actor, customer_id, stored, kind, key, body=body, before=None, after=fields)
         return body
 
     def remove_entry(self, username: str, customer_id: str, kind: str, key_parts: tuple[str, ...]) -> None:
@@ -438,6 +407,24 @@ class CustomerService:
         before = self.store.sub_item(customer_id, key) if len(key) <= MAX_KEY_LENGTH else None
         if before is None:
             raise NotFound(f"{spec.code}_NOT_FOUND", f"Customer {customer_id} has no {key}.", {"key": key})
+        self._change_entry(
+            actor, customer_id, stored, kind, key, body=None, before=stored_entry(before), after=None
+        )
+
+    def _change_entry(
+        self,
+        actor: Actor,
+        customer_id: str,
+        stored: dict[str, Any],
+        kind: str,
+        key: str,
+        *,
+        body: dict[str, Any] | None,
+        before: dict[str, Any] | None,
+        after: dict[str, Any] | None,
+    ) -> None:
+        """Write (``body``) or remove (None) one entry item of a customer on the version just read, in the
+        customer's own transaction, its history holding the entry's fields ``before`` and ``after``."""
         self._edit(
             "customer",
             actor,
@@ -445,9 +432,9 @@ class CustomerService:
             {},
             stored.get("version", 0),
             stored,
-            action=f"{kind}_removed",
-            sub_items=(SubItem(sk=key, body=None, must_exist=True, code=spec.code),),
-            entry_changes={key: {"before": stored_entry(before), "after": None}},
+            action=f"{kind}_added" if body is not None else f"{kind}_removed",
+            sub_items=(SubItem(sk=key, body=body, must_exist=body is None, code=ENTRIES[kind].code),),
+            entry_changes={key: {"before": before, "after": after}},
         )
 
     def entries(
@@ -507,12 +494,8 @@ class CustomerService:
             raise Conflict(
                 ErrorCode.CONTACT_EXISTS, f"Contact {contact_id} exists already.", {"id": contact_id}
             )
-        try:
+        with _lost_race_answered_as(ErrorCode.CONTACT_EXISTS, f"Contact {contact_id} exists already."):
             return self._save("contact", actor, contact_id, {**data, "id": contact_id}, None)[1]
-        except Conflict as exc:
-            if exc.code == "CONCURRENT_UPDATE":
-                raise Conflict(ErrorCode.CONTACT_EXISTS, f"Contact {contact_id} exists already.") from None
-            raise
 
     def get_contact(self, username: str, contact_id: str) -> dict[str, Any]:
         self._reader(username, "contact", contact_id)
@@ -759,6 +742,18 @@ def _set_code(code: str) -> str:
             ErrorCode.INVALID_SET_CODE, f"{code[:40]!r} is not a question set code.", {"set": code[:40]}
         )
     return code
+
+
+@contextmanager
+def _lost_race_answered_as(code: ErrorCode, message: str, *, keep_details: bool = False) -> Iterator[None]:
+    """A write that lost a race with another (the store's CONCURRENT_UPDATE) answered as the client sees it:
+    the record it read has changed since (STALE_VERSION), or the one it creates exists already."""
+    try:
+        yield
+    except Conflict as exc:
+        if exc.code != ErrorCode.CONCURRENT_UPDATE:
+            raise
+        raise Conflict(code, message, exc.details if keep_details else None) from None
 
 
 def require_role(actor: Actor, roles: frozenset[str], what: str) -> None:

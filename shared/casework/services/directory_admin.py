@@ -2,7 +2,7 @@
 by an Admin. Each change is checked whole (every problem listed: 422 INVALID_DIRECTORY_ENTRY), made on
 the version read (409 STALE_VERSION), written with the unit member lists it changes and its audit entry
 in one transaction, and seen by every function within the directory cache's bound
-(casework.adapters.dynamo.DynamoDirectory: 60 s per process; at once by the process that made it).
+(casework.adapters.directory.DynamoDirectory: 60 s per process; at once by the process that made it).
 
 Deactivating a user who still holds work is refused (409 USER_HAS_WORK) with the list: open cases
 assigned to them, approvals waiting for them, and units whose responsibles or approval rules name them.
@@ -34,7 +34,7 @@ from casework.domain.directory_admin import (
     without_shape_problems,
 )
 from casework.domain.error_codes import ErrorCode
-from casework.domain.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from casework.domain.errors import Conflict, Forbidden, NotFound, ValidationFailed, require_version_read
 from casework.domain.model import Actor
 from casework.services.ports import Clock, Page
 
@@ -193,13 +193,7 @@ class DirectoryAdmin:
 
     @staticmethod
     def _expect(kind: str, stored: dict[str, Any] | None, expected: int | None) -> None:
-        current = 0 if stored is None else int(stored.get("version", 0))
-        if expected is not None and expected != current:
-            raise Conflict(
-                ErrorCode.STALE_VERSION,
-                f"The {kind} has changed since you read it; reload and try again.",
-                {"expected_version": expected, "current_version": current},
-            )
+        require_version_read(kind, expected, 0 if stored is None else int(stored.get("version", 0)))
 
     @staticmethod
     def _refuse_problems(shape: list[Problem], checked: list[Problem]) -> None:

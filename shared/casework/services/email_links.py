@@ -47,16 +47,19 @@ class ApprovalDecided(LinkPage):
 
 
 @dataclass(frozen=True)
-class _ApprovalLink:
+class OpenedLink:
+    """A valid link whose step still waits: its token, the case as it is now with its definition and unit,
+    and who holds the link (the approver, or the contact asked to accept)."""
+
     token: ApprovalToken
     case: Case
     defn: WorkflowDefinition
     unit: BusinessUnit
-    approver: Actor
+    holder: Actor
 
 
 class ApprovalLinks(CaseContext):
-    def _open_approval(self, raw_token: str) -> _ApprovalLink:
+    def _open_approval(self, raw_token: str) -> OpenedLink:
         token = open_link(self.repo, self.clock, raw_token, APPROVAL_LINK)
         case, defn, unit = self._load(token.case_id)
         pending = case.approval
@@ -71,15 +74,15 @@ class ApprovalLinks(CaseContext):
                 "This approval is no longer waiting for your decision.",
                 {"status": case.status},
             )
-        return _ApprovalLink(token, case, defn, unit, self.actor(token.approver))
+        return OpenedLink(token, case, defn, unit, self.actor(token.approver))
 
-    def _acting_as(self, link: _ApprovalLink) -> str:
+    def _acting_as(self, link: OpenedLink) -> str:
         """ "Dave", or "Dave on behalf of Peter" on a delegate's link."""
         principal_name = link.token.on_behalf_of
         if not principal_name:
-            return link.approver.name
+            return link.holder.name
         principal = self.directory.user(principal_name)
-        return f"{link.approver.name} on behalf of {principal.name if principal else principal_name}"
+        return f"{link.holder.name} on behalf of {principal.name if principal else principal_name}"
 
     def approval_page(self, raw_token: str) -> ApprovalPage:
         """What the confirm page shows. Changes nothing: mail scanners open links."""
@@ -103,7 +106,7 @@ class ApprovalLinks(CaseContext):
         change = engine.decide(
             link.defn,
             link.case,
-            link.approver,
+            link.holder,
             link.unit,
             decision=decision,
             comment=comment,
