@@ -31,10 +31,10 @@ def routers_by_function() -> dict[str, tuple[Router, ...]]:
     from casework.http.directory_routes import directory_routes
     from casework.http.erp_routes import erp_read_routes
     from casework.http.import_routes import import_routes
+    from casework.http.read_routes import read_routes
     from casework.http.routes import (
         approval_routes,
         change_routes,
-        read_routes,
         register_routes,
     )
     from casework.http.rule_routes import rule_routes

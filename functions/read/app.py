@@ -3,7 +3,7 @@ only."""
 
 from casework.http.api import lambda_handler, make_app
 from casework.http.erp_routes import erp_read_routes
-from casework.http.routes import read_routes
+from casework.http.read_routes import read_routes
 
 app = make_app(read_routes())
 app.include_router(erp_read_routes())
