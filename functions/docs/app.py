@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 def routers_by_function() -> dict[str, tuple[Router, ...]]:
     """What each API function serves (the same routers its functions/<name>/app.py includes)."""
     from casework.http.analytics_routes import analytics_routes
+    from casework.http.approval_routes import approval_routes
     from casework.http.booking_routes import booking_routes
     from casework.http.config_routes import admin_routes
     from casework.http.customer_routes import customer_routes
@@ -33,7 +34,6 @@ def routers_by_function() -> dict[str, tuple[Router, ...]]:
     from casework.http.import_routes import import_routes
     from casework.http.read_routes import read_routes
     from casework.http.routes import (
-        approval_routes,
         change_routes,
         register_routes,
     )

@@ -17,6 +17,17 @@ if TYPE_CHECKING:
     from casework.services.ports import Page
 
 
+class RequestBody(BaseModel):
+    """What every request body shares: a field the route does not know is refused (422)."""
+
+    model_config = ConfigDict(extra="forbid", defer_build=True)
+
+
+ExpectedVersion = Field(
+    None, ge=0, description="The version you read; 409 STALE_VERSION if the case moved on."
+)
+
+
 class ErrorBody(BaseModel):
     model_config = ConfigDict(defer_build=True)
 

@@ -12,7 +12,6 @@ from aws_lambda_powertools.event_handler.openapi.params import Body
 from casework.domain.views import (
     CaseView,
     CommunicationView,
-    DelegationEnded,
     DeletedCase,
     FeedbackView,
     NoteView,
@@ -27,18 +26,14 @@ from casework.http.schemas import (
     AddAccount,
     AddProduct,
     AddRelatedCase,
-    ApprovalDecision,
     AssignRequest,
     CommunicationRequest,
     CreateCase,
-    DelegationResponse,
     EditCase,
     FeedbackRequest,
     NoteRequest,
-    RecallRequest,
     ReturnCheck,
     ScheduleChild,
-    SetDelegation,
     TransitionRequest,
     VersionOnly,
 )
@@ -46,7 +41,6 @@ from casework.http.wiring import (
     case_commands,
     case_feedback,
     case_notes,
-    delegation_settings,
 )
 
 if TYPE_CHECKING:
@@ -250,72 +244,3 @@ def change_routes() -> Router:
         )
 
     return router
-
-
-def approval_routes() -> Router:
-    router = Router()
-
-    @router.post(
-        "/cases/<case_id>/approvals",
-        tags=["approvals"],
-        summary="Decide your pending approval",
-        responses=ok(),
-    )
-    def decide(case_id: CaseId, body: ApprovalDecision) -> CaseView:
-        return case_commands().decide(
-            caller(router),
-            case_id,
-            decision=body.decision,
-            comment=body.comment,
-            expected_version=body.expected_version,
-        )
-
-    @router.post(
-        "/cases/<case_id>/recall",
-        tags=["approvals"],
-        summary="Recall the pending approval (who submitted it, or the creator): back to the status before",
-        responses=ok(),
-    )
-    def recall(case_id: CaseId, body: RecallRequest) -> CaseView:
-        return case_commands().recall(
-            caller(router), case_id, comment=body.comment, expected_version=body.expected_version
-        )
-
-    delegation_routes(router)
-    from casework.http.pages import acceptance_link_routes, approval_link_routes, short_link_routes
-
-    approval_link_routes(router)
-    acceptance_link_routes(router)
-    short_link_routes(router)
-    return router
-
-
-def delegation_routes(router: Router) -> None:
-    """Your own delegation: who is asked with you for approvals requested while you are away."""
-
-    @router.get(
-        "/users/me/delegation",
-        tags=["approvals"],
-        summary="Your delegation (404 NO_DELEGATION)",
-        responses=ok(),
-    )
-    def get_delegation() -> DelegationResponse:
-        return DelegationResponse.model_validate(delegation_settings().delegation(caller(router)))
-
-    @router.put(
-        "/users/me/delegation",
-        tags=["approvals"],
-        summary="Name a delegate for a period (replaces yours); 422 INVALID_DELEGATION lists every problem",
-        responses=ok(),
-    )
-    def put_delegation(body: SetDelegation) -> DelegationResponse:
-        record = delegation_settings().set_delegation(
-            caller(router), delegate=body.delegate, starts=body.starts, until=body.until
-        )
-        return DelegationResponse.model_validate(record)
-
-    @router.delete(
-        "/users/me/delegation", tags=["approvals"], summary="End your delegation now", responses=ok()
-    )
-    def delete_delegation() -> DelegationEnded:
-        return delegation_settings().end_delegation(caller(router))

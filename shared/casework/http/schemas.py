@@ -1,21 +1,15 @@
-"""Request and response bodies. Pydantic checks shapes and types; the workflow definition decides which fields
-a case type requires, so those checks live in the domain and answer with the same error format.
+"""The case commands' request bodies (register, change). Pydantic checks shapes and types; the workflow
+definition decides which fields a case type requires, so those checks live in the domain and answer with the
+same error format.
 
 Declared for a quick cold start, as casework.domain.views explains: ``defer_build=True`` on every model,
 and no ``from __future__ import annotations``."""
 
 from datetime import date
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
-from casework.domain.views import (
-    CaseView,
-    CommunicationView,
-    DeletedCase,
-    FeedbackView,
-    NoteView,
-)
 from casework.http.case_pages import CasePage as CasePage
 from casework.http.case_pages import CommunicationPage as CommunicationPage
 from casework.http.case_pages import HistoryPage as HistoryPage
@@ -23,19 +17,11 @@ from casework.http.case_pages import NotePage as NotePage
 from casework.http.case_pages import RelatedPage as RelatedPage
 from casework.http.responses import ErrorBody as ErrorBody
 from casework.http.responses import ErrorResponse as ErrorResponse
+from casework.http.responses import ExpectedVersion, RequestBody
 from casework.http.responses import PageResponse as PageResponse
 
 
-class _Body(BaseModel):
-    model_config = ConfigDict(extra="forbid", defer_build=True)
-
-
-ExpectedVersion = Field(
-    None, ge=0, description="The version you read; 409 STALE_VERSION if the case moved on."
-)
-
-
-class CreateCase(_Body):
+class CreateCase(RequestBody):
     type: str = Field(min_length=1, max_length=40, examples=["csr"])
     title: str | None = Field(None, examples=["Antistatic grade for Acme conveyor belts"])
     description: str | None = None
@@ -58,7 +44,7 @@ class CreateCase(_Body):
     )
 
 
-class ScheduleChild(_Body):
+class ScheduleChild(RequestBody):
     subtype: str | None = Field(None, max_length=40, description="The child's type, e.g. an activity type.")
     title: str | None = Field(None, examples=["Replace the modem on site"])
     description: str | None = None
@@ -68,11 +54,11 @@ class ScheduleChild(_Body):
     expected_version: int | None = ExpectedVersion
 
 
-class VersionOnly(_Body):
+class VersionOnly(RequestBody):
     expected_version: int | None = ExpectedVersion
 
 
-class AddRelatedCase(_Body):
+class AddRelatedCase(RequestBody):
     case_id: str = Field(min_length=1, max_length=80, description="A case of the same type and contact.")
     expected_version: int | None = ExpectedVersion
 
@@ -85,29 +71,29 @@ class AddRelatedCase(_Body):
         return {}
 
 
-class ReturnCheck(_Body):
+class ReturnCheck(RequestBody):
     coverage_reason: str = Field(min_length=1, max_length=40, examples=["DOA"])
     return_date: date
     expected_version: int | None = ExpectedVersion
 
 
-class FeedbackRequest(_Body):
+class FeedbackRequest(RequestBody):
     rating: int = Field(ge=1, le=5)
     comment: str | None = Field(None, max_length=4000)
 
 
-class EditCase(_Body):
+class EditCase(RequestBody):
     fields: dict[str, Any]
     expected_version: int | None = ExpectedVersion
 
 
-class TransitionRequest(_Body):
+class TransitionRequest(RequestBody):
     to: str = Field(min_length=1, max_length=80, examples=["Pending Pre-Approval"])
     fields: dict[str, Any] = Field(default_factory=dict)
     expected_version: int | None = ExpectedVersion
 
 
-class AddProduct(_Body):
+class AddProduct(RequestBody):
     product_code: str = Field(min_length=1, max_length=80, examples=["P-100"])
     serial_number: str | None = Field(None, max_length=80)
     warehouse_issue_date: date | None = Field(None, description="When the item left the warehouse.")
@@ -123,7 +109,7 @@ class AddProduct(_Body):
         return {k: v.isoformat() if isinstance(v, date) else v for k, v in out.items() if v is not None}
 
 
-class AddAccount(_Body):
+class AddAccount(RequestBody):
     account_id: str = Field(min_length=1, max_length=80, examples=["ACC-1002"])
     expected_version: int | None = ExpectedVersion
 
@@ -136,7 +122,7 @@ class AddAccount(_Body):
         return {}
 
 
-class AssignRequest(_Body):
+class AssignRequest(RequestBody):
     assignee: str | None = Field(None, min_length=1, max_length=128)
     gbu: str | None = Field(
         None, min_length=1, max_length=40, description="Move to another business unit (care modules)."
@@ -144,54 +130,13 @@ class AssignRequest(_Body):
     expected_version: int | None = ExpectedVersion
 
 
-class NoteRequest(_Body):
+class NoteRequest(RequestBody):
     text: str = Field(min_length=1, max_length=10_000)
 
 
-class CommunicationRequest(_Body):
+class CommunicationRequest(RequestBody):
     subject: str | None = Field(None, max_length=200, description="Default: the template's subject")
     text: str | None = Field(None, max_length=10_000, description="Default: the template's text")
     template: str | None = Field(
         None, max_length=200, description="One of the type's communications (GET /case-types/{type})"
     )
-
-
-class ApprovalDecision(_Body):
-    decision: Literal["approve", "reject"]
-    comment: str | None = Field(None, max_length=4000)
-    expected_version: int | None = ExpectedVersion
-
-
-class SetDelegation(_Body):
-    delegate: str = Field(
-        min_length=1, max_length=128, description="The user asked with you while you are away."
-    )
-    starts: date = Field(alias="from", description="First day (UTC) of the period, included.")
-    until: date = Field(description="Last day (UTC) of the period, included; at most 366 days after `from`.")
-
-
-class DelegationResponse(BaseModel):
-    owner: str
-    delegate: str
-    starts: date = Field(alias="from")
-    until: date
-    set_at: str
-
-    # built from the service's Delegation (its attribute is ``starts``; the JSON says "from")
-    model_config = ConfigDict(
-        serialize_by_alias=True, from_attributes=True, validate_by_name=True, defer_build=True
-    )
-
-
-class RecallRequest(_Body):
-    comment: str | None = Field(None, max_length=4000, description="Why (the approvers are told).")
-    expected_version: int | None = ExpectedVersion
-
-
-# What the case routes answer: the read models the services return (casework.domain.views), documented as
-# they are. The older names stay as aliases for code written against them.
-CaseResponse = CaseView
-DeletedResponse = DeletedCase
-FeedbackResponse = FeedbackView
-CommunicationResponse = CommunicationView
-NoteResponse = NoteView
