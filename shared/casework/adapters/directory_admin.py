@@ -30,6 +30,7 @@ from casework.adapters.dynamo import (
     explain_cancellation,
     open_key,
     partition_page,
+    read_row,
 )
 from casework.domain.directory_admin import KNOWN_ROLES
 from casework.domain.error_codes import ErrorCode
@@ -186,5 +187,5 @@ class DynamoDirectoryAdmin:
 
 
 def _case_line(item: CaseItem) -> dict[str, Any]:
-    body = item.listing.as_dict()
+    body = read_row(item)
     return {key: body.get(key) for key in ("id", "type", "title", "status", "business_unit")}
