@@ -149,8 +149,8 @@ class DynamoDirectoryAdmin:
     def open_assignments(
         self, username: str, limit: int, units: list[str] | None = None
     ) -> list[dict[str, Any]]:
-        """Open cases assigned to ``username``: gsi2 ``ASSIGNEE#<user>``, kept to open ones by the list row's
-        ``open``. Reads the user's closed cases too, page by page, up to ``limit`` found."""
+        """Open cases assigned to ``username``: gsi2v2 ``ASSIGNEE#<user>``, kept to open ones by the list
+        row's ``open``. Reads the user's closed cases too, page by page, up to ``limit`` found."""
         condition = CaseItem.listing["open"] == True  # noqa: E712 (a filter expression)
         if units is not None:  # only those of these units
             condition &= CaseItem.listing["business_unit"].is_in(*units)

@@ -14,10 +14,12 @@ Item layout (pk / sk):
     ACCOUNT#<id>  / ACCOUNT, PRODUCT#<code> / PRODUCT   reference data
     WORKFLOW#<name> / V#<version:04d>    workflow definitions, immutable per version
 
-Lists use one index each (gsi1 by business unit, sharded ``UNIT#<unit>#<0-3>``; gsi2 by assignee; gsi3 by
-account, sharded ``ACCOUNT#<id>#<0-1>``), sort key ``<type>#<created_at>#<id>``: a type narrows by key
-condition, a status by filter, so a status change moves no index entry. The indexes project only ``listing``
-(the list row, ``list_row``) and ``kind``: a transition rewrites one small row per index, not the whole case.
+Lists use one index each (gsi1 by business unit, sharded ``UNIT#<unit>#<0-3>``; gsi2v2 by assignee; gsi3v2
+by account, sharded ``ACCOUNT#<id>#<0-1>``), all three sorted on the one attribute ``gsi1sk``
+``<type>#<created_at>#<id>``: a type narrows by key condition, a status by filter, so a status change moves
+no index entry. The indexes project only ``listing`` (the list row, ``list_row``, stored without its id and
+its empty values: ``stored_row``) and ``kind``: a transition rewrites one small row per index, not the
+whole case.
 A caller's list Queries only the partitions of what they may see (their units' shards, their assignments) and
 merges them in sort order (``list_cases``). No Scan anywhere.
 
@@ -500,7 +502,7 @@ def unit_key(business_unit: str, shard: int) -> str:
     return f"UNIT#{business_unit}#{shard}"
 
 
-ACCOUNT_SHARDS = 2  # an account's cases spread over 2 gsi3 partitions: see scripts/key_distribution.py
+ACCOUNT_SHARDS = 2  # an account's cases spread over 2 gsi3v2 partitions: see scripts/key_distribution.py
 
 
 def account_shard(case_id: str) -> int:
@@ -508,7 +510,7 @@ def account_shard(case_id: str) -> int:
 
 
 def account_key(account_id: str, shard: int) -> str:
-    """gsi3's partition: one shard of one account's cases. At Zipf 1.0 over 5,000 accounts the busiest takes
+    """gsi3v2's partition: one shard of one account's cases. At Zipf 1.0 over 5,000 accounts the busiest takes
     11% of the index's writes unsharded; two shards keep every key under 10% (an account's list is two
     parallel Queries, merged)."""
     return f"ACCOUNT#{account_id}#{shard}"
