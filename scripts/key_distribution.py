@@ -36,7 +36,7 @@ from casework.adapters.dynamo import (
     unit_shard,
 )
 
-INDEXES = ("table", "gsi1", "gsi2", "gsi3", "gsi4", "pending_approvals")
+INDEXES = ("table", "gsi1", "gsi2v2", "gsi3v2", "gsi4", "pending_approvals")
 # per case write: the share whose event notify acts on (an email to somebody), and of those the emails sent
 NOTIFIED, EMAILS_PER_NOTIFIED = 0.5, 1.2
 APPROVAL_TYPES = {"csr": 0.3, "customer_request": 0.2}  # share of a type's writes that request/decide one
@@ -101,10 +101,10 @@ def simulate(writes: int, skew: float, seed: int) -> dict[str, Counter[str]]:
         keys["table"][f"CASE#{case_id}"] += 2  # the case and its history item, one transaction
         keys["gsi1"][unit_key(unit, unit_shard(case_id))] += 1
         if rng.random() < 0.85:  # most writes are to an assigned case
-            keys["gsi2"][f"ASSIGNEE#{rng.choices(c.agents[unit], cum_weights=agent_cum[unit])[0]}"] += 1
+            keys["gsi2v2"][f"ASSIGNEE#{rng.choices(c.agents[unit], cum_weights=agent_cum[unit])[0]}"] += 1
         if rng.random() < 0.9:
             account = rng.choices(c.accounts, cum_weights=account_cum)[0]
-            keys["gsi3"][account_key(account, account_shard(case_id))] += 1
+            keys["gsi3v2"][account_key(account, account_shard(case_id))] += 1
         if rng.random() < TYPES[case_type][2]:
             keys["gsi4"][open_key(case_type, unit, unit_shard(case_id))] += 1
         if rng.random() < APPROVAL_TYPES.get(case_type, 0):
@@ -138,7 +138,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args()
     print(
-        f"{UNIT_SHARDS} shards per unit on gsi1 and gsi4, {ACCOUNT_SHARDS} per account on gsi3, "
+        f"{UNIT_SHARDS} shards per unit on gsi1 and gsi4, {ACCOUNT_SHARDS} per account on gsi3v2, "
         f"{APPROVAL_SHARDS} on pending_approvals; {args.writes} case writes"
     )
     for skew in [args.skew] if args.skew is not None else [0.8, 1.0]:

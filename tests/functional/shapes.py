@@ -96,3 +96,16 @@ def stored_events(item: dict[str, Any]) -> list[dict[str, Any]]:
     if isinstance(listed, dict):  # an AttributeValue
         listed = TypeDeserializer().deserialize(listed)
     return plain(listed or [])  # type: ignore[no-any-return]
+
+
+def subscriber_queue(bus_name: str, name: str = "every-casework-event") -> str:
+    """A queue that a rule of its own sends every casework event on the bus to (as an ERP subscriber's):
+    what was published, whichever consumer's rule lets it through. Returns the queue's URL."""
+    import boto3
+
+    sqs, events = boto3.client("sqs"), boto3.client("events")
+    url = sqs.create_queue(QueueName=name)["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    events.put_rule(Name=name, EventBusName=bus_name, EventPattern=json.dumps({"source": ["casework"]}))
+    events.put_targets(Rule=name, EventBusName=bus_name, Targets=[{"Id": name, "Arn": arn}])
+    return url

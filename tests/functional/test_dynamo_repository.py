@@ -179,13 +179,13 @@ def test_a_transition_rewrites_each_index_row_in_place(table):
     svc.transition("mary", case.id, to="Pending Pre-Approval")
     (after,) = [i for i in partition(table, case.id) if i["sk"]["S"] == "CASE"]
 
-    for key in ("gsi1pk", "gsi1sk", "gsi2pk", "gsi2sk", "gsi3pk", "gsi3sk", "gsi4pk", "gsi4sk"):
+    for key in ("gsi1pk", "gsi1sk", "gsi2pk", "gsi3pk", "gsi4pk", "gsi4sk"):
         assert after[key] == before[key], key
     assert after["listing"]["M"]["status"] == {"S": "Pending Pre-Approval"}
     assert after["listing"]["M"]["awaiting"]["L"] == [{"S": "john"}]  # whose decision it waits for
 
     client = boto3.client("dynamodb")
-    for index, pk in (("gsi1", "gsi1pk"), ("gsi2", "gsi2pk"), ("gsi3", "gsi3pk"), ("gsi4", "gsi4pk")):
+    for index, pk in (("gsi1", "gsi1pk"), ("gsi2v2", "gsi2pk"), ("gsi3v2", "gsi3pk"), ("gsi4", "gsi4pk")):
         (row,) = client.query(
             TableName=table,
             IndexName=index,
@@ -263,3 +263,76 @@ def test_a_case_item_written_before_packing_still_reads(table):
     svc.transition("mary", case.id, to="Pending Pre-Approval")
     (item,) = [i for i in partition(table, case.id) if i["sk"]["S"] == "CASE"]
     assert "zbody" in item and "body" not in item
+
+
+def test_a_case_item_stores_one_list_sort_key_and_a_row_without_its_id_or_empty_values(table):
+    """The three list indexes sort on one attribute, and the row leaves out what the key says (the id) and
+    what the case has not got (None, empty): the CSR's item stays under the 1 KB of a 2-unit commit. The
+    lists and the case read back whole, and so do items stored in the layout before (the rewrite's input)."""
+    from casework.adapters.dynamo import DynamoCaseRepository
+    from casework.services.ports import CaseQuery
+
+    svc = service()
+    case = svc.register("mary", **NEW)
+    svc.change_related("mary", case.id, kind="products", key="P-100", added=True)
+    svc.transition("mary", case.id, to="Pending Pre-Approval")
+    (item,) = [i for i in partition(table, case.id) if i["sk"]["S"] == "CASE"]
+    assert "gsi2sk" not in item and "gsi3sk" not in item
+    assert item["gsi1sk"]["S"] == f"csr#{case.created_at}#{case.id}"
+    row = item["listing"]["M"]
+    assert "id" not in row and not [name for name, value in row.items() if "NULL" in value]
+    assert "contact_id" not in row and row["awaiting"]["L"] == [{"S": "john"}]
+    # the due date and the request time alone: the item's key tells the entries apart
+    assert item["gsi4sk"]["S"] == "9999" and item["remindsk"]["S"].startswith("2026-11-24T09:00")
+
+    def shown() -> tuple[list[CaseRow], list[CaseRow], object]:
+        mine = svc.list_cases("mary", CaseQuery(assignee="me")).items
+        accounts = svc.list_cases("mary", CaseQuery(account_id="ACC-1001")).items
+        return mine, accounts, DynamoCaseRepository().get(case.id)
+
+    now = shown()
+    (listed,) = [r for r in now[1] if r.id == case.id]
+    assert (listed.contact_id, listed.subtype, listed.parent_id, listed.status) == (
+        None,
+        None,
+        None,
+        "Pending Pre-Approval",
+    )
+
+    # the layout before: the row whole (id, None values) and a sort key per index
+    whole = {**row, "id": {"S": case.id}, "contact_id": {"NULL": True}, "subtype": {"NULL": True}}
+    boto3.client("dynamodb").put_item(
+        TableName=table,
+        Item={**item, "listing": {"M": whole}, "gsi2sk": item["gsi1sk"], "gsi3sk": item["gsi1sk"]},
+    )
+    assert shown() == now
+
+
+def test_the_rewrite_moves_cases_and_orders_into_the_one_list_sort_key(table):
+    """scripts/rewrite_case_items.py: a case item and an ERP order in the layout before (a sort key per
+    index) come out with gsi1sk only, and the account's orders list again (gsi3v2 sorts on gsi1sk)."""
+    from casework.adapters.erp import DynamoErpStore
+    from scripts.rewrite_case_items import _case, _order, _rewrite
+
+    svc = service()
+    case = svc.register("mary", **NEW)
+    (item,) = [i for i in partition(table, case.id) if i["sk"]["S"] == "CASE"]
+    client = boto3.client("dynamodb")
+    client.put_item(TableName=table, Item={**item, "gsi2sk": item["gsi1sk"], "gsi3sk": item["gsi1sk"]})
+    store = DynamoErpStore()
+    order = {"order_id": "SO-1", "account_id": "ACC-1001", "order_date": "2026-11-20", "lines": []}
+    store.put_order(order, 1)
+    raw = client.get_item(TableName=table, Key={"pk": {"S": "ORDER#SO-1"}, "sk": {"S": "ORDER"}})["Item"]
+    client.put_item(
+        TableName=table, Item={**{k: v for k, v in raw.items() if k != "gsi1sk"}, "gsi3sk": raw["gsi1sk"]}
+    )
+    assert store.customer_orders("ACC-1001", None, 10).items == []  # gsi3v2 does not hold it yet
+
+    from casework.adapters.dynamo import CaseItem
+    from casework.adapters.erp import OrderItem
+
+    assert _rewrite(CaseItem.scan(), _case, dry_run=False)[0] >= 1
+    assert _rewrite(OrderItem.scan(), _order, dry_run=False) == (1, 0)
+    (item,) = [i for i in partition(table, case.id) if i["sk"]["S"] == "CASE"]
+    assert "gsi2sk" not in item and "gsi3sk" not in item and "gsi1sk" in item
+    assert [o["order_id"] for o in store.customer_orders("ACC-1001", None, 10).items] == ["SO-1"]

@@ -17,7 +17,7 @@ from casework.adapters.consumer import event_consumer
 from casework.events.catalogue import uncatalogued_fields, validate
 from infra.local.functions import LambdaContext, import_file
 from infra.local.template import LocalResources
-from tests.functional.shapes import for_event, sqs_record, stored_events
+from tests.functional.shapes import for_event, sqs_record, stored_events, subscriber_queue
 from tests.functional.test_api_handlers import ROOT, Api, Reply, http_event, jwt_claims
 
 CSR = {"type": "csr", "title": "Antistatic PA66", "description": "Belt rollers", "account_id": "ACC-1001"}
@@ -136,8 +136,9 @@ def test_published_events_reach_subscribers_as_the_catalogue_describes_them(
         "eventSourceARN": stack.table_stream_arn,
     }
 
+    every_event = subscriber_queue(stack.event_bus_name)
     assert publish.handler({"Records": [record]}, LambdaContext("test")) == {"batchItemFailures": []}
-    messages = boto3.client("sqs").receive_message(QueueUrl=stack.notify_queue_url, MaxNumberOfMessages=10)
+    messages = boto3.client("sqs").receive_message(QueueUrl=every_event, MaxNumberOfMessages=10)
     (body,) = [json.loads(m["Body"]) for m in messages["Messages"]]
     assert (body["source"], body["detail-type"]) == ("casework", "CaseRegistered")
     delivered = validate(body["detail"])

@@ -181,7 +181,7 @@ def test_an_order_is_created_and_listed_under_its_customer(
     assert invoke(ingest_fn, erp_message("OrderUpserted", ORDER, version=3)) == OK
     item = stored(stack.table_name, "ORDER#SO-9001", "ORDER")
     assert item is not None
-    assert item["gsi3pk"] == "ORDERS#ACC-1001" and item["gsi3sk"] == "2026-11-20#SO-9001"
+    assert item["gsi3pk"] == "ORDERS#ACC-1001" and item["gsi1sk"] == "2026-11-20#SO-9001"
     assert item["body"]["lines"][0]["amount"] == 7.5 and item["body"]["totals"] == {"net": 7.5}
 
     shipped = {**ORDER, "status": "shipped", "account_id": "ACC-1002"}  # the ERP moved it to another customer

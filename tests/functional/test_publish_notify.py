@@ -34,7 +34,7 @@ from infra.local.functions import LambdaContext
 from infra.local.template import LocalResources
 from infra.seed import seed, verify_sender
 from tests.functional.moto_account import load_function, moto_account
-from tests.functional.shapes import envelope, for_event, sqs_record, stored_events
+from tests.functional.shapes import envelope, for_event, sqs_record, stored_events, subscriber_queue
 
 ROOT = Path(__file__).resolve().parents[2]
 REGION = "eu-west-1"
@@ -174,10 +174,16 @@ def receive_all(queue_url: str) -> list[dict[str, Any]]:
 def test_stream_insert_with_events_reaches_the_notify_queue(
     stack: LocalResources, service: CaseService, publish_fn: ModuleType
 ) -> None:
+    """Both events of the submit go on the bus; the notify rule passes only the one that emails somebody
+    (the approval request: ``notify`` true), not the transition (``notify`` false)."""
     case_id = submitted_case(service)
     image = raw_item(stack.table_name, f"CASE#{case_id}", "HIST#00000003")
     assert len(stored_events(image)) == 2
     expected = history_events(stack.table_name, case_id, 3)
+    assert [(e["type"], e["notify"]) for e in expected] == [
+        ("CaseTransitioned", False),
+        ("ApprovalRequested", True),
+    ]
 
     result = publish_fn.handler(
         {"Records": [stream_record(stack, image, "100")]}, LambdaContext("casework-test")
@@ -185,13 +191,11 @@ def test_stream_insert_with_events_reaches_the_notify_queue(
 
     assert result == {"batchItemFailures": []}
     messages = receive_all(stack.notify_queue_url)
-    bodies = sorted((json.loads(m["Body"]) for m in messages), key=lambda b: b["detail"]["id"])
-    assert [b["detail-type"] for b in bodies] == [e["type"] for e in expected]
-    assert [b["detail"]["id"] for b in bodies] == [e["id"] for e in expected]
-    assert all(b["source"] == "casework" for b in bodies)
-    assert bodies[1]["detail"] == expected[1]  # the outbox event, unchanged (numbers as numbers)
-    assert bodies[1]["detail"]["data"]["round"] == 1
-    assert bodies[1]["time"] == expected[1]["occurred_at"][:19] + "Z"
+    (body,) = [json.loads(m["Body"]) for m in messages]
+    assert body["detail-type"] == "ApprovalRequested" and body["source"] == "casework"
+    assert body["detail"] == expected[1]  # the outbox event, unchanged (numbers as numbers)
+    assert body["detail"]["data"]["round"] == 1
+    assert body["time"] == expected[1]["occurred_at"][:19] + "Z"
 
 
 def test_modify_and_inserts_without_events_publish_nothing(
@@ -244,12 +248,13 @@ def test_put_events_failure_reports_the_record_for_retry(
             return self.real.put_events(Entries=Entries)
 
     monkeypatch.setattr(publish_fn.publisher, "_client", FlakyEvents())
+    every_event = subscriber_queue(stack.event_bus_name)
     event = {"Records": [stream_record(stack, registered, "300"), stream_record(stack, submitted, "301")]}
 
     result = publish_fn.handler(event, LambdaContext("casework-test"))
 
     assert result == {"batchItemFailures": [{"itemIdentifier": "301"}]}
-    published = [json.loads(m["Body"])["detail-type"] for m in receive_all(stack.notify_queue_url)]
+    published = [json.loads(m["Body"])["detail-type"] for m in receive_all(every_event)]
     assert published == ["CaseRegistered"]
 
 

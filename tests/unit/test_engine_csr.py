@@ -744,3 +744,24 @@ def test_related_list_rules():
     with pytest.raises(Conflict) as err:
         run.link("mary", "P-200", added=False)
     assert err.value.code == "RELATED_LOCKED"
+
+
+# --- which events notify gets ------------------------------------------------------------------------------
+
+
+def test_each_event_says_whether_notify_sends_anything_for_it():
+    """Decided where the event is made, by the definition's notifications (the bus's notify rule filters on
+    it): the approval request and an assignment email somebody, the transition and the product do not; a
+    transition to a closed state does (the creator is told), one between open states does not."""
+    run = Run()
+    assert [e.notify for e in run.register().events] == [False]
+    assert [e.notify for e in run.link("mary", "P-100").events] == [False]
+    change = run.transition("mary", "Pending Pre-Approval")
+    assert [(e.type, e.notify) for e in change.events] == [
+        ("CaseTransitioned", False),
+        ("ApprovalRequested", True),
+    ]
+    assert change.events[1].to_dict()["notify"] is True
+    assert CSR.notifies("CaseAssigned", "open") and CSR.notifies("CommunicationRequested", "open")
+    assert CSR.notifies("CaseTransitioned", "closed") and not CSR.notifies("CaseTransitioned", "open")
+    assert not CSR.notifies("NoteAdded", "open")

@@ -31,6 +31,7 @@ from casework.adapters.dynamo import (
     item_body,
     open_key,
     partition_page,
+    read_row,
 )
 from casework.domain.directory_admin import KNOWN_ROLES
 from casework.domain.error_codes import ErrorCode
@@ -145,8 +146,8 @@ class DynamoDirectoryAdmin:
     def open_assignments(
         self, username: str, limit: int, units: list[str] | None = None
     ) -> list[dict[str, Any]]:
-        """Open cases assigned to ``username``: gsi2 ``ASSIGNEE#<user>``, kept to open ones by the list row's
-        ``open``. Reads the user's closed cases too, page by page, up to ``limit`` found."""
+        """Open cases assigned to ``username``: gsi2v2 ``ASSIGNEE#<user>``, kept to open ones by the list
+        row's ``open``. Reads the user's closed cases too, page by page, up to ``limit`` found."""
         condition = CaseItem.listing["open"] == True  # noqa: E712 (a filter expression)
         if units is not None:  # only those of these units
             condition &= CaseItem.listing["business_unit"].is_in(*units)
@@ -183,5 +184,5 @@ class DynamoDirectoryAdmin:
 
 
 def _case_line(item: CaseItem) -> dict[str, Any]:
-    body = item.listing.as_dict()
+    body = read_row(item)
     return {key: body.get(key) for key in ("id", "type", "title", "status", "business_unit")}

@@ -14,10 +14,12 @@ Item layout (pk / sk):
     ACCOUNT#<id>  / ACCOUNT, PRODUCT#<code> / PRODUCT   reference data
     WORKFLOW#<name> / V#<version:04d>    workflow definitions, immutable per version
 
-Lists use one index each (gsi1 by business unit, sharded ``UNIT#<unit>#<0-3>``; gsi2 by assignee; gsi3 by
-account, sharded ``ACCOUNT#<id>#<0-1>``), sort key ``<type>#<created_at>#<id>``: a type narrows by key
-condition, a status by filter, so a status change moves no index entry. The indexes project only ``listing``
-(the list row, ``list_row``) and ``kind``: a transition rewrites one small row per index, not the whole case.
+Lists use one index each (gsi1 by business unit, sharded ``UNIT#<unit>#<0-3>``; gsi2v2 by assignee; gsi3v2
+by account, sharded ``ACCOUNT#<id>#<0-1>``), all three sorted on the one attribute ``gsi1sk``
+``<type>#<created_at>#<id>``: a type narrows by key condition, a status by filter, so a status change moves
+no index entry. The indexes project only ``listing`` (the list row, ``list_row``, stored without its id and
+its empty values: ``stored_row``) and ``kind``: a transition rewrites one small row per index, not the
+whole case.
 A caller's list Queries only the partitions of what they may see (their units' shards, their assignments) and
 merges them in sort order (``list_cases``). No Scan anywhere.
 
@@ -33,6 +35,7 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
+import copy
 import dataclasses
 import hashlib
 import hmac
@@ -176,11 +179,11 @@ def approval_shard(case_id: str) -> str:
 class CaseItem(Item, discriminator="case"):
     version = NumberAttribute()
     gsi1pk = UnicodeAttribute(null=True)
+    # the list sort key (_sort_key) of gsi1, gsi2v2 and gsi3v2: one copy, not one per index (a case item
+    # under 1 KB costs 2 write units a commit, not 4)
     gsi1sk = UnicodeAttribute(null=True)
     gsi2pk = UnicodeAttribute(null=True)
-    gsi2sk = UnicodeAttribute(null=True)
     gsi3pk = UnicodeAttribute(null=True)
-    gsi3sk = UnicodeAttribute(null=True)
     gsi4pk = UnicodeAttribute(null=True)
     gsi4sk = UnicodeAttribute(null=True)
     # the list row (list_row): all the list indexes hold of a case, and the part of the case it holds (IN_ROW)
@@ -188,8 +191,8 @@ class CaseItem(Item, discriminator="case"):
     # the rest of the case, compressed (pack_body): a case item under 1 KB costs 2 write units a commit, not 4
     zbody = BinaryAttribute(null=True, legacy_encoding=False)
     all_cases = _index("gsi1", "gsi1pk", "gsi1sk")()
-    by_assignee = _index("gsi2", "gsi2pk", "gsi2sk")()
-    by_account = _index("gsi3", "gsi3pk", "gsi3sk")()
+    by_assignee = _index("gsi2v2", "gsi2pk", "gsi1sk")()
+    by_account = _index("gsi3v2", "gsi3pk", "gsi1sk")()
     open_by_due = _index("gsi4", "gsi4pk", "gsi4sk")()  # sparse: open cases only, by expected completion
     # sparse: only cases waiting for an approval, in APPROVAL_SHARDS partitions, oldest request first
     remindpk = UnicodeAttribute(null=True)
@@ -422,8 +425,34 @@ IN_ROW = (
 )  # fmt: skip
 
 
+# What a stored row leaves out (stored_row): values a row has when the case has none, and its id, which the
+# item's key (projected into every index) says. read_row puts them back.
+_ROW_DEFAULTS: dict[str, Any] = {
+    **dict.fromkeys(("subtype", "title", "assignee", "account_id", "contact_id", "parent_id", "priority")),
+    "related_products_count": 0,
+    "dates": {},
+    "involved": [],
+    "units_seen": [],
+    "awaiting": [],
+}
+
+
+def stored_row(row: dict[str, Any]) -> dict[str, Any]:
+    """The list row (``list_row``) as the case item stores it: without its id and its default values, so a
+    case item stays under 1 KB (2 write units a commit instead of 4). A filter on a left-out member reads
+    it as absent, which no filter tells from None or empty: ``contains`` and ``=`` fail on both."""
+    return {k: v for k, v in row.items() if k != "id" and not (k in _ROW_DEFAULTS and v == _ROW_DEFAULTS[k])}
+
+
+def read_row(item: Item) -> dict[str, Any]:
+    """The whole list row of a case item (or an index's copy of it), as ``list_row`` made it; rows stored
+    whole (before ``stored_row``) read the same."""
+    stored = plain(item.listing.as_dict()) if item.listing is not None else {}  # type: ignore[attr-defined]
+    return {**copy.deepcopy(_ROW_DEFAULTS), "id": item.pk.removeprefix("CASE#"), **stored}
+
+
 def _shown(item: Item) -> CaseRow:
-    return case_row(plain(item.listing.as_dict()))  # type: ignore[attr-defined]
+    return case_row(read_row(item))
 
 
 _CASE_DEFAULTS: dict[str, Any] = {
@@ -451,7 +480,7 @@ def pack_body(body: dict[str, Any]) -> bytes:
 def _stored_case(item: CaseItem) -> Case:
     """The case from its item: the body, and what the row holds instead of the body (items written before the
     row existed carry everything in the body, which wins; items written before compression a plain body)."""
-    row = item.listing.as_dict() if item.listing is not None else {}
+    row = read_row(item)
     body = unpack(item.zbody) if item.zbody is not None else item.body.as_dict()
     return case_from_dict({**{k: row[k] for k in IN_ROW if k in row}, **body})
 
@@ -476,14 +505,13 @@ def _case_item(case: Case, is_open: bool) -> CaseItem:
         gsi1pk=unit_key(case.business_unit, unit_shard(case.id)),
         gsi1sk=sort,
         gsi2pk=f"ASSIGNEE#{case.assignee}" if case.assignee else None,
-        gsi2sk=sort if case.assignee else None,
         gsi3pk=account_key(case.account_id, account_shard(case.id)) if case.account_id else None,
-        gsi3sk=sort if case.account_id else None,
+        # no id in these sort keys: an index's entries need not be unique, and its items carry the case's key
         gsi4pk=open_key(case.type, case.business_unit, unit_shard(case.id)) if is_open else None,
-        gsi4sk=f"{due}#{case.id}" if is_open else None,
+        gsi4sk=due if is_open else None,
         remindpk=approval_shard(case.id) if waiting else None,
-        remindsk=f"{case.approval.requested_at}#{case.id}" if case.approval and waiting else None,
-        listing=row,
+        remindsk=case.approval.requested_at if case.approval and waiting else None,
+        listing=stored_row(row),
     )
 
 
@@ -500,7 +528,7 @@ def unit_key(business_unit: str, shard: int) -> str:
     return f"UNIT#{business_unit}#{shard}"
 
 
-ACCOUNT_SHARDS = 2  # an account's cases spread over 2 gsi3 partitions: see scripts/key_distribution.py
+ACCOUNT_SHARDS = 2  # an account's cases spread over 2 gsi3v2 partitions: see scripts/key_distribution.py
 
 
 def account_shard(case_id: str) -> int:
@@ -508,7 +536,7 @@ def account_shard(case_id: str) -> int:
 
 
 def account_key(account_id: str, shard: int) -> str:
-    """gsi3's partition: one shard of one account's cases. At Zipf 1.0 over 5,000 accounts the busiest takes
+    """gsi3v2's partition: one shard of one account's cases. At Zipf 1.0 over 5,000 accounts the busiest takes
     11% of the index's writes unsharded; two shards keep every key under 10% (an account's list is two
     parallel Queries, merged)."""
     return f"ACCOUNT#{account_id}#{shard}"
@@ -517,7 +545,7 @@ def account_key(account_id: str, shard: int) -> str:
 def account_sources(account_id: str, prefix: str | None) -> list[_Source]:
     """The partitions of one account's cases (a merged list's sources)."""
     return [
-        _Source(CaseItem.by_account, account_key(account_id, n), CaseItem.gsi3sk, prefix)
+        _Source(CaseItem.by_account, account_key(account_id, n), CaseItem.gsi1sk, prefix)
         for n in range(ACCOUNT_SHARDS)
     ]
 
@@ -678,7 +706,7 @@ def _list_sources(scope: ListScope, case_type: str | None, prefix: str | None) -
     for unit in sorted(scope.all_units - scope.units):
         for t in wide:
             sources += shards(unit, prefix if case_type else f"{t}#")
-    sources.append(_Source(CaseItem.by_assignee, f"ASSIGNEE#{scope.username}", CaseItem.gsi2sk, prefix))
+    sources.append(_Source(CaseItem.by_assignee, f"ASSIGNEE#{scope.username}", CaseItem.gsi1sk, prefix))
     return sources
 
 
@@ -937,7 +965,7 @@ class DynamoCaseRepository:
                 filters.append(_visible_to(scope))
             return account_cases(query.account_id, prefix, filters, query.cursor, query.limit, query.status)
         if query.assignee:
-            index, key, attr = CaseItem.by_assignee, f"ASSIGNEE#{query.assignee}", CaseItem.gsi2sk
+            index, key, attr = CaseItem.by_assignee, f"ASSIGNEE#{query.assignee}", CaseItem.gsi1sk
             if query.account_id:
                 filters.append(CaseItem.listing["account_id"] == query.account_id)
             if not scope.everything and query.assignee != scope.username:

@@ -2,8 +2,8 @@
 
     PRODUCT#<code>     / PRODUCT   the directory's product (cases read code and name); body carries the ERP's
                                    fields and source_version
-    ORDER#<order_id>   / ORDER     a quote, sales order or loaner order; gsi3 (the by-account index) lists a
-                                   customer's orders under gsi3pk ORDERS#<account_id>, gsi3sk
+    ORDER#<order_id>   / ORDER     a quote, sales order or loaner order; gsi3v2 (the by-account index) lists
+                                   a customer's orders under gsi3pk ORDERS#<account_id>, gsi1sk
                                    <order_date>#<order_id> (the ORDERS# prefix keeps them apart from the case
                                    lists on the same index, keyed ACCOUNT#<id>#<shard>); the index holds the
                                    order row (``listing``: the order without its lines)
@@ -72,9 +72,9 @@ def erp_event(body: str | None, message_id: str) -> dict[str, Any]:
 
 class OrderItem(Item, discriminator="order"):
     gsi3pk = UnicodeAttribute()
-    gsi3sk = UnicodeAttribute()
-    listing: MapAttribute[str, Any] = MapAttribute(null=True)  # the order list's row, what gsi3 holds
-    by_account = _index("gsi3", "gsi3pk", "gsi3sk")()
+    gsi1sk = UnicodeAttribute()  # <order_date>#<order_id>: gsi3v2 sorts on gsi1sk, the cases' list sort key
+    listing: MapAttribute[str, Any] = MapAttribute(null=True)  # the order list's row, what gsi3v2 holds
+    by_account = _index("gsi3v2", "gsi3pk", "gsi1sk")()
 
 
 def order_row(order: dict[str, Any]) -> dict[str, Any]:
@@ -134,7 +134,7 @@ class DynamoErpStore:
             *order_key(order["order_id"]),
             body=body,
             gsi3pk=orders_partition(order["account_id"]),
-            gsi3sk=f"{order['order_date']}#{order['order_id']}",
+            gsi1sk=f"{order['order_date']}#{order['order_id']}",
             listing=order_row(body),
         )
         return conditional_put(item, source_version)
@@ -147,7 +147,7 @@ class DynamoErpStore:
 
     def customer_orders(self, account_id: str, cursor: str | None, limit: int) -> Page:
         partition = orders_partition(account_id)
-        scope = cursor_scope("gsi3", partition)
+        scope = cursor_scope("gsi3v2", partition)
         iterator = OrderItem.by_account.query(
             partition,
             scan_index_forward=False,  # newest order date first

@@ -95,8 +95,7 @@ class DynamoOverdueCases:
     def overdue(self, case_type: str, business_unit: str, due_before: str) -> list[dict[str, Any]]:
         """The list rows (casework.domain.views.list_row: id, type, subtype, dates, ...) of the late cases:
         the index projects the row, not the case."""
-        from casework.adapters.codec import plain
-        from casework.adapters.dynamo import UNIT_SHARDS, CaseItem, open_key
+        from casework.adapters.dynamo import UNIT_SHARDS, CaseItem, open_key, read_row
 
         found = []
         for shard in range(UNIT_SHARDS):
@@ -104,5 +103,5 @@ class DynamoOverdueCases:
                 open_key(case_type, business_unit, shard),
                 range_key_condition=CaseItem.gsi4sk < due_before,
             ):
-                found.append(plain(item.listing.as_dict()))
+                found.append(read_row(item))
         return found

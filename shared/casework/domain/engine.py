@@ -431,6 +431,7 @@ class _Draft:
                 subtype=case.subtype,
                 config_version=case.config_version,
                 case_version=version,
+                notify=self.defn.notifies(event_type, data.get("state", case.state)),
             )
             for index, (event_type, data) in enumerate(self.events)
         )

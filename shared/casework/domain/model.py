@@ -223,10 +223,15 @@ class DomainEvent:
     # The request (or handled event) that caused it. The domain only carries it: adapters stamp it on the
     # way to the outbox (casework.correlation), so the domain never reads any context.
     correlation_id: str | None = None
+    # Whether notify has anything to send for it (WorkflowDefinition.notifies), decided where the event is
+    # made: the bus's notify rule lets only these through. None (not decided): the rule lets it through and
+    # notify decides.
+    notify: bool | None = None
 
     def to_dict(self) -> dict[str, Any]:
         configured = {"subtype": self.subtype, "config_version": self.config_version} if self.subtype else {}
         traced = {"correlation_id": self.correlation_id} if self.correlation_id else {}
+        decided = {"notify": self.notify} if self.notify is not None else {}
         return {
             "id": self.id,
             "type": self.type,
@@ -240,6 +245,7 @@ class DomainEvent:
             "data": dict(self.data),
             **configured,
             **traced,
+            **decided,
         }
 
 

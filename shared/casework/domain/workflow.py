@@ -82,6 +82,8 @@ __all__ = [
 CORE_FIELDS = ("title", "description", "account_id", "business_unit", "contact_id")
 VisibilityScope = Literal["unit", "company"]
 VISIBILITY_SCOPES = get_args(VisibilityScope)
+# An agent's email to the contact (Actions > Communicate): notify sends it whatever the definition says
+COMMUNICATION_REQUESTED = "CommunicationRequested"
 _NAME = re.compile(NAME_PATTERN)
 
 
@@ -181,6 +183,18 @@ class WorkflowDefinition(Part):
 
     def transitions_from(self, status: str) -> list[Transition]:
         return [t for t in self.transitions if status in t.sources]
+
+    def notifications_for(self, event_type: str, state: str | None) -> list[Notification]:
+        """The notifications an event of ``event_type`` calls for, the case being in ``state`` then."""
+        return [
+            n for n in self.notifications if n.event == event_type and (not n.states or state in n.states)
+        ]
+
+    def notifies(self, event_type: str, state: str | None) -> bool:
+        """Whether notify has anything to send for such an event: an agent's message to the contact, or a
+        notification of this definition. The one rule both sides apply: the event's maker marks the event
+        (``DomainEvent.notify``, which the notify rule on the bus filters on) and notify checks it again."""
+        return event_type == COMMUNICATION_REQUESTED or bool(self.notifications_for(event_type, state))
 
     @property
     def derived(self) -> tuple[Derivation, ...]:

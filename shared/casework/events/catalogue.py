@@ -99,6 +99,13 @@ class Envelope(Payload):
         description="The request that caused the event: the client's `x-correlation-id` header, else API "
         "Gateway's request id; for work done by a consumer, the correlation id of the event it handled.",
     )
+    notify: bool | None = Field(
+        default=None,
+        description="Whether casework's notify function sends an email or SMS for it (the case type's "
+        "definition has a notification for this event type and state, or it is an agent's message to the "
+        "contact), decided when the event was made: the bus's NotifyRule passes only `true` (and events "
+        "without the field, from a publisher before it).",
+    )
     data: CaseData
 
 

@@ -36,10 +36,17 @@ UseCase = TypeVar("UseCase", bound="CaseContext")
 
 
 def event_beside(
-    case: Case, event_type: str, suffix: str, actor: Actor, at: str, data: dict[str, Any]
+    case: Case,
+    defn: WorkflowDefinition,
+    event_type: str,
+    suffix: str,
+    actor: Actor,
+    at: str,
+    data: dict[str, Any],
 ) -> DomainEvent:
     """An event about a case that does not change it (a note, feedback, a communication): stamped with the
-    case's version and where it stands, its id ``<case>:<suffix>`` stable for the thing it reports."""
+    case's version and where it stands, its id ``<case>:<suffix>`` stable for the thing it reports, and
+    whether its definition (``defn``, the case's) has notify send anything for it."""
     return DomainEvent(
         id=f"{case.id}:{suffix}",
         type=event_type,
@@ -52,6 +59,7 @@ def event_beside(
         subtype=case.subtype,
         config_version=case.config_version,
         case_version=case.version,
+        notify=defn.notifies(event_type, case.state),
     )
 
 

@@ -88,6 +88,7 @@ class CaseFeedback(CaseContext):
         feedback = Feedback(case.id, rating, (comment or "").strip() or None, actor.username, at)
         event = event_beside(
             case,
+            defn,
             "FeedbackGiven",
             "feedback",
             actor,

@@ -9,6 +9,7 @@ from casework.domain.errors import Conflict, Forbidden, ValidationFailed
 from casework.domain.model import timestamp
 from casework.domain.views import CommunicationView, NoteView
 from casework.domain.visibility import is_admin
+from casework.domain.workflow import COMMUNICATION_REQUESTED
 from casework.services.case_context import CaseContext, event_beside
 from casework.services.ports import Communication, Note
 
@@ -31,7 +32,7 @@ class CaseNotes(CaseContext):
             )
         at = timestamp(self.clock())
         note = Note(id=self.new_id(), case_id=case.id, text=text.strip(), author=actor.username, at=at)
-        event = event_beside(case, "NoteAdded", f"note:{note.id}", actor, at, {"note_id": note.id})
+        event = event_beside(case, defn, "NoteAdded", f"note:{note.id}", actor, at, {"note_id": note.id})
         self.repo.add_note(note, event)
         return NoteView(id=note.id, case_id=case.id, text=note.text, author=note.author, at=note.at)
 
@@ -102,7 +103,8 @@ class CaseNotes(CaseContext):
         )
         event = event_beside(
             case,
-            "CommunicationRequested",
+            defn,
+            COMMUNICATION_REQUESTED,
             f"communication:{communication.id}",
             actor,
             communication.at,

@@ -32,7 +32,7 @@ from urllib.parse import quote
 from casework.domain.answers import answer_view
 from casework.domain.errors import Conflict
 from casework.domain.model import BusinessUnit, Case, timestamp
-from casework.domain.workflow import Notification, WorkflowDefinition
+from casework.domain.workflow import COMMUNICATION_REQUESTED, Notification, WorkflowDefinition
 from casework.services.link_tokens import hash_token
 from casework.services.ports import (
     ApprovalToken,
@@ -47,7 +47,6 @@ from casework.services.sms import mobile_number, short_token, sms_text
 logger = logging.getLogger(__name__)
 
 APPROVAL_REQUESTED = "ApprovalRequested"
-COMMUNICATION_REQUESTED = "CommunicationRequested"
 ACCEPTANCE_REQUESTED = "AcceptanceRequested"
 CONTACT = "contact"
 UNIT = "unit"  # the members (or the "queue" responsible) of the unit a case waits in without a user
@@ -165,17 +164,14 @@ class Notifier:
 
     def concerns(self, event: Mapping[str, Any]) -> bool:
         """Could ``event`` email anybody? Decided from the event and the (cached) definition alone, so the
-        many events that email nobody cost no read and no write."""
-        return event.get("type") == COMMUNICATION_REQUESTED or bool(
-            self._rules(event, self.definition_of(event))
-        )
+        many events that email nobody cost no read and no write. The event's maker decided the same already
+        (its ``notify``, which keeps such events off notify's queue): this is the check for events from a
+        publisher before that."""
+        return self.definition_of(event).notifies(event["type"], (event.get("data") or {}).get("state"))
 
     @staticmethod
     def _rules(event: Mapping[str, Any], defn: WorkflowDefinition) -> list[Notification]:
-        state = (event.get("data") or {}).get("state")
-        return [
-            n for n in defn.notifications if n.event == event["type"] and (not n.states or state in n.states)
-        ]
+        return defn.notifications_for(event["type"], (event.get("data") or {}).get("state"))
 
     def _communicate(self, event: Mapping[str, Any], data: Mapping[str, Any]) -> list[str]:
         """An agent's email to the contact, as recorded on the case; marked sent once SES took it."""
