@@ -20,7 +20,7 @@ if TYPE_CHECKING:  # imported with the first event, by the builder below
 
 @cache
 def summary() -> FeedbackSummary:
-    from casework.adapters.dynamo import DynamoDirectory
+    from casework.adapters.directory import DynamoDirectory
     from casework.adapters.feedback_summary import DynamoFeedbackSummaryStore
     from casework.services.feedback_summary import FeedbackSummary
 

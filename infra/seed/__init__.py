@@ -21,12 +21,8 @@ def demo_directory() -> dict[str, Any]:
 def seed(directory: dict[str, Any] | None = None) -> dict[str, int]:
     """Write workflows and directory records through the adapters (the table must be configured)."""
     from casework.adapters.customers import seed_customers
-    from casework.adapters.dynamo import (
-        UNIT_REGISTRY,
-        DynamoConfigStore,
-        DynamoWorkflowStore,
-        put_directory_records,
-    )
+    from casework.adapters.definitions import DynamoConfigStore, DynamoWorkflowStore
+    from casework.adapters.directory import UNIT_REGISTRY, put_directory_records
     from casework.domain.care.config import parse_config
     from casework.domain.directory import members_by_role
     from casework.domain.errors import NotFound

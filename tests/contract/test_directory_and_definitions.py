@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 
 from casework.adapters.approvals import DynamoDelegations
-from casework.adapters.dynamo import DynamoConfigStore, DynamoDirectory, DynamoWorkflowStore
+from casework.adapters.definitions import DynamoConfigStore, DynamoWorkflowStore
+from casework.adapters.directory import DynamoDirectory
 from casework.domain.delegation import Delegation
 from casework.domain.errors import Conflict, DomainError, NotFound, ValidationFailed
 from casework.services.ports import ConfigStore, DelegationStore, Directory, WorkflowStore

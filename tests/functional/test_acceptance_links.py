@@ -26,6 +26,8 @@ from moto.core import DEFAULT_ACCOUNT_ID
 from moto.ses.models import ses_backends
 
 from casework.adapters import dynamo
+from casework.adapters.definitions import DynamoWorkflowStore
+from casework.adapters.directory import DynamoDirectory, put_directory_record
 from casework.domain import engine
 from casework.domain.model import Case, Change
 from casework.http.wiring import case_service
@@ -70,8 +72,8 @@ def stack(monkeypatch: pytest.MonkeyPatch) -> Iterator[LocalResources]:
     with moto_account(monkeypatch, "acc", **env) as res:
         seed()
         verify_sender(MAIL_FROM)
-        dynamo.DynamoWorkflowStore.publish(DEFINITION)
-        dynamo.put_directory_record(f"CONTACT#{ALICE['id']}", "CONTACT", ALICE)
+        DynamoWorkflowStore.publish(DEFINITION)
+        put_directory_record(f"CONTACT#{ALICE['id']}", "CONTACT", ALICE)
         case_service.cache_clear()  # the functions' services, built fresh against this table
         yield res
     case_service.cache_clear()
@@ -96,8 +98,8 @@ class Cases:
 
     def __init__(self) -> None:
         self.repo = dynamo.DynamoCaseRepository()
-        self.directory = dynamo.DynamoDirectory(ttl_seconds=0)
-        self.defn = dynamo.DynamoWorkflowStore().get("acceptance_test")
+        self.directory = DynamoDirectory(ttl_seconds=0)
+        self.defn = DynamoWorkflowStore().get("acceptance_test")
         self.ids = itertools.count(1)
 
     def _commit(self, change: Change) -> list[dict[str, Any]]:

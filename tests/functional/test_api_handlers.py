@@ -29,6 +29,7 @@ from moto.core import DEFAULT_ACCOUNT_ID
 from moto.dynamodb.models import dynamodb_backends
 
 from casework.adapters import dynamo
+from casework.adapters.directory import put_directory_record
 from casework.http.wiring import case_service, customer_service
 from casework.services.link_tokens import hash_token
 from casework.services.ports import ApprovalToken
@@ -709,9 +710,7 @@ def test_related_keys_are_matched_as_api_gateway_decodes_them(api: Api) -> None:
     """ERP product codes can hold spaces: API Gateway passes the path percent-encoded in rawPath and decoded
     in pathParameters. The route must match the decoded key: taken from the raw path (as it once was),
     "PA66 GF30" arrives as "PA66%20GF30" and the DELETE answers 404 NOT_LINKED."""
-    dynamo.put_directory_record(
-        "PRODUCT#PA66 GF30", "PRODUCT", {"code": "PA66 GF30", "name": "PA66 30% glass"}
-    )
+    put_directory_record("PRODUCT#PA66 GF30", "PRODUCT", {"code": "PA66 GF30", "name": "PA66 30% glass"})
     case = api.register()
     path = {"case_id": case["id"]}
     assert api.add_product(case["id"], code="PA66 GF30").status == 201

@@ -21,7 +21,7 @@ import pytest
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.ses.models import ses_backends
 
-from casework.adapters.dynamo import put_directory_record
+from casework.adapters.directory import put_directory_record
 from infra.local.functions import LambdaContext, import_file
 from infra.seed import verify_sender
 from tests.functional.shapes import for_event, stored_events

@@ -18,8 +18,8 @@ import boto3
 import pytest
 from pynamodb.exceptions import CancellationReason, TransactWriteError, VerboseClientError
 
-from casework.adapters import dynamo
 from casework.adapters.contacts import DynamoConversionStore
+from casework.adapters.directory import DynamoDirectory, put_directory_record
 from casework.adapters.events import EventBridgePublisher
 from casework.domain.errors import Conflict, NotFound
 from infra.local.dispatcher import build_dispatcher
@@ -46,8 +46,8 @@ CONVERSION = {"account_classification": "Business", "credit_rating": "A"}
 def stack(monkeypatch: pytest.MonkeyPatch) -> Iterator[LocalResources]:
     env = {"MAIL_FROM": "casework@casework.example", "PUBLIC_BASE_URL": "http://127.0.0.1:3000"}
     with moto_account(monkeypatch, "cv", **env) as res:
-        dynamo.put_directory_record("CONTACT#CON-1", "CONTACT", contact("CON-1", "Dana Prospect"))
-        dynamo.put_directory_record("CONTACT#CON-2", "CONTACT", contact("CON-2", "Eli Prospect"))
+        put_directory_record("CONTACT#CON-1", "CONTACT", contact("CON-1", "Dana Prospect"))
+        put_directory_record("CONTACT#CON-2", "CONTACT", contact("CON-2", "Eli Prospect"))
         yield res
 
 
@@ -153,7 +153,7 @@ def test_lead_won_creates_the_account_and_makes_the_contact_financial(
         "financial_since": AT,
     }
     # The directory reads it like any other account.
-    assert dynamo.DynamoDirectory(ttl_seconds=0).account(ACCOUNT)["created_from_lead"] == LEAD
+    assert DynamoDirectory(ttl_seconds=0).account(ACCOUNT)["created_from_lead"] == LEAD
     assert item(stack.table_name, "CONTACT#CON-2", "CONTACT")["body"]["life_cycle_state"] == "Prospect"
 
 
@@ -244,7 +244,7 @@ def test_a_missing_contact_fails_the_message_and_a_retry_can_succeed(
     # Still missing on the retry: still a failure (after maxReceiveCount, SQS parks it in the DLQ).
     assert invoke(convert_fn, record) == {"batchItemFailures": [{"itemIdentifier": "no-contact"}]}
     # Once the contact exists (e.g. the directory sync caught up), the same message converts the lead.
-    dynamo.put_directory_record("CONTACT#CON-404", "CONTACT", contact("CON-404", "Late Arrival"))
+    put_directory_record("CONTACT#CON-404", "CONTACT", contact("CON-404", "Late Arrival"))
     assert invoke(convert_fn, record) == OK
     assert item(stack.table_name, "CONTACT#CON-404", "CONTACT")["body"]["account_id"] == ACCOUNT
 
@@ -278,7 +278,7 @@ def test_racing_conversions_write_one_account(stack: LocalResources) -> None:
 
 
 def test_a_contact_that_is_financial_already_keeps_its_date(stack: LocalResources) -> None:
-    dynamo.put_directory_record(
+    put_directory_record(
         "CONTACT#CON-1",
         "CONTACT",
         contact("CON-1", "Dana") | {"life_cycle_state": "Financial", "financial_since": "2020-01-01"},
@@ -290,7 +290,7 @@ def test_a_contact_that_is_financial_already_keeps_its_date(stack: LocalResource
 
 def test_a_contact_with_another_account_is_never_relinked(stack: LocalResources) -> None:
     """A second lead's conversion racing past the service's check: the transaction refuses it atomically."""
-    dynamo.put_directory_record(
+    put_directory_record(
         "CONTACT#CON-1",
         "CONTACT",
         contact("CON-1", "Dana") | {"life_cycle_state": "Financial", "account_id": "A-1"},
@@ -312,7 +312,7 @@ def test_a_missing_contact_writes_nothing(stack: LocalResources) -> None:
 
 def test_only_this_leads_account_means_already_converted(stack: LocalResources) -> None:
     """Same 12-character prefix, another lead: the account id is taken, which is not success."""
-    dynamo.put_directory_record(f"ACCOUNT#{ACCOUNT}", "ACCOUNT", account_body(LEAD[:12] + "0" * 20))
+    put_directory_record(f"ACCOUNT#{ACCOUNT}", "ACCOUNT", account_body(LEAD[:12] + "0" * 20))
     with pytest.raises(Conflict) as caught:
         DynamoConversionStore().convert(account_body(), "CON-1", AT)
     assert caught.value.code == "ACCOUNT_EXISTS"

@@ -9,7 +9,7 @@ from typing import Any
 import boto3
 from boto3.dynamodb.conditions import Key
 
-from casework.adapters.dynamo import DynamoDirectory
+from casework.adapters.directory import DynamoDirectory
 from casework.http.wiring import case_service
 from tests.functional.test_api_handlers import Api, Reply, ok, refused
 

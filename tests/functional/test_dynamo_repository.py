@@ -45,7 +45,9 @@ def table(monkeypatch):
 
 
 def service(clock: Clock | None = None) -> CaseService:
-    from casework.adapters.dynamo import DynamoCaseRepository, DynamoDirectory, DynamoWorkflowStore
+    from casework.adapters.definitions import DynamoWorkflowStore
+    from casework.adapters.directory import DynamoDirectory
+    from casework.adapters.dynamo import DynamoCaseRepository
 
     ids = itertools.count(1)
     return CaseService(

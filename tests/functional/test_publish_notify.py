@@ -28,6 +28,8 @@ from moto.ses.models import ses_backends
 
 from casework.adapters import dynamo
 from casework.adapters.codec import plain
+from casework.adapters.definitions import DynamoWorkflowStore
+from casework.adapters.directory import DynamoDirectory
 from casework.services.cases import CaseService
 from casework.services.link_tokens import hash_token
 from infra.local.functions import LambdaContext
@@ -80,8 +82,8 @@ def service(stack: LocalResources) -> CaseService:
     ids = itertools.count(1)
     return CaseService(
         dynamo.DynamoCaseRepository(),
-        dynamo.DynamoDirectory(ttl_seconds=0),
-        dynamo.DynamoWorkflowStore(),
+        DynamoDirectory(ttl_seconds=0),
+        DynamoWorkflowStore(),
         clock=lambda: datetime.now(UTC),
         new_id=lambda: f"CSR-{next(ids):05d}",
     )

@@ -39,7 +39,6 @@ import copy
 import dataclasses
 import hashlib
 import hmac
-import importlib
 import json
 import secrets
 import time
@@ -47,7 +46,7 @@ import zlib
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 import botocore.session
 from pynamodb.attributes import (
@@ -92,14 +91,6 @@ from casework.services.ports import (
     Page,
     SideWrites,
 )
-
-if TYPE_CHECKING:  # for the type checker: at run time __getattr__ (at the end) loads them
-    from casework.adapters.definitions import DynamoConfigStore as DynamoConfigStore
-    from casework.adapters.definitions import DynamoWorkflowStore as DynamoWorkflowStore
-    from casework.adapters.directory import UNIT_REGISTRY as UNIT_REGISTRY
-    from casework.adapters.directory import DynamoDirectory as DynamoDirectory
-    from casework.adapters.directory import put_directory_record as put_directory_record
-    from casework.adapters.directory import put_directory_records as put_directory_records
 
 _SETTINGS = environment.load()
 REGION = _SETTINGS.aws_region
@@ -1111,23 +1102,3 @@ class DynamoCaseRepository:
         following = {"shard": next_shard, "after": after}
         next_cursor = encode_cursor(following, bound) if next_shard < UNIT_SHARDS else None
         return Page([_shown(i) for i in items], next_cursor)
-
-
-# The directory and the versioned documents (definitions, configurations) live in casework.adapters.directory
-# and casework.adapters.definitions; their names are still importable from here, loaded when first asked for
-# (a module __getattr__: importing them at the top would be circular, as they build on this module's items).
-_MOVED = {
-    "DynamoDirectory": "casework.adapters.directory",
-    "UNIT_REGISTRY": "casework.adapters.directory",
-    "put_directory_record": "casework.adapters.directory",
-    "put_directory_records": "casework.adapters.directory",
-    "DynamoConfigStore": "casework.adapters.definitions",
-    "DynamoWorkflowStore": "casework.adapters.definitions",
-}
-
-
-def __getattr__(name: str) -> Any:
-    module = _MOVED.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(module), name)

@@ -42,12 +42,9 @@ def case_service() -> CaseService:
     definitions are cached in these adapters). The accessors below hand out this one object as the single
     use case a route needs. The services and the domain come with the first request, not at init."""
     from casework.adapters.approvals import DynamoDelegations
-    from casework.adapters.dynamo import (
-        DynamoCaseRepository,
-        DynamoConfigStore,
-        DynamoDirectory,
-        DynamoWorkflowStore,
-    )
+    from casework.adapters.definitions import DynamoConfigStore, DynamoWorkflowStore
+    from casework.adapters.directory import DynamoDirectory
+    from casework.adapters.dynamo import DynamoCaseRepository
     from casework.services.cases import CaseService
 
     configs = DynamoConfigStore()
@@ -165,12 +162,9 @@ def notifier(*, with_ledger: bool = True) -> Notifier:
     """The notifier of the notify and remind functions, from the environment (MAIL_FROM required).
     ``with_ledger``: record what was sent, so a redelivered event mails nobody twice (notify)."""
     from casework import settings as environment
-    from casework.adapters.dynamo import (
-        DynamoCaseRepository,
-        DynamoDirectory,
-        DynamoSentLedger,
-        DynamoWorkflowStore,
-    )
+    from casework.adapters.definitions import DynamoWorkflowStore
+    from casework.adapters.directory import DynamoDirectory
+    from casework.adapters.dynamo import DynamoCaseRepository, DynamoSentLedger
     from casework.adapters.mailer import EmailRenderer, SesMailer
     from casework.adapters.sms import SnsSmsSender
     from casework.services.notify import Notifier
