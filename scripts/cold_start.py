@@ -14,8 +14,12 @@ load of the machine weighs on all alike):
   (LAMBDA_TASK_ROOT and a trace header set: the Tracer is built, the X-Ray SDK imported and botocore
   patched by that first request; segments go to a daemon address nobody listens on, over UDP).
 
-The last column adds the two: what a new container's first request waits for in all (its import and its
-first handling), so that what moves from the import to the first request shows.
+Then, for the read and notify functions, the import without bytecode, as a layer built by SAM's python
+builder started (no .pyc, and /opt read-only: every module compiled at each cold start); shared/Makefile
+builds the layer with it.
+
+The last column of the table adds the two: what a new container's first request waits for in all (its import
+and its first handling), so that what moves from the import to the first request shows.
 
     .venv/bin/python scripts/cold_start.py [RUNS] [FUNCTION ...]   (e.g. 7 Read Notify: only those)
 """
@@ -86,6 +90,13 @@ def wall(args: list[str], env: dict[str, str]) -> float:
     start = time.perf_counter()
     subprocess.run(args, check=True, env=env, cwd=ROOT, capture_output=True)
     return (time.perf_counter() - start) * 1000
+
+
+def wall_without_bytecode(args: list[str], env: dict[str, str]) -> float:
+    """As a layer built without bytecode starts: every module compiled from its source (a fresh, empty
+    bytecode cache directory: nothing compiled before is found, what this run compiles is thrown away)."""
+    with tempfile.TemporaryDirectory() as cache:
+        return wall(args, {**env, "PYTHONPYCACHEPREFIX": cache})
 
 
 def first_request(app: Path, event_file: Path, logical_id: str, env: dict[str, str]) -> dict[str, Any]:
@@ -262,9 +273,33 @@ def main() -> int:
                     f"  {str(outcome)[:50]}"
                     + ("" if traced["xray"] and not first["xray"] else "  (X-Ray SDK not as expected)")
                 )
+        without_bytecode(functions, env, runs, boto3_ms)
     finally:
         server.stop()
     return 0
+
+
+# What the layer's bytecode (shared/Makefile) saves: SAM's python builder shipped none, and a layer is
+# read-only, so each cold start compiled every module it imported.
+WITHOUT_BYTECODE = ("ReadFunction", "NotifyFunction")
+
+
+def without_bytecode(functions: dict[str, Path], env: dict[str, str], runs: int, boto3_ms: float) -> None:
+    measured = [name for name in WITHOUT_BYTECODE if name in functions]
+    if not measured:
+        return
+    print("\nwithout bytecode (as SAM's python builder made the layer; every import compiled), median:")
+    boto3 = statistics.median(
+        wall_without_bytecode([sys.executable, "-c", "import boto3"], env) for _ in range(runs)
+    )
+    print(f"  import boto3  {boto3:5.0f} ms (with bytecode {boto3_ms:.0f} ms)")
+    for logical in measured:
+        ms = statistics.median(
+            wall_without_bytecode([sys.executable, "-c", CHILD, str(functions[logical])], env)
+            for _ in range(runs)
+        )
+        name = logical.removesuffix("Function")
+        print(f"  {name:12} {ms:5.0f} ms, {ms / boto3_ms:.2f}x import boto3 with bytecode")
 
 
 if __name__ == "__main__":
