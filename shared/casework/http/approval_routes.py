@@ -13,8 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from casework.domain.views import CaseView, DelegationEnded
 from casework.http.api import caller
-from casework.http.case_pages import CaseId
-from casework.http.responses import ExpectedVersion, RequestBody, ok
+from casework.http.responses import CaseId, ExpectedVersion, RequestBody, ok
 from casework.http.wiring import case_commands, delegation_settings
 
 

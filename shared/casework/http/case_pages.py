@@ -16,9 +16,6 @@ if TYPE_CHECKING:
     from casework.services.ports import Page
 
 
-CaseId = str  # a case's id in a route's path
-
-
 class _Page(BaseModel):
     model_config = ConfigDict(defer_build=True)
 

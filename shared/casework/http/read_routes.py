@@ -12,7 +12,6 @@ from aws_lambda_powertools.event_handler.openapi.params import Query
 from casework.domain.views import CaseView, FeedbackView
 from casework.http.api import caller
 from casework.http.case_pages import (
-    CaseId,
     CasePage,
     CommunicationPage,
     HistoryPage,
@@ -20,7 +19,7 @@ from casework.http.case_pages import (
     RelatedPage,
     page_as,
 )
-from casework.http.responses import Cursor, Limit, ok
+from casework.http.responses import CaseId, Cursor, Limit, ok
 from casework.http.wiring import care_service, case_feedback, case_queries
 
 

@@ -73,6 +73,7 @@ def ok(status: int = 200, description: str = "The result") -> dict:
     return {status: {"description": description}, **ERRORS}
 
 
+CaseId = str  # a case's id in a route's path
 Cursor = Annotated[str | None, Query(max_length=2048, description="next_cursor of the previous page")]
 Limit = Annotated[int, Query(ge=1, le=100)]
 

@@ -17,11 +17,8 @@ from casework.domain.views import (
     NoteView,
 )
 from casework.http.api import caller
-from casework.http.case_pages import (
-    CaseId,
-)
 from casework.http.idempotency import idempotent
-from casework.http.responses import ok
+from casework.http.responses import CaseId, ok
 from casework.http.schemas import (
     AddAccount,
     AddProduct,
