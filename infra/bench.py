@@ -47,6 +47,35 @@ def dynamodb_calls(calls: Counter[tuple[str, str]]) -> dict[str, int]:
     return {op: n for (service, op), n in sorted(calls.items()) if service == "dynamodb"}
 
 
+class ColdWarmRequests:
+    """DynamoDB requests per API operation, in a new container ("cold": the ``caches`` given, e.g. the
+    wiring's cached services, cleared first) and in a warm one; printed as one table, Scans counted."""
+
+    def __init__(self, api: ApiDriver, counter: CallCounter, *caches: Any) -> None:
+        self.api, self.counter, self.caches = api, counter, caches
+        self.results: dict[str, dict[str, dict[str, int]]] = {}
+
+    def run(self, name: str, temperature: str, method: str, path: str, expect: int, **request: Any) -> Any:
+        if temperature == "cold":
+            for cache in self.caches:
+                cache.cache_clear()
+        with self.counter.counting() as calls:
+            status, body = self.api.call(method, path, **request)
+        assert status == expect, (name, status, body)
+        self.results.setdefault(name, {})[temperature] = dynamodb_calls(calls)
+        return body
+
+    def print_table(self, width: int) -> None:
+        print(f"{'operation':{width}} {'cold':>5} {'warm':>5}  warm breakdown")
+        scans = 0
+        for name, by_temperature in self.results.items():
+            cold, warm = by_temperature["cold"], by_temperature["warm"]
+            scans += cold.get("Scan", 0) + warm.get("Scan", 0)
+            detail = ", ".join(f"{op} {n}" for op, n in warm.items())
+            print(f"{name:{width}} {sum(cold.values()):>5} {sum(warm.values()):>5}  {detail}")
+        print(f"\nScan requests in all of the above: {scans}")
+
+
 class ApiDriver:
     """Invokes the HTTP functions directly with API Gateway v2 events, as the local gateway would."""
 

@@ -35,19 +35,11 @@ def resource(n: int) -> dict:
 def main() -> int:
     with mock_aws():
         from casework.http.wiring import case_service
-        from infra.bench import ApiDriver, CallCounter, dynamodb_calls
+        from infra.bench import ApiDriver, CallCounter, ColdWarmRequests
 
-        api, counter = ApiDriver(stage="booking"), CallCounter()
-        results: dict[str, dict[str, dict[str, int]]] = {}
-
-        def run(name: str, temperature: str, method: str, path: str, expect: int, **kwargs) -> dict:
-            if temperature == "cold":
-                case_service.cache_clear()
-            with counter.counting() as calls:
-                status, body = api.call(method, path, **kwargs)
-            assert status == expect, (name, status, body)
-            results.setdefault(name, {})[temperature] = dynamodb_calls(calls)
-            return body
+        api = ApiDriver(stage="booking")
+        meter = ColdWarmRequests(api, CallCounter(), case_service)
+        run = meter.run
 
         for n in range(TECHNICIANS):
             api.call("POST", "/resources", user="admin", body=resource(n))
@@ -131,14 +123,7 @@ def main() -> int:
                 query={"period": f"{day:%Y-%m}"},
             )
 
-        print(f"{'operation':34} {'cold':>5} {'warm':>5}  warm breakdown")
-        scans = 0
-        for name, by_temperature in results.items():
-            cold, warm = by_temperature["cold"], by_temperature["warm"]
-            scans += cold.get("Scan", 0) + warm.get("Scan", 0)
-            detail = ", ".join(f"{op} {n}" for op, n in warm.items())
-            print(f"{name:34} {sum(cold.values()):>5} {sum(warm.values()):>5}  {detail}")
-        print(f"\nScan requests in all of the above: {scans}")
+        meter.print_table(34)
     return 0
 
 

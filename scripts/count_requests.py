@@ -230,20 +230,11 @@ def erp_events(functions: dict, counter) -> list[tuple[str, dict[str, int]]]:
 def main() -> int:
     with mock_aws():
         from casework.http.wiring import case_service, customer_service
-        from infra.bench import BENCH_QUESTIONS, ApiDriver, CallCounter, customer_steps, dynamodb_calls
+        from infra.bench import BENCH_QUESTIONS, ApiDriver, CallCounter, ColdWarmRequests, customer_steps
 
         api, counter = ApiDriver(), CallCounter()
-        results: dict[str, dict[str, dict[str, int]]] = {}
-
-        def run(name: str, temperature: str, method: str, path: str, expect: int, **kwargs) -> dict:
-            if temperature == "cold":
-                case_service.cache_clear()
-                customer_service.cache_clear()
-            with counter.counting() as calls:
-                status, body = api.call(method, path, **kwargs)
-            assert status == expect, (name, status, body)
-            results.setdefault(name, {})[temperature] = dynamodb_calls(calls)
-            return body
+        meter = ColdWarmRequests(api, counter, case_service, customer_service)
+        run = meter.run
 
         api.call("PUT", "/profiling/bench", user="admin", body={**BENCH_QUESTIONS, "expected_version": 0})
         for n, temperature in enumerate(("cold", "warm", "warm")):  # the first warm pass warms up
@@ -270,14 +261,7 @@ def main() -> int:
             for name, method, path, expect, kwargs, _ in customer_steps(n):
                 run(name, temperature, method, path, expect, **kwargs)
 
-        print(f"{'operation':30} {'cold':>5} {'warm':>5}  warm breakdown")
-        scans = 0
-        for name, by_temperature in results.items():
-            cold, warm = by_temperature["cold"], by_temperature["warm"]
-            scans += cold.get("Scan", 0) + warm.get("Scan", 0)
-            detail = ", ".join(f"{op} {n}" for op, n in warm.items())
-            print(f"{name:30} {sum(cold.values()):>5} {sum(warm.values()):>5}  {detail}")
-        print(f"\nScan requests in all of the above: {scans}")
+        meter.print_table(30)
 
         print(f"\n{'approval reminder run (+49 h)':40} {'requests':>8}  breakdown")
         for counts, calls in reminder_run(api, counter):
