@@ -88,10 +88,6 @@ RESOLVER_ALONE = (
 NEW_CASE = {"type": "csr", "title": "Cold", "description": "d", "account_id": "ACC-1001"}
 
 
-def wall(args: list[str], env: dict[str, str]) -> float:
-    return timed(args, env)[0]
-
-
 def timed(args: list[str], env: dict[str, str]) -> tuple[float, float]:
     """(wall ms, CPU ms) of one child process. The CPU time (user + system) moves less with the machine's
     load than the wall time: what the process itself had to do."""
@@ -108,7 +104,7 @@ def wall_without_bytecode(args: list[str], env: dict[str, str]) -> float:
     """As a layer built without bytecode starts: every module compiled from its source (a fresh, empty
     bytecode cache directory: nothing compiled before is found, what this run compiles is thrown away)."""
     with tempfile.TemporaryDirectory() as cache:
-        return wall(args, {**env, "PYTHONPYCACHEPREFIX": cache})
+        return timed(args, {**env, "PYTHONPYCACHEPREFIX": cache})[0]
 
 
 def first_request(app: Path, event_file: Path, logical_id: str, env: dict[str, str]) -> dict[str, Any]:

@@ -1,9 +1,11 @@
-"""The API's routes, grouped as the functions that serve them (see template.yaml). Each group is built by a
-function so every resolver (a function's own, and the docs function's combined one) gets its own Router."""
+"""The case commands' routes: registering (the register function) and changing a case (the transition
+function). The other groups have modules of their own (read_routes, approval_routes, config_routes, ...).
+Each group is built by a function so every resolver (a function's own, and the docs function's combined one)
+gets its own Router."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 from urllib.parse import unquote
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
@@ -39,9 +41,6 @@ from casework.http.wiring import (
     case_feedback,
     case_notes,
 )
-
-if TYPE_CHECKING:
-    pass
 
 
 def register_routes() -> Router:

@@ -10,15 +10,7 @@ from typing import Any
 
 from pydantic import Field
 
-from casework.http.case_pages import CasePage as CasePage
-from casework.http.case_pages import CommunicationPage as CommunicationPage
-from casework.http.case_pages import HistoryPage as HistoryPage
-from casework.http.case_pages import NotePage as NotePage
-from casework.http.case_pages import RelatedPage as RelatedPage
-from casework.http.responses import ErrorBody as ErrorBody
-from casework.http.responses import ErrorResponse as ErrorResponse
 from casework.http.responses import ExpectedVersion, RequestBody
-from casework.http.responses import PageResponse as PageResponse
 
 
 class CreateCase(RequestBody):
